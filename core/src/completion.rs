@@ -1,0 +1,152 @@
+//! How a submitter learns that its transaction is durable: a handle to wait on, a callback,
+//! or a batch sink that receives all completions of one batch in one call.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::{Error, Result};
+use crate::transaction::TransactionResult;
+
+/// The outcome of one transaction.
+pub type Outcome = Result<TransactionResult>;
+
+/// Receives the completions of one batch in one call, on the writer thread.
+///
+/// This is how bindings resolve a whole batch of promises with one GIL acquisition or one
+/// threadsafe call. `complete` must not block for long and must not submit to the same
+/// committer and wait (that would deadlock the writer). A panic in it is caught.
+pub trait BatchSink: Send + Sync + 'static {
+    /// Called once per batch with every `(token, outcome)` of that batch for this sink,
+    /// in submission order.
+    fn complete(&self, completions: Vec<(u64, Outcome)>);
+}
+
+/// A handle on a submitted transaction; [`Pending::wait`] blocks until it is durable.
+#[derive(Debug)]
+pub struct Pending {
+    rx: Receiver<Outcome>,
+}
+
+impl Pending {
+    /// Blocks until the transaction is committed (or rejected).
+    pub fn wait(self) -> Outcome {
+        self.rx.recv().unwrap_or_else(|_| Err(dropped_error()))
+    }
+
+    /// Like [`Pending::wait`] with an upper bound; `Err(Error::Timeout)` when it runs out
+    /// (the transaction may still commit later).
+    pub fn wait_timeout(&self, timeout: Duration) -> Outcome {
+        match self.rx.recv_timeout(timeout) {
+            Ok(outcome) => outcome,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(dropped_error()),
+        }
+    }
+
+    /// The outcome if it is already known, without blocking.
+    pub fn try_get(&self) -> Option<Outcome> {
+        match self.rx.try_recv() {
+            Ok(outcome) => Some(outcome),
+            Err(crossbeam_channel::TryRecvError::Empty) => None,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Some(Err(dropped_error())),
+        }
+    }
+}
+
+fn dropped_error() -> Error {
+    Error::Internal("the writer stopped before this transaction completed".into())
+}
+
+type Callback = Box<dyn FnOnce(Outcome) + Send>;
+
+/// Where one transaction's outcome goes. Dropping an unanswered `Reply` (a panic in the
+/// writer, a queue dropped at shutdown) answers it with an error, so nobody waits forever.
+pub(crate) struct Reply {
+    target: Option<Target>,
+    pub(crate) submitted: Instant,
+}
+
+enum Target {
+    Handle(Sender<Outcome>),
+    Callback(Callback),
+    Sink(Arc<dyn BatchSink>, u64),
+}
+
+impl Reply {
+    pub(crate) fn handle() -> (Reply, Pending) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        (Reply::new(Target::Handle(tx)), Pending { rx })
+    }
+
+    pub(crate) fn callback(f: impl FnOnce(Outcome) + Send + 'static) -> Reply {
+        Reply::new(Target::Callback(Box::new(f)))
+    }
+
+    pub(crate) fn sink(sink: Arc<dyn BatchSink>, token: u64) -> Reply {
+        Reply::new(Target::Sink(sink, token))
+    }
+
+    /// Forgets the target without answering it (the submitter got an error instead).
+    pub(crate) fn disarm(&mut self) {
+        self.target = None;
+    }
+
+    fn new(target: Target) -> Reply {
+        Reply {
+            target: Some(target),
+            submitted: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if self.target.is_some() {
+            let mut batch = Completions::default();
+            batch.push(self, Err(dropped_error()));
+            batch.deliver();
+        }
+    }
+}
+
+type SinkBatch = (Arc<dyn BatchSink>, Vec<(u64, Outcome)>);
+
+/// Collects the outcomes of one batch and delivers them: handles and callbacks one by one,
+/// sinks once each with all of their completions.
+#[derive(Default)]
+pub(crate) struct Completions {
+    direct: Vec<(Target, Outcome)>,
+    sinks: Vec<SinkBatch>,
+}
+
+impl Completions {
+    pub(crate) fn push(&mut self, reply: &mut Reply, outcome: Outcome) {
+        match reply.target.take() {
+            Some(Target::Sink(sink, token)) => {
+                match self.sinks.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &sink)) {
+                    Some((_, list)) => list.push((token, outcome)),
+                    None => self.sinks.push((sink, vec![(token, outcome)])),
+                }
+            }
+            Some(target) => self.direct.push((target, outcome)),
+            None => {}
+        }
+    }
+
+    pub(crate) fn deliver(self) {
+        for (target, outcome) in self.direct {
+            match target {
+                // The waiter may have given up (dropped its handle); that is fine.
+                Target::Handle(tx) => drop(tx.send(outcome)),
+                Target::Callback(f) => drop(catch_unwind(AssertUnwindSafe(|| f(outcome)))),
+                Target::Sink(..) => unreachable!("sinks are grouped in push"),
+            }
+        }
+        for (sink, list) in self.sinks {
+            drop(catch_unwind(AssertUnwindSafe(|| sink.complete(list))));
+        }
+    }
+}

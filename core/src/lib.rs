@@ -1,0 +1,70 @@
+//! # litecommit
+//!
+//! Group commit for SQLite. Many threads submit small write transactions; one writer thread
+//! runs them together inside one SQLite transaction (one fsync per batch), each under its
+//! own SAVEPOINT, and resolves each submitter's promise once its transaction is durable.
+//! A background scheduler runs WAL checkpoints on its own connection, off the commit path.
+//!
+//! ```
+//! use litecommit::{params, Committer, Config, Transaction};
+//!
+//! # fn main() -> Result<(), litecommit::Error> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("app.db");
+//! let db = Committer::open(&path, Config::default())?;
+//! db.execute("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v INTEGER)", ())?;
+//!
+//! // Blocks until the row is durable (fsynced with the default durability).
+//! let r = db.execute("INSERT INTO kv VALUES (?, ?)", params!["a", 1])?;
+//! assert_eq!(r.last().unwrap().changes, 1);
+//!
+//! // Several statements, atomically; RETURNING rows come back.
+//! let r = db.transaction(
+//!     Transaction::new()
+//!         .push("INSERT INTO kv VALUES (?, ?)", params!["b", 2])
+//!         .push("UPDATE kv SET v = v + 10 WHERE k = ? RETURNING v", params!["a"]),
+//! )?;
+//! assert_eq!(r.statements[1].rows.rows[0][0], litecommit::Value::Integer(11));
+//!
+//! // Many in flight at once: they share batches.
+//! let pending: Vec<_> = (0..100)
+//!     .map(|i| db.submit(Transaction::single("INSERT INTO kv VALUES (?, ?)", params![format!("k{i}"), i])))
+//!     .collect::<Result<_, _>>()?;
+//! for p in pending {
+//!     p.wait()?;
+//! }
+//!
+//! let rows = db.query("SELECT count(*) FROM kv", ())?;
+//! assert_eq!(rows.rows[0][0], litecommit::Value::Integer(102));
+//! db.close()?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod checkpoint;
+mod committer;
+mod completion;
+mod config;
+mod error;
+mod event;
+mod metrics;
+mod read_pool;
+mod statement;
+mod transaction;
+mod value;
+mod writer;
+
+pub use checkpoint::CheckpointResult;
+pub use committer::Committer;
+pub use completion::{BatchSink, Outcome, Pending};
+pub use config::{CheckpointMode, Config, Durability, EventListener, FlushPolicy};
+pub use error::{code_name, Error, Result};
+pub use event::{CheckpointReason, Event, FlushTrigger};
+pub use metrics::Stats;
+pub use transaction::{Rows, Statement, StatementResult, Transaction, TransactionResult};
+pub use value::{Params, Value};
+
+/// The version of the bundled SQLite library (never older than 3.51.3).
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
