@@ -94,8 +94,14 @@ impl Scheduler {
         metrics: Arc<Metrics>,
     ) -> Result<(Arc<Scheduler>, JoinHandle<()>)> {
         let conn = open_connection(path, config)?;
+        // Reading the schema also puts this connection's pager in WAL mode; until then a
+        // checkpoint on it reports -1 frames.
         let page_size: i64 = conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .query_row(
+                "SELECT page_size FROM pragma_page_size, (SELECT count(*) FROM sqlite_schema)",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| Error::Open(e.to_string()))?;
         // A WAL frame is a page plus a 24-byte header.
         let frame_bytes = (page_size.max(512) + 24) as f64;
@@ -126,6 +132,7 @@ impl Scheduler {
             listener: config.event_listener.clone(),
             idle: (config.checkpoint && config.truncate_when_idle)
                 .then(|| Duration::from_millis(config.idle_ms)),
+            busy_timeout: Duration::from_millis(config.checkpoint_busy_timeout_ms),
         };
         let handle = std::thread::Builder::new()
             .name("litecommit-checkpoint".into())
@@ -217,6 +224,7 @@ struct Worker {
     scheduler: Arc<Scheduler>,
     listener: Option<crate::config::EventListener>,
     idle: Option<Duration>,
+    busy_timeout: Duration,
 }
 
 impl Worker {
@@ -268,6 +276,48 @@ impl Worker {
         }
     }
 
+    /// FULL/RESTART/TRUNCATE, with the writer paused between batches for at most about
+    /// `checkpoint_busy_timeout_ms`.
+    ///
+    /// SQLite's own FULL wait polls one reader slot with its busy handler, and a reader that
+    /// runs read transactions back to back takes that same slot again every time, so the
+    /// wait nearly always times out. Instead, PASSIVE is repeated until it has copied every
+    /// frame (each new read transaction starts on the latest snapshot, since the writer is
+    /// paused); only then does the requested mode wait for readers, which by then start on
+    /// the database file and leave the WAL's reader slots free.
+    fn exclusive_checkpoint(&self, mode: CheckpointMode) -> Result<(i64, i64, bool)> {
+        // The bulk of the copying runs while the writer keeps committing.
+        checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+        let gate = &self.scheduler.gate;
+        let mut st = gate.lock();
+        st.checkpoint_wants_lock = true;
+        while st.writer_in_batch {
+            st = gate.wait(st);
+        }
+        drop(st);
+        let deadline = Instant::now() + self.busy_timeout;
+        let outcome = loop {
+            match checkpoint_v2(&self.conn, CheckpointMode::Passive) {
+                Ok((log, done, _)) if done < log && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(_) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let wait = left.max(Duration::from_millis(1));
+                    break self
+                        .conn
+                        .busy_timeout(wait)
+                        .map_err(|e| Error::from_sqlite(e, None))
+                        .and_then(|()| checkpoint_v2(&self.conn, mode));
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        gate.lock().checkpoint_wants_lock = false;
+        gate.changed.notify_all();
+        outcome
+    }
+
     fn emit(&self, event: Event) {
         if let Some(listener) = &self.listener {
             drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
@@ -289,20 +339,7 @@ impl Worker {
         let outcome = if mode == CheckpointMode::Passive {
             checkpoint_v2(&self.conn, mode)
         } else {
-            // Copy what can be copied without blocking anyone, then take the gate so the
-            // writer pauses between batches while the exclusive part runs.
-            drop(checkpoint_v2(&self.conn, CheckpointMode::Passive));
-            let gate = &self.scheduler.gate;
-            let mut st = gate.lock();
-            st.checkpoint_wants_lock = true;
-            while st.writer_in_batch {
-                st = gate.wait(st);
-            }
-            drop(st);
-            let outcome = checkpoint_v2(&self.conn, mode);
-            gate.lock().checkpoint_wants_lock = false;
-            gate.changed.notify_all();
-            outcome
+            self.exclusive_checkpoint(mode)
         };
         let duration = start.elapsed();
         if mode != CheckpointMode::Passive {

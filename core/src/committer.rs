@@ -257,12 +257,20 @@ impl Committer {
         self.closed.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn enqueue(&self, tx: Transaction, reply: Reply, wait: Wait) -> Result<()> {
-        for (i, stmt) in tx.statements.iter().enumerate() {
-            statement::check_allowed(&stmt.sql, i)?;
+    fn enqueue(&self, tx: Transaction, mut reply: Reply, wait: Wait) -> Result<()> {
+        // Errors returned here are the caller's answer: the reply must not get a second one.
+        let allowed = tx
+            .statements
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, stmt)| statement::check_allowed(&stmt.sql, i));
+        if let Err(e) = allowed {
+            reply.disarm();
+            return Err(e);
         }
         let closed = self.closed_flag();
         if *closed {
+            reply.disarm();
             return Err(Error::Closed);
         }
         let msg = Msg::Tx(tx, reply);

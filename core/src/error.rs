@@ -97,6 +97,15 @@ impl Error {
                 message: msg.unwrap_or_else(|| e.to_string()),
                 statement_index,
             },
+            // Prepare errors pointing at a token (syntax errors): keep SQLite's own code.
+            rusqlite::Error::SqlInputError {
+                error, msg, offset, ..
+            } => Error::Sqlite {
+                code: error.extended_code & 0xff,
+                extended_code: error.extended_code,
+                message: format!("{msg} (at offset {offset})"),
+                statement_index,
+            },
             other => Error::Sqlite {
                 code: ffi::SQLITE_MISUSE,
                 extended_code: ffi::SQLITE_MISUSE,

@@ -148,9 +148,9 @@ impl Writer {
         let mut batch: Vec<Job> = Vec::new();
         let mut barriers: Vec<Sender<()>> = Vec::new();
         loop {
+            let (trigger, closing) = self.collect(rx, &mut batch, &mut barriers);
             let checkpoint_running = self.metrics.checkpoint_running.load(Ordering::Acquire);
             let effective_max = self.config.effective_max_batch(checkpoint_running);
-            let (trigger, closing) = self.collect(rx, &mut batch, &mut barriers);
             if !batch.is_empty() {
                 self.metrics.queue_depth(rx.len());
                 let jobs = std::mem::take(&mut batch);
@@ -304,6 +304,7 @@ impl Writer {
         self.metrics
             .batch(size, trigger, start.elapsed().as_secs_f64() * 1000.0);
         let wal_frames = self.wal_frames.load(Ordering::Relaxed);
+        self.idle_vacuum_due = true;
         if outcomes.is_ok() {
             self.scheduler.after_commit(wal_frames);
         }

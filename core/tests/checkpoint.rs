@@ -1,0 +1,588 @@
+//! The seed's seven checkpoint tests, made deterministic and asserting, plus the scheduler's
+//! own guarantees (WAL wraps under a continuous reader, idle TRUNCATE, idle vacuum).
+//! Every wait is on an observable event or counter with a generous timeout; nothing sleeps.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use litecommit::{
+    params, CheckpointMode, CheckpointReason, Committer, Config, Event, FlushPolicy, FlushTrigger,
+    Pending, Transaction, Value,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Holds the thread that reaches it while armed, until released. Arming is one-shot.
+#[derive(Default)]
+struct Latch {
+    state: Mutex<(bool, bool)>, // (armed, released)
+    changed: Condvar,
+}
+
+impl Latch {
+    fn arm(&self) {
+        *self.state.lock().unwrap() = (true, false);
+    }
+
+    fn pass(&self) {
+        let mut st = self.state.lock().unwrap();
+        if !st.0 {
+            return;
+        }
+        st.0 = false;
+        while !st.1 {
+            st = self.changed.wait(st).unwrap();
+        }
+    }
+
+    fn release(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Every event of a committer, with a way to wait for one, and latches that hold the
+/// scheduler (at `CheckpointStarted`) or the writer (at `BatchCommitted`).
+#[derive(Default)]
+struct Events {
+    log: Mutex<Vec<Event>>,
+    changed: Condvar,
+    checkpoint: Latch,
+    batch: Latch,
+}
+
+impl Events {
+    fn listener(self: &Arc<Self>) -> litecommit::EventListener {
+        let events = Arc::clone(self);
+        Arc::new(move |event: &Event| events.record(event))
+    }
+
+    fn record(&self, event: &Event) {
+        self.log.lock().unwrap().push(event.clone());
+        self.changed.notify_all();
+        match event {
+            Event::CheckpointStarted { .. } => self.checkpoint.pass(),
+            Event::BatchCommitted { .. } => self.batch.pass(),
+            _ => {}
+        }
+    }
+
+    /// Waits until an event matching `pred` has been recorded at or after index `from`.
+    fn wait_for(&self, from: usize, pred: impl Fn(&Event) -> bool) -> Event {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut log = self.log.lock().unwrap();
+        loop {
+            if let Some(e) = log[from.min(log.len())..].iter().find(|e| pred(e)) {
+                return e.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for an event; saw {log:#?}");
+            log = self.changed.wait_timeout(log, left).unwrap().0;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    fn since(&self, from: usize) -> Vec<Event> {
+        self.log.lock().unwrap()[from..].to_vec()
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    db: Committer,
+    events: Arc<Events>,
+}
+
+fn open(configure: impl FnOnce(&mut Config)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let events = Arc::new(Events::default());
+    let mut config = Config {
+        durability: litecommit::Durability::Normal,
+        event_listener: Some(events.listener()),
+        ..Config::default()
+    };
+    configure(&mut config);
+    let db = Committer::open(&path, config).unwrap();
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)",
+        (),
+    )
+    .unwrap();
+    Fixture {
+        _dir: dir,
+        path,
+        db,
+        events,
+    }
+}
+
+fn insert(n: usize, payload: usize) -> Transaction {
+    Transaction::single(
+        "INSERT INTO t (payload) VALUES (?)",
+        params![vec![n as u8; payload]],
+    )
+}
+
+fn insert_many(db: &Committer, count: usize, payload: usize) {
+    let pending: Vec<Pending> = (0..count)
+        .map(|i| db.submit(insert(i, payload)).unwrap())
+        .collect();
+    for p in pending {
+        p.wait().unwrap();
+    }
+}
+
+fn checkpoints(db: &Committer, mode: &str) -> u64 {
+    db.stats().checkpoints.get(mode).copied().unwrap_or(0)
+}
+
+/// Reads one sample (`name{labels} value`) from the metrics text.
+fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {sample} in:\n{text}"))
+}
+
+#[test]
+fn no_checkpoint_below_threshold() {
+    let f = open(|_| {});
+    insert_many(&f.db, 200, 100);
+    f.db.flush().unwrap();
+    let stats = f.db.stats();
+    // The trigger is decided before a batch's promises resolve: nothing was requested.
+    assert!(stats.checkpoints.is_empty(), "{stats:?}");
+    assert!(!stats.checkpoint_running);
+    assert!(stats.wal_backlog_frames > 0, "the WAL hook saw no frames");
+    assert!(!f
+        .events
+        .since(0)
+        .iter()
+        .any(|e| matches!(e, Event::CheckpointStarted { .. })));
+}
+
+#[test]
+fn passive_checkpoint_triggered() {
+    let f = open(|c| {
+        c.passive_threshold_mb = 0.1;
+        c.restart_threshold_mb = 100.0;
+    });
+    insert_many(&f.db, 100, 2000);
+    let e = f.events.wait_for(0, |e| {
+        matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Passive, reason: CheckpointReason::Passive, .. })
+    });
+    let Event::CheckpointFinished {
+        log_frames,
+        checkpointed_frames,
+        ..
+    } = e
+    else {
+        unreachable!()
+    };
+    assert!(log_frames > 0 && checkpointed_frames > 0);
+    assert!(checkpoints(&f.db, "passive") >= 1);
+    assert_eq!(checkpoints(&f.db, "restart"), 0);
+}
+
+#[test]
+fn restart_checkpoint_triggered_when_a_reader_pins_the_wal() {
+    let f = open(|c| {
+        c.passive_threshold_mb = 0.05;
+        c.restart_threshold_mb = 0.25;
+        c.checkpoint_busy_timeout_ms = 20;
+    });
+    // A reader holding a snapshot stops PASSIVE from letting the WAL wrap.
+    let reader = rusqlite::Connection::open(&f.path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let n: i64 = reader
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+    let start = f.events.len();
+    while !f.events.since(start).iter().any(|e| {
+        matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Restart, busy: true, .. })
+    }) {
+        insert_many(&f.db, 20, 4000);
+    }
+    // The reader gives up its snapshot: the next RESTART completes and the WAL wraps.
+    reader.execute_batch("COMMIT").unwrap();
+    let start = f.events.len();
+    let deadline = Instant::now() + TIMEOUT;
+    while !f.events.since(start).iter().any(|e| {
+        matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Restart, busy: false, .. })
+    }) {
+        assert!(Instant::now() < deadline, "no successful RESTART");
+        insert_many(&f.db, 20, 4000);
+    }
+    assert!(checkpoints(&f.db, "restart") >= 2);
+    assert!(f.db.stats().checkpoints_busy >= 1);
+}
+
+#[test]
+fn dynamic_batch_sizing_doubles_the_batch_while_a_checkpoint_runs() {
+    let f = open(|c| {
+        c.max_batch_size = 10;
+        c.checkpoint = false; // only the manual checkpoint below runs
+    });
+    let db = Arc::new(f.db);
+    let events = &f.events;
+
+    // Phase 1: no checkpoint running, batches are capped at 10.
+    let mark = events.len();
+    events.batch.arm();
+    let first = db.submit(insert(0, 10)).unwrap();
+    events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
+    let queued: Vec<Pending> = (0..35).map(|i| db.submit(insert(i, 10)).unwrap()).collect();
+    events.batch.release();
+    first.wait().unwrap();
+    queued.into_iter().for_each(|p| drop(p.wait().unwrap()));
+    let sizes = batch_sizes(&events.since(mark));
+    assert_eq!(sizes.iter().skip(1).max(), Some(&10), "{sizes:?}");
+
+    // Phase 2: hold a checkpoint open, queue 50 while the writer is held, then let it go.
+    events.checkpoint.arm();
+    let cp_db = Arc::clone(&db);
+    let checkpoint = thread::spawn(move || cp_db.checkpoint(CheckpointMode::Passive));
+    events.wait_for(mark, |e| matches!(e, Event::CheckpointStarted { .. }));
+    assert!(db.stats().checkpoint_running);
+    let mark = events.len();
+    events.batch.arm();
+    let first = db.submit(insert(0, 10)).unwrap();
+    events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
+    let queued: Vec<Pending> = (0..50).map(|i| db.submit(insert(i, 10)).unwrap()).collect();
+    events.batch.release();
+    first.wait().unwrap();
+    queued.into_iter().for_each(|p| drop(p.wait().unwrap()));
+    let during: Vec<Event> = events.since(mark);
+    let sizes = batch_sizes(&during);
+    assert!(sizes.iter().any(|&s| s > 10), "no batch grew: {sizes:?}");
+    assert!(sizes.iter().all(|&s| s <= 20), "a batch exceeded 2x: {sizes:?}");
+    assert!(during.iter().all(|e| !matches!(
+        e,
+        Event::BatchCommitted { checkpoint_running: false, .. }
+    )));
+    events.checkpoint.release();
+    let result = checkpoint.join().unwrap().unwrap();
+    assert!(!result.busy);
+    assert!(db.stats().max_batch_size > 10);
+}
+
+fn batch_sizes(events: &[Event]) -> Vec<usize> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::BatchCommitted { size, .. } => Some(*size),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn timer_flush_disabled_during_checkpoint() {
+    let f = open(|c| {
+        c.flush_policy = FlushPolicy::Ticker;
+        c.max_wait_ms = 5;
+        c.max_batch_size = 5;
+        c.dynamic_batch_size = false;
+        c.checkpoint = false;
+    });
+    let db = Arc::new(f.db);
+    let events = &f.events;
+    events.checkpoint.arm();
+    let cp_db = Arc::clone(&db);
+    let checkpoint = thread::spawn(move || cp_db.checkpoint(CheckpointMode::Passive));
+    events.wait_for(0, |e| matches!(e, Event::CheckpointStarted { .. }));
+
+    let mark = events.len();
+    let lone = db.submit(insert(1, 10)).unwrap();
+    events.wait_for(mark, |e| matches!(e, Event::TimerFlushSuppressed { .. }));
+    // The checkpoint is still held, so the timer cannot have flushed it.
+    assert!(lone.try_get().is_none());
+    assert!(batch_sizes(&events.since(mark)).is_empty());
+
+    // A size-triggered flush still happens during the checkpoint.
+    let more: Vec<Pending> = (0..4).map(|i| db.submit(insert(i, 10)).unwrap()).collect();
+    lone.wait().unwrap();
+    more.into_iter().for_each(|p| drop(p.wait().unwrap()));
+    let e = events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
+    assert!(matches!(e, Event::BatchCommitted { size: 5, trigger: FlushTrigger::Size, .. }));
+
+    // So does an explicit flush.
+    let mark = events.len();
+    let one = db.submit(insert(9, 10)).unwrap();
+    db.flush().unwrap();
+    one.wait().unwrap();
+    let e = events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
+    assert!(matches!(e, Event::BatchCommitted { trigger: FlushTrigger::Flush, .. }));
+
+    // Once the checkpoint ends, the timer flushes again.
+    events.checkpoint.release();
+    checkpoint.join().unwrap().unwrap();
+    let mark = events.len();
+    let after = db.submit(insert(2, 10)).unwrap();
+    after.wait().unwrap();
+    let e = events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
+    assert!(matches!(e, Event::BatchCommitted { trigger: FlushTrigger::Timer, .. }), "{e:?}");
+}
+
+#[test]
+fn concurrent_operations_with_checkpoints() {
+    let f = open(|c| {
+        c.passive_threshold_mb = 0.25;
+        c.restart_threshold_mb = 1.0;
+        c.max_batch_size = 50;
+    });
+    let db = Arc::new(f.db);
+    let threads = 128;
+    let per_thread = 40;
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (db, done) = (Arc::clone(&db), Arc::clone(&done));
+        thread::spawn(move || {
+            let mut reads = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                db.query("SELECT count(*) FROM t", ()).unwrap();
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let writers: Vec<_> = (0..threads)
+        .map(|t| {
+            let db = Arc::clone(&db);
+            thread::spawn(move || {
+                for i in 0..per_thread {
+                    let id = (t * per_thread + i) as i64;
+                    db.execute(
+                        "INSERT INTO t (id, payload) VALUES (?, ?)",
+                        params![id, vec![7u8; 600]],
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    done.store(true, Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0);
+
+    let total = (threads * per_thread) as i64;
+    let rows = db
+        .query("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t", ())
+        .unwrap();
+    assert_eq!(
+        rows.rows[0],
+        vec![
+            Value::Integer(total),
+            Value::Integer(total),
+            Value::Integer(0),
+            Value::Integer(total - 1)
+        ]
+    );
+    assert!(checkpoints(&db, "passive") + checkpoints(&db, "restart") > 0);
+    let ok = db.query("PRAGMA integrity_check", ()).unwrap();
+    assert_eq!(ok.rows[0][0], Value::Text("ok".into()));
+}
+
+#[test]
+fn checkpoint_metrics_move_with_the_events() {
+    let f = open(|c| c.checkpoint = false);
+    let before = f.db.metrics_text();
+    assert_eq!(
+        metric(&before, "batch_committer_transactions_total{outcome=\"committed\"}"),
+        1.0
+    );
+    insert_many(&f.db, 30, 1000);
+    let err = f
+        .db
+        .execute("INSERT INTO t (id, payload) VALUES (1, NULL)", ())
+        .unwrap_err();
+    assert!(err.is_constraint());
+    let result = f.db.checkpoint(CheckpointMode::Passive).unwrap();
+    assert!(result.log_frames > 0);
+    assert_eq!(result.log_frames, result.checkpointed_frames);
+    assert!(!result.busy);
+
+    let text = f.db.metrics_text();
+    let m = |s: &str| metric(&text, s);
+    assert_eq!(m("batch_committer_transactions_total{outcome=\"committed\"}"), 31.0);
+    assert_eq!(m("batch_committer_transactions_total{outcome=\"failed\"}"), 1.0);
+    assert_eq!(m("batch_committer_commit_latency_ms_count"), 32.0);
+    assert_eq!(m("batch_committer_checkpoint_total{mode=\"passive\"}"), 1.0);
+    assert_eq!(m("batch_committer_checkpoint_busy_total{busy=\"false\"}"), 1.0);
+    assert_eq!(m("batch_committer_checkpoint_duration_ms_count{mode=\"passive\"}"), 1.0);
+    assert_eq!(m("batch_committer_wal_frames_log_sum"), result.log_frames as f64);
+    assert_eq!(
+        m("batch_committer_wal_frames_checkpointed_sum"),
+        result.checkpointed_frames as f64
+    );
+    assert_eq!(m("batch_committer_checkpoint_efficiency_sum"), 1.0);
+    assert_eq!(m("batch_committer_wal_size_mb_count"), 1.0);
+    assert!(m("batch_committer_wal_size_mb_sum") > 0.0);
+    let batches = m("batch_committer_batch_size_count");
+    assert_eq!(batches, f.db.stats().batches as f64);
+    assert_eq!(m("batch_committer_batch_size_sum"), 32.0);
+    assert_eq!(m("batch_committer_flush_duration_ms_count"), batches);
+    let by_trigger: f64 = ["adaptive", "size", "timer", "flush", "close"]
+        .iter()
+        .map(|t| {
+            let s = format!("batch_committer_flushes_total{{trigger=\"{t}\"}}");
+            text.lines()
+                .find_map(|l| l.strip_prefix(s.as_str())?.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        })
+        .sum();
+    assert_eq!(by_trigger, batches);
+    assert!(text.contains("batch_committer_queue_depth"));
+}
+
+#[test]
+fn wal_wraps_under_a_continuous_reader() {
+    let f = open(|c| {
+        c.passive_threshold_mb = 0.1;
+        c.restart_threshold_mb = 0.5;
+        c.checkpoint_busy_timeout_ms = 50;
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (path, stop) = (f.path.clone(), Arc::clone(&stop));
+        thread::spawn(move || {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let mut snapshots = 0u64;
+            // Back-to-back read transactions: a snapshot is open nearly all the time.
+            while !stop.load(Ordering::SeqCst) {
+                conn.execute_batch("BEGIN").unwrap();
+                for _ in 0..20 {
+                    let _: i64 = conn
+                        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                        .unwrap();
+                }
+                conn.execute_batch("COMMIT").unwrap();
+                snapshots += 1;
+            }
+            snapshots
+        })
+    };
+    let mark = f.events.len();
+    let deadline = Instant::now() + TIMEOUT;
+    let wrapped = |events: &[Event]| {
+        let frames: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::BatchCommitted { wal_frames, .. } => Some(*wal_frames),
+                _ => None,
+            })
+            .collect();
+        frames.windows(2).any(|w| w[1] < w[0])
+    };
+    while !wrapped(&f.events.since(mark)) {
+        if Instant::now() > deadline {
+            let checkpoints: Vec<Event> = f
+                .events
+                .since(mark)
+                .into_iter()
+                .filter(|e| matches!(e, Event::CheckpointFinished { .. }))
+                .collect();
+            panic!("the WAL never wrapped: {:?}\n{checkpoints:#?}", f.db.stats());
+        }
+        insert_many(&f.db, 20, 4000);
+    }
+    stop.store(true, Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0);
+    assert!(checkpoints(&f.db, "passive") + checkpoints(&f.db, "restart") > 0);
+}
+
+#[test]
+fn wal_keeps_growing_without_the_scheduler() {
+    // The control for the test above: with checkpoint=false nothing wraps the WAL.
+    let f = open(|c| c.checkpoint = false);
+    let mark = f.events.len();
+    insert_many(&f.db, 200, 4000);
+    let frames: Vec<u64> = f
+        .events
+        .since(mark)
+        .iter()
+        .filter_map(|e| match e {
+            Event::BatchCommitted { wal_frames, .. } => Some(*wal_frames),
+            _ => None,
+        })
+        .collect();
+    assert!(frames.windows(2).all(|w| w[1] >= w[0]), "{frames:?}");
+    assert!(f.db.stats().checkpoints.is_empty());
+    // A manual checkpoint still works with the scheduler off.
+    let r = f.db.checkpoint(CheckpointMode::Truncate).unwrap();
+    assert!(!r.busy);
+    assert_eq!(std::fs::metadata(f.path.with_extension("db-wal")).unwrap().len(), 0);
+}
+
+#[test]
+fn truncate_when_idle_gives_the_space_back() {
+    let f = open(|c| {
+        c.truncate_when_idle = true;
+        c.idle_ms = 50;
+    });
+    let mark = f.events.len();
+    insert_many(&f.db, 50, 2000);
+    assert!(f.db.stats().wal_frames > 0);
+    let wal = f.path.with_extension("db-wal");
+    let e = f.events.wait_for(mark, |e| {
+        matches!(e, Event::CheckpointFinished { reason: CheckpointReason::Idle, busy: false, .. })
+    });
+    assert!(matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Truncate, .. }));
+    // Nothing was written after the idle TRUNCATE.
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+}
+
+#[test]
+fn idle_incremental_vacuum_frees_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vac.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL; CREATE TABLE t (b BLOB);")
+            .unwrap();
+    }
+    let events = Arc::new(Events::default());
+    let db = Committer::open(
+        &path,
+        Config {
+            idle_vacuum_pages: 100_000,
+            idle_vacuum_budget_ms: 60_000,
+            idle_ms: 50,
+            event_listener: Some(events.listener()),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    insert_many_into(&db, 100, 4000);
+    db.execute("DELETE FROM t", ()).unwrap();
+    let e = events.wait_for(0, |e| matches!(e, Event::IdleVacuum { .. }));
+    let Event::IdleVacuum {
+        freelist_before,
+        freelist_after,
+    } = e
+    else {
+        unreachable!()
+    };
+    assert!(freelist_before > 0);
+    assert!(freelist_after < freelist_before, "{e:?}");
+}
+
+fn insert_many_into(db: &Committer, count: usize, payload: usize) {
+    let pending: Vec<Pending> = (0..count)
+        .map(|_| {
+            db.submit(Transaction::single(
+                "INSERT INTO t (b) VALUES (?)",
+                params![vec![1u8; payload]],
+            ))
+            .unwrap()
+        })
+        .collect();
+    pending.into_iter().for_each(|p| drop(p.wait().unwrap()));
+}
