@@ -78,7 +78,10 @@ impl Events {
                 return e.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for an event; saw {log:#?}");
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for an event; saw {log:#?}"
+            );
             log = self.changed.wait_timeout(log, left).unwrap().0;
         }
     }
@@ -175,7 +178,14 @@ fn passive_checkpoint_triggered() {
     });
     insert_many(&f.db, 100, 2000);
     let e = f.events.wait_for(0, |e| {
-        matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Passive, reason: CheckpointReason::Passive, .. })
+        matches!(
+            e,
+            Event::CheckpointFinished {
+                mode: CheckpointMode::Passive,
+                reason: CheckpointReason::Passive,
+                ..
+            }
+        )
     });
     let Event::CheckpointFinished {
         log_frames,
@@ -206,7 +216,14 @@ fn restart_checkpoint_triggered_when_a_reader_pins_the_wal() {
     assert_eq!(n, 0);
     let start = f.events.len();
     while !f.events.since(start).iter().any(|e| {
-        matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Restart, busy: true, .. })
+        matches!(
+            e,
+            Event::CheckpointFinished {
+                mode: CheckpointMode::Restart,
+                busy: true,
+                ..
+            }
+        )
     }) {
         insert_many(&f.db, 20, 4000);
     }
@@ -215,7 +232,14 @@ fn restart_checkpoint_triggered_when_a_reader_pins_the_wal() {
     let start = f.events.len();
     let deadline = Instant::now() + TIMEOUT;
     while !f.events.since(start).iter().any(|e| {
-        matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Restart, busy: false, .. })
+        matches!(
+            e,
+            Event::CheckpointFinished {
+                mode: CheckpointMode::Restart,
+                busy: false,
+                ..
+            }
+        )
     }) {
         assert!(Instant::now() < deadline, "no successful RESTART");
         insert_many(&f.db, 20, 4000);
@@ -262,10 +286,16 @@ fn dynamic_batch_sizing_doubles_the_batch_while_a_checkpoint_runs() {
     let during: Vec<Event> = events.since(mark);
     let sizes = batch_sizes(&during);
     assert!(sizes.iter().any(|&s| s > 10), "no batch grew: {sizes:?}");
-    assert!(sizes.iter().all(|&s| s <= 20), "a batch exceeded 2x: {sizes:?}");
+    assert!(
+        sizes.iter().all(|&s| s <= 20),
+        "a batch exceeded 2x: {sizes:?}"
+    );
     assert!(during.iter().all(|e| !matches!(
         e,
-        Event::BatchCommitted { checkpoint_running: false, .. }
+        Event::BatchCommitted {
+            checkpoint_running: false,
+            ..
+        }
     )));
     events.checkpoint.release();
     let result = checkpoint.join().unwrap().unwrap();
@@ -311,7 +341,14 @@ fn timer_flush_disabled_during_checkpoint() {
     lone.wait().unwrap();
     more.into_iter().for_each(|p| drop(p.wait().unwrap()));
     let e = events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
-    assert!(matches!(e, Event::BatchCommitted { size: 5, trigger: FlushTrigger::Size, .. }));
+    assert!(matches!(
+        e,
+        Event::BatchCommitted {
+            size: 5,
+            trigger: FlushTrigger::Size,
+            ..
+        }
+    ));
 
     // So does an explicit flush.
     let mark = events.len();
@@ -319,7 +356,13 @@ fn timer_flush_disabled_during_checkpoint() {
     db.flush().unwrap();
     one.wait().unwrap();
     let e = events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
-    assert!(matches!(e, Event::BatchCommitted { trigger: FlushTrigger::Flush, .. }));
+    assert!(matches!(
+        e,
+        Event::BatchCommitted {
+            trigger: FlushTrigger::Flush,
+            ..
+        }
+    ));
 
     // Once the checkpoint ends, the timer flushes again.
     events.checkpoint.release();
@@ -328,7 +371,16 @@ fn timer_flush_disabled_during_checkpoint() {
     let after = db.submit(insert(2, 10)).unwrap();
     after.wait().unwrap();
     let e = events.wait_for(mark, |e| matches!(e, Event::BatchCommitted { .. }));
-    assert!(matches!(e, Event::BatchCommitted { trigger: FlushTrigger::Timer, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Event::BatchCommitted {
+                trigger: FlushTrigger::Timer,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -374,7 +426,10 @@ fn concurrent_operations_with_checkpoints() {
 
     let total = (threads * per_thread) as i64;
     let rows = db
-        .query("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t", ())
+        .query(
+            "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t",
+            (),
+        )
         .unwrap();
     assert_eq!(
         rows.rows[0],
@@ -395,14 +450,16 @@ fn checkpoint_metrics_move_with_the_events() {
     let f = open(|c| c.checkpoint = false);
     let before = f.db.metrics_text();
     assert_eq!(
-        metric(&before, "batch_committer_transactions_total{outcome=\"committed\"}"),
+        metric(
+            &before,
+            "batch_committer_transactions_total{outcome=\"committed\"}"
+        ),
         1.0
     );
     insert_many(&f.db, 30, 1000);
-    let err = f
-        .db
-        .execute("INSERT INTO t (id, payload) VALUES (1, NULL)", ())
-        .unwrap_err();
+    let err =
+        f.db.execute("INSERT INTO t (id, payload) VALUES (1, NULL)", ())
+            .unwrap_err();
     assert!(err.is_constraint());
     let result = f.db.checkpoint(CheckpointMode::Passive).unwrap();
     assert!(result.log_frames > 0);
@@ -411,13 +468,28 @@ fn checkpoint_metrics_move_with_the_events() {
 
     let text = f.db.metrics_text();
     let m = |s: &str| metric(&text, s);
-    assert_eq!(m("batch_committer_transactions_total{outcome=\"committed\"}"), 31.0);
-    assert_eq!(m("batch_committer_transactions_total{outcome=\"failed\"}"), 1.0);
+    assert_eq!(
+        m("batch_committer_transactions_total{outcome=\"committed\"}"),
+        31.0
+    );
+    assert_eq!(
+        m("batch_committer_transactions_total{outcome=\"failed\"}"),
+        1.0
+    );
     assert_eq!(m("batch_committer_commit_latency_ms_count"), 32.0);
     assert_eq!(m("batch_committer_checkpoint_total{mode=\"passive\"}"), 1.0);
-    assert_eq!(m("batch_committer_checkpoint_busy_total{busy=\"false\"}"), 1.0);
-    assert_eq!(m("batch_committer_checkpoint_duration_ms_count{mode=\"passive\"}"), 1.0);
-    assert_eq!(m("batch_committer_wal_frames_log_sum"), result.log_frames as f64);
+    assert_eq!(
+        m("batch_committer_checkpoint_busy_total{busy=\"false\"}"),
+        1.0
+    );
+    assert_eq!(
+        m("batch_committer_checkpoint_duration_ms_count{mode=\"passive\"}"),
+        1.0
+    );
+    assert_eq!(
+        m("batch_committer_wal_frames_log_sum"),
+        result.log_frames as f64
+    );
     assert_eq!(
         m("batch_committer_wal_frames_checkpointed_sum"),
         result.checkpointed_frames as f64
@@ -489,7 +561,10 @@ fn wal_wraps_under_a_continuous_reader() {
                 .into_iter()
                 .filter(|e| matches!(e, Event::CheckpointFinished { .. }))
                 .collect();
-            panic!("the WAL never wrapped: {:?}\n{checkpoints:#?}", f.db.stats());
+            panic!(
+                "the WAL never wrapped: {:?}\n{checkpoints:#?}",
+                f.db.stats()
+            );
         }
         insert_many(&f.db, 20, 4000);
     }
@@ -518,7 +593,12 @@ fn wal_keeps_growing_without_the_scheduler() {
     // A manual checkpoint still works with the scheduler off.
     let r = f.db.checkpoint(CheckpointMode::Truncate).unwrap();
     assert!(!r.busy);
-    assert_eq!(std::fs::metadata(f.path.with_extension("db-wal")).unwrap().len(), 0);
+    assert_eq!(
+        std::fs::metadata(f.path.with_extension("db-wal"))
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -532,9 +612,22 @@ fn truncate_when_idle_gives_the_space_back() {
     assert!(f.db.stats().wal_frames > 0);
     let wal = f.path.with_extension("db-wal");
     let e = f.events.wait_for(mark, |e| {
-        matches!(e, Event::CheckpointFinished { reason: CheckpointReason::Idle, busy: false, .. })
+        matches!(
+            e,
+            Event::CheckpointFinished {
+                reason: CheckpointReason::Idle,
+                busy: false,
+                ..
+            }
+        )
     });
-    assert!(matches!(e, Event::CheckpointFinished { mode: CheckpointMode::Truncate, .. }));
+    assert!(matches!(
+        e,
+        Event::CheckpointFinished {
+            mode: CheckpointMode::Truncate,
+            ..
+        }
+    ));
     // Nothing was written after the idle TRUNCATE.
     assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
 }
