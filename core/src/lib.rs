@@ -64,7 +64,24 @@ pub use metrics::Stats;
 pub use transaction::{Rows, Statement, StatementResult, Transaction, TransactionResult};
 pub use value::{Params, Value};
 
+/// Compiles and runs the README's Rust example as a doc test.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The version of the bundled SQLite library (never older than 3.51.3).
 pub fn sqlite_version() -> &'static str {
     rusqlite::version()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bundled_sqlite_has_the_wal_reset_fix() {
+        let version: Vec<u32> = super::sqlite_version()
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert!(version >= vec![3, 51, 3], "SQLite {version:?} is too old");
+    }
 }

@@ -13,7 +13,8 @@ use crate::value::{Params, Value};
 /// settings the committer owns.
 pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
     let mut words = Tokens { rest: sql };
-    let Some(first) = words.next() else {
+    // SQLite skips empty statements (bare semicolons) before the first keyword.
+    let Some(first) = words.find(|w| *w != ";") else {
         return Ok(());
     };
     let first = first.to_ascii_uppercase();
@@ -33,10 +34,10 @@ pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
              or would change the batch's databases"
         )),
         "PRAGMA" => {
-            let mut name = words.next().unwrap_or_default().to_ascii_lowercase();
+            let mut name = unquoted_word(&mut words);
             let mut next = words.next();
             if next == Some(".") {
-                name = words.next().unwrap_or_default().to_ascii_lowercase();
+                name = unquoted_word(&mut words);
                 next = words.next();
             }
             let assigns = matches!(next, Some("=") | Some("("));
@@ -57,6 +58,18 @@ pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// The next word in lower case, without the quotes SQLite accepts around a name
+/// (`"x"`, `[x]`, `` `x` ``, `'x'`).
+fn unquoted_word(words: &mut Tokens<'_>) -> String {
+    let word = words.next().unwrap_or_default();
+    if !matches!(word, "\"" | "[" | "`" | "'") {
+        return word.to_ascii_lowercase();
+    }
+    let name = words.next().unwrap_or_default().to_ascii_lowercase();
+    words.next(); // the closing quote
+    name
 }
 
 /// Splits SQL into words and single punctuation characters, skipping whitespace and comments.

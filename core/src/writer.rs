@@ -27,6 +27,9 @@ pub(crate) enum Msg {
     Flush(Sender<()>),
     /// Commit everything before it, then stop.
     Close,
+    /// Makes the writer panic, to test that no promise is left hanging.
+    #[cfg(test)]
+    Panic,
 }
 
 pub(crate) fn synchronous_pragma(durability: Durability) -> &'static str {
@@ -140,6 +143,8 @@ impl Writer {
                     let _ = done.send(());
                 }
                 Msg::Close => return,
+                #[cfg(test)]
+                Msg::Panic => {}
             }
         }
     }
@@ -229,6 +234,8 @@ impl Writer {
                     return (FlushTrigger::Flush, false);
                 }
                 Msg::Close => return (FlushTrigger::Close, true),
+                #[cfg(test)]
+                Msg::Panic => panic!("injected by a test"),
             }
         }
     }
@@ -426,5 +433,44 @@ impl Writer {
             .and_then(|mut s| s.raw_execute())
             .map(drop)
             .map_err(|e| Error::from_sqlite(e, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::Scheduler;
+
+    #[test]
+    fn a_panic_in_the_writer_answers_every_promise_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("panic.db");
+        let config = Config::default();
+        let metrics = Arc::new(Metrics::new());
+        let conn = open_connection(&path, &config).unwrap();
+        let (scheduler, scheduler_thread) =
+            Scheduler::start(&path, &config, Arc::clone(&metrics)).unwrap();
+        let writer = Writer::new(conn, config, metrics, Arc::clone(&scheduler)).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let insert = || Transaction::single("CREATE TABLE IF NOT EXISTS t (a)", ());
+        let (reply_a, in_batch) = Reply::handle();
+        let (reply_b, queued_after) = Reply::handle();
+        let (flushed, flush_done) = crossbeam_channel::bounded(1);
+        tx.send(Msg::Tx(insert(), reply_a)).unwrap();
+        tx.send(Msg::Panic).unwrap();
+        tx.send(Msg::Tx(insert(), reply_b)).unwrap();
+        tx.send(Msg::Flush(flushed)).unwrap();
+        tx.send(Msg::Close).unwrap();
+        let thread = std::thread::spawn(move || writer.run(rx));
+        for pending in [in_batch, queued_after] {
+            match pending.wait() {
+                Err(Error::Internal(msg)) => assert!(!msg.is_empty()),
+                other => panic!("expected an internal error, got {other:?}"),
+            }
+        }
+        flush_done.recv().unwrap();
+        thread.join().unwrap();
+        scheduler.stop();
+        scheduler_thread.join().unwrap();
     }
 }
