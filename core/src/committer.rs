@@ -227,15 +227,21 @@ impl Committer {
     /// callback or batch sink (the writer would wait for itself).
     pub fn close(&self) -> Result<()> {
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        let on_writer = threads.writer_id == Some(std::thread::current().id());
         {
             let mut closed = self.closed.write().unwrap_or_else(|p| p.into_inner());
             if !*closed {
                 *closed = true;
-                // Fails only if the writer is gone, and then there is nothing to drain.
-                drop(self.queue.send(Msg::Close));
+                // Fails only if the writer is gone, and then there is nothing to drain. On
+                // the writer thread a full queue cannot drain while we wait; the writer then
+                // stops when this committer is dropped and the queue disconnects.
+                if on_writer {
+                    let _ = self.queue.try_send(Msg::Close);
+                } else {
+                    let _ = self.queue.send(Msg::Close);
+                }
             }
         }
-        let on_writer = threads.writer_id == Some(std::thread::current().id());
         if let Some(handle) = threads.writer.take() {
             // Joining from the writer thread itself (the last handle dropped in a
             // callback) would deadlock; the writer stops on its own after the Close.

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::config::CheckpointMode;
@@ -29,7 +29,7 @@ const RATIO_BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0];
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TxOutcome {
     /// Committed.
-    Committed,
+    Committed = 0,
     /// Rejected by one of its own statements; the rest of the batch committed.
     Failed,
     /// The batch's BEGIN or COMMIT failed.
@@ -62,6 +62,8 @@ pub(crate) struct Metrics {
     commit_latency: Histogram,
     queue_depth: IntGauge,
     transactions: IntCounterVec,
+    /// Children of `transactions` by outcome, resolved once (they are hit per transaction).
+    outcomes: [IntCounter; 3],
     /// WAL frames after the latest commit (the WAL hook's count).
     pub(crate) wal_frames: AtomicU64,
     /// WAL frames not yet checkpointed, as the scheduler reckons them.
@@ -116,6 +118,12 @@ impl Metrics {
         )
         .unwrap_or_else(|e| panic!("metric queue_depth: {e}"));
         register(&r, queue_depth.clone());
+        let transactions = counter_vec(
+            &r,
+            "batch_committer_transactions_total",
+            "Transactions by outcome",
+            "outcome",
+        );
         Metrics {
             flushes: counter_vec(
                 &r,
@@ -179,12 +187,9 @@ impl Metrics {
                 MS_BUCKETS,
             ),
             queue_depth,
-            transactions: counter_vec(
-                &r,
-                "batch_committer_transactions_total",
-                "Transactions by outcome",
-                "outcome",
-            ),
+            outcomes: [TxOutcome::Committed, TxOutcome::Failed, TxOutcome::Aborted]
+                .map(|o| transactions.with_label_values(&[o.as_str()])),
+            transactions,
             registry: r,
             wal_frames: AtomicU64::new(0),
             wal_backlog_frames: AtomicU64::new(0),
@@ -216,9 +221,7 @@ impl Metrics {
     }
 
     pub(crate) fn transaction(&self, outcome: TxOutcome, latency_ms: f64) {
-        self.transactions
-            .with_label_values(&[outcome.as_str()])
-            .inc();
+        self.outcomes[outcome as usize].inc();
         self.commit_latency.observe(latency_ms);
     }
 

@@ -151,7 +151,7 @@ fn prepare_error(err: rusqlite::Error, statement_index: usize) -> Error {
                 .into(),
             statement_index,
         },
-        rusqlite::Error::InvalidQuery => Error::Refused {
+        rusqlite::Error::Empty => Error::Refused {
             reason: "empty statement".into(),
             statement_index,
         },

@@ -1,0 +1,557 @@
+//! Inside a batch: per-transaction atomicity, deferred foreign keys, statements that make
+//! SQLite roll back the whole batch, an external writer holding the lock, and the callback
+//! and batch-sink completion paths.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use litecommit::{params, BatchSink, Config, Error, FlushTrigger, Outcome, Transaction, Value};
+
+fn adaptive(size: usize) -> Batch {
+    Batch::Committed {
+        size,
+        trigger: FlushTrigger::Adaptive,
+    }
+}
+
+#[test]
+fn a_failing_transaction_in_a_busy_batch_rejects_only_itself() {
+    const N: i64 = 60;
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(
+        &db,
+        "CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER CHECK (balance >= 0))",
+        (),
+    );
+    exec(&db, "CREATE TABLE log (tx INTEGER UNIQUE, note TEXT)", ());
+    exec(&db, "INSERT INTO acct VALUES (1, 1000), (2, 0)", ());
+
+    let mark = gate.hold_writer(&db);
+    // Every transaction moves 1 from account 1 to 2 and logs itself; some fail at their
+    // last statement, each in its own way.
+    let bad: [(i64, &str); 4] = [
+        (15, "UPDATE acct SET balance = balance - 5000 WHERE id = 1"),
+        (30, "INSERT INTO log VALUES (0, 'duplicate')"),
+        (31, "INSERT INTO missing_table VALUES (1)"),
+        (45, "INSERT INTO log VALUES (?, ?)"),
+    ];
+    let pending: Vec<_> = (0..N)
+        .map(|i| {
+            let mut tx = Transaction::new()
+                .push("UPDATE acct SET balance = balance - 1 WHERE id = 1", ())
+                .push("UPDATE acct SET balance = balance + 1 WHERE id = 2", ())
+                .push("INSERT INTO log VALUES (?, 'ok')", params![i]);
+            if let Some((_, sql)) = bad.iter().find(|(b, _)| *b == i) {
+                tx = tx.push(*sql, ());
+            }
+            db.submit(tx).unwrap()
+        })
+        .collect();
+    gate.release();
+
+    for (i, p) in pending.iter().enumerate() {
+        let i = i as i64;
+        if bad.iter().any(|(b, _)| *b == i) {
+            let err = rejected(p);
+            match &err {
+                Error::Sqlite {
+                    statement_index, ..
+                } => assert_eq!(*statement_index, Some(3)),
+                Error::Parameter {
+                    statement_index, ..
+                } => assert_eq!(*statement_index, 3),
+                other => panic!("transaction {i}: unexpected error {other:?}"),
+            }
+            if i == 15 {
+                assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_CHECK");
+            }
+            if i == 30 {
+                assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_UNIQUE");
+            }
+        } else {
+            let r = committed(p);
+            assert_eq!(r.statements.len(), 3);
+            assert!(r.statements.iter().all(|s| s.changes == 1));
+        }
+    }
+    assert_eq!(gate.batches()[mark], adaptive(N as usize));
+
+    let good = N - bad.len() as i64;
+    assert_eq!(
+        query_int(&db, "SELECT balance FROM acct WHERE id = 1", ()),
+        1000 - good
+    );
+    assert_eq!(
+        query_int(&db, "SELECT balance FROM acct WHERE id = 2", ()),
+        good
+    );
+    assert_eq!(query_int(&db, "SELECT count(*) FROM log", ()), good);
+    for (b, _) in bad {
+        assert_eq!(
+            query_int(&db, "SELECT count(*) FROM log WHERE tx = ?", params![b]),
+            0
+        );
+    }
+    let stats = db.stats();
+    assert_eq!(stats.transactions_failed, bad.len() as u64);
+    assert_eq!(stats.transactions_aborted, 0);
+    db.close().unwrap();
+}
+
+#[test]
+fn a_deferred_foreign_key_violation_rejects_only_its_transaction() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(&db, "CREATE TABLE parent (id INTEGER PRIMARY KEY)", ());
+    exec(
+        &db,
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER \
+         REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+        (),
+    );
+    exec(&db, "INSERT INTO parent VALUES (1)", ());
+
+    let mark = gate.hold_writer(&db);
+    let txs = [
+        // A child of an existing parent.
+        Transaction::single("INSERT INTO child VALUES (10, 1)", ()),
+        // A dangling child: every statement succeeds, the violation shows at the end.
+        Transaction::new()
+            .push("INSERT INTO child VALUES (20, 99)", ())
+            .push("INSERT INTO parent VALUES (3)", ()),
+        // Child first, parent later in the same transaction: fine when deferred.
+        Transaction::new()
+            .push("INSERT INTO child VALUES (30, 2)", ())
+            .push("INSERT INTO parent VALUES (2)", ()),
+        // Orphaning a child of another committed transaction of this batch.
+        Transaction::single("DELETE FROM parent WHERE id = 2", ()),
+        Transaction::single("INSERT INTO child VALUES (40, 1)", ()),
+    ];
+    let pending: Vec<_> = txs.into_iter().map(|tx| db.submit(tx).unwrap()).collect();
+    gate.release();
+
+    committed(&pending[0]);
+    for i in [1, 3] {
+        let err = rejected(&pending[i]);
+        assert_eq!(
+            err.code_name(),
+            "SQLITE_CONSTRAINT_FOREIGNKEY",
+            "transaction {i}"
+        );
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    }
+    committed(&pending[2]);
+    committed(&pending[4]);
+    assert_eq!(gate.batches()[mark], adaptive(5));
+
+    let ids = |table: &str| -> Vec<i64> {
+        query(&db, &format!("SELECT id FROM {table} ORDER BY id"), ())
+            .rows
+            .iter()
+            .map(|r| int(&r[0]))
+            .collect()
+    };
+    assert_eq!(ids("parent"), [1, 2]);
+    assert_eq!(ids("child"), [10, 30, 40]);
+    // The database is consistent.
+    assert!(query(&db, "PRAGMA foreign_key_check", ()).rows.is_empty());
+    db.close().unwrap();
+}
+
+/// `INSERT OR ROLLBACK` makes SQLite roll back the whole batch transaction, not only the
+/// savepoint: the writer must reject that transaction and run the others again.
+#[test]
+fn a_statement_rolling_back_the_whole_batch_rejects_only_its_transaction() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(&db, "CREATE TABLE u (k INTEGER PRIMARY KEY, v TEXT)", ());
+    exec(&db, "INSERT INTO u VALUES (0, 'existing')", ());
+
+    let mark = gate.hold_writer(&db);
+    let pending: Vec<_> = (1..=21)
+        .map(|k| {
+            let sql = if k == 11 || k == 17 {
+                "INSERT OR ROLLBACK INTO u VALUES (0, ?)"
+            } else {
+                "INSERT INTO u (v) VALUES (?) RETURNING k"
+            };
+            db.submit(Transaction::single(sql, params![format!("tx{k}")]))
+                .unwrap()
+        })
+        .collect();
+    gate.release();
+
+    let mut expected_key = 0;
+    for (i, p) in pending.iter().enumerate() {
+        let k = i + 1;
+        if k == 11 || k == 17 {
+            let err = rejected(p);
+            assert!(err.is_constraint(), "{err:?}");
+            assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_PRIMARYKEY");
+        } else {
+            // Re-run after the rollback, the results are those of the final run.
+            expected_key += 1;
+            let r = committed(p);
+            assert_eq!(r.statements[0].last_insert_rowid, expected_key);
+            assert_eq!(
+                r.statements[0].rows.rows,
+                vec![vec![Value::Integer(expected_key)]]
+            );
+        }
+    }
+    assert_eq!(gate.batches()[mark], adaptive(21));
+    assert_eq!(query_int(&db, "SELECT count(*) FROM u", ()), 20);
+    assert_eq!(
+        query(&db, "SELECT v FROM u WHERE k = 0", ()).rows,
+        vec![vec![Value::Text("existing".into())]]
+    );
+    let stats = db.stats();
+    assert_eq!(stats.transactions_failed, 2);
+    assert_eq!(stats.transactions_aborted, 0);
+    db.close().unwrap();
+}
+
+/// A statement that fails with SQLITE_FULL (here: `max_page_count` reached) also rolls back
+/// the whole batch in SQLite; only its transaction is rejected and later batches commit.
+#[test]
+fn a_disk_full_statement_rejects_only_its_transaction() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let config = Config {
+        checkpoint: false,
+        ..Config::default()
+    };
+    let db = open(&path, gate.config(config));
+    exec(&db, "CREATE TABLE small (v INTEGER)", ());
+    exec(&db, "CREATE TABLE big (b BLOB)", ());
+    let pages = int(&exec(&db, "PRAGMA page_count", ()).statements[0].rows.rows[0][0]);
+    // The database may not grow: small rows still fit in the existing pages.
+    exec(&db, &format!("PRAGMA max_page_count = {pages}"), ());
+
+    let mark = gate.hold_writer(&db);
+    let before: Vec<_> = (0..5)
+        .map(|i| {
+            db.submit(Transaction::single(
+                "INSERT INTO small VALUES (?)",
+                params![i],
+            ))
+            .unwrap()
+        })
+        .collect();
+    let full = db
+        .submit(
+            Transaction::new()
+                .push("INSERT INTO small VALUES (-1)", ())
+                .push("INSERT INTO big VALUES (zeroblob(1000000))", ()),
+        )
+        .unwrap();
+    let after: Vec<_> = (5..10)
+        .map(|i| {
+            db.submit(Transaction::single(
+                "INSERT INTO small VALUES (?)",
+                params![i],
+            ))
+            .unwrap()
+        })
+        .collect();
+    gate.release();
+
+    for p in before.iter().chain(&after) {
+        committed(p);
+    }
+    let err = rejected(&full);
+    assert_eq!(err.code_name(), "SQLITE_FULL", "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Sqlite {
+                statement_index: Some(1),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(gate.batches()[mark], adaptive(11));
+    assert_eq!(query_int(&db, "SELECT count(*) FROM small", ()), 10);
+    assert_eq!(
+        query_int(&db, "SELECT count(*) FROM small WHERE v < 0", ()),
+        0
+    );
+
+    // With room again, the next batch commits.
+    exec(&db, "PRAGMA max_page_count = 1073741823", ());
+    exec(&db, "INSERT INTO big VALUES (zeroblob(1000000))", ());
+    assert_eq!(query_int(&db, "SELECT count(*) FROM big", ()), 1);
+    db.close().unwrap();
+}
+
+fn external(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(Duration::from_secs(60)).unwrap();
+    conn
+}
+
+#[test]
+fn an_external_write_lock_makes_the_writer_wait_then_commit() {
+    let (_dir, path) = temp_db();
+    let config = Config {
+        busy_timeout_ms: 60_000,
+        ..Config::default()
+    };
+    let db = open(&path, config);
+    exec(&db, "CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)", ());
+
+    let other = external(&path);
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO t (who) VALUES ('external');")
+        .unwrap();
+    let mine = db
+        .submit(Transaction::single(
+            "INSERT INTO t (who) VALUES ('mine')",
+            (),
+        ))
+        .unwrap();
+    // Whatever the scheduling, it cannot commit while the other connection holds the lock.
+    assert_eq!(
+        mine.wait_timeout(Duration::from_millis(200)),
+        Err(Error::Timeout)
+    );
+    other.execute_batch("COMMIT").unwrap();
+
+    let r = committed(&mine);
+    assert_eq!(
+        r.statements[0].last_insert_rowid, 2,
+        "committed after the external row"
+    );
+    let rows = query(&db, "SELECT who FROM t ORDER BY id", ());
+    assert_eq!(
+        rows.rows,
+        vec![
+            vec![Value::Text("external".into())],
+            vec![Value::Text("mine".into())]
+        ]
+    );
+    db.close().unwrap();
+}
+
+#[test]
+fn an_external_write_lock_past_the_busy_timeout_fails_that_batch_only() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let config = Config {
+        busy_timeout_ms: 1,
+        checkpoint: false,
+        ..Config::default()
+    };
+    let db = open(&path, gate.config(config));
+    exec(&db, "CREATE TABLE t (who TEXT)", ());
+
+    // The writer is held between batches, so it does not hold the write lock.
+    let mark = gate.hold_writer(&db);
+    let other = external(&path);
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES ('external');")
+        .unwrap();
+    let pending: Vec<_> = (0..3)
+        .map(|_| {
+            db.submit(Transaction::single("INSERT INTO t VALUES ('lost')", ()))
+                .unwrap()
+        })
+        .collect();
+    gate.release();
+    for p in &pending {
+        let err = rejected(p);
+        match &err {
+            Error::Sqlite {
+                code,
+                message,
+                statement_index,
+                ..
+            } => {
+                assert_eq!(*code, 5, "SQLITE_BUSY: {err:?}");
+                assert!(message.contains("BEGIN IMMEDIATE failed"), "{message}");
+                assert!(message.contains("locked"), "{message}");
+                assert_eq!(*statement_index, None);
+            }
+            other => panic!("expected SQLITE_BUSY, got {other:?}"),
+        }
+        assert!(err.code_name().starts_with("SQLITE_BUSY"));
+    }
+    assert!(matches!(
+        &gate.batches()[mark],
+        Batch::Failed { size: 3, error } if error.code_name().starts_with("SQLITE_BUSY")
+    ));
+    assert_eq!(db.stats().transactions_aborted, 3);
+
+    other.execute_batch("COMMIT").unwrap();
+    // The committer keeps working.
+    exec(&db, "INSERT INTO t VALUES ('after')", ());
+    let rows = query(&db, "SELECT who FROM t ORDER BY rowid", ());
+    assert_eq!(
+        rows.rows,
+        vec![
+            vec![Value::Text("external".into())],
+            vec![Value::Text("after".into())]
+        ]
+    );
+    db.close().unwrap();
+}
+
+#[test]
+fn callbacks_receive_each_outcome_on_the_writer() {
+    let (_dir, path) = temp_db();
+    let db = open(&path, Config::default());
+    exec(&db, "CREATE TABLE t (v INTEGER UNIQUE)", ());
+    let (tx, rx) = crossbeam_channel::unbounded::<(i64, Outcome)>();
+    for i in 0..50i64 {
+        let v = if i == 25 { 0 } else { i };
+        let tx = tx.clone();
+        db.submit_with_callback(
+            Transaction::single("INSERT INTO t VALUES (?) RETURNING v", params![v]),
+            move |outcome| tx.send((i, outcome)).unwrap(),
+        )
+        .unwrap();
+    }
+    // Completions are delivered before a later flush returns.
+    db.flush().unwrap();
+    let mut got: Vec<_> = rx.try_iter().collect();
+    assert_eq!(got.len(), 50);
+    got.sort_by_key(|(i, _)| *i);
+    for (i, outcome) in got {
+        if i == 25 {
+            assert_eq!(outcome.unwrap_err().code_name(), "SQLITE_CONSTRAINT_UNIQUE");
+        } else {
+            let r = outcome.unwrap();
+            assert_eq!(r.statements[0].rows.rows, vec![vec![Value::Integer(i)]]);
+        }
+    }
+    db.close().unwrap();
+}
+
+#[test]
+fn a_sink_gets_one_call_per_batch_with_all_its_completions() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(&db, "CREATE TABLE t (v INTEGER UNIQUE)", ());
+    exec(&db, "INSERT INTO t VALUES (-1)", ());
+    let first = RecordingSink::new();
+    let second = RecordingSink::new();
+    let (first_dyn, second_dyn) = (as_sink(&first), as_sink(&second));
+
+    let mark = gate.hold_writer(&db);
+    let mut handles = Vec::new();
+    for token in 0..40u64 {
+        // Token 7 collides with the existing row.
+        let v = if token == 7 { -1 } else { token as i64 };
+        let tx = Transaction::single("INSERT INTO t VALUES (?) RETURNING v", params![v]);
+        match token % 4 {
+            0 => handles.push(db.submit(tx).unwrap()),
+            1 => db.submit_to_sink(tx, &second_dyn, token, false).unwrap(),
+            _ => db.submit_to_sink(tx, &first_dyn, token, true).unwrap(),
+        }
+    }
+    gate.release();
+    for h in &handles {
+        committed(h);
+    }
+    db.flush().unwrap();
+    assert_eq!(gate.batches()[mark], adaptive(40));
+
+    let calls = first.calls();
+    assert_eq!(calls.len(), 1, "one call for the whole batch");
+    let tokens: Vec<u64> = calls[0].iter().map(|(t, _)| *t).collect();
+    let expected: Vec<u64> = (0..40).filter(|t| t % 4 >= 2).collect();
+    assert_eq!(tokens, expected, "every completion, in submission order");
+    for (token, outcome) in &calls[0] {
+        if *token == 7 {
+            let err = outcome.as_ref().unwrap_err();
+            assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_UNIQUE");
+        } else {
+            let r = outcome.as_ref().unwrap();
+            assert_eq!(
+                r.statements[0].rows.rows,
+                vec![vec![Value::Integer(*token as i64)]]
+            );
+        }
+    }
+    let calls = second.calls();
+    assert_eq!(calls.len(), 1);
+    let tokens: Vec<u64> = calls[0].iter().map(|(t, _)| *t).collect();
+    assert_eq!(tokens, (0..40).filter(|t| t % 4 == 1).collect::<Vec<_>>());
+    assert!(calls[0].iter().all(|(_, o)| o.is_ok()));
+    db.close().unwrap();
+}
+
+struct PanickingSink {
+    calls: AtomicUsize,
+}
+
+impl BatchSink for PanickingSink {
+    fn complete(&self, _: Vec<(u64, Outcome)>) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        panic!("sink panics on purpose (test)");
+    }
+}
+
+#[test]
+fn a_panicking_callback_or_sink_does_not_stop_the_writer() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    let sink = Arc::new(PanickingSink {
+        calls: AtomicUsize::new(0),
+    });
+    let sink_dyn: Arc<dyn BatchSink> = Arc::clone(&sink) as Arc<dyn BatchSink>;
+    let recording = RecordingSink::new();
+
+    let mark = gate.hold_writer(&db);
+    let before = db
+        .submit(Transaction::single("INSERT INTO t VALUES (1)", ()))
+        .unwrap();
+    db.submit_with_callback(Transaction::single("INSERT INTO t VALUES (2)", ()), |_| {
+        panic!("callback panics on purpose (test)")
+    })
+    .unwrap();
+    db.submit_to_sink(
+        Transaction::single("INSERT INTO t VALUES (3)", ()),
+        &sink_dyn,
+        0,
+        true,
+    )
+    .unwrap();
+    db.submit_to_sink(
+        Transaction::single("INSERT INTO t VALUES (4)", ()),
+        &as_sink(&recording),
+        9,
+        true,
+    )
+    .unwrap();
+    let after = db
+        .submit(Transaction::single("INSERT INTO t VALUES (5)", ()))
+        .unwrap();
+    gate.release();
+
+    committed(&before);
+    committed(&after);
+    db.flush().unwrap();
+    assert_eq!(gate.batches()[mark], adaptive(5));
+    assert_eq!(sink.calls.load(Ordering::SeqCst), 1);
+    let calls = recording.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0][0].0, 9);
+    assert!(calls[0][0].1.is_ok());
+    // Every row committed, and the writer keeps going.
+    exec(&db, "INSERT INTO t VALUES (6)", ());
+    assert_eq!(query_int(&db, "SELECT sum(v) FROM t", ()), 21);
+    db.close().unwrap();
+}
