@@ -66,6 +66,9 @@ struct TriggerState {
     frames: u64,
     /// Frames of the current WAL generation known to be checkpointed.
     backfilled: u64,
+    /// Counts WAL restarts seen by commits, so a checkpoint's counts are applied only to
+    /// the generation they describe.
+    generation: u64,
     /// WAL frames when the latest automatic PASSIVE was requested.
     passive_requested_at: u64,
     /// No RESTART before this instant (after one gave up on readers).
@@ -113,6 +116,7 @@ impl Scheduler {
             state: Mutex::new(TriggerState {
                 frames: 0,
                 backfilled: 0,
+                generation: 0,
                 passive_requested_at: 0,
                 restart_not_before: now,
                 last_commit: now,
@@ -151,6 +155,7 @@ impl Scheduler {
         let mut st = self.state();
         if frames < st.frames {
             // The WAL restarted from its beginning: nothing of it is checkpointed yet.
+            st.generation += 1;
             st.backfilled = 0;
             st.passive_requested_at = 0;
         }
@@ -197,6 +202,21 @@ impl Scheduler {
     /// Stops the scheduler thread after the checkpoint it may be running.
     pub(crate) fn stop(&self) {
         drop(self.requests.send(Request::Stop));
+    }
+
+    /// Closes the gate: returns once the writer is between batches; it stays there until
+    /// [`Scheduler::resume_writer`].
+    fn pause_writer(&self) {
+        let mut st = self.gate.lock();
+        st.checkpoint_wants_lock = true;
+        while st.writer_in_batch {
+            st = self.gate.wait(st);
+        }
+    }
+
+    fn resume_writer(&self) {
+        self.gate.lock().checkpoint_wants_lock = false;
+        self.gate.changed.notify_all();
     }
 
     /// The writer calls this before BEGIN; it waits while a checkpoint holds the gate and
@@ -288,13 +308,7 @@ impl Worker {
     fn exclusive_checkpoint(&self, mode: CheckpointMode) -> Result<(i64, i64, bool)> {
         // The bulk of the copying runs while the writer keeps committing.
         checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
-        let gate = &self.scheduler.gate;
-        let mut st = gate.lock();
-        st.checkpoint_wants_lock = true;
-        while st.writer_in_batch {
-            st = gate.wait(st);
-        }
-        drop(st);
+        self.scheduler.pause_writer();
         let deadline = Instant::now() + self.busy_timeout;
         let outcome = loop {
             match checkpoint_v2(&self.conn, CheckpointMode::Passive) {
@@ -313,9 +327,24 @@ impl Worker {
                 Err(e) => break Err(e),
             }
         };
-        gate.lock().checkpoint_wants_lock = false;
-        gate.changed.notify_all();
+        self.scheduler.resume_writer();
         outcome
+    }
+
+    /// An automatic PASSIVE. Under sustained writes a background checkpoint never catches
+    /// up with the writer, and SQLite restarts the WAL only when a write begins with every
+    /// frame copied; so when the first pass copied all it saw, a second pass copies the few
+    /// frames committed meanwhile with the writer paused, letting its next write wrap the WAL.
+    fn passive_with_catch_up(&self) -> Result<(i64, i64, bool)> {
+        let first = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+        let (log, done, _) = first;
+        if log <= 0 || done < log {
+            return Ok(first);
+        }
+        self.scheduler.pause_writer();
+        let second = checkpoint_v2(&self.conn, CheckpointMode::Passive);
+        self.scheduler.resume_writer();
+        second
     }
 
     fn emit(&self, event: Event) {
@@ -336,7 +365,10 @@ impl Worker {
         self.emit(Event::CheckpointStarted { mode, reason });
         let start = Instant::now();
         metrics.wal_file(file_len(&self.wal_path));
-        let outcome = if mode == CheckpointMode::Passive {
+        let generation = self.scheduler.state().generation;
+        let outcome = if reason == CheckpointReason::Passive {
+            self.passive_with_catch_up()
+        } else if mode == CheckpointMode::Passive {
             checkpoint_v2(&self.conn, mode)
         } else {
             self.exclusive_checkpoint(mode)
@@ -361,9 +393,11 @@ impl Worker {
                 r.busy,
             );
             let mut st = self.scheduler.state();
-            // Only trust the counts if no commit restarted the WAL meanwhile.
-            if r.log_frames >= 0 && r.log_frames as u64 >= st.frames {
-                st.frames = r.log_frames as u64;
+            // The counts describe the WAL generation the checkpoint started in.
+            if st.generation == generation && r.log_frames >= 0 {
+                if r.log_frames == 0 {
+                    st.frames = 0; // a TRUNCATE emptied it
+                }
                 st.backfilled = r.checkpointed_frames.max(0) as u64;
                 let backlog = st.frames.saturating_sub(st.backfilled);
                 metrics.wal_backlog_frames.store(backlog, Ordering::Relaxed);

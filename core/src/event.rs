@@ -61,6 +61,8 @@ pub enum Event {
         checkpoint_running: bool,
         /// WAL frames after the commit (from the WAL hook).
         wal_frames: u64,
+        /// Time to run and commit it (BEGIN to COMMIT, fsync included).
+        duration: Duration,
     },
     /// A batch's BEGIN or COMMIT failed; all of its transactions were rejected.
     BatchFailed {

@@ -105,6 +105,12 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
+/// The shared empty column list of statements that return no rows (no allocation per call).
+fn no_columns() -> Arc<[String]> {
+    static EMPTY: std::sync::OnceLock<Arc<[String]>> = std::sync::OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
+}
+
 /// Runs one statement with its parameters and collects its rows.
 pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<StatementResult> {
     check_allowed(&stmt.sql, index)?;
@@ -112,7 +118,11 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
         .prepare_cached(&stmt.sql)
         .map_err(|e| prepare_error(e, index))?;
     bind(&mut prepared, &stmt.params, index)?;
-    let columns: Arc<[String]> = prepared.column_names().map(String::from).collect();
+    let columns: Arc<[String]> = if prepared.column_count() == 0 {
+        no_columns()
+    } else {
+        prepared.column_names().map(String::from).collect()
+    };
     let readonly = prepared.readonly();
     let before = conn.total_changes();
     let mut rows = Vec::new();

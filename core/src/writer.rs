@@ -153,8 +153,8 @@ impl Writer {
         let mut batch: Vec<Job> = Vec::new();
         let mut barriers: Vec<Sender<()>> = Vec::new();
         loop {
-            let (trigger, closing) = self.collect(rx, &mut batch, &mut barriers);
-            let checkpoint_running = self.metrics.checkpoint_running.load(Ordering::Acquire);
+            let (trigger, closing, checkpoint_running) =
+                self.collect(rx, &mut batch, &mut barriers);
             let effective_max = self.config.effective_max_batch(checkpoint_running);
             if !batch.is_empty() {
                 self.metrics.queue_depth(rx.len());
@@ -170,47 +170,54 @@ impl Writer {
         }
     }
 
-    /// Gathers the next batch; returns why it should be flushed and whether to stop after.
+    /// Gathers the next batch; returns why it should be flushed, whether to stop after, and
+    /// whether a checkpoint ran at any point while it was gathered.
     fn collect(
         &mut self,
         rx: &Receiver<Msg>,
         batch: &mut Vec<Job>,
         barriers: &mut Vec<Sender<()>>,
-    ) -> (FlushTrigger, bool) {
+    ) -> (FlushTrigger, bool, bool) {
         let max_wait = Duration::from_millis(self.config.max_wait_ms);
         let linger = Duration::from_millis(self.config.linger_ms);
         let mut first_at = Instant::now();
+        let mut seen = false;
         loop {
             let running = self.metrics.checkpoint_running.load(Ordering::Acquire);
+            seen |= running;
             if batch.len() >= self.config.effective_max_batch(running) {
-                return (FlushTrigger::Size, false);
+                return (FlushTrigger::Size, false, seen);
             }
             let msg = if batch.is_empty() {
                 match self.wait_first(rx) {
                     Some(msg) => msg,
-                    None => return (FlushTrigger::Close, true),
+                    None => return (FlushTrigger::Close, true, seen),
                 }
             } else {
                 match self.config.flush_policy {
                     FlushPolicy::Adaptive => match rx.try_recv() {
                         Ok(msg) => msg,
-                        Err(TryRecvError::Disconnected) => return (FlushTrigger::Close, true),
+                        Err(TryRecvError::Disconnected) => {
+                            return (FlushTrigger::Close, true, seen)
+                        }
                         Err(TryRecvError::Empty) => {
                             match (!linger.is_zero()).then(|| rx.recv_deadline(first_at + linger)) {
                                 Some(Ok(msg)) => msg,
                                 Some(Err(RecvTimeoutError::Disconnected)) => {
-                                    return (FlushTrigger::Close, true)
+                                    return (FlushTrigger::Close, true, seen)
                                 }
-                                _ => return (FlushTrigger::Adaptive, false),
+                                _ => return (FlushTrigger::Adaptive, false, seen),
                             }
                         }
                     },
                     FlushPolicy::Ticker => match rx.recv_deadline(first_at + max_wait) {
                         Ok(msg) => msg,
-                        Err(RecvTimeoutError::Disconnected) => return (FlushTrigger::Close, true),
+                        Err(RecvTimeoutError::Disconnected) => {
+                            return (FlushTrigger::Close, true, seen)
+                        }
                         Err(RecvTimeoutError::Timeout) => {
                             if !self.metrics.checkpoint_running.load(Ordering::Acquire) {
-                                return (FlushTrigger::Timer, false);
+                                return (FlushTrigger::Timer, false, seen);
                             }
                             // The seed's rule: no timer flush while a checkpoint runs.
                             first_at = Instant::now();
@@ -231,9 +238,9 @@ impl Writer {
                 }
                 Msg::Flush(done) => {
                     barriers.push(done);
-                    return (FlushTrigger::Flush, false);
+                    return (FlushTrigger::Flush, false, seen);
                 }
-                Msg::Close => return (FlushTrigger::Close, true),
+                Msg::Close => return (FlushTrigger::Close, true, seen),
                 #[cfg(test)]
                 Msg::Panic => panic!("injected by a test"),
             }
@@ -308,8 +315,9 @@ impl Writer {
         let outcomes = self.run_batch(&jobs);
         self.scheduler.leave_batch();
         let size = jobs.len();
+        let duration = start.elapsed();
         self.metrics
-            .batch(size, trigger, start.elapsed().as_secs_f64() * 1000.0);
+            .batch(size, trigger, duration.as_secs_f64() * 1000.0);
         let wal_frames = self.wal_frames.load(Ordering::Relaxed);
         self.idle_vacuum_due = true;
         if outcomes.is_ok() {
@@ -340,13 +348,21 @@ impl Writer {
                 effective_max,
                 checkpoint_running: running,
                 wal_frames,
+                duration,
             },
         });
     }
 
     /// Executes the batch. `Err` means the batch as a whole failed (BEGIN or COMMIT).
+    ///
+    /// Multi-statement transactions run under their own SAVEPOINT. A single statement is
+    /// atomic by itself unless it fails (`OR FAIL` keeps a failing statement's earlier rows;
+    /// a deferred foreign-key violation outlives the statement), so single statements run
+    /// bare, which saves two statements per transaction; if one fails, the batch is rolled
+    /// back and run again without it, this time with a savepoint for every transaction.
     fn run_batch(&mut self, jobs: &[Job]) -> Result<Vec<Outcome>> {
         let mut given_up: Vec<Option<Error>> = vec![None; jobs.len()];
+        let mut savepoints_only = false;
         'attempt: loop {
             self.exec("BEGIN IMMEDIATE")
                 .map_err(|e| e.with_context("BEGIN IMMEDIATE failed"))?;
@@ -356,12 +372,24 @@ impl Writer {
                     outcomes.push(Err(e.clone()));
                     continue;
                 }
-                let outcome = self.run_transaction(&job.tx);
-                if outcome.is_err() && self.conn.is_autocommit() {
-                    // SQLite rolled back the whole batch (I/O error, disk full, ...). Reject
-                    // this transaction and run the others again.
-                    given_up[i] = outcome.err();
-                    continue 'attempt;
+                let bare = !savepoints_only && job.tx.statements.len() == 1;
+                let outcome = if bare {
+                    self.run_statements(&job.tx)
+                } else {
+                    self.run_transaction(&job.tx)
+                };
+                if let Err(e) = &outcome {
+                    if bare || self.conn.is_autocommit() {
+                        // Either the bare statement may have left changes behind, or SQLite
+                        // rolled back the whole batch (I/O error, disk full, ...): reject this
+                        // transaction and run the others again.
+                        given_up[i] = Some(e.clone());
+                        savepoints_only = true;
+                        if !self.conn.is_autocommit() {
+                            self.exec("ROLLBACK")?;
+                        }
+                        continue 'attempt;
+                    }
                 }
                 outcomes.push(outcome);
             }

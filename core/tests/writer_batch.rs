@@ -555,3 +555,40 @@ fn a_panicking_callback_or_sink_does_not_stop_the_writer() {
     assert_eq!(query_int(&db, "SELECT sum(v) FROM t", ()), 21);
     db.close().unwrap();
 }
+
+#[test]
+fn a_failing_multi_row_statement_leaves_none_of_its_rows() {
+    // `OR FAIL` keeps the rows a failing statement wrote before the failure; litecommit must
+    // still reject the whole transaction and keep the rest of the batch.
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(&db, "CREATE TABLE t (v INTEGER UNIQUE)", ());
+    exec(&db, "INSERT INTO t VALUES (3)", ());
+
+    let mark = gate.hold_writer(&db);
+    let txs = [
+        Transaction::single("INSERT INTO t VALUES (100)", ()),
+        Transaction::single("INSERT OR FAIL INTO t VALUES (1), (2), (3), (4)", ()),
+        Transaction::single("INSERT INTO t VALUES (200)", ()),
+        Transaction::single("INSERT INTO t VALUES (100)", ()),
+        Transaction::single("INSERT INTO t VALUES (300)", ()),
+    ];
+    let pending: Vec<_> = txs.into_iter().map(|tx| db.submit(tx).unwrap()).collect();
+    gate.release();
+
+    for i in [0, 2, 4] {
+        committed(&pending[i]);
+    }
+    for i in [1, 3] {
+        assert_eq!(
+            rejected(&pending[i]).code_name(),
+            "SQLITE_CONSTRAINT_UNIQUE"
+        );
+    }
+    let batches = gate.wait_batches(mark + 1);
+    assert_eq!(batches.len(), mark + 1, "the five ran as one batch");
+    let rows = query(&db, "SELECT v FROM t ORDER BY v", ());
+    let values: Vec<i64> = rows.rows.iter().map(|r| int(&r[0])).collect();
+    assert_eq!(values, vec![3, 100, 200, 300]);
+}

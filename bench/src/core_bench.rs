@@ -1,0 +1,543 @@
+//! `litecommit-bench core`: single-row insert transactions through litecommit against
+//! (a) the naive pattern: each thread its own rusqlite connection (WAL, the same
+//!     `synchronous`, 5 s busy timeout), one transaction per insert, and
+//! (b) the upper bound: the same rows in one big transaction,
+//! plus a pipelined load (many transactions in flight) and a lone transaction at idle.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use litecommit::{Committer, Config, Durability, Params, Transaction, Value};
+use rusqlite::ErrorCode;
+
+use crate::baseline;
+use crate::stats::{fmt_ratio, ms, ratio, Samples, Summary};
+use crate::table::Table;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Seconds each threaded configuration runs.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Submitting thread counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub threads: Vec<usize>,
+    /// Durability modes, comma-separated (full, normal).
+    #[arg(long, value_delimiter = ',', default_value = "full,normal")]
+    pub durability: Vec<String>,
+    /// Transactions of the pipelined load.
+    #[arg(long, default_value_t = 200_000)]
+    pub pipelined: usize,
+    /// Transactions in flight in the pipelined load.
+    #[arg(long, default_value_t = 10_000)]
+    pub in_flight: usize,
+    /// Submitting threads of the pipelined load.
+    #[arg(long, default_value_t = 4)]
+    pub submitters: usize,
+    /// Sequential transactions timed for the lone-transaction-at-idle comparison.
+    #[arg(long, default_value_t = 200)]
+    pub lone: usize,
+    /// Payload bytes per row.
+    #[arg(long, default_value_t = 100)]
+    pub payload: usize,
+    /// Directory for the temporary databases (must be on a real disk so fsync is real).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// A tiny configuration that finishes in a few seconds (used by `make test-bench`).
+    #[arg(long)]
+    pub smoke: bool,
+}
+
+const CREATE: &str =
+    "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, thread INTEGER, payload BLOB)";
+const INSERT: &str = "INSERT INTO t (thread, payload) VALUES (?1, ?2)";
+
+/// What one configuration measured.
+#[derive(Default)]
+struct Measured {
+    rows: u64,
+    busy: u64,
+    other_failures: u64,
+    seconds: f64,
+    latency: Summary,
+}
+
+impl Measured {
+    fn rows_per_sec(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.rows as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+fn tx(thread: usize, payload: &[u8]) -> Transaction {
+    Transaction::single(
+        INSERT,
+        Params::Positional(vec![
+            Value::Integer(thread as i64),
+            Value::Blob(payload.to_vec()),
+        ]),
+    )
+}
+
+fn fresh_db(base: &Path, name: &str) -> Result<(tempfile::TempDir, PathBuf), String> {
+    let dir = tempfile::Builder::new()
+        .prefix("litecommit-bench-")
+        .tempdir_in(base)
+        .map_err(|e| {
+            format!(
+                "cannot create a temporary directory in {}: {e}",
+                base.display()
+            )
+        })?;
+    let path = dir.path().join(name);
+    Ok((dir, path))
+}
+
+fn open_committer(path: &Path, durability: Durability) -> Result<Committer, String> {
+    let config = Config {
+        durability,
+        ..Config::default()
+    };
+    let db = Committer::open(path, config).map_err(|e| e.to_string())?;
+    db.execute(CREATE, ()).map_err(|e| e.to_string())?;
+    Ok(db)
+}
+
+enum Outcome {
+    Ok,
+    Busy,
+    Failed,
+}
+
+/// Runs `body(thread)` on `threads` threads, each returning its latencies and outcomes.
+fn timed_threads<F>(threads: usize, body: F) -> Measured
+where
+    F: Fn(usize, &Barrier) -> Vec<(f64, Outcome)> + Sync,
+{
+    let barrier = Barrier::new(threads + 1);
+    let (per_thread, seconds) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let body = &body;
+                let barrier = &barrier;
+                s.spawn(move || body(t, barrier))
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let per_thread: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect();
+        (per_thread, start.elapsed().as_secs_f64())
+    });
+    let mut m = Measured {
+        seconds,
+        ..Measured::default()
+    };
+    let mut latencies = Vec::new();
+    for (latency, outcome) in per_thread.into_iter().flatten() {
+        latencies.push(latency);
+        match outcome {
+            Outcome::Ok => m.rows += 1,
+            Outcome::Busy => m.busy += 1,
+            Outcome::Failed => m.other_failures += 1,
+        }
+    }
+    m.latency = Summary::of(latencies);
+    m
+}
+
+fn litecommit_threads(
+    path: &Path,
+    durability: Durability,
+    threads: usize,
+    secs: f64,
+    payload: &[u8],
+) -> Result<Measured, String> {
+    let db = open_committer(path, durability)?;
+    let m = timed_threads(threads, |t, barrier| {
+        let mut out = Vec::new();
+        barrier.wait();
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < deadline {
+            let start = Instant::now();
+            let outcome = match db.transaction(tx(t, payload)) {
+                Ok(_) => Outcome::Ok,
+                Err(e) if e.code_name().contains("BUSY") => Outcome::Busy,
+                Err(_) => Outcome::Failed,
+            };
+            out.push((start.elapsed().as_secs_f64() * 1000.0, outcome));
+        }
+        out
+    });
+    db.close().map_err(|e| e.to_string())?;
+    Ok(m)
+}
+
+fn naive_threads(
+    path: &Path,
+    durability: Durability,
+    threads: usize,
+    secs: f64,
+    payload: &[u8],
+) -> Result<Measured, String> {
+    let sync = crate::synchronous(durability);
+    let setup = baseline::open(path, sync).map_err(|e| e.to_string())?;
+    setup.execute_batch(CREATE).map_err(|e| e.to_string())?;
+    let m = timed_threads(threads, |t, barrier| {
+        let mut out = Vec::new();
+        let conn = baseline::open(path, sync);
+        barrier.wait();
+        let Ok(conn) = conn else {
+            out.push((0.0, Outcome::Failed));
+            return out;
+        };
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < deadline {
+            let start = Instant::now();
+            // Autocommit: one implicit transaction per insert, as most applications write.
+            let result = conn
+                .prepare_cached(INSERT)
+                .and_then(|mut s| s.execute(rusqlite::params![t as i64, payload]));
+            let outcome = match result {
+                Ok(_) => Outcome::Ok,
+                Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Outcome::Busy,
+                Err(_) => Outcome::Failed,
+            };
+            out.push((start.elapsed().as_secs_f64() * 1000.0, outcome));
+        }
+        out
+    });
+    Ok(m)
+}
+
+/// The same rows in one transaction; each row's latency runs from its insert to COMMIT.
+fn one_big_transaction(
+    path: &Path,
+    durability: Durability,
+    rows: usize,
+    payload: &[u8],
+) -> Result<Measured, String> {
+    let conn = baseline::open(path, crate::synchronous(durability)).map_err(|e| e.to_string())?;
+    let err = |e: rusqlite::Error| e.to_string();
+    // No inline checkpoint inside the COMMIT: this is the bound on writing the rows.
+    conn.execute_batch("PRAGMA wal_autocheckpoint=0;")
+        .map_err(err)?;
+    conn.execute_batch(CREATE).map_err(err)?;
+    let mut inserted_at = Vec::with_capacity(rows);
+    let start = Instant::now();
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    {
+        let mut insert = conn.prepare_cached(INSERT).map_err(err)?;
+        for i in 0..rows {
+            inserted_at.push(Instant::now());
+            insert
+                .execute(rusqlite::params![(i % 64) as i64, payload])
+                .map_err(err)?;
+        }
+    }
+    conn.execute_batch("COMMIT").map_err(err)?;
+    let end = Instant::now();
+    Ok(Measured {
+        rows: rows as u64,
+        seconds: (end - start).as_secs_f64(),
+        latency: Summary::of(
+            inserted_at
+                .iter()
+                .map(|t| (end - *t).as_secs_f64() * 1000.0)
+                .collect(),
+        ),
+        ..Measured::default()
+    })
+}
+
+/// `total` transactions from `submitters` threads keeping `in_flight` in flight overall.
+fn pipelined(
+    path: &Path,
+    durability: Durability,
+    total: usize,
+    in_flight: usize,
+    submitters: usize,
+    payload: &[u8],
+) -> Result<Measured, String> {
+    let db = open_committer(path, durability)?;
+    let latencies = Arc::new(Samples::default());
+    let failures = Arc::new(AtomicU64::new(0));
+    let window = (in_flight / submitters).max(1);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..submitters {
+            let (db, latencies, failures) = (&db, Arc::clone(&latencies), Arc::clone(&failures));
+            let count = total / submitters + usize::from(t < total % submitters);
+            s.spawn(move || {
+                let slots = Arc::new((Mutex::new(0usize), Condvar::new()));
+                let acquire = |limit: usize| {
+                    let (used, cv) = &*slots;
+                    let mut n = used.lock().unwrap_or_else(|p| p.into_inner());
+                    while *n > limit {
+                        n = cv.wait(n).unwrap_or_else(|p| p.into_inner());
+                    }
+                    n
+                };
+                for _ in 0..count {
+                    *acquire(window - 1) += 1;
+                    let submitted = Instant::now();
+                    let (lat, fails, slots) = (
+                        Arc::clone(&latencies),
+                        Arc::clone(&failures),
+                        Arc::clone(&slots),
+                    );
+                    let done = move |outcome: litecommit::Outcome| {
+                        lat.push_duration(submitted.elapsed());
+                        if outcome.is_err() {
+                            fails.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let (used, cv) = &*slots;
+                        *used.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                        cv.notify_one();
+                    };
+                    if db.submit_with_callback(tx(t, payload), done).is_err() {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        *acquire(usize::MAX) -= 1;
+                    }
+                }
+                drop(acquire(0));
+            });
+        }
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    db.close().map_err(|e| e.to_string())?;
+    let failed = failures.load(Ordering::Relaxed);
+    Ok(Measured {
+        rows: total as u64 - failed,
+        other_failures: failed,
+        seconds,
+        latency: latencies.take(),
+        ..Measured::default()
+    })
+}
+
+/// Sequential transactions with the writer idle in between: litecommit vs one connection.
+fn lone(
+    base: &Path,
+    durability: Durability,
+    n: usize,
+    payload: &[u8],
+) -> Result<(Summary, Summary), String> {
+    let pause = Duration::from_millis(2);
+    let (_d1, p1) = fresh_db(base, "lone-litecommit.db")?;
+    let db = open_committer(&p1, durability)?;
+    let mut lite = Vec::new();
+    for i in 0..n + 10 {
+        std::thread::sleep(pause);
+        let start = Instant::now();
+        db.transaction(tx(0, payload)).map_err(|e| e.to_string())?;
+        if i >= 10 {
+            lite.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    db.close().map_err(|e| e.to_string())?;
+    let (_d2, p2) = fresh_db(base, "lone-naive.db")?;
+    let conn = baseline::open(&p2, crate::synchronous(durability)).map_err(|e| e.to_string())?;
+    conn.execute_batch(CREATE).map_err(|e| e.to_string())?;
+    let mut naive = Vec::new();
+    for i in 0..n + 10 {
+        std::thread::sleep(pause);
+        let start = Instant::now();
+        conn.prepare_cached(INSERT)
+            .and_then(|mut s| s.execute(rusqlite::params![0i64, payload]))
+            .map_err(|e| e.to_string())?;
+        if i >= 10 {
+            naive.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok((Summary::of(lite), Summary::of(naive)))
+}
+
+fn row(t: &mut Table, label: &str, m: &Measured) {
+    t.row(
+        label,
+        vec![
+            format!("{:.0}", m.rows_per_sec()),
+            ms(m.latency.p50()),
+            ms(m.latency.p99()),
+            ms(m.latency.p999()),
+            ms(m.latency.max()),
+            m.busy.to_string(),
+            m.other_failures.to_string(),
+        ],
+    );
+}
+
+struct Targets {
+    x64: Option<f64>,
+    pipelined_pct: f64,
+    lone: Option<f64>,
+}
+
+pub fn run(mut args: Args) -> Result<(), String> {
+    if args.smoke {
+        args.seconds = args.seconds.min(0.3);
+        args.threads = vec![1, 8];
+        args.durability = vec!["full".into()];
+        args.pipelined = args.pipelined.min(2_000);
+        args.in_flight = args.in_flight.min(500);
+        args.lone = args.lone.min(20);
+    }
+    if args.threads.contains(&0) || args.submitters == 0 || args.in_flight == 0 {
+        return Err("--threads, --submitters and --in-flight must be at least 1".into());
+    }
+    if !(args.seconds.is_finite() && args.seconds > 0.0) {
+        return Err("--seconds must be a positive number".into());
+    }
+    let durabilities = args
+        .durability
+        .iter()
+        .map(|d| d.parse::<Durability>().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    crate::warn_if_memory_backed(&base);
+    let payload = vec![0xA5u8; args.payload];
+    let load_at_start = crate::stats::load_average();
+    println!(
+        "litecommit core benchmark: single-row INSERT transactions ({}-byte payload), {} s per threaded run, databases in {}, SQLite {}",
+        args.payload,
+        args.seconds,
+        base.display(),
+        litecommit::sqlite_version()
+    );
+    println!("naive = each thread its own rusqlite connection (WAL, same synchronous, 5 s busy timeout), one autocommit INSERT per transaction");
+    println!("upper bound = the same rows in one big transaction on one connection; latency = row insert to COMMIT\n");
+    let mut targets = Vec::new();
+    for durability in durabilities {
+        let name = crate::synchronous(durability).to_ascii_lowercase();
+        println!("== durability {name} ==");
+        let mut t = Table::new(&[
+            "configuration",
+            "rows/s",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms",
+            "BUSY",
+            "other failed",
+        ]);
+        let mut ratios = Vec::new();
+        let mut most_rows = 0;
+        for &threads in &args.threads {
+            let (_d1, p1) = fresh_db(&base, "litecommit.db")?;
+            let lite = litecommit_threads(&p1, durability, threads, args.seconds, &payload)?;
+            let (_d2, p2) = fresh_db(&base, "naive.db")?;
+            let naive = naive_threads(&p2, durability, threads, args.seconds, &payload)?;
+            row(&mut t, &format!("{threads} threads: litecommit"), &lite);
+            row(&mut t, &format!("{threads} threads: naive"), &naive);
+            most_rows = most_rows.max(lite.rows as usize);
+            ratios.push((threads, ratio(lite.rows_per_sec(), naive.rows_per_sec())));
+        }
+        let (_d3, p3) = fresh_db(&base, "pipelined.db")?;
+        let pipe = pipelined(
+            &p3,
+            durability,
+            args.pipelined,
+            args.in_flight,
+            args.submitters,
+            &payload,
+        )?;
+        let rows = most_rows.max(args.pipelined);
+        let (_d4, p4) = fresh_db(&base, "upper.db")?;
+        let upper = one_big_transaction(&p4, durability, rows, &payload)?;
+        row(
+            &mut t,
+            &format!(
+                "pipelined: {} in flight, {} submitters",
+                args.in_flight, args.submitters
+            ),
+            &pipe,
+        );
+        row(
+            &mut t,
+            &format!("one big transaction ({rows} rows)"),
+            &upper,
+        );
+        let (lone_lite, lone_naive) = lone(&base, durability, args.lone, &payload)?;
+        t.row(
+            "lone tx at idle: litecommit",
+            vec![
+                String::new(),
+                ms(lone_lite.p50()),
+                ms(lone_lite.p99()),
+                ms(lone_lite.p999()),
+                ms(lone_lite.max()),
+            ],
+        );
+        t.row(
+            "lone tx at idle: naive",
+            vec![
+                String::new(),
+                ms(lone_naive.p50()),
+                ms(lone_naive.p99()),
+                ms(lone_naive.p999()),
+                ms(lone_naive.max()),
+            ],
+        );
+        print!("{}", t.render());
+        println!("ratios ({name}):");
+        for (threads, r) in &ratios {
+            println!(
+                "  {threads} threads: litecommit / naive throughput {}",
+                fmt_ratio(*r)
+            );
+        }
+        let pct = ratio(pipe.rows_per_sec(), upper.rows_per_sec()).unwrap_or(0.0) * 100.0;
+        println!("  pipelined: {pct:.1}% of the one-big-transaction rows/s");
+        let lone_ratio = ratio(lone_lite.p50(), lone_naive.p50());
+        println!(
+            "  lone transaction at idle: litecommit p50 / naive p50 = {}",
+            fmt_ratio(lone_ratio)
+        );
+        println!();
+        if durability == Durability::Full {
+            targets.push(Targets {
+                x64: ratios.iter().find(|(n, _)| *n == 64).and_then(|(_, r)| *r),
+                pipelined_pct: pct,
+                lone: lone_ratio,
+            });
+        }
+    }
+    println!(
+        "load average {} at the start, {} now (2 cores; other work makes every figure noisier)",
+        load_at_start,
+        crate::stats::load_average()
+    );
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    for t in targets {
+        println!("targets (issue 2, durability full):");
+        match t.x64 {
+            Some(r) => println!(
+                "  64 threads >= 20x the naive pattern: {} -> {}",
+                fmt_ratio(Some(r)),
+                verdict(r >= 20.0)
+            ),
+            None => {
+                println!("  64 threads >= 20x the naive pattern: not run (add 64 to --threads)")
+            }
+        }
+        println!(
+            "  pipelined >= 30% of one big transaction: {:.1}% -> {}",
+            t.pipelined_pct,
+            verdict(t.pipelined_pct >= 30.0)
+        );
+        println!(
+            "  lone transaction within 1.5x of a naive commit: {} -> {}",
+            fmt_ratio(t.lone),
+            verdict(t.lone.is_some_and(|r| r <= 1.5))
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! `litecommit-bench`: the benchmarks of litecommit.
+//!
+//! - `core`: group commit against the naive pattern (a connection per thread, one
+//!   transaction per insert) and against one big transaction (issue 2's targets).
+//! - `demo`: the seed's benchmark, `make demo` (issue 3's targets).
+
+mod baseline;
+mod core_bench;
+mod demo;
+mod record;
+mod stats;
+mod table;
+mod vfs;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use litecommit::Durability;
+
+#[derive(Parser)]
+#[command(name = "litecommit-bench", version, about = "Benchmarks of litecommit")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Group commit vs a connection per thread vs one big transaction.
+    Core(core_bench::Args),
+    /// The seed's benchmark: checkpoint strategies under 200,000 transactions.
+    Demo(demo::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Command::Core(args) => core_bench::run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("litecommit-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `PRAGMA synchronous` value matching a durability.
+pub(crate) fn synchronous(d: Durability) -> &'static str {
+    match d {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+        Durability::Off => "OFF",
+    }
+}
+
+pub(crate) fn wal_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-wal");
+    PathBuf::from(s)
+}
+
+pub(crate) fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The filesystem type `dir` lives on, from /proc/mounts (the longest matching mount point).
+fn filesystem_type(dir: &Path) -> Option<String> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_, mount_point, fs_type) = (fields.next()?, fields.next()?, fields.next()?);
+            dir.starts_with(mount_point)
+                .then(|| (mount_point.len(), fs_type.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, fs_type)| fs_type)
+}
+
+/// Warns when the databases would live in memory, where fsync costs nothing.
+pub(crate) fn warn_if_memory_backed(dir: &Path) {
+    if let Some(fs) = filesystem_type(dir) {
+        if fs == "tmpfs" || fs == "ramfs" {
+            eprintln!(
+                "warning: {} is on {fs}: fsync is free there, so durability costs are not \
+                 measured; pass --dir (or BENCH_DIR=...) on a real disk",
+                dir.display()
+            );
+        }
+    }
+}

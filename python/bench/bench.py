@@ -1,0 +1,269 @@
+"""Side-by-side benchmark of the Python binding, durability full everywhere.
+
+1. 8 threads: stdlib sqlite3 (one connection per thread, WAL, synchronous=FULL, one commit
+   per insert) vs litecommit.Committer vs the Rust core alone with 8 in flight.
+2. 1,000 concurrent asyncio tasks: aiosqlite vs litecommit.AsyncCommitter vs the Rust core
+   alone with 1,000 in flight.
+
+Each run inserts single-row transactions into a fresh database in a temporary directory and
+reports throughput, p50/p99 latency and the ratios the targets are stated in. Each scenario
+runs --repeat times; the run with the median throughput is reported.
+
+    python python/bench/bench.py [--scale 1.0] [--repeat 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+
+import litecommit
+from litecommit._litecommit import bench_core as core_alone
+
+PAYLOAD = "x" * 100
+CREATE = "CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, payload TEXT)"
+INSERT = "INSERT INTO bench (id, payload) VALUES (?, ?)"
+
+
+def summary(name, n, elapsed, latencies_ms):
+    lat = sorted(latencies_ms)
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
+
+    return {
+        "name": name,
+        "transactions": n,
+        "seconds": elapsed,
+        "tps": n / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
+
+
+def count_rows(path):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT count(*) FROM bench").fetchone()[0]
+    finally:
+        con.close()
+
+
+def run_threads(threads, per_thread, make_worker):
+    """Runs `threads` workers doing `per_thread` inserts each; returns (elapsed, latencies)."""
+    latencies = [[] for _ in range(threads)]
+    start = threading.Barrier(threads + 1)
+    workers = [
+        threading.Thread(target=make_worker(t, per_thread, latencies[t], start))
+        for t in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    start.wait()
+    began = time.perf_counter()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - began
+    return elapsed, [x for lat in latencies for x in lat]
+
+
+def bench_stdlib_threads(path, threads, per_thread):
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute(CREATE)
+    setup.commit()
+    setup.close()
+
+    def make_worker(t, n, lat, start):
+        def work():
+            con = sqlite3.connect(path, isolation_level=None, timeout=60)
+            con.execute("PRAGMA synchronous=FULL")
+            start.wait()
+            for i in range(n):
+                t0 = time.perf_counter()
+                con.execute("BEGIN IMMEDIATE")
+                con.execute(INSERT, (t * n + i, PAYLOAD))
+                con.execute("COMMIT")
+                lat.append((time.perf_counter() - t0) * 1000)
+            con.close()
+
+        return work
+
+    elapsed, lat = run_threads(threads, per_thread, make_worker)
+    assert count_rows(path) == threads * per_thread
+    return summary(f"stdlib sqlite3, {threads} threads", threads * per_thread, elapsed, lat)
+
+
+def bench_committer_threads(path, threads, per_thread):
+    db = litecommit.Committer(path, durability="full")
+    db.execute(CREATE)
+
+    def make_worker(t, n, lat, start):
+        def work():
+            start.wait()
+            for i in range(n):
+                t0 = time.perf_counter()
+                db.execute(INSERT, (t * n + i, PAYLOAD))
+                lat.append((time.perf_counter() - t0) * 1000)
+
+        return work
+
+    elapsed, lat = run_threads(threads, per_thread, make_worker)
+    stats = db.stats()
+    db.close()
+    assert count_rows(path) == threads * per_thread
+    result = summary(f"litecommit.Committer, {threads} threads", threads * per_thread, elapsed, lat)
+    result["mean_batch"] = stats["mean_batch_size"]
+    return result
+
+
+def bench_rust(path, n, in_flight):
+    elapsed, lat = core_alone(path, n, in_flight, payload=PAYLOAD, durability="full")
+    assert count_rows(path) == n
+    return summary(f"Rust core alone, {in_flight} in flight", n, elapsed, lat)
+
+
+async def run_tasks(tasks, per_task, one):
+    latencies = []
+
+    async def worker(t):
+        for i in range(per_task):
+            t0 = time.perf_counter()
+            await one(t * per_task + i)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(t) for t in range(tasks)))
+    return time.perf_counter() - began, latencies
+
+
+def bench_aiosqlite(path, tasks, per_task, isolated):
+    import aiosqlite
+
+    async def main():
+        async with aiosqlite.connect(path, isolation_level=None) as con:
+            await con.execute("PRAGMA journal_mode=WAL")
+            await con.execute("PRAGMA synchronous=FULL")
+            await con.execute(CREATE)
+            lock = asyncio.Lock()
+
+            async def one_isolated(i):
+                # One transaction per task: the connection is shared, so take turns.
+                async with lock:
+                    await con.execute("BEGIN IMMEDIATE")
+                    await con.execute(INSERT, (i, PAYLOAD))
+                    await con.execute("COMMIT")
+
+            async def one_shared(i):
+                # What many apps do: insert + commit without a lock. Inserts of other tasks
+                # slip into the same transaction, so a task's "commit" may commit (or fail
+                # with) another task's work.
+                await con.execute(INSERT, (i, PAYLOAD))
+                await con.commit()
+
+            return await run_tasks(tasks, per_task, one_isolated if isolated else one_shared)
+
+    elapsed, lat = asyncio.run(main())
+    assert count_rows(path) == tasks * per_task
+    kind = "one transaction per task" if isolated else "shared transaction, no lock"
+    return summary(f"aiosqlite, {tasks} tasks ({kind})", tasks * per_task, elapsed, lat)
+
+
+def bench_async_committer(path, tasks, per_task):
+    async def main():
+        async with litecommit.AsyncCommitter(path, durability="full") as db:
+            await db.execute(CREATE)
+
+            async def one(i):
+                await db.execute(INSERT, (i, PAYLOAD))
+
+            out = await run_tasks(tasks, per_task, one)
+            return out, db.stats()["mean_batch_size"]
+
+    (elapsed, lat), mean_batch = asyncio.run(main())
+    assert count_rows(path) == tasks * per_task
+    result = summary(f"litecommit.AsyncCommitter, {tasks} tasks", tasks * per_task, elapsed, lat)
+    result["mean_batch"] = mean_batch
+    return result
+
+
+def show(results):
+    print(f"{'run':<58} {'tx':>7} {'tx/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in results:
+        print(
+            f"{r['name']:<58} {r['transactions']:>7} {r['tps']:>10.0f} "
+            f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+        )
+
+
+def ratio_line(label, num, den, target=None):
+    value = num["tps"] / den["tps"]
+    verdict = ""
+    if target is not None:
+        verdict = f"  (target >= {target}x: {'meets' if value >= target else 'BELOW'})"
+    print(f"  {label:<48} {value:>7.2f}x{verdict}")
+    return {"label": label, "ratio": value, "target": target}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every count")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (median shown)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    def scaled(n):
+        return max(1, int(n * args.scale))
+
+    threads, tasks = 8, 1000
+    print(
+        f"litecommit Python benchmark: durability full, SQLite {litecommit.sqlite_version()}, "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory(prefix="litecommit-pybench-") as tmp:
+
+        def db(name):
+            return os.path.join(tmp, f"{name}.db")
+
+        def median(run, name, *params, **options):
+            # Each repetition on a fresh file; the run with the median throughput is shown.
+            runs = [run(db(f"{name}-{k}"), *params, **options) for k in range(args.repeat)]
+            return sorted(runs, key=lambda r: r["tps"])[len(runs) // 2]
+
+        stdlib = median(bench_stdlib_threads, "stdlib", threads, scaled(250))
+        committer = median(bench_committer_threads, "committer", threads, scaled(1000))
+        core8 = median(bench_rust, "core8", threads * scaled(1000), threads)
+        aio = median(bench_aiosqlite, "aiosqlite", tasks, scaled(2), isolated=True)
+        aio_shared = median(bench_aiosqlite, "aiosqlite-shared", tasks, scaled(10), isolated=False)
+        acommitter = median(bench_async_committer, "async", tasks, scaled(40))
+        core1000 = median(bench_rust, "core1000", tasks * scaled(40), tasks)
+
+    results = [stdlib, committer, core8, aio, aio_shared, acommitter, core1000]
+    print()
+    show(results)
+    print()
+    print(
+        f"  Committer mean batch {committer['mean_batch']:.1f}, "
+        f"AsyncCommitter mean batch {acommitter['mean_batch']:.1f}"
+    )
+    ratios = [
+        ratio_line("Committer / stdlib sqlite3 (8 threads)", committer, stdlib, 5),
+        ratio_line("AsyncCommitter / aiosqlite (1,000 tasks)", acommitter, aio, 4),
+        ratio_line("AsyncCommitter / Rust core (1,000 in flight)", acommitter, core1000, 0.25),
+        ratio_line("Committer / Rust core (8 in flight)", committer, core8),
+        ratio_line("AsyncCommitter / aiosqlite shared, no lock", acommitter, aio_shared),
+    ]
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"results": results, "ratios": ratios}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""What the blocking and the asyncio committer share: opening, config, stats, exit hook."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import weakref
+from typing import Any, NamedTuple, Union
+
+from ._litecommit import NativeCommitter
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class CheckpointResult(NamedTuple):
+    """Outcome of a manual checkpoint."""
+
+    mode: str
+    log_frames: int
+    checkpointed_frames: int
+    busy: bool
+
+
+def config_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """Keyword options as the (name, value) strings that ``litecommit::Config::set`` takes."""
+    pairs = []
+    for name, value in config.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        elif isinstance(value, str):
+            text = value
+        elif value is None and name == "journal_size_limit":
+            text = "-1"  # keep the WAL file at its high-water mark
+        else:
+            raise TypeError(
+                f"{name}: expected bool, int, float or str, got {type(value).__name__!r}"
+            )
+        pairs.append((name, text))
+    return pairs
+
+
+# Committers still open when the interpreter exits are closed (their queues drained) while
+# the interpreter can still run the completions.
+_open: weakref.WeakSet[_Base] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_committers() -> None:
+    for committer in list(_open):
+        try:
+            committer._native.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; nothing left to tell
+            pass
+
+
+class _Base:
+    def __init__(self, path: PathLike, **config: Any) -> None:
+        self._native = NativeCommitter(os.fspath(path), config_pairs(config))
+        _open.add(self)
+
+    @property
+    def path(self) -> str:
+        """The database path."""
+        return str(self._native.path)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called."""
+        return bool(self._native.closed)
+
+    def metrics_text(self) -> str:
+        """This committer's metrics in the Prometheus text exposition format."""
+        return str(self._native.metrics_text())
+
+    def stats(self) -> dict[str, Any]:
+        """The same figures as the metrics, as a dict."""
+        return dict(self._native.stats())
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<{type(self).__name__} {self.path!r} {state}>"

@@ -1,0 +1,76 @@
+"""The blocking committer, for threads."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, Optional
+
+from ._base import CheckpointResult, _Base
+from ._litecommit import Result
+
+Params = Any  # a sequence (positional) or a mapping (named), or None
+
+
+class Committer(_Base):
+    """A group committer on one SQLite database, usable from any number of threads.
+
+    ``Committer(path, **config)`` opens (creating if needed) the database in WAL mode.
+    Every blocking call releases the GIL while it waits.
+    """
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
+        """Runs one statement as a transaction; returns once it is durable."""
+        return self._native.execute(sql, params)
+
+    def transaction(self, statements: list[tuple[str, Params]]) -> list[Result]:
+        """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement."""
+        return self._native.transaction(statements)
+
+    def submit(self, sql: str, params: Params = (), *, block: bool = True) -> Future[Result]:
+        """Queues one statement; the future resolves once it is durable.
+
+        While the queue is full it waits, or with ``block=False`` raises ``QueueFullError``.
+        Done-callbacks run on litecommit's delivery thread (never on the writer): keep
+        them short, and do not wait there for another future of this committer.
+        """
+        future: Future[Result] = Future()
+        future.set_running_or_notify_cancel()  # in flight: it cannot be cancelled any more
+        self._native.submit(sql, params, None, future, block)
+        return future
+
+    def submit_transaction(
+        self, statements: list[tuple[str, Params]], *, block: bool = True
+    ) -> Future[list[Result]]:
+        """Queues a transaction; the future resolves to one ``Result`` per statement."""
+        future: Future[list[Result]] = Future()
+        future.set_running_or_notify_cancel()
+        self._native.submit_transaction(statements, None, future, block)
+        return future
+
+    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Runs a read-only statement on the read pool; rows as tuples."""
+        return self._native.query(sql, params)
+
+    def flush(self) -> None:
+        """Returns once every transaction submitted before it is committed."""
+        self._native.flush()
+
+    def checkpoint(self, mode: str = "passive") -> CheckpointResult:
+        """Runs a WAL checkpoint now: ``passive``, ``full``, ``restart`` or ``truncate``."""
+        return CheckpointResult(*self._native.checkpoint(mode))
+
+    def close(self) -> None:
+        """Commits everything queued, resolves every future, closes. Idempotent."""
+        self._native.close()
+
+    def __enter__(self) -> Committer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()

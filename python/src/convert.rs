@@ -1,0 +1,262 @@
+//! Python values in (parameters), SQLite values out (rows), and results.
+
+use litecommit::{Params, Rows, Statement, StatementResult, Transaction, Value};
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMemoryView, PySequence,
+    PyString, PyTuple,
+};
+
+const EXPECTED: &str = "None, int, float, str, bytes, bytearray or memoryview";
+
+/// Where a parameter sits, for error messages: `statement 1, parameter 2` or `parameter 'id'`.
+struct Place<'a> {
+    statement: Option<usize>,
+    key: Key<'a>,
+}
+
+enum Key<'a> {
+    Position(usize),
+    Name(&'a str),
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(i) = self.statement {
+            write!(f, "statement {i}, ")?;
+        }
+        match self.key {
+            Key::Position(p) => write!(f, "parameter {p}"),
+            Key::Name(n) => write!(f, "parameter '{n}'"),
+        }
+    }
+}
+
+fn value(obj: &Bound<'_, PyAny>, place: &Place<'_>) -> PyResult<Value> {
+    if obj.is_none() {
+        Ok(Value::Null)
+    } else if obj.is_instance_of::<PyInt>() {
+        // bool is an int subclass and binds as 0/1, as in the stdlib sqlite3 module.
+        obj.extract::<i64>().map(Value::Integer).map_err(|_| {
+            PyOverflowError::new_err(format!(
+                "{place}: integer does not fit in 64 bits (SQLite integers are signed 64-bit)"
+            ))
+        })
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        Ok(Value::Real(f.value()))
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        Ok(Value::Text(s.to_cow()?.into_owned()))
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
+        Ok(Value::Blob(b.as_bytes().to_vec()))
+    } else if let Ok(b) = obj.cast::<PyByteArray>() {
+        Ok(Value::Blob(b.to_vec()))
+    } else if obj.is_instance_of::<PyMemoryView>() {
+        let bytes = obj.call_method0("tobytes")?;
+        Ok(Value::Blob(bytes.cast::<PyBytes>()?.as_bytes().to_vec()))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{place}: unsupported type '{}' (expected {EXPECTED})",
+            type_name(obj)
+        )))
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string())
+}
+
+/// Converts a parameter container: a sequence binds positionally, a mapping by name.
+pub fn params(obj: Option<&Bound<'_, PyAny>>, statement: Option<usize>) -> PyResult<Params> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(Params::None);
+    };
+    let positional = |items: &mut dyn Iterator<Item = PyResult<Bound<'_, PyAny>>>| {
+        items
+            .enumerate()
+            .map(|(i, item)| {
+                let place = Place {
+                    statement,
+                    key: Key::Position(i + 1),
+                };
+                value(&item?, &place)
+            })
+            .collect::<PyResult<Vec<_>>>()
+            .map(Params::Positional)
+    };
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return positional(&mut t.iter().map(Ok));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return positional(&mut l.iter().map(Ok));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return named(d.iter().map(Ok), statement);
+    }
+    if obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+    {
+        return Err(container_error(obj, statement));
+    }
+    if let Ok(m) = obj.cast::<PyMapping>() {
+        let items = m.items()?;
+        return named(
+            items
+                .iter()
+                .map(|pair| pair.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()),
+            statement,
+        );
+    }
+    if let Ok(s) = obj.cast::<PySequence>() {
+        return positional(&mut s.try_iter()?);
+    }
+    Err(container_error(obj, statement))
+}
+
+fn named<'py>(
+    items: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
+    statement: Option<usize>,
+) -> PyResult<Params> {
+    let mut out = Vec::new();
+    for item in items {
+        let (key, val) = item?;
+        let name = key.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{}parameter names must be str, got '{}'",
+                statement.map_or(String::new(), |i| format!("statement {i}: ")),
+                type_name(&key)
+            ))
+        })?;
+        let name = name.to_cow()?.into_owned();
+        let place = Place {
+            statement,
+            key: Key::Name(&name),
+        };
+        let v = value(&val, &place)?;
+        out.push((name, v));
+    }
+    Ok(Params::Named(out))
+}
+
+fn container_error(obj: &Bound<'_, PyAny>, statement: Option<usize>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{}parameters must be a sequence (positional) or a dict (named), not '{}'",
+        statement.map_or(String::new(), |i| format!("statement {i}: ")),
+        type_name(obj)
+    ))
+}
+
+/// Converts `[(sql, params), ...]` (a bare `sql` string counts as no parameters).
+pub fn transaction(statements: &Bound<'_, PyAny>) -> PyResult<Transaction> {
+    if statements.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "a transaction is a list of (sql, params) pairs, not a str",
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, item) in statements.try_iter()?.enumerate() {
+        let item = item?;
+        if let Ok(sql) = item.cast::<PyString>() {
+            out.push(Statement::new(sql.to_cow()?, Params::None));
+            continue;
+        }
+        let pair = item
+            .cast::<PySequence>()
+            .ok()
+            .filter(|s| matches!(s.len(), Ok(1 | 2)))
+            .ok_or_else(|| {
+                PyTypeError::new_err(format!(
+                    "statement {i}: expected an (sql, params) pair, got '{}'",
+                    type_name(&item)
+                ))
+            })?;
+        let sql = pair.get_item(0)?;
+        let sql = sql.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "statement {i}: SQL must be a str, got '{}'",
+                type_name(&sql)
+            ))
+        })?;
+        let p = if pair.len()? == 2 {
+            params(Some(&pair.get_item(1)?), Some(i))?
+        } else {
+            Params::None
+        };
+        out.push(Statement::new(sql.to_cow()?, p));
+    }
+    Ok(Transaction::from(out))
+}
+
+pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Integer(i) => i.into_pyobject(py)?.into_any(),
+        Value::Real(f) => f.into_pyobject(py)?.into_any(),
+        Value::Text(s) => PyString::new(py, s).into_any(),
+        Value::Blob(b) => PyBytes::new(py, b).into_any(),
+    })
+}
+
+/// Rows as a list of tuples.
+pub fn rows_to_py<'py>(py: Python<'py>, rows: &Rows) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for row in &rows.rows {
+        let values = row
+            .iter()
+            .map(|v| value_to_py(py, v))
+            .collect::<PyResult<Vec<_>>>()?;
+        list.append(PyTuple::new(py, values)?)?;
+    }
+    Ok(list)
+}
+
+/// What one statement did: `rowcount`, `lastrowid`, and the rows of a `RETURNING` clause.
+#[pyclass(module = "litecommit", name = "Result", frozen)]
+pub struct PyStatementResult {
+    inner: StatementResult,
+}
+
+impl From<StatementResult> for PyStatementResult {
+    fn from(inner: StatementResult) -> Self {
+        PyStatementResult { inner }
+    }
+}
+
+#[pymethods]
+impl PyStatementResult {
+    /// Rows inserted, updated or deleted by the statement.
+    #[getter]
+    fn rowcount(&self) -> u64 {
+        self.inner.changes
+    }
+
+    /// The connection's last insert rowid after the statement.
+    #[getter]
+    fn lastrowid(&self) -> i64 {
+        self.inner.last_insert_rowid
+    }
+
+    /// Rows of a `RETURNING` clause, as tuples (empty otherwise).
+    #[getter]
+    fn rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        rows_to_py(py, &self.inner.rows)
+    }
+
+    /// Column names of `rows`.
+    #[getter]
+    fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.inner.rows.columns.iter())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Result(rowcount={}, lastrowid={}, rows=<{} row(s)>)",
+            self.inner.changes,
+            self.inner.last_insert_rowid,
+            self.inner.rows.rows.len()
+        )
+    }
+}

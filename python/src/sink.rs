@@ -1,0 +1,255 @@
+//! Resolves Python futures: every completion of one batch with one GIL acquisition, and one
+//! `call_soon_threadsafe` per event loop per batch.
+//!
+//! The writer hands each batch's completions to a delivery thread and goes on committing:
+//! it never waits for the GIL (which a busy event loop may hold for milliseconds) and never
+//! runs Python code. The delivery thread takes the GIL once for everything that is waiting.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use litecommit::{BatchSink, Outcome, TransactionResult};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::convert::PyStatementResult;
+use crate::errors;
+
+/// Who waits for a transaction.
+pub enum Waiter {
+    /// A `concurrent.futures.Future`, resolved on the delivery thread (its done-callbacks
+    /// run there too).
+    Thread(Py<PyAny>),
+    /// An asyncio future, resolved on its own loop by a [`ResolveBatch`].
+    Loop {
+        event_loop: Py<PyAny>,
+        future: Py<PyAny>,
+    },
+}
+
+pub struct Entry {
+    pub waiter: Waiter,
+    /// `transaction()` resolves to a list of results, `execute()` to the last one.
+    pub many: bool,
+}
+
+pub struct PySink {
+    shared: Arc<Shared>,
+    deliveries: Sender<Delivery>,
+}
+
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<HashMap<u64, Entry>>,
+    next_token: AtomicU64,
+}
+
+enum Delivery {
+    Batch(Vec<(u64, Outcome)>),
+    /// Answered once everything handed over before it is delivered.
+    Barrier(SyncSender<()>),
+}
+
+thread_local! {
+    static IN_SINK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while this thread delivers completions (inside a user's done-callback), where
+/// waiting for deliveries would wait for this very thread.
+fn in_sink() -> bool {
+    IN_SINK.with(Cell::get)
+}
+
+impl PySink {
+    /// Starts the delivery thread; it ends once the sink is dropped (with the committer).
+    pub fn start() -> std::io::Result<PySink> {
+        let (deliveries, incoming) = mpsc::channel();
+        let shared = Arc::new(Shared::default());
+        let for_thread = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("litecommit-py-delivery".into())
+            .spawn(move || for_thread.run(&incoming))?;
+        Ok(PySink { shared, deliveries })
+    }
+
+    pub fn register(&self, entry: Entry) -> u64 {
+        let token = self.shared.next_token.fetch_add(1, Ordering::Relaxed);
+        self.shared.lock().insert(token, entry);
+        token
+    }
+
+    /// Takes back an entry whose submission failed (no completion will come for it).
+    pub fn forget(&self, token: u64) -> Option<Entry> {
+        self.shared.lock().remove(&token)
+    }
+
+    /// Waits until every completion handed over so far is delivered. Call it without the
+    /// GIL (the delivery thread needs it); from a done-callback it returns at once.
+    pub fn drain(&self) {
+        if in_sink() {
+            return;
+        }
+        let (done, wait) = mpsc::sync_channel(1);
+        if self.deliveries.send(Delivery::Barrier(done)).is_ok() {
+            wait.recv().ok();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The delivery thread: everything that queued up while it held the GIL last time is
+    /// delivered under the next single acquisition.
+    fn run(&self, incoming: &Receiver<Delivery>) {
+        while let Ok(first) = incoming.recv() {
+            let mut entries = Vec::new();
+            let mut barriers = Vec::new();
+            {
+                let mut pending = self.lock();
+                for delivery in std::iter::once(first).chain(incoming.try_iter()) {
+                    match delivery {
+                        Delivery::Batch(list) => entries.extend(
+                            list.into_iter()
+                                .filter_map(|(t, o)| pending.remove(&t).map(|e| (e, o))),
+                        ),
+                        Delivery::Barrier(done) => barriers.push(done),
+                    }
+                }
+            }
+            if !entries.is_empty() {
+                // When the interpreter is shutting down nobody can be woken any more; the
+                // entries are then simply dropped.
+                Python::try_attach(|py| {
+                    IN_SINK.with(|f| f.set(true));
+                    drop(catch_unwind(AssertUnwindSafe(|| deliver(py, entries))));
+                    IN_SINK.with(|f| f.set(false));
+                });
+            }
+            for done in barriers {
+                done.send(()).ok();
+            }
+        }
+    }
+}
+
+fn deliver(py: Python<'_>, entries: Vec<(Entry, Outcome)>) {
+    let mut loops: Vec<(Py<PyAny>, Vec<Resolution>)> = Vec::new();
+    for (entry, outcome) in entries {
+        let (ok, value) = outcome_to_py(py, outcome, entry.many);
+        match entry.waiter {
+            Waiter::Thread(future) => {
+                let method = if ok {
+                    intern!(py, "set_result")
+                } else {
+                    intern!(py, "set_exception")
+                };
+                // concurrent.futures already catches and logs exceptions raised by
+                // done-callbacks; whatever still escapes is reported, never propagated.
+                if let Err(e) = future.call_method1(py, method, (value,)) {
+                    e.write_unraisable(py, Some(future.bind(py)));
+                }
+            }
+            Waiter::Loop { event_loop, future } => {
+                let item = (future, ok, value.unbind());
+                match loops
+                    .iter_mut()
+                    .find(|(l, _)| l.as_ptr() == event_loop.as_ptr())
+                {
+                    Some((_, items)) => items.push(item),
+                    None => loops.push((event_loop, vec![item])),
+                }
+            }
+        }
+    }
+    for (event_loop, items) in loops {
+        let batch = ResolveBatch {
+            items: Mutex::new(items),
+        };
+        let Ok(batch) = Py::new(py, batch) else {
+            continue;
+        };
+        // A closed loop raises RuntimeError: nobody can await its futures any more.
+        drop(event_loop.call_method1(py, intern!(py, "call_soon_threadsafe"), (batch,)));
+    }
+}
+
+type Resolution = (Py<PyAny>, bool, Py<PyAny>);
+
+/// The asyncio futures of one batch on one event loop; the loop calls it once, through
+/// `call_soon_threadsafe`, and it resolves them all.
+#[pyclass(module = "litecommit._litecommit", frozen)]
+pub struct ResolveBatch {
+    items: Mutex<Vec<Resolution>>,
+}
+
+#[pymethods]
+impl ResolveBatch {
+    fn __call__(&self, py: Python<'_>) {
+        let items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|p| p.into_inner()));
+        for (future, ok, value) in items {
+            let future = future.bind(py);
+            // A future whose task was cancelled is done already; its transaction committed
+            // (or failed) anyway and nobody is waiting for the outcome.
+            let done = future
+                .call_method0(intern!(py, "done"))
+                .and_then(|d| d.is_truthy());
+            if !matches!(done, Ok(false)) {
+                continue;
+            }
+            let method = if ok {
+                intern!(py, "set_result")
+            } else {
+                intern!(py, "set_exception")
+            };
+            if let Err(e) = future.call_method1(method, (value,)) {
+                e.write_unraisable(py, Some(future));
+            }
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.items.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl BatchSink for PySink {
+    fn complete(&self, completions: Vec<(u64, Outcome)>) {
+        // Fails only if the delivery thread is gone; then nobody can be woken anyway.
+        drop(self.deliveries.send(Delivery::Batch(completions)));
+    }
+}
+
+/// `(True, result)` or `(False, exception instance)`.
+fn outcome_to_py(py: Python<'_>, outcome: Outcome, many: bool) -> (bool, Bound<'_, PyAny>) {
+    let converted = match outcome {
+        Ok(result) => results_to_py(py, result, many).map(|v| (true, v)),
+        Err(err) => errors::instance(py, &err).map(|e| (false, e)),
+    };
+    converted.unwrap_or_else(|e| (false, e.value(py).clone().into_any()))
+}
+
+pub fn results_to_py(
+    py: Python<'_>,
+    result: TransactionResult,
+    many: bool,
+) -> PyResult<Bound<'_, PyAny>> {
+    let mut statements = result.statements;
+    if many {
+        let items = statements
+            .into_iter()
+            .map(|s| Bound::new(py, PyStatementResult::from(s)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, items)?.into_any())
+    } else {
+        let last = statements.pop().unwrap_or_default();
+        Ok(Bound::new(py, PyStatementResult::from(last))?.into_any())
+    }
+}

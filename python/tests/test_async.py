@@ -1,0 +1,223 @@
+"""AsyncCommitter: awaitables, batching per event loop, many loops, cancellation."""
+
+import asyncio
+import threading
+
+import pytest
+
+import litecommit
+from litecommit._litecommit import ResolveBatch
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_basic_api(path):
+    async def main():
+        async with litecommit.AsyncCommitter(path) as db:
+            await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE)")
+            r = await db.execute("INSERT INTO t (k) VALUES (?)", ("a",))
+            assert isinstance(r, litecommit.Result)
+            assert (r.rowcount, r.lastrowid) == (1, 1)
+            rs = await db.transaction(
+                [
+                    ("INSERT INTO t (k) VALUES (?)", ("b",)),
+                    ("UPDATE t SET k = k || '!' RETURNING k", ()),
+                ]
+            )
+            assert sorted(rs[1].rows) == [("a!",), ("b!",)]
+            assert await db.query("SELECT count(*) FROM t") == [(2,)]
+            f = db.submit("INSERT INTO t (k) VALUES (?)", ("c",))
+            assert isinstance(f, asyncio.Future)
+            assert (await f).rowcount == 1
+            f = db.submit_transaction([("DELETE FROM t WHERE k = ?", ("c",))])
+            assert [r.rowcount for r in await f] == [1]
+            await db.flush()
+            assert (await db.checkpoint("truncate")).mode == "truncate"
+            assert (await db.checkpoint()).mode == "passive"
+            assert "batch_committer_batch_size" in db.metrics_text()
+            assert db.stats()["transactions_committed"] == 5
+            with pytest.raises(litecommit.IntegrityError) as info:
+                await db.execute("INSERT INTO t (k) VALUES ('a!')")
+            assert info.value.code_name == "SQLITE_CONSTRAINT_UNIQUE"
+            with pytest.raises(TypeError, match="parameter 1"):
+                await db.execute("INSERT INTO t (k) VALUES (?)", (object(),))
+        assert db.closed
+
+    run(main())
+
+
+def test_use_after_close(path):
+    async def main():
+        db = litecommit.AsyncCommitter(path)
+        await db.close()
+        await db.close()
+        for call in (
+            lambda: db.execute("SELECT 1"),
+            lambda: db.transaction([("SELECT 1", ())]),
+            lambda: db.query("SELECT 1"),
+            db.flush,
+            db.checkpoint,
+        ):
+            with pytest.raises(litecommit.ClosedError):
+                await call()
+        with pytest.raises(litecommit.ClosedError):
+            db.submit("SELECT 1")
+        with pytest.raises(litecommit.ClosedError):
+            db.metrics_text()
+
+    run(main())
+
+
+def test_10000_concurrent_tasks_every_row_exactly_once(path):
+    n = 10_000
+
+    async def main():
+        async with litecommit.AsyncCommitter(path) as db:
+            await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, v TEXT)")
+            results = await asyncio.gather(
+                *(db.execute("INSERT INTO r (id, v) VALUES (?, ?)", (i, f"v{i}")) for i in range(n))
+            )
+            assert all(r.rowcount == 1 for r in results)
+            assert sorted(r.lastrowid for r in results) == list(range(n))
+            rows = await db.query("SELECT id, v FROM r ORDER BY id")
+            assert rows == [(i, f"v{i}") for i in range(n)]
+
+    run(main())
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """Counts the threadsafe calls litecommit makes to resolve its futures."""
+
+    def __init__(self):
+        super().__init__()
+        self.resolver_calls = 0
+        self.resolved = 0
+
+    def call_soon_threadsafe(self, callback, *args, **kwargs):
+        if isinstance(callback, ResolveBatch):
+            self.resolver_calls += 1
+            self.resolved += len(callback)
+        return super().call_soon_threadsafe(callback, *args, **kwargs)
+
+
+def test_one_threadsafe_call_per_loop_per_batch(path):
+    n = 2000
+    loop = CountingLoop()
+
+    async def main(db):
+        await asyncio.gather(*(db.execute("INSERT INTO r VALUES (?)", (i,)) for i in range(n)))
+
+    try:
+        with litecommit.Committer(path) as setup:
+            setup.execute("CREATE TABLE r (id INTEGER PRIMARY KEY)")
+        db = litecommit.AsyncCommitter(path)
+        before = db.stats()["batches"]
+        loop.run_until_complete(main(db))
+        batches = db.stats()["batches"] - before
+        loop.run_until_complete(db.close())
+    finally:
+        loop.close()
+    assert loop.resolved == n
+    assert 1 <= loop.resolver_calls <= batches
+
+
+def test_several_event_loops_in_several_threads(path):
+    loops, per_loop = 4, 500
+    with litecommit.Committer(path) as setup:
+        setup.execute("CREATE TABLE r (loop INTEGER, i INTEGER, PRIMARY KEY (loop, i))")
+    db = litecommit.AsyncCommitter(path)
+    errors = []
+    start = threading.Barrier(loops)
+
+    def worker(n):
+        async def main():
+            await asyncio.gather(
+                *(db.execute("INSERT INTO r VALUES (?, ?)", (n, i)) for i in range(per_loop))
+            )
+            assert await db.query("SELECT count(*) FROM r WHERE loop = ?", (n,)) == [(per_loop,)]
+
+        try:
+            start.wait()
+            asyncio.run(main())
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(loops)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    run(db.close())
+    with litecommit.Committer(path) as check:
+        assert check.query("SELECT count(*), count(DISTINCT loop) FROM r") == [
+            (loops * per_loop, loops)
+        ]
+
+
+def test_cancelling_awaiting_tasks_corrupts_nothing(path):
+    n = 2000
+
+    async def main():
+        async with litecommit.AsyncCommitter(path) as db:
+            await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, k TEXT UNIQUE)")
+            await db.execute("INSERT INTO r (k) VALUES ('taken')")
+            tasks = []
+            for i in range(n):
+                # Every tenth transaction fails, so cancelled tasks also drop errors.
+                k = "taken" if i % 10 == 0 else f"k{i}"
+                tasks.append(
+                    asyncio.ensure_future(db.execute("INSERT INTO r (k) VALUES (?)", (k,)))
+                )
+            await asyncio.sleep(0)  # let every task submit
+            for t in tasks[::2]:
+                t.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            await db.flush()
+            for i, (task, outcome) in enumerate(zip(tasks, outcomes)):
+                if i % 2 == 0:
+                    assert task.cancelled() or isinstance(
+                        outcome, (litecommit.Result, litecommit.IntegrityError)
+                    )
+                elif i % 10 == 0:
+                    assert isinstance(outcome, litecommit.IntegrityError)
+                else:
+                    assert outcome.rowcount == 1
+            # Cancelled or not, each submitted transaction committed exactly once.
+            rows = await db.query("SELECT k FROM r")
+            expected = {"taken"} | {f"k{i}" for i in range(n) if i % 10}
+            assert len(rows) == len(expected)
+            assert {k for (k,) in rows} == expected
+            # And the committer still works.
+            assert (await db.execute("INSERT INTO r (k) VALUES ('after')")).rowcount == 1
+
+    run(main())
+
+
+def test_full_queue_awaits_instead_of_failing(path):
+    n = 500
+
+    async def main():
+        async with litecommit.AsyncCommitter(path, queue_capacity=1, max_batch_size=4) as db:
+            await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY)")
+            results = await asyncio.gather(
+                *(db.execute("INSERT INTO r VALUES (?)", (i,)) for i in range(n))
+            )
+            assert len(results) == n
+            assert await db.query("SELECT count(*) FROM r") == [(n,)]
+
+    run(main())
+
+
+def test_close_resolves_pending_futures(path):
+    async def main():
+        db = litecommit.AsyncCommitter(path)
+        await db.execute("CREATE TABLE r (x)")
+        futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(500)]
+        await db.close()
+        results = await asyncio.gather(*futures)
+        assert all(r.rowcount == 1 for r in results)
+
+    run(main())

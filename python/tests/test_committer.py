@@ -1,0 +1,271 @@
+"""The blocking Committer: every method, results, futures, close."""
+
+import concurrent.futures
+import threading
+
+import pytest
+
+import litecommit
+
+
+def test_execute_returns_result(db):
+    r = db.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("a", 1))
+    assert isinstance(r, litecommit.Result)
+    assert (r.rowcount, r.lastrowid, r.rows) == (1, 1, [])
+    r = db.execute("UPDATE t SET v = v + 1 WHERE k = ? RETURNING id, v", ["a"])
+    assert r.rowcount == 1
+    assert r.rows == [(1, 2)]
+    assert r.columns == ("id", "v")
+    assert "rowcount=1" in repr(r)
+
+
+def test_execute_without_params(db):
+    assert db.execute("DELETE FROM t").rowcount == 0
+    assert db.execute("DELETE FROM t", None).rowcount == 0
+
+
+def test_transaction_returns_one_result_per_statement(db):
+    rs = db.transaction(
+        [
+            ("INSERT INTO t (k, v) VALUES (?, ?)", ("a", 1)),
+            ("INSERT INTO t (k, v) VALUES (:k, :v)", {"k": "b", "v": 2}),
+            "INSERT INTO t (k, v) VALUES ('c', 3)",
+            ("UPDATE t SET v = v * 10 RETURNING k, v",),
+        ]
+    )
+    assert [r.rowcount for r in rs] == [1, 1, 1, 3]
+    assert [r.lastrowid for r in rs[:3]] == [1, 2, 3]
+    assert sorted(rs[3].rows) == [("a", 10), ("b", 20), ("c", 30)]
+
+
+def test_transaction_is_atomic(db):
+    db.execute("INSERT INTO t (k, v) VALUES ('taken', 0)")
+    with pytest.raises(litecommit.IntegrityError) as info:
+        db.transaction(
+            [
+                ("INSERT INTO t (k, v) VALUES (?, ?)", ("new", 1)),
+                ("INSERT INTO t (k, v) VALUES (?, ?)", ("taken", 2)),
+            ]
+        )
+    assert info.value.statement_index == 1
+    assert db.query("SELECT k FROM t ORDER BY k") == [("taken",)]
+
+
+def test_failing_transaction_leaves_the_rest_of_its_batch(db):
+    db.execute("INSERT INTO t (k, v) VALUES ('taken', 0)")
+    futures = [db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"k{i}", i)) for i in range(50)]
+    bad = db.submit("INSERT INTO t (k, v) VALUES ('taken', 1)")
+    futures += [db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"m{i}", i)) for i in range(50)]
+    assert all(f.result().rowcount == 1 for f in futures)
+    assert isinstance(bad.exception(), litecommit.IntegrityError)
+    assert db.query("SELECT count(*) FROM t") == [(101,)]
+
+
+def test_submit_returns_concurrent_future(db):
+    f = db.submit("INSERT INTO t (k, v) VALUES (?, ?)", ("a", 1))
+    assert isinstance(f, concurrent.futures.Future)
+    assert f.result(timeout=60).lastrowid == 1
+    assert not f.cancel()  # it was in flight, it could not be withdrawn
+    f = db.submit_transaction(
+        [("INSERT INTO t (k) VALUES (?)", ("b",)), ("DELETE FROM t WHERE k = 'a'",)]
+    )
+    assert [r.rowcount for r in f.result(timeout=60)] == [1, 1]
+    f = db.submit("INSERT INTO t (k) VALUES (?)", ("b",))
+    assert isinstance(f.exception(timeout=60), litecommit.IntegrityError)
+
+
+def test_submit_converts_parameters_before_returning(db):
+    with pytest.raises(TypeError):
+        db.submit("INSERT INTO t (k) VALUES (?)", (object(),))
+    with pytest.raises(TypeError):
+        db.submit_transaction([("INSERT INTO t (k) VALUES (?)", (object(),))])
+
+
+def test_query(db):
+    db.transaction([("INSERT INTO t (k, v) VALUES (?, ?)", (f"k{i}", i)) for i in range(5)])
+    assert db.query("SELECT k, v FROM t WHERE v >= ? ORDER BY v", (3,)) == [("k3", 3), ("k4", 4)]
+    assert db.query("SELECT count(*) FROM t WHERE v < :n", {"n": 2}) == [(2,)]
+    assert db.query("SELECT 1 WHERE 0") == []
+    with pytest.raises(litecommit.OperationalError):
+        db.query("SELECT * FROM missing")
+
+
+def test_query_sees_resolved_writes(db):
+    for i in range(20):
+        db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"k{i}", i)).result()
+        assert db.query("SELECT count(*) FROM t") == [(i + 1,)]
+
+
+def test_flush_is_a_barrier(db):
+    futures = [db.submit("INSERT INTO t (k) VALUES (?)", (f"k{i}",)) for i in range(200)]
+    db.flush()
+    assert all(f.done() for f in futures)
+    assert db.query("SELECT count(*) FROM t") == [(200,)]
+
+
+@pytest.mark.parametrize("mode", ["passive", "full", "restart", "truncate"])
+def test_checkpoint(db, mode):
+    db.execute("INSERT INTO t (k) VALUES ('a')")
+    r = db.checkpoint(mode)
+    assert isinstance(r, litecommit.CheckpointResult)
+    assert r.mode == mode
+    assert r.log_frames >= 0
+    assert isinstance(r.busy, bool)
+    assert db.checkpoint().mode == "passive"
+
+
+def test_checkpoint_rejects_unknown_mode(db):
+    with pytest.raises(ValueError, match="checkpoint mode"):
+        db.checkpoint("sometimes")
+
+
+def test_metrics_and_stats(db):
+    for i in range(10):
+        db.execute("INSERT INTO t (k) VALUES (?)", (f"k{i}",))
+    text = db.metrics_text()
+    for name in [
+        "batch_committer_flushes_total",
+        "batch_committer_batch_size",
+        "batch_committer_flush_duration_ms",
+        "batch_committer_commit_latency_ms",
+        "batch_committer_queue_depth",
+        "batch_committer_transactions_total",
+    ]:
+        assert name in text
+    stats = db.stats()
+    assert stats["transactions_committed"] == 11
+    assert stats["batches"] >= 1
+    assert isinstance(stats["flushes"], dict)
+    assert isinstance(stats["checkpoints"], dict)
+
+
+def test_context_manager_closes(path):
+    with litecommit.Committer(path) as db:
+        db.execute("CREATE TABLE x (a)")
+        assert not db.closed
+    assert db.closed
+    assert "closed" in repr(db)
+
+
+def test_close_drains_the_queue(path):
+    db = litecommit.Committer(path)
+    db.execute("CREATE TABLE x (a)")
+    futures = [db.submit("INSERT INTO x VALUES (?)", (i,)) for i in range(1000)]
+    db.close()
+    assert all(f.done() and f.exception() is None for f in futures)
+    with litecommit.Committer(path) as again:
+        assert again.query("SELECT count(*) FROM x") == [(1000,)]
+
+
+def test_use_after_close(path):
+    db = litecommit.Committer(path)
+    db.close()
+    db.close()  # idempotent
+    calls = [
+        lambda: db.execute("SELECT 1"),
+        lambda: db.transaction([("SELECT 1", ())]),
+        lambda: db.submit("SELECT 1"),
+        lambda: db.submit_transaction([("SELECT 1", ())]),
+        lambda: db.query("SELECT 1"),
+        db.flush,
+        db.checkpoint,
+        db.metrics_text,
+        db.stats,
+    ]
+    for call in calls:
+        with pytest.raises(litecommit.ClosedError):
+            call()
+
+
+def test_path(path, db):
+    assert db.path == path
+
+
+def test_done_callback_exception_never_reaches_the_writer(db):
+    seen = []
+
+    def bad_callback(future):
+        seen.append(future.result().rowcount)
+        raise RuntimeError("callback failure")
+
+    futures = []
+    for i in range(20):
+        f = db.submit("INSERT INTO t (k) VALUES (?)", (f"k{i}",))
+        f.add_done_callback(bad_callback)
+        futures.append(f)
+    assert all(f.result(timeout=60).rowcount == 1 for f in futures)
+    db.flush()
+    assert seen == [1] * 20
+    assert db.execute("INSERT INTO t (k) VALUES ('after')").rowcount == 1
+
+
+def test_done_callback_may_use_the_committer(db):
+    outcome = {}
+    done = threading.Event()
+
+    def callback(future):
+        # Callbacks run on the delivery thread, not the writer: blocking calls work.
+        outcome["executed"] = db.execute("INSERT INTO t (k) VALUES ('nested')").rowcount
+        outcome["submitted"] = db.submit("INSERT INTO t (k) VALUES ('from-callback')")
+        db.flush()
+        done.set()
+
+    db.submit("INSERT INTO t (k) VALUES ('first')").add_done_callback(callback)
+    assert done.wait(60)
+    assert outcome["executed"] == 1
+    assert outcome["submitted"].result(timeout=60).rowcount == 1
+    assert db.query("SELECT k FROM t ORDER BY k") == [("first",), ("from-callback",), ("nested",)]
+
+
+def test_closing_from_a_done_callback(path):
+    db = litecommit.Committer(path)
+    db.execute("CREATE TABLE t (x)")
+    closed = threading.Event()
+
+    def callback(future):
+        db.close()
+        closed.set()
+
+    futures = [db.submit("INSERT INTO t VALUES (?)", (i,)) for i in range(100)]
+    futures[0].add_done_callback(callback)
+    assert closed.wait(60)
+    assert db.closed
+    # Everything queued before the close committed; later futures still resolve.
+    assert all(f.result(timeout=60).rowcount == 1 for f in futures)
+    with litecommit.Committer(path) as again:
+        assert again.query("SELECT count(*) FROM t") == [(100,)]
+
+
+def test_200_threads_every_row_exactly_once(path):
+    threads, per_thread = 200, 10
+    with litecommit.Committer(path) as db:
+        db.execute("CREATE TABLE r (thread INTEGER, seq INTEGER, PRIMARY KEY (thread, seq))")
+        errors = []
+        start = threading.Barrier(threads)
+
+        def work(n):
+            try:
+                start.wait()
+                for i in range(per_thread):
+                    if i % 2:
+                        db.execute("INSERT INTO r VALUES (?, ?)", (n, i))
+                    else:
+                        db.submit("INSERT INTO r VALUES (?, ?)", (n, i)).result()
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        assert errors == []
+        rows = db.query("SELECT thread, seq FROM r")
+        assert len(rows) == threads * per_thread
+        assert set(rows) == {(n, i) for n in range(threads) for i in range(per_thread)}
+
+
+def test_submissions_from_one_thread_commit_in_order(db):
+    futures = [db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"k{i}", i)) for i in range(300)]
+    ids = [f.result().lastrowid for f in futures]
+    assert ids == sorted(ids)

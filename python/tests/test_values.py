@@ -1,0 +1,250 @@
+"""Parameter and row conversion, and every error class."""
+
+import pickle
+import types
+from decimal import Decimal
+
+import pytest
+
+import litecommit
+
+I64_MAX = 2**63 - 1
+I64_MIN = -(2**63)
+
+
+@pytest.fixture
+def vdb(path):
+    with litecommit.Committer(path) as db:
+        db.execute("CREATE TABLE v (id INTEGER PRIMARY KEY, x)")
+        yield db
+
+
+def roundtrip(db, value):
+    rowid = db.execute("INSERT INTO v (x) VALUES (?)", (value,)).lastrowid
+    [(x,)] = db.query("SELECT x FROM v WHERE id = ?", (rowid,))
+    returned = db.execute("UPDATE v SET x = x WHERE id = ? RETURNING x", (rowid,)).rows
+    assert returned == [(x,)]
+    return x
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 0, 1, -1, I64_MAX, I64_MIN, 0.0, -2.5, 1e300, "", "text", "żółw 🐢", b"", b"\x00\xff"],
+)
+def test_roundtrip_keeps_value_and_type(vdb, value):
+    out = roundtrip(vdb, value)
+    assert out == value
+    assert type(out) is type(value)
+
+
+def test_bytes_like_come_back_as_bytes(vdb):
+    assert roundtrip(vdb, bytearray(b"abc")) == b"abc"
+    assert roundtrip(vdb, memoryview(b"xyz")) == b"xyz"
+    assert type(roundtrip(vdb, memoryview(bytearray(b"q")))) is bytes
+
+
+def test_bool_binds_as_integer(vdb):
+    assert roundtrip(vdb, True) == 1
+    assert roundtrip(vdb, False) == 0
+
+
+def test_int_beyond_64_bits_raises_overflow(vdb):
+    for value in (I64_MAX + 1, I64_MIN - 1, 2**100):
+        with pytest.raises(OverflowError, match="parameter 1"):
+            vdb.execute("INSERT INTO v (x) VALUES (?)", (value,))
+    with pytest.raises(OverflowError, match="parameter 'x'"):
+        vdb.execute("INSERT INTO v (x) VALUES (:x)", {"x": 2**64})
+    assert vdb.query("SELECT count(*) FROM v") == [(0,)]
+
+
+@pytest.mark.parametrize("value", [object(), [1], {"a": 1}, Decimal("1.5"), 1j, {1}])
+def test_unsupported_type_names_the_parameter(vdb, value):
+    with pytest.raises(TypeError, match=r"parameter 2: unsupported type"):
+        vdb.execute("INSERT INTO v (id, x) VALUES (?, ?)", (None, value))
+    with pytest.raises(TypeError, match=r"parameter 'x': unsupported type"):
+        vdb.execute("INSERT INTO v (x) VALUES (:x)", {"x": value})
+    with pytest.raises(TypeError, match=r"statement 1, parameter 1: unsupported type"):
+        vdb.transaction([("SELECT 1", ()), ("INSERT INTO v (x) VALUES (?)", [value])])
+
+
+def test_parameter_containers(vdb):
+    assert vdb.execute("INSERT INTO v (x) VALUES (?)", [1]).rowcount == 1
+    assert vdb.execute("INSERT INTO v (x) VALUES (?)", (2,)).rowcount == 1
+    assert vdb.execute("INSERT INTO v (x) VALUES (?)", range(3, 4)).rowcount == 1
+    assert vdb.execute("INSERT INTO v (x) VALUES (:x)", {"x": 4}).rowcount == 1
+    assert vdb.execute("INSERT INTO v (x) VALUES (:x)", {":x": 5}).rowcount == 1
+    assert (
+        vdb.execute("INSERT INTO v (x) VALUES (@x)", types.MappingProxyType({"x": 6})).rowcount == 1
+    )
+    assert vdb.execute("INSERT INTO v (x) VALUES ($x)", {"x": 7}).rowcount == 1
+    assert vdb.execute("INSERT INTO v (x) VALUES (?2)", (None, 8)).rowcount == 1
+    assert [x for (x,) in vdb.query("SELECT x FROM v ORDER BY id")] == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+@pytest.mark.parametrize("params", ["ab", b"ab", bytearray(b"ab"), 5, object()])
+def test_parameters_must_be_a_sequence_or_a_dict(vdb, params):
+    with pytest.raises(TypeError, match="sequence .* or a dict"):
+        vdb.execute("INSERT INTO v (x) VALUES (?)", params)
+
+
+def test_parameter_names_must_be_str(vdb):
+    with pytest.raises(TypeError, match="names must be str"):
+        vdb.execute("INSERT INTO v (x) VALUES (:x)", {1: 2})
+
+
+def test_wrong_parameter_count_or_name(vdb):
+    with pytest.raises(litecommit.ProgrammingError, match="expects 1 parameter"):
+        vdb.execute("INSERT INTO v (x) VALUES (?)", (1, 2))
+    with pytest.raises(litecommit.ProgrammingError, match="expects 1 parameter"):
+        vdb.execute("INSERT INTO v (x) VALUES (?)")
+    with pytest.raises(litecommit.ProgrammingError, match="no parameter named"):
+        vdb.execute("INSERT INTO v (x) VALUES (:x)", {"y": 1})
+    with pytest.raises(litecommit.ProgrammingError) as info:
+        vdb.transaction([("SELECT 1", ()), ("INSERT INTO v (x) VALUES (:x)", {})])
+    assert info.value.statement_index == 1
+
+
+def test_transaction_shape_errors(vdb):
+    with pytest.raises(TypeError, match="not a str"):
+        vdb.transaction("INSERT INTO v (x) VALUES (1)")
+    with pytest.raises(TypeError, match=r"statement 0: expected an \(sql, params\) pair"):
+        vdb.transaction([42])
+    with pytest.raises(TypeError, match=r"statement 1: expected an \(sql, params\) pair"):
+        vdb.transaction([("SELECT 1",), ("SELECT ?", (1,), "extra")])
+    with pytest.raises(TypeError, match="statement 0: SQL must be a str"):
+        vdb.transaction([(b"SELECT 1", ())])
+    with pytest.raises(TypeError):
+        vdb.transaction(5)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT s",
+        "RELEASE s",
+        "VACUUM",
+        "PRAGMA journal_mode=DELETE",
+        "PRAGMA synchronous=OFF",
+        "ATTACH 'x.db' AS x",
+    ],
+)
+def test_statements_that_would_break_the_batch_are_refused(vdb, sql):
+    ok = vdb.submit("INSERT INTO v (x) VALUES (1)")
+    with pytest.raises(litecommit.ProgrammingError) as info:
+        vdb.execute(sql)
+    assert info.value.statement_index == 0
+    assert ok.result().rowcount == 1
+
+
+def test_integrity_error(vdb):
+    vdb.execute("CREATE TABLE u (k TEXT UNIQUE NOT NULL)")
+    vdb.execute("INSERT INTO u VALUES ('a')")
+    with pytest.raises(litecommit.IntegrityError) as info:
+        vdb.execute("INSERT INTO u VALUES ('a')")
+    e = info.value
+    assert isinstance(e, litecommit.SqliteError)
+    assert isinstance(e, litecommit.Error)
+    assert (e.code, e.extended_code, e.statement_index) == (19, 2067, 0)
+    assert e.code_name == "SQLITE_CONSTRAINT_UNIQUE"
+    assert "UNIQUE constraint failed" in e.message
+    assert str(e) == f"{e.message} (statement 0)"
+    with pytest.raises(litecommit.IntegrityError) as info:
+        vdb.execute("INSERT INTO u VALUES (NULL)")
+    assert info.value.code_name == "SQLITE_CONSTRAINT_NOTNULL"
+
+
+def test_operational_error(vdb):
+    with pytest.raises(litecommit.OperationalError) as info:
+        vdb.execute("INSERT INTO missing VALUES (1)")
+    assert info.value.code == 1
+    assert "no such table" in info.value.message
+    with pytest.raises(litecommit.OperationalError):
+        vdb.execute("THIS IS NOT SQL")
+
+
+def test_exceptions_pickle():
+    e = litecommit.IntegrityError(19, 2067, "UNIQUE constraint failed: u.k", 3)
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is litecommit.IntegrityError
+    assert (back.code, back.extended_code, back.message, back.statement_index) == (
+        19,
+        2067,
+        e.message,
+        3,
+    )
+    assert repr(e).startswith("IntegrityError(")
+    assert type(e).__module__ == "litecommit"
+
+
+def test_error_hierarchy():
+    for cls in (litecommit.IntegrityError, litecommit.OperationalError):
+        assert issubclass(cls, litecommit.SqliteError)
+    for cls in (
+        litecommit.SqliteError,
+        litecommit.ClosedError,
+        litecommit.QueueFullError,
+        litecommit.ProgrammingError,
+        litecommit.ConfigError,
+    ):
+        assert issubclass(cls, litecommit.Error)
+    assert issubclass(litecommit.ConfigError, ValueError)
+
+
+def test_config_kwargs(path):
+    with litecommit.Committer(
+        path,
+        durability="normal",
+        flush_policy="ticker",
+        max_batch_size=10,
+        max_wait_ms=2,
+        queue_capacity=100,
+        busy_timeout_ms=1000,
+        read_connections=2,
+        checkpoint=False,
+        passive_threshold_mb=1,
+        restart_threshold_mb=2.5,
+        dynamic_batch_size=False,
+        truncate_when_idle=True,
+        cache_size_kib=1024,
+        mmap_size=0,
+        journal_size_limit=None,
+    ) as db:
+        db.execute("CREATE TABLE x (a)")
+        futures = [db.submit("INSERT INTO x VALUES (?)", (i,)) for i in range(50)]
+        assert all(f.result().rowcount == 1 for f in futures)
+        assert db.stats()["max_batch_size"] <= 10
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"max_batch_size": 0}, "max_batch_size"),
+        ({"durability": "sometimes"}, "durability"),
+        ({"flush_policy": "never"}, "flush_policy"),
+        ({"passive_threshold_mb": 8, "restart_threshold_mb": 4}, "restart_threshold_mb"),
+        ({"queue_capacity": -1}, "queue_capacity"),
+        ({"no_such_option": 1}, "no_such_option"),
+        ({"checkpoint": "maybe"}, "checkpoint"),
+    ],
+)
+def test_invalid_config_is_rejected_at_open(path, config, message):
+    with pytest.raises(litecommit.ConfigError, match=message):
+        litecommit.Committer(path, **config)
+
+
+def test_config_value_of_wrong_type(path):
+    with pytest.raises(TypeError, match="max_batch_size"):
+        litecommit.Committer(path, max_batch_size=[1])
+
+
+def test_open_failure(tmp_path):
+    with pytest.raises(litecommit.OperationalError, match="cannot open"):
+        litecommit.Committer(str(tmp_path / "missing-dir" / "x.db"))
+
+
+def test_sqlite_version():
+    major, minor, patch = (int(p) for p in litecommit.sqlite_version().split(".")[:3])
+    assert (major, minor, patch) >= (3, 51, 3)
