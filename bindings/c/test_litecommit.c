@@ -1,0 +1,539 @@
+/* C tests of the litecommit ABI, run under valgrind by `make test-ffi`. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "litecommit.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (cond) {                                                              \
+            passed++;                                                            \
+        } else {                                                                 \
+            failed++;                                                            \
+            litecommit_error_info e_;                                            \
+            litecommit_last_error(&e_);                                          \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s: %s)\n",    \
+                    __FILE__, __LINE__, #cond, e_.code_name, e_.message);        \
+        }                                                                        \
+    } while (0)
+
+#define OK(call) CHECK((call) == LITECOMMIT_OK)
+
+static char dir[256];
+
+static void db_path(char *out, size_t n, const char *name) {
+    snprintf(out, n, "%s/%s.db", dir, name);
+}
+
+static litecommit_committer *open_db(const char *name) {
+    char path[512];
+    db_path(path, sizeof path, name);
+    litecommit_options opts;
+    litecommit_options_default(&opts);
+    litecommit_committer *db = NULL;
+    OK(litecommit_open(path, &opts, &db));
+    return db;
+}
+
+static void exec_sql(litecommit_committer *db, const char *sql) {
+    litecommit_statement s = {.sql = sql};
+    litecommit_result *r = NULL;
+    OK(litecommit_execute(db, &s, 1, &r));
+    litecommit_result_free(&r);
+}
+
+static int64_t count_rows(litecommit_committer *db, const char *sql) {
+    litecommit_statement s = {.sql = sql};
+    litecommit_rows *rows = NULL;
+    int64_t n = -1;
+    if (litecommit_query(db, &s, &rows) == LITECOMMIT_OK) {
+        litecommit_value v;
+        if (litecommit_rows_value(rows, 0, 0, &v) == LITECOMMIT_OK && v.type == LITECOMMIT_TYPE_INTEGER)
+            n = v.i;
+    }
+    litecommit_rows_free(&rows);
+    return n;
+}
+
+static litecommit_value int_value(int64_t i) {
+    litecommit_value v = {.type = LITECOMMIT_TYPE_INTEGER, .i = i};
+    return v;
+}
+
+static litecommit_value text_value(const char *s) {
+    litecommit_value v = {.type = LITECOMMIT_TYPE_TEXT, .ptr = s, .len = strlen(s)};
+    return v;
+}
+
+static void test_options(void) {
+    char path[512];
+    db_path(path, sizeof path, "options");
+    litecommit_options opts;
+    litecommit_committer *db = (litecommit_committer *)&opts; /* must be reset to NULL */
+    OK(litecommit_options_default(&opts));
+    CHECK(opts.struct_size == sizeof opts);
+    CHECK(opts.max_batch_size == 1000 && opts.queue_capacity == 10000 && opts.checkpoint == 1);
+
+    opts.max_batch_size = 0;
+    CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
+    CHECK(db == NULL);
+    litecommit_error_info e;
+    OK(litecommit_last_error(&e));
+    CHECK(e.status == LITECOMMIT_INVALID_CONFIG && strstr(e.message, "max_batch_size") != NULL);
+
+    litecommit_options_default(&opts);
+    opts.restart_threshold_mb = 1;
+    opts.passive_threshold_mb = 2;
+    CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
+
+    litecommit_options_default(&opts);
+    opts.durability = 42;
+    CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
+
+    litecommit_options_default(&opts);
+    opts.struct_size = 3;
+    CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_ARGUMENT);
+
+    /* An old caller that knows only the first fields gets defaults for the rest. */
+    litecommit_options_default(&opts);
+    opts.struct_size = 16;
+    opts.durability = LITECOMMIT_DURABILITY_NORMAL;
+    opts.max_batch_size = 0; /* beyond struct_size: ignored */
+    OK(litecommit_open(path, &opts, &db));
+    litecommit_committer_free(&db);
+    CHECK(db == NULL);
+
+    CHECK(litecommit_open(NULL, NULL, &db) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_open(path, NULL, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_open("\xff\xfe.db", NULL, &db) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_options_default(NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_open("/nonexistent-dir/x/y.db", NULL, &db) != LITECOMMIT_OK);
+    CHECK(db == NULL);
+    CHECK(strcmp(litecommit_status_name(LITECOMMIT_CLOSED), "LITECOMMIT_CLOSED") == 0);
+    CHECK(strcmp(litecommit_status_name(999), "LITECOMMIT_UNKNOWN_STATUS") == 0);
+    CHECK(strlen(litecommit_version()) > 0);
+}
+
+static void test_values_and_results(void) {
+    litecommit_committer *db = open_db("values");
+    exec_sql(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, r REAL, s TEXT, b BLOB, n)");
+
+    const unsigned char blob[] = {0, 1, 2, 255};
+    litecommit_value params[] = {
+        int_value(-9007199254740993LL),
+        {.type = LITECOMMIT_TYPE_REAL, .d = 2.5},
+        text_value("h\xc3\xa9llo"),
+        {.type = LITECOMMIT_TYPE_BLOB, .ptr = blob, .len = sizeof blob},
+        {.type = LITECOMMIT_TYPE_NULL},
+    };
+    litecommit_statement s = {
+        .sql = "INSERT INTO t (i, r, s, b, n) VALUES (?, ?, ?, ?, ?) RETURNING id, i, r, s, b, n",
+        .params = params,
+        .n_params = 5};
+    litecommit_result *r = NULL;
+    OK(litecommit_execute(db, &s, 1, &r));
+    CHECK(litecommit_result_status(r) == LITECOMMIT_OK);
+    size_t n = 0;
+    OK(litecommit_result_statement_count(r, &n));
+    CHECK(n == 1);
+    litecommit_statement_result sr;
+    OK(litecommit_result_statement(r, 0, &sr));
+    CHECK(sr.changes == 1 && sr.last_insert_rowid == 1);
+    size_t cols = 0, nrows = 0;
+    OK(litecommit_rows_size(sr.rows, &cols, &nrows));
+    CHECK(cols == 6 && nrows == 1);
+    const char *name = NULL;
+    OK(litecommit_rows_column_name(sr.rows, 3, &name));
+    CHECK(name && strcmp(name, "s") == 0);
+    litecommit_value row[6];
+    OK(litecommit_rows_row(sr.rows, 0, row, 6));
+    CHECK(row[0].type == LITECOMMIT_TYPE_INTEGER && row[0].i == 1);
+    CHECK(row[1].type == LITECOMMIT_TYPE_INTEGER && row[1].i == -9007199254740993LL);
+    CHECK(row[2].type == LITECOMMIT_TYPE_REAL && row[2].d == 2.5);
+    CHECK(row[3].type == LITECOMMIT_TYPE_TEXT && row[3].len == 6 &&
+          strcmp((const char *)row[3].ptr, "h\xc3\xa9llo") == 0);
+    CHECK(row[4].type == LITECOMMIT_TYPE_BLOB && row[4].len == 4 &&
+          memcmp(row[4].ptr, blob, 4) == 0);
+    CHECK(row[5].type == LITECOMMIT_TYPE_NULL);
+    /* Out of range and wrong sizes are errors, not crashes. */
+    CHECK(litecommit_rows_row(sr.rows, 0, row, 5) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_rows_value(sr.rows, 1, 0, row) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_rows_column_name(sr.rows, 6, &name) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_result_statement(r, 1, &sr) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_result_statement(r, 0, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_result_free(&r);
+    CHECK(r == NULL);
+    litecommit_result_free(&r); /* second free through the same variable: no-op */
+    litecommit_result_free(NULL);
+
+    /* Named parameters, with and without their prefix. */
+    litecommit_value named[] = {int_value(7), text_value("seven")};
+    const char *names[] = {":i", "s"};
+    litecommit_statement ns = {.sql = "INSERT INTO t (i, s) VALUES (:i, :s)",
+                               .params = named, .n_params = 2, .param_names = names};
+    OK(litecommit_execute(db, &ns, 1, &r));
+    litecommit_result_free(&r);
+    CHECK(count_rows(db, "SELECT count(*) FROM t WHERE i = 7 AND s = 'seven'") == 1);
+
+    /* Query with parameters. */
+    litecommit_value q = int_value(7);
+    litecommit_statement qs = {.sql = "SELECT s FROM t WHERE i = ?", .params = &q, .n_params = 1};
+    litecommit_rows *rows = NULL;
+    OK(litecommit_query(db, &qs, &rows));
+    litecommit_value v;
+    OK(litecommit_rows_value(rows, 0, 0, &v));
+    CHECK(v.type == LITECOMMIT_TYPE_TEXT && strcmp((const char *)v.ptr, "seven") == 0);
+    litecommit_rows_free(&rows);
+    litecommit_rows_free(&rows);
+
+    litecommit_committer_free(&db);
+}
+
+static void test_errors(void) {
+    litecommit_committer *db = open_db("errors");
+    exec_sql(db, "CREATE TABLE u (id INTEGER PRIMARY KEY, k TEXT UNIQUE)");
+    litecommit_value a = text_value("a");
+    litecommit_statement ok1 = {.sql = "INSERT INTO u (k) VALUES (?)", .params = &a, .n_params = 1};
+    litecommit_result *r = NULL;
+    OK(litecommit_execute(db, &ok1, 1, &r));
+    litecommit_result_free(&r);
+
+    /* A constraint violation in statement 1 rolls back the whole transaction. */
+    litecommit_value b = text_value("b");
+    litecommit_statement tx[] = {
+        {.sql = "INSERT INTO u (k) VALUES (?)", .params = &b, .n_params = 1},
+        {.sql = "INSERT INTO u (k) VALUES (?)", .params = &a, .n_params = 1},
+    };
+    CHECK(litecommit_execute(db, tx, 2, &r) == LITECOMMIT_SQLITE_ERROR);
+    CHECK(r == NULL);
+    litecommit_error_info e;
+    OK(litecommit_last_error(&e));
+    CHECK(e.status == LITECOMMIT_SQLITE_ERROR);
+    CHECK(e.sqlite_code == 19 && e.extended_code == 2067 && e.statement_index == 1);
+    CHECK(strcmp(e.code_name, "SQLITE_CONSTRAINT_UNIQUE") == 0);
+    CHECK(strstr(e.message, "UNIQUE") != NULL);
+    CHECK(count_rows(db, "SELECT count(*) FROM u") == 1);
+
+    /* Refused statements, parameter errors, bad input. */
+    litecommit_statement begin = {.sql = "BEGIN"};
+    CHECK(litecommit_execute(db, &begin, 1, &r) == LITECOMMIT_REFUSED);
+    litecommit_statement missing = {.sql = "INSERT INTO u (k) VALUES (?)"};
+    CHECK(litecommit_execute(db, &missing, 1, &r) == LITECOMMIT_PARAMETER);
+    litecommit_statement syntax = {.sql = "INSERT INTO nowhere VALUES (1)"};
+    CHECK(litecommit_execute(db, &syntax, 1, &r) == LITECOMMIT_SQLITE_ERROR);
+
+    litecommit_value bad_utf8 = {.type = LITECOMMIT_TYPE_TEXT, .ptr = "\xc3\x28", .len = 2};
+    litecommit_statement tx2[] = {
+        ok1,
+        {.sql = "INSERT INTO u (k) VALUES (?)", .params = &bad_utf8, .n_params = 1},
+    };
+    CHECK(litecommit_execute(db, tx2, 2, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_last_error(&e);
+    CHECK(e.statement_index == 1 && strstr(e.message, "UTF-8") != NULL);
+    litecommit_statement bad_sql = {.sql = "SELECT '\xff'"};
+    CHECK(litecommit_execute(db, &bad_sql, 1, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_value bad_type = {.type = 99};
+    litecommit_statement bt = {.sql = "INSERT INTO u (k) VALUES (?)", .params = &bad_type, .n_params = 1};
+    CHECK(litecommit_execute(db, &bt, 1, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_statement null_params = {.sql = "INSERT INTO u (k) VALUES (?)", .n_params = 1};
+    CHECK(litecommit_execute(db, &null_params, 1, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_statement null_sql = {.sql = NULL};
+    CHECK(litecommit_execute(db, &null_sql, 1, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    const char *bad_names[] = {NULL};
+    litecommit_statement nn = {.sql = "INSERT INTO u (k) VALUES (:k)", .params = &a, .n_params = 1,
+                               .param_names = bad_names};
+    CHECK(litecommit_execute(db, &nn, 1, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_execute(db, NULL, 1, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_execute(db, &ok1, 0, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_execute(NULL, &ok1, 1, &r) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_execute(db, &ok1, 1, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_query(db, NULL, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_checkpoint(db, 17, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_result_status(NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_rows_size(NULL, NULL, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_last_error(NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(count_rows(db, "SELECT count(*) FROM u") == 1);
+    litecommit_committer_free(&db);
+}
+
+/* ---- 16 threads submitting concurrently ---- */
+
+#define THREADS 16
+#define PER_THREAD 40
+
+static void *submitter(void *arg) {
+    litecommit_committer *db = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        litecommit_value v = int_value(i);
+        litecommit_statement s = {.sql = "INSERT INTO c (v) VALUES (?)", .params = &v, .n_params = 1};
+        litecommit_pending *p = NULL;
+        litecommit_result *r = NULL;
+        if (litecommit_submit(db, &s, 1, &p) != LITECOMMIT_OK ||
+            litecommit_pending_wait(p, -1, &r) != LITECOMMIT_OK)
+            return (void *)1;
+        /* A completed handle cannot be waited on twice. */
+        litecommit_result *again = NULL;
+        if (litecommit_pending_wait(p, -1, &again) != LITECOMMIT_INVALID_ARGUMENT || again)
+            return (void *)1;
+        litecommit_statement_result sr;
+        int bad = litecommit_result_statement(r, 0, &sr) != LITECOMMIT_OK || sr.changes != 1;
+        litecommit_result_free(&r);
+        litecommit_pending_free(&p);
+        if (bad) return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    litecommit_committer *db = open_db("threads");
+    exec_sql(db, "CREATE TABLE c (id INTEGER PRIMARY KEY, v INTEGER)");
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) CHECK(pthread_create(&t[i], NULL, submitter, db) == 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *ret = NULL;
+        pthread_join(t[i], &ret);
+        CHECK(ret == NULL);
+    }
+    CHECK(count_rows(db, "SELECT count(*) FROM c") == THREADS * PER_THREAD);
+    litecommit_stats st;
+    OK(litecommit_get_stats(db, &st, sizeof st));
+    CHECK(st.transactions_committed == THREADS * PER_THREAD + 1);
+    CHECK(st.batches >= 1 && st.batches <= st.transactions_committed);
+    litecommit_committer_free(&db);
+}
+
+/* ---- callbacks ---- */
+
+#define CALLBACKS 100
+
+struct counter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ok, failed;
+    pthread_t writer;
+    int distinct_thread;
+};
+
+static void on_done(void *user_data, litecommit_result *result) {
+    struct counter *c = user_data;
+    pthread_mutex_lock(&c->mu);
+    if (litecommit_result_status(result) == LITECOMMIT_OK)
+        c->ok++;
+    else
+        c->failed++;
+    if (!pthread_equal(c->writer, pthread_self())) c->distinct_thread = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    litecommit_result_free(&result);
+}
+
+static void test_callbacks(void) {
+    litecommit_committer *db = open_db("callbacks");
+    exec_sql(db, "CREATE TABLE cb (k INTEGER PRIMARY KEY)");
+    struct counter c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+                        .writer = pthread_self()};
+    for (int i = 0; i < CALLBACKS; i++) {
+        /* Every tenth one collides with the previous key and fails. */
+        litecommit_value v = int_value(i % 10 == 9 ? i - 1 : i);
+        litecommit_statement s = {.sql = "INSERT INTO cb VALUES (?)", .params = &v, .n_params = 1};
+        OK(litecommit_submit_callback(db, &s, 1, on_done, &c));
+    }
+    litecommit_statement s = {.sql = "INSERT INTO cb VALUES (1)"};
+    CHECK(litecommit_submit_callback(db, &s, 1, NULL, &c) == LITECOMMIT_INVALID_ARGUMENT);
+    pthread_mutex_lock(&c.mu);
+    while (c.ok + c.failed < CALLBACKS) pthread_cond_wait(&c.cv, &c.mu);
+    pthread_mutex_unlock(&c.mu);
+    CHECK(c.ok == 90 && c.failed == 10);
+    CHECK(c.distinct_thread == 1); /* callbacks run on the writer thread */
+    litecommit_committer_free(&db);
+}
+
+/* ---- completion queue ---- */
+
+#define QUEUED 300
+
+static void test_queue(void) {
+    litecommit_committer *db = open_db("queue");
+    exec_sql(db, "CREATE TABLE q (k INTEGER PRIMARY KEY)");
+    litecommit_completion_queue *q = NULL;
+    OK(litecommit_completion_queue_new(&q));
+    static int seen[QUEUED];
+    for (uint64_t i = 0; i < QUEUED; i++) {
+        litecommit_value v = int_value(i == QUEUED - 1 ? 0 : (int64_t)i); /* the last one fails */
+        litecommit_statement s = {.sql = "INSERT INTO q VALUES (?) RETURNING k", .params = &v,
+                                  .n_params = 1};
+        OK(litecommit_submit_queue(db, &s, 1, q, i, 1));
+    }
+    int got = 0, errors = 0, polls = 0;
+    litecommit_completion buf[64];
+    while (got < QUEUED) {
+        size_t n = 0;
+        OK(litecommit_completion_queue_poll(q, buf, 64, 10000, &n));
+        polls++;
+        for (size_t i = 0; i < n; i++) {
+            litecommit_completion *c = &buf[i];
+            CHECK(c->token < QUEUED && seen[c->token] == 0);
+            if (c->token < QUEUED) seen[c->token]++;
+            if (c->status == LITECOMMIT_OK) {
+                CHECK(c->statement_count == 1 && c->changes == 1 && c->has_rows == 1);
+                CHECK(c->last_insert_rowid == (int64_t)c->token);
+                litecommit_statement_result sr;
+                litecommit_value k;
+                OK(litecommit_result_statement(c->result, 0, &sr));
+                OK(litecommit_rows_value(sr.rows, 0, 0, &k));
+                CHECK(k.i == (int64_t)c->token);
+            } else {
+                errors++;
+                litecommit_error_info e;
+                OK(litecommit_result_error(c->result, &e));
+                CHECK(c->token == QUEUED - 1 && e.extended_code == 1555); /* PRIMARYKEY */
+                CHECK(c->status == LITECOMMIT_SQLITE_ERROR && e.statement_index == 0);
+            }
+        }
+        got += (int)n;
+        litecommit_completions_free(buf, n);
+        CHECK(n == 0 || buf[0].result == NULL);
+    }
+    CHECK(got == QUEUED && errors == 1);
+    CHECK(polls <= QUEUED);
+
+    /* Nothing left: a zero timeout returns at once with nothing. */
+    size_t n = 99;
+    OK(litecommit_completion_queue_poll(q, buf, 64, 0, &n));
+    CHECK(n == 0);
+    CHECK(litecommit_completion_queue_poll(q, buf, 0, 0, &n) == LITECOMMIT_INVALID_ARGUMENT);
+
+    /* Unpolled completions are freed with the queue. */
+    litecommit_statement s = {.sql = "INSERT INTO q VALUES (100000)"};
+    OK(litecommit_submit_queue(db, &s, 1, q, 1, 0));
+    OK(litecommit_flush(db));
+
+    OK(litecommit_completion_queue_close(q));
+    OK(litecommit_completion_queue_close(q));
+    OK(litecommit_completion_queue_poll(q, buf, 64, -1, &n)); /* what is left comes first */
+    CHECK(n == 1);
+    litecommit_completions_free(buf, n);
+    CHECK(litecommit_completion_queue_poll(q, buf, 64, -1, &n) == LITECOMMIT_CLOSED);
+    CHECK(litecommit_submit_queue(db, &s, 1, q, 2, 0) == LITECOMMIT_CLOSED);
+    litecommit_completion_queue_free(&q);
+    litecommit_completion_queue_free(&q);
+    CHECK(q == NULL);
+
+    /* A queue freed with completions in it, and one freed while work is in flight. */
+    OK(litecommit_completion_queue_new(&q));
+    litecommit_statement s2 = {.sql = "INSERT INTO q VALUES (100001)"};
+    OK(litecommit_submit_queue(db, &s2, 1, q, 1, 1));
+    OK(litecommit_flush(db));
+    litecommit_statement s3 = {.sql = "INSERT INTO q VALUES (100002)"};
+    OK(litecommit_submit_queue(db, &s3, 1, q, 2, 1));
+    litecommit_completion_queue_free(&q);
+    OK(litecommit_flush(db));
+    CHECK(count_rows(db, "SELECT count(*) FROM q") == QUEUED - 1 + 3);
+    litecommit_committer_free(&db);
+}
+
+static void test_misc_and_close(void) {
+    litecommit_committer *db = open_db("close");
+    exec_sql(db, "CREATE TABLE m (k INTEGER PRIMARY KEY)");
+    for (int i = 0; i < 5; i++) exec_sql(db, "INSERT INTO m VALUES (NULL)");
+
+    OK(litecommit_flush(db));
+    litecommit_checkpoint_result cr = {.log_frames = -5};
+    OK(litecommit_checkpoint(db, LITECOMMIT_CHECKPOINT_TRUNCATE, &cr));
+    CHECK(cr.busy == 0 && cr.log_frames >= 0);
+    OK(litecommit_checkpoint(db, LITECOMMIT_CHECKPOINT_PASSIVE, NULL));
+    char *text = NULL;
+    OK(litecommit_metrics_text(db, &text));
+    CHECK(text && strstr(text, "batch_committer_flushes_total") != NULL);
+    CHECK(text && strstr(text, "batch_committer_commit_latency_ms") != NULL);
+    litecommit_string_free(&text);
+    CHECK(text == NULL);
+    litecommit_string_free(&text);
+    litecommit_string_free(NULL);
+
+    /* A stats struct from an older caller: only its bytes are written. */
+    unsigned char small[16];
+    memset(small, 0xAB, sizeof small);
+    OK(litecommit_get_stats(db, (litecommit_stats *)small, 8));
+    CHECK(small[8] == 0xAB && small[15] == 0xAB);
+    uint64_t committed = 0;
+    memcpy(&committed, small, sizeof committed);
+    CHECK(committed == 6);
+
+    /* try_submit, a pending handle never waited on, and a timed wait. */
+    litecommit_statement ins = {.sql = "INSERT INTO m VALUES (NULL)"};
+    litecommit_pending *p = NULL;
+    OK(litecommit_try_submit(db, &ins, 1, &p));
+    litecommit_pending_free(&p);
+    OK(litecommit_submit(db, &ins, 1, &p));
+    litecommit_result *r = NULL;
+    litecommit_status st = litecommit_pending_wait(p, 60000, &r);
+    CHECK(st == LITECOMMIT_OK && r != NULL);
+    litecommit_result_free(&r);
+    litecommit_pending_free(&p);
+    litecommit_pending_free(&p);
+    CHECK(litecommit_pending_wait(NULL, 0, &r) == LITECOMMIT_INVALID_ARGUMENT);
+
+    /* A transaction submitted right before close still commits. */
+    OK(litecommit_submit(db, &ins, 1, &p));
+    OK(litecommit_close(db));
+    OK(litecommit_pending_wait(p, -1, &r));
+    litecommit_result_free(&r);
+    litecommit_pending_free(&p);
+
+    /* Close is idempotent; everything else after close is LITECOMMIT_CLOSED. */
+    OK(litecommit_close(db));
+    CHECK(litecommit_execute(db, &ins, 1, &r) == LITECOMMIT_CLOSED);
+    litecommit_error_info e;
+    litecommit_last_error(&e);
+    CHECK(strcmp(e.code_name, "LITECOMMIT_CLOSED") == 0);
+    CHECK(litecommit_submit(db, &ins, 1, &p) == LITECOMMIT_CLOSED && p == NULL);
+    CHECK(litecommit_submit_callback(db, &ins, 1, on_done, NULL) == LITECOMMIT_CLOSED);
+    litecommit_statement q = {.sql = "SELECT 1"};
+    litecommit_rows *rows = NULL;
+    CHECK(litecommit_query(db, &q, &rows) == LITECOMMIT_CLOSED && rows == NULL);
+    CHECK(litecommit_flush(db) == LITECOMMIT_CLOSED);
+    CHECK(litecommit_checkpoint(db, LITECOMMIT_CHECKPOINT_PASSIVE, NULL) == LITECOMMIT_CLOSED);
+    CHECK(litecommit_metrics_text(db, &text) == LITECOMMIT_CLOSED);
+    litecommit_stats stats;
+    CHECK(litecommit_get_stats(db, &stats, sizeof stats) == LITECOMMIT_CLOSED);
+    litecommit_completion_queue *cq = NULL;
+    OK(litecommit_completion_queue_new(&cq));
+    CHECK(litecommit_submit_queue(db, &ins, 1, cq, 0, 1) == LITECOMMIT_CLOSED);
+    litecommit_completion_queue_free(&cq);
+    litecommit_committer_free(&db);
+    CHECK(db == NULL);
+    litecommit_committer_free(&db); /* double free through the variable: no-op */
+    litecommit_committer_free(NULL);
+    CHECK(litecommit_close(NULL) == LITECOMMIT_INVALID_ARGUMENT);
+
+    /* Reopen: everything committed before close is there. */
+    db = open_db("close");
+    CHECK(count_rows(db, "SELECT count(*) FROM m") == 8);
+    litecommit_committer_free(&db); /* free without close: closes */
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/litecommit-c-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_options();
+    test_values_and_results();
+    test_errors();
+    test_threads();
+    test_callbacks();
+    test_queue();
+    test_misc_and_close();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    printf("c: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,27 @@
+// Package litecommit is the Go binding of litecommit, a group-commit engine for SQLite.
+//
+// Many goroutines submit small write transactions; litecommit runs them together inside
+// one SQLite transaction (one fsync per batch), each under its own SAVEPOINT, and returns
+// to each caller once its own transaction is durable. A failing transaction is rolled
+// back alone; the rest of its batch commits.
+//
+// The package links the static library built by cargo from the repository's ffi/ crate
+// (target/release/liblitecommit.a) through cgo. Build it first:
+//
+//	cargo build -p litecommit-ffi --release
+//
+// One goroutine per Committer polls the library's completion queue, taking up to
+// Options.PollBatch completions per cgo call, and hands each result to the goroutine that
+// waits for it: thousands of waiting goroutines do not hold thousands of OS threads.
+//
+// Context cancellation: Exec, Transaction, Query, Flush and Checkpoint return ctx.Err()
+// as soon as ctx is done, but a transaction that was already queued is NOT withdrawn: it
+// may still commit after the call returned. Check the database (or make the transaction
+// idempotent) when a cancelled write matters.
+//
+// Values: nil, bool (as 0/1), every int and uint kind (uint64 above MaxInt64 is an
+// error), float32/64, string and []byte go in; NULL, int64, float64, string and []byte
+// come out. Named parameters are given with sql.Named("id", 1) or NamedArg.
+//
+// All methods of a Committer are safe for concurrent use.
+package litecommit

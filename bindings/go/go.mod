@@ -1,0 +1,3 @@
+module github.com/litecommit/litecommit/bindings/go
+
+go 1.22

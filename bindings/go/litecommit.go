@@ -1,0 +1,578 @@
+package litecommit
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/liblitecommit.a -lpthread -ldl -lm -lrt
+#include <stdlib.h>
+#include "litecommit.h"
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Durability says what a commit survives once Exec returns.
+type Durability string
+
+// Durability modes.
+const (
+	// DurabilityFull fsyncs the WAL at every batch commit: survives power loss (default).
+	DurabilityFull Durability = "full"
+	// DurabilityNormal fsyncs only at checkpoints: survives process crashes; a power loss
+	// may roll back the latest batches, never corrupts.
+	DurabilityNormal Durability = "normal"
+	// DurabilityOff never fsyncs: survives process crashes only.
+	DurabilityOff Durability = "off"
+)
+
+// FlushPolicy says when the writer commits what is queued.
+type FlushPolicy string
+
+// Flush policies.
+const (
+	// FlushAdaptive commits whatever is queued the moment the writer is free (default).
+	FlushAdaptive FlushPolicy = "adaptive"
+	// FlushTicker commits when MaxBatchSize transactions are queued or every MaxWaitMs.
+	FlushTicker FlushPolicy = "ticker"
+)
+
+// CheckpointMode is a WAL checkpoint mode.
+type CheckpointMode string
+
+// Checkpoint modes.
+const (
+	CheckpointPassive  CheckpointMode = "passive"
+	CheckpointFull     CheckpointMode = "full"
+	CheckpointRestart  CheckpointMode = "restart"
+	CheckpointTruncate CheckpointMode = "truncate"
+)
+
+// Options configure a Committer. The zero value means every default; a zero numeric
+// field keeps its default. Options whose default is "on" are pointers (use Bool(false)
+// to turn them off).
+type Options struct {
+	Durability  Durability  // default "full"
+	FlushPolicy FlushPolicy // default "adaptive"
+	// MaxBatchSize is the most transactions in one batch (default 1000).
+	MaxBatchSize int
+	// MaxWaitMs: with the ticker policy, flush at least this often (default 10).
+	MaxWaitMs int
+	// LingerMs: with the adaptive policy, wait this long for more after the first
+	// transaction of a batch (default 0).
+	LingerMs int
+	// QueueCapacity is how many transactions may wait before submitters block (default
+	// 10000).
+	QueueCapacity int
+	// BusyTimeoutMs is how long to wait for locks held by other processes (default 5000).
+	BusyTimeoutMs int
+	// ReadConnections serve Query (default 4).
+	ReadConnections int
+	// Checkpoint runs the background checkpoint scheduler (default on). Turn it off when
+	// an external tool (Litestream, a backup job) does the checkpoints.
+	Checkpoint *bool
+	// PassiveThresholdMb of un-checkpointed WAL triggers a PASSIVE checkpoint (default 4).
+	PassiveThresholdMb float64
+	// RestartThresholdMb of WAL triggers a RESTART checkpoint (default 16).
+	RestartThresholdMb float64
+	// CheckpointBusyTimeoutMs bounds how long RESTART/TRUNCATE wait for readers (100).
+	CheckpointBusyTimeoutMs int
+	// DynamicBatchSize doubles MaxBatchSize while a checkpoint runs (default on).
+	DynamicBatchSize *bool
+	// TruncateWhenIdle runs a TRUNCATE checkpoint once idle for IdleMs (default off).
+	TruncateWhenIdle bool
+	// IdleMs without commits counts as idle (default 1000).
+	IdleMs int
+	// CacheSizeKib is PRAGMA cache_size in KiB (default 8192).
+	CacheSizeKib int
+	// MmapSize is PRAGMA mmap_size in bytes (default 0).
+	MmapSize int64
+	// JournalSizeLimit is PRAGMA journal_size_limit in bytes (default 64 MiB; -1 keeps
+	// the WAL file at its high-water mark).
+	JournalSizeLimit *int64
+	// ForeignKeys sets PRAGMA foreign_keys on the writer (default on).
+	ForeignKeys *bool
+	// IdleVacuumPages of incremental vacuum run once idle (default 0).
+	IdleVacuumPages int
+	// StatementCacheCapacity is the prepared statements cached per connection (256).
+	StatementCacheCapacity int
+	// PollBatch is how many completions the poller takes per cgo call (default 256).
+	PollBatch int
+}
+
+// Bool returns a pointer to b, for the Options fields that default to on.
+func Bool(b bool) *bool { return &b }
+
+// Int64 returns a pointer to i, for Options.JournalSizeLimit.
+func Int64(i int64) *int64 { return &i }
+
+func (o *Options) toC() (C.litecommit_options, error) {
+	var c C.litecommit_options
+	C.litecommit_options_default(&c)
+	switch o.Durability {
+	case "", DurabilityFull:
+		c.durability = C.LITECOMMIT_DURABILITY_FULL
+	case DurabilityNormal:
+		c.durability = C.LITECOMMIT_DURABILITY_NORMAL
+	case DurabilityOff:
+		c.durability = C.LITECOMMIT_DURABILITY_OFF
+	default:
+		return c, configError("Durability: unknown value %q (expected full, normal or off)", o.Durability)
+	}
+	switch o.FlushPolicy {
+	case "", FlushAdaptive:
+		c.flush_policy = C.LITECOMMIT_FLUSH_ADAPTIVE
+	case FlushTicker:
+		c.flush_policy = C.LITECOMMIT_FLUSH_TICKER
+	default:
+		return c, configError("FlushPolicy: unknown value %q (expected adaptive or ticker)", o.FlushPolicy)
+	}
+	ints := []struct {
+		name string
+		v    int64
+		dst  *C.uint64_t
+	}{
+		{"MaxBatchSize", int64(o.MaxBatchSize), &c.max_batch_size},
+		{"MaxWaitMs", int64(o.MaxWaitMs), &c.max_wait_ms},
+		{"LingerMs", int64(o.LingerMs), &c.linger_ms},
+		{"QueueCapacity", int64(o.QueueCapacity), &c.queue_capacity},
+		{"BusyTimeoutMs", int64(o.BusyTimeoutMs), &c.busy_timeout_ms},
+		{"ReadConnections", int64(o.ReadConnections), &c.read_connections},
+		{"CheckpointBusyTimeoutMs", int64(o.CheckpointBusyTimeoutMs), &c.checkpoint_busy_timeout_ms},
+		{"IdleMs", int64(o.IdleMs), &c.idle_ms},
+		{"CacheSizeKib", int64(o.CacheSizeKib), &c.cache_size_kib},
+		{"MmapSize", o.MmapSize, &c.mmap_size},
+		{"StatementCacheCapacity", int64(o.StatementCacheCapacity), &c.statement_cache_capacity},
+	}
+	for _, f := range ints {
+		if f.v < 0 {
+			return c, configError("%s: must not be negative, got %d", f.name, f.v)
+		}
+		if f.v > 0 {
+			*f.dst = C.uint64_t(f.v)
+		}
+	}
+	if o.IdleVacuumPages < 0 || int64(o.IdleVacuumPages) > 1<<32-1 {
+		return c, configError("IdleVacuumPages: out of range: %d", o.IdleVacuumPages)
+	}
+	c.idle_vacuum_pages = C.uint32_t(o.IdleVacuumPages)
+	if o.PassiveThresholdMb != 0 {
+		c.passive_threshold_mb = C.double(o.PassiveThresholdMb)
+	}
+	if o.RestartThresholdMb != 0 {
+		c.restart_threshold_mb = C.double(o.RestartThresholdMb)
+	}
+	flag := func(p *bool, dst *C.int32_t) {
+		if p != nil {
+			*dst = 0
+			if *p {
+				*dst = 1
+			}
+		}
+	}
+	flag(o.Checkpoint, &c.checkpoint)
+	flag(o.DynamicBatchSize, &c.dynamic_batch_size)
+	flag(o.ForeignKeys, &c.foreign_keys)
+	if o.TruncateWhenIdle {
+		c.truncate_when_idle = 1
+	}
+	if o.JournalSizeLimit != nil {
+		c.journal_size_limit = C.int64_t(*o.JournalSizeLimit)
+	}
+	if o.PollBatch < 0 {
+		return c, configError("PollBatch: must not be negative, got %d", o.PollBatch)
+	}
+	return c, nil
+}
+
+// Committer is a group committer on one SQLite database. Its methods are safe for
+// concurrent use. Close it when done; a Committer that is garbage-collected unclosed is
+// closed then (committing what it had queued).
+type Committer struct {
+	*committer
+}
+
+// committer is what the poller goroutine references, so that the public handle can be
+// collected (and closed by its finalizer) while the poller still runs.
+type committer struct {
+	// mu guards db and q: read-locked for every call into the library, write-locked only
+	// to free them.
+	mu       sync.RWMutex
+	db       *C.litecommit_committer
+	q        *C.litecommit_completion_queue
+	closed   atomic.Bool
+	token    atomic.Uint64
+	waitMu   sync.Mutex
+	waiters  map[uint64]chan outcome
+	pollDone chan struct{}
+	batch    int
+	// accepted counts the transactions the library has queued (tests wait on it).
+	accepted atomic.Uint64
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type outcome struct {
+	results []Result
+	err     error
+}
+
+// Open opens (creating if needed) the database at path in WAL mode and starts its writer,
+// checkpoint scheduler and completion poller.
+func Open(path string, opts Options) (*Committer, error) {
+	copts, err := opts.toC()
+	if err != nil {
+		return nil, err
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	c := &committer{
+		waiters:  make(map[uint64]chan outcome),
+		pollDone: make(chan struct{}),
+		batch:    opts.PollBatch,
+	}
+	if c.batch == 0 {
+		c.batch = 256
+	}
+	if err := call(func() C.litecommit_status { return C.litecommit_open(cpath, &copts, &c.db) }); err != nil {
+		return nil, err
+	}
+	if err := call(func() C.litecommit_status { return C.litecommit_completion_queue_new(&c.q) }); err != nil {
+		C.litecommit_committer_free(&c.db)
+		return nil, err
+	}
+	go c.poll()
+	pub := &Committer{c}
+	runtime.SetFinalizer(pub, func(p *Committer) { go p.committer.Close() })
+	return pub, nil
+}
+
+// poll runs on its own goroutine: it takes up to c.batch completions per cgo call and
+// hands each to its waiter, until the queue is closed and drained.
+func (c *committer) poll() {
+	defer close(c.pollDone)
+	buf := make([]C.litecommit_completion, c.batch)
+	for {
+		var n C.size_t
+		// The queue is freed only after pollDone is closed, so no lock is needed here.
+		status := C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), -1, &n)
+		got := buf[:int(n)]
+		for i := range got {
+			c.deliver(uint64(got[i].token), completionOutcome(&got[i]))
+		}
+		C.litecommit_completions_free(&buf[0], n)
+		if status != C.LITECOMMIT_OK {
+			// LITECOMMIT_CLOSED once Close closed the queue and it is drained; any other
+			// status would be a bug: fail whoever still waits rather than hang them.
+			c.failWaiters(closedError())
+			return
+		}
+	}
+}
+
+func completionOutcome(cp *C.litecommit_completion) outcome {
+	if cp.status != C.LITECOMMIT_OK {
+		var info C.litecommit_error_info
+		C.litecommit_result_error(cp.result, &info)
+		return outcome{err: errorFromInfo(&info)}
+	}
+	// The common case (one statement, no RETURNING rows) needs no further cgo call.
+	if cp.statement_count == 1 && cp.has_rows == 0 {
+		return outcome{results: []Result{{
+			Changes:      int64(cp.changes),
+			LastInsertID: int64(cp.last_insert_rowid),
+		}}}
+	}
+	return outcome{results: resultsFromC(cp.result)}
+}
+
+func (c *committer) deliver(token uint64, o outcome) {
+	c.waitMu.Lock()
+	ch, ok := c.waiters[token]
+	delete(c.waiters, token)
+	c.waitMu.Unlock()
+	if ok {
+		ch <- o // buffered: never blocks, even if the waiter gave up
+	}
+}
+
+func (c *committer) failWaiters(err error) {
+	c.waitMu.Lock()
+	waiters := c.waiters
+	c.waiters = make(map[uint64]chan outcome)
+	c.waitMu.Unlock()
+	for _, ch := range waiters {
+		ch <- outcome{err: err}
+	}
+}
+
+// pending is the number of transactions whose outcome has not been delivered yet.
+func (c *committer) pending() int {
+	c.waitMu.Lock()
+	defer c.waitMu.Unlock()
+	return len(c.waiters)
+}
+
+// acquire read-locks the handles for one call; release with c.mu.RUnlock.
+func (c *committer) acquire() error {
+	c.mu.RLock()
+	if c.db == nil || c.closed.Load() {
+		c.mu.RUnlock()
+		return closedError()
+	}
+	return nil
+}
+
+// Exec runs one statement as a transaction and returns once it is durable.
+func (c *committer) Exec(ctx context.Context, sql string, args ...any) (Result, error) {
+	results, err := c.Transaction(ctx, []Statement{{SQL: sql, Args: args}})
+	if err != nil {
+		return Result{}, err
+	}
+	return results[0], nil
+}
+
+// Transaction runs statements atomically (all or none) and returns once they are
+// durable, with one Result per statement. If ctx is done first it returns ctx.Err() at
+// once, but the transaction, already queued, may still commit.
+func (c *committer) Transaction(ctx context.Context, stmts []Statement) ([]Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(stmts) == 0 {
+		return nil, argError("a transaction needs at least one statement")
+	}
+	in := make([]stmtIn, len(stmts))
+	for i, s := range stmts {
+		var err error
+		if in[i], err = convertStatement(s, i); err != nil {
+			return nil, err
+		}
+	}
+	cs := toC(in)
+	defer cs.free()
+
+	token := c.token.Add(1)
+	ch := make(chan outcome, 1)
+	c.waitMu.Lock()
+	c.waiters[token] = ch
+	c.waitMu.Unlock()
+	if err := c.acquire(); err != nil {
+		c.forget(token)
+		return nil, err
+	}
+	err := call(func() C.litecommit_status {
+		return C.litecommit_submit_queue(c.db, cs.stmts, cs.n, c.q, C.uint64_t(token), 1)
+	})
+	c.mu.RUnlock()
+	if err != nil {
+		c.forget(token)
+		return nil, err
+	}
+	c.accepted.Add(1)
+	select {
+	case o := <-ch:
+		return o.results, o.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *committer) forget(token uint64) {
+	c.waitMu.Lock()
+	delete(c.waiters, token)
+	c.waitMu.Unlock()
+}
+
+// async runs a blocking library call on its own goroutine so that the caller can return
+// when ctx is done (the call itself runs to completion).
+func (c *committer) async(ctx context.Context, f func(db *C.litecommit_committer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.acquire(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer c.mu.RUnlock()
+		done <- f(c.db)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Query runs a read-only statement on the read pool. It sees every transaction that
+// returned before it started.
+func (c *committer) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	in, err := convertStatement(Statement{SQL: sql, Args: args}, 0)
+	if err != nil {
+		return Rows{}, err
+	}
+	var rows Rows
+	err = c.async(ctx, func(db *C.litecommit_committer) error {
+		cs := toC([]stmtIn{in})
+		defer cs.free()
+		var r *C.litecommit_rows
+		if err := call(func() C.litecommit_status { return C.litecommit_query(db, cs.stmts, &r) }); err != nil {
+			return err
+		}
+		rows = rowsFromC(r)
+		C.litecommit_rows_free(&r)
+		return nil
+	})
+	return rows, err
+}
+
+// Flush is a barrier: it returns once every transaction submitted before it is committed.
+func (c *committer) Flush(ctx context.Context) error {
+	return c.async(ctx, func(db *C.litecommit_committer) error {
+		return call(func() C.litecommit_status { return C.litecommit_flush(db) })
+	})
+}
+
+// CheckpointResult is what a manual checkpoint did.
+type CheckpointResult struct {
+	// LogFrames is the number of frames in the WAL (-1 if not in WAL mode).
+	LogFrames int64
+	// CheckpointedFrames is the number of frames copied into the database.
+	CheckpointedFrames int64
+	// Busy is true if it could not finish (readers or the writer were in the way).
+	Busy bool
+}
+
+// Checkpoint runs a WAL checkpoint now, on the scheduler's connection.
+func (c *committer) Checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
+	var cmode C.uint32_t
+	switch mode {
+	case CheckpointPassive, "":
+		cmode = C.LITECOMMIT_CHECKPOINT_PASSIVE
+	case CheckpointFull:
+		cmode = C.LITECOMMIT_CHECKPOINT_FULL
+	case CheckpointRestart:
+		cmode = C.LITECOMMIT_CHECKPOINT_RESTART
+	case CheckpointTruncate:
+		cmode = C.LITECOMMIT_CHECKPOINT_TRUNCATE
+	default:
+		return CheckpointResult{}, argError("unknown checkpoint mode %q", mode)
+	}
+	var out CheckpointResult
+	err := c.async(ctx, func(db *C.litecommit_committer) error {
+		var r C.litecommit_checkpoint_result
+		if err := call(func() C.litecommit_status { return C.litecommit_checkpoint(db, cmode, &r) }); err != nil {
+			return err
+		}
+		out = CheckpointResult{int64(r.log_frames), int64(r.checkpointed_frames), r.busy != 0}
+		return nil
+	})
+	return out, err
+}
+
+// MetricsText returns the metrics in the Prometheus text exposition format.
+func (c *committer) MetricsText() (string, error) {
+	if err := c.acquire(); err != nil {
+		return "", err
+	}
+	defer c.mu.RUnlock()
+	var text *C.char
+	if err := call(func() C.litecommit_status { return C.litecommit_metrics_text(c.db, &text) }); err != nil {
+		return "", err
+	}
+	defer C.litecommit_string_free(&text)
+	return C.GoString(text), nil
+}
+
+// Stats is a snapshot of a committer's figures (the same as its metrics).
+type Stats struct {
+	TransactionsCommitted uint64
+	TransactionsFailed    uint64
+	TransactionsAborted   uint64
+	Batches               uint64
+	// Flushes counts batches by trigger: adaptive, size, timer, flush, close.
+	Flushes             map[string]uint64
+	MaxBatchSize        uint64
+	MeanBatchSize       float64
+	MeanFlushMs         float64
+	MeanCommitLatencyMs float64
+	// Checkpoints counts checkpoints by mode: passive, full, restart, truncate.
+	Checkpoints       map[string]uint64
+	CheckpointsBusy   uint64
+	CheckpointRunning bool
+	WalFrames         uint64
+	WalBacklogFrames  uint64
+	WalFileBytes      uint64
+	QueueDepth        uint64
+	MaxWriterStallMs  float64
+}
+
+// Stats returns the committer's figures.
+func (c *committer) Stats() (Stats, error) {
+	if err := c.acquire(); err != nil {
+		return Stats{}, err
+	}
+	defer c.mu.RUnlock()
+	var s C.litecommit_stats
+	if err := call(func() C.litecommit_status {
+		return C.litecommit_get_stats(c.db, &s, C.size_t(unsafe.Sizeof(s)))
+	}); err != nil {
+		return Stats{}, err
+	}
+	return Stats{
+		TransactionsCommitted: uint64(s.transactions_committed),
+		TransactionsFailed:    uint64(s.transactions_failed),
+		TransactionsAborted:   uint64(s.transactions_aborted),
+		Batches:               uint64(s.batches),
+		Flushes: map[string]uint64{
+			"adaptive": uint64(s.flushes_adaptive),
+			"size":     uint64(s.flushes_size),
+			"timer":    uint64(s.flushes_timer),
+			"flush":    uint64(s.flushes_flush),
+			"close":    uint64(s.flushes_close),
+		},
+		MaxBatchSize:        uint64(s.max_batch_size),
+		MeanBatchSize:       float64(s.mean_batch_size),
+		MeanFlushMs:         float64(s.mean_flush_ms),
+		MeanCommitLatencyMs: float64(s.mean_commit_latency_ms),
+		Checkpoints: map[string]uint64{
+			"passive":  uint64(s.checkpoints_passive),
+			"full":     uint64(s.checkpoints_full),
+			"restart":  uint64(s.checkpoints_restart),
+			"truncate": uint64(s.checkpoints_truncate),
+		},
+		CheckpointsBusy:   uint64(s.checkpoints_busy),
+		CheckpointRunning: s.checkpoint_running != 0,
+		WalFrames:         uint64(s.wal_frames),
+		WalBacklogFrames:  uint64(s.wal_backlog_frames),
+		WalFileBytes:      uint64(s.wal_file_bytes),
+		QueueDepth:        uint64(s.queue_depth),
+		MaxWriterStallMs:  float64(s.max_writer_stall_ms),
+	}, nil
+}
+
+// Close stops accepting work, commits everything already queued, returns every waiting
+// call's result, stops the scheduler and closes the database. It is idempotent; every
+// later call fails with ErrClosed.
+func (c *committer) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		// Nothing is freed yet, so no lock is needed: the library's close is thread-safe,
+		// and calls racing with it get LITECOMMIT_CLOSED.
+		c.closeErr = call(func() C.litecommit_status { return C.litecommit_close(c.db) })
+		C.litecommit_completion_queue_close(c.q)
+		<-c.pollDone
+		c.mu.Lock()
+		C.litecommit_completion_queue_free(&c.q)
+		C.litecommit_committer_free(&c.db)
+		c.mu.Unlock()
+	})
+	return c.closeErr
+}

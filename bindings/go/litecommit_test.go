@@ -1,0 +1,525 @@
+package litecommit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// generous bound for waits on observable events (never a timing assertion).
+const patience = 60 * time.Second
+
+func open(t *testing.T, opts Options) (*Committer, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+func mustExec(t *testing.T, db *Committer, sql string, args ...any) Result {
+	t.Helper()
+	r, err := db.Exec(context.Background(), sql, args...)
+	if err != nil {
+		t.Fatalf("Exec(%q): %v", sql, err)
+	}
+	return r
+}
+
+func count(t *testing.T, db *Committer, table string) int64 {
+	t.Helper()
+	rows, err := db.Query(context.Background(), "SELECT count(*) FROM "+table)
+	if err != nil {
+		t.Fatalf("Query: %v", err)
+	}
+	return rows.Values[0][0].(int64)
+}
+
+// waitFor polls an observable condition until it holds or patience runs out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+func asError(t *testing.T, err error) *Error {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *litecommit.Error, got %T: %v", err, err)
+	}
+	return e
+}
+
+func TestValuesRoundTrip(t *testing.T) {
+	db, _ := open(t, Options{})
+	mustExec(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, i, r, s, b, n)")
+	blob := []byte{0, 1, 2, 255}
+	r := mustExec(t, db, "INSERT INTO t (i, r, s, b, n) VALUES (?, ?, ?, ?, ?) RETURNING id, i, r, s, b, n",
+		int64(math.MinInt64), 2.5, "héllo\x00world", blob, nil)
+	if r.Changes != 1 || r.LastInsertID != 1 {
+		t.Fatalf("result %+v", r)
+	}
+	want := []any{int64(1), int64(math.MinInt64), 2.5, "héllo\x00world", blob, nil}
+	if got := r.Rows.Values[0]; !equalRow(got, want) {
+		t.Fatalf("RETURNING %#v, want %#v", got, want)
+	}
+	if strings.Join(r.Rows.Columns, ",") != "id,i,r,s,b,n" {
+		t.Fatalf("columns %v", r.Rows.Columns)
+	}
+
+	// Every Go integer kind, bool, float32.
+	args := []any{int8(-8), int16(-16), int32(-32), uint(7), uint8(8), uint16(16), uint32(32),
+		uint64(math.MaxInt64), true, false, float32(0.5), 42}
+	for _, a := range args {
+		mustExec(t, db, "INSERT INTO t (i) VALUES (?)", a)
+	}
+	rows, err := db.Query(context.Background(), "SELECT i FROM t WHERE id > 1 ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantI := []any{int64(-8), int64(-16), int64(-32), int64(7), int64(8), int64(16), int64(32),
+		int64(math.MaxInt64), int64(1), int64(0), 0.5, int64(42)}
+	for i, row := range rows.Values {
+		if row[0] != wantI[i] {
+			t.Errorf("row %d: %#v, want %#v", i, row[0], wantI[i])
+		}
+	}
+
+	// Named parameters: sql.Named and Named, with or without prefix.
+	mustExec(t, db, "INSERT INTO t (i, s) VALUES (:i, :s)", sql.Named("i", 100), Named(":s", "named"))
+	rows, err = db.Query(context.Background(), "SELECT s FROM t WHERE i = $i", Named("i", 100))
+	if err != nil || len(rows.Values) != 1 || rows.Values[0][0] != "named" {
+		t.Fatalf("named query: %v %v", rows, err)
+	}
+}
+
+func equalRow(a, b []any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		ab, aIsBytes := a[i].([]byte)
+		bb, bIsBytes := b[i].([]byte)
+		if aIsBytes || bIsBytes {
+			if string(ab) != string(bb) || aIsBytes != bIsBytes {
+				return false
+			}
+			continue
+		}
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestArgumentErrors(t *testing.T) {
+	db, _ := open(t, Options{})
+	mustExec(t, db, "CREATE TABLE t (x)")
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		args []any
+		want string
+	}{
+		{"unsupported", []any{struct{}{}}, "argument 1: unsupported type struct {}"},
+		{"overflow", []any{uint64(math.MaxUint64)}, "overflows int64"},
+		{"mixed", []any{1, Named("x", 2)}, "mixes named and positional"},
+		{"empty name", []any{Named("", 2)}, "empty parameter name"},
+	}
+	for _, c := range cases {
+		_, err := db.Exec(ctx, "INSERT INTO t VALUES (?)", c.args...)
+		e := asError(t, err)
+		if e.Status != StatusInvalidArgument || !strings.Contains(e.Message, c.want) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+		if !errors.Is(err, ErrInvalidArg) {
+			t.Errorf("%s: errors.Is(ErrInvalidArg) is false", c.name)
+		}
+	}
+	if _, err := db.Transaction(ctx, nil); !errors.Is(err, ErrInvalidArg) {
+		t.Errorf("empty transaction: %v", err)
+	}
+	// Invalid UTF-8 in SQL and text is refused by the library.
+	if _, err := db.Exec(ctx, "INSERT INTO t VALUES (?)", "\xff"); asError(t, err).Status != StatusInvalidArgument {
+		t.Errorf("invalid UTF-8 text: %v", err)
+	}
+	if _, err := db.Exec(ctx, "SELECT '\xff'"); asError(t, err).Status != StatusInvalidArgument {
+		t.Errorf("invalid UTF-8 SQL: %v", err)
+	}
+	if _, err := db.Query(ctx, "SELECT ?", struct{}{}); !errors.Is(err, ErrInvalidArg) {
+		t.Errorf("query with a bad argument: %v", err)
+	}
+	if n := count(t, db, "t"); n != 0 {
+		t.Fatalf("%d rows written by failed calls", n)
+	}
+}
+
+func TestTransactionErrors(t *testing.T) {
+	db, _ := open(t, Options{})
+	ctx := context.Background()
+	mustExec(t, db, "CREATE TABLE u (id INTEGER PRIMARY KEY, k TEXT UNIQUE)")
+	mustExec(t, db, "INSERT INTO u (k) VALUES ('a')")
+
+	_, err := db.Transaction(ctx, []Statement{
+		{SQL: "INSERT INTO u (k) VALUES (?)", Args: []any{"b"}},
+		{SQL: "INSERT INTO u (k) VALUES (?)", Args: []any{"a"}},
+	})
+	e := asError(t, err)
+	if e.Status != StatusSQLiteError || e.Code != "SQLITE_CONSTRAINT_UNIQUE" || e.SQLiteCode != 19 ||
+		e.ExtendedCode != 2067 || e.StatementIndex != 1 || !e.IsConstraint() {
+		t.Fatalf("constraint error: %+v", e)
+	}
+	if n := count(t, db, "u"); n != 1 {
+		t.Fatalf("the failed transaction left %d rows", n)
+	}
+
+	_, err = db.Exec(ctx, "BEGIN")
+	if e := asError(t, err); e.Status != StatusRefused || e.StatementIndex != 0 {
+		t.Errorf("BEGIN: %+v", e)
+	}
+	_, err = db.Exec(ctx, "INSERT INTO u (k) VALUES (?)")
+	if e := asError(t, err); e.Status != StatusParameter {
+		t.Errorf("missing parameter: %+v", e)
+	}
+	_, err = db.Exec(ctx, "INSERT INTO nowhere VALUES (1)")
+	if e := asError(t, err); e.Status != StatusSQLiteError || e.Code != "SQLITE_ERROR" {
+		t.Errorf("no such table: %+v", e)
+	}
+	if _, err = db.Query(ctx, "SELECT * FROM nowhere"); asError(t, err).Status != StatusSQLiteError {
+		t.Errorf("query error: %v", err)
+	}
+	if _, err = db.Checkpoint(ctx, "sideways"); !errors.Is(err, ErrInvalidArg) {
+		t.Errorf("bad checkpoint mode: %v", err)
+	}
+}
+
+func TestConcurrentGoroutines(t *testing.T) {
+	db, _ := open(t, Options{})
+	mustExec(t, db, "CREATE TABLE c (id INTEGER PRIMARY KEY, g INTEGER)")
+	// Row 1 exists, so the transactions that insert it again fail.
+	mustExec(t, db, "INSERT INTO c (id, g) VALUES (1, -1)")
+	const n = 1000
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	ids := make(chan int64, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var err error
+			var r Result
+			if i%10 == 0 {
+				// Every tenth one fails on its own; its batch commits.
+				_, err = db.Transaction(context.Background(), []Statement{
+					{SQL: "INSERT INTO c (g) VALUES (?)", Args: []any{i}},
+					{SQL: "INSERT INTO c (id) VALUES (1)"},
+				})
+				if err == nil || !asError(t, err).IsConstraint() {
+					errs <- err
+				}
+				return
+			}
+			r, err = db.Exec(context.Background(), "INSERT INTO c (g) VALUES (?) RETURNING id", i)
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids <- r.LastInsertID
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	close(ids)
+	for err := range errs {
+		t.Errorf("unexpected: %v", err)
+	}
+	seen := map[int64]bool{}
+	for id := range ids {
+		if seen[id] {
+			t.Fatalf("rowid %d returned twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n-n/10 {
+		t.Fatalf("%d successful inserts, want %d", len(seen), n-n/10)
+	}
+	if got := count(t, db, "c WHERE g >= 0"); got != int64(n-n/10) {
+		t.Fatalf("%d rows, want %d", got, n-n/10)
+	}
+	st, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TransactionsFailed != n/10 || st.Batches == 0 || st.Batches > st.TransactionsCommitted+st.TransactionsFailed {
+		t.Fatalf("stats %+v", st)
+	}
+	if db.pending() != 0 {
+		t.Fatalf("%d waiters left", db.pending())
+	}
+}
+
+// A long ticker interval keeps transactions queued until Flush, so the test can observe
+// waiting goroutines without timing assumptions.
+var holdOptions = Options{FlushPolicy: FlushTicker, MaxWaitMs: 10 * 60 * 1000, MaxBatchSize: 1 << 20}
+
+func TestWaitersDoNotHoldThreads(t *testing.T) {
+	db, _ := open(t, holdOptions)
+	ctx := context.Background()
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate := func() {
+		done := make(chan error, 1)
+		go func() { _, err := db.Exec(ctx, "CREATE TABLE w (x)"); done <- err }()
+		waitFor(t, "the CREATE to be queued", func() bool { return db.accepted.Load() == 1 })
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate()
+
+	threads := pprof.Lookup("threadcreate")
+	before := threads.Count()
+	const n = 3000
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := db.Exec(ctx, "INSERT INTO w VALUES (?)", i); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	waitFor(t, "all inserts to be queued", func() bool { return db.accepted.Load() == n+1 })
+	if created := threads.Count() - before; created > 100 {
+		t.Errorf("%d OS threads created for %d waiting goroutines", created, n)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := count(t, db, "w"); got != n {
+		t.Fatalf("%d rows, want %d", got, n)
+	}
+}
+
+func TestContextCancellation(t *testing.T) {
+	db, _ := open(t, holdOptions)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { _, err := db.Exec(ctx, "CREATE TABLE k (x)"); done <- err }()
+	waitFor(t, "queued", func() bool { return db.accepted.Load() == 1 })
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Already cancelled: nothing is submitted.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := db.Exec(cancelled, "INSERT INTO k VALUES (0)"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled before: %v", err)
+	}
+	for _, f := range []func() error{
+		func() error { _, err := db.Query(cancelled, "SELECT 1"); return err },
+		func() error { return db.Flush(cancelled) },
+		func() error { _, err := db.Checkpoint(cancelled, CheckpointPassive); return err },
+	} {
+		if err := f(); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled call: %v", err)
+		}
+	}
+
+	// Cancelled while queued: the call returns at once; the transaction still commits.
+	waiting, cancel := context.WithCancel(ctx)
+	go func() { _, err := db.Exec(waiting, "INSERT INTO k VALUES (1)"); done <- err }()
+	waitFor(t, "queued", func() bool { return db.accepted.Load() == 2 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled while waiting: %v", err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "k"); n != 1 {
+		t.Fatalf("%d rows: the cancelled transaction should have committed", n)
+	}
+	waitFor(t, "the waiter to be dropped", func() bool { return db.pending() == 0 })
+}
+
+func TestCloseAndErrors(t *testing.T) {
+	db, path := open(t, Options{})
+	ctx := context.Background()
+	mustExec(t, db, "CREATE TABLE z (x)")
+
+	// Close while many goroutines write: each call either commits or gets ErrClosed.
+	const n = 300
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	committed := 0
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			_, err := db.Exec(ctx, "INSERT INTO z VALUES (?)", i)
+			switch {
+			case err == nil:
+				mu.Lock()
+				committed++
+				mu.Unlock()
+			case !errors.Is(err, ErrClosed):
+				t.Errorf("insert %d: %v", i, err)
+			}
+		}(i)
+	}
+	close(start)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	calls := map[string]func() error{
+		"Exec":        func() error { _, err := db.Exec(ctx, "INSERT INTO z VALUES (1)"); return err },
+		"Transaction": func() error { _, err := db.Transaction(ctx, []Statement{{SQL: "SELECT 1"}}); return err },
+		"Query":       func() error { _, err := db.Query(ctx, "SELECT 1"); return err },
+		"Flush":       func() error { return db.Flush(ctx) },
+		"Checkpoint":  func() error { _, err := db.Checkpoint(ctx, CheckpointFull); return err },
+		"MetricsText": func() error { _, err := db.MetricsText(); return err },
+		"Stats":       func() error { _, err := db.Stats(); return err },
+	}
+	for name, f := range calls {
+		if err := f(); !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v", name, err)
+		}
+	}
+
+	// Everything that returned success is in the database.
+	db2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if got := count(t, db2, "z"); got != int64(committed) {
+		t.Fatalf("%d rows, %d calls succeeded", got, committed)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.db")
+	cases := []struct {
+		opts Options
+		want string
+	}{
+		{Options{MaxBatchSize: -1}, "MaxBatchSize"},
+		{Options{Durability: "sometimes"}, "Durability"},
+		{Options{FlushPolicy: "never"}, "FlushPolicy"},
+		{Options{PassiveThresholdMb: 8, RestartThresholdMb: 2}, "restart_threshold_mb"},
+		{Options{ReadConnections: -3}, "ReadConnections"},
+	}
+	for _, c := range cases {
+		_, err := Open(path, c.opts)
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: got %v, want an invalid config error naming %s", c.opts, err, c.want)
+		}
+	}
+	_, err := Open(filepath.Join(dir, "missing", "dir", "x.db"), Options{})
+	if e := asError(t, err); e.Status != StatusOpenError && e.Status != StatusSQLiteError {
+		t.Errorf("open in a missing directory: %+v", e)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("an invalid configuration created the database")
+	}
+}
+
+func TestFlushCheckpointMetricsStats(t *testing.T) {
+	db, _ := open(t, Options{Checkpoint: Bool(false), JournalSizeLimit: Int64(-1)})
+	ctx := context.Background()
+	mustExec(t, db, "CREATE TABLE m (x)")
+	for i := 0; i < 10; i++ {
+		mustExec(t, db, "INSERT INTO m VALUES (?)", i)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := db.Checkpoint(ctx, CheckpointTruncate)
+	if err != nil || r.Busy {
+		t.Fatalf("checkpoint: %+v %v", r, err)
+	}
+	text, err := db.MetricsText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"batch_committer_flushes_total", "batch_committer_batch_size",
+		"batch_committer_checkpoint_total", "batch_committer_commit_latency_ms"} {
+		if !strings.Contains(text, name) {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
+	st, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TransactionsCommitted != 11 || st.Checkpoints["truncate"] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestReadmeShowsTheExample(t *testing.T) {
+	example, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(example)
+	begin := strings.Index(src, "// README:begin\n")
+	end := strings.Index(src, "\t// README:end")
+	if begin < 0 || end < begin {
+		t.Fatal("README markers missing in example_test.go")
+	}
+	var body strings.Builder
+	for _, line := range strings.SplitAfter(src[begin+len("// README:begin\n"):end], "\n") {
+		body.WriteString(strings.TrimPrefix(line, "\t"))
+	}
+	if !strings.Contains(string(readme), body.String()) {
+		t.Fatalf("README.md's Go section must contain the example of example_test.go verbatim:\n%s", body.String())
+	}
+}

@@ -1,0 +1,300 @@
+package litecommit
+
+/*
+#include <stdlib.h>
+#include "litecommit.h"
+*/
+import "C"
+
+import (
+	"database/sql"
+	"math"
+	"strconv"
+	"unsafe"
+)
+
+// Statement is one SQL statement of a transaction and its arguments (all positional or
+// all named with sql.Named / NamedArg).
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// NamedArg is a named parameter (":id", "@id", "$id" or "id"); sql.NamedArg works too.
+type NamedArg struct {
+	Name  string
+	Value any
+}
+
+// Named returns a NamedArg.
+func Named(name string, value any) NamedArg {
+	return NamedArg{Name: name, Value: value}
+}
+
+// Rows are the rows of a query or a RETURNING clause.
+type Rows struct {
+	Columns []string
+	// Values holds each row's values in column order: nil, int64, float64, string or
+	// []byte.
+	Values [][]any
+}
+
+// Result is what one statement did.
+type Result struct {
+	// Changes is the number of rows inserted, updated or deleted by the statement.
+	Changes int64
+	// LastInsertID is the connection's last insert rowid after the statement.
+	LastInsertID int64
+	// Rows holds the rows of a RETURNING clause (empty otherwise).
+	Rows Rows
+}
+
+// value is one argument, converted and checked, before it is copied into C memory.
+type value struct {
+	typ   C.uint32_t
+	i     int64
+	d     float64
+	bytes string // text or blob bytes
+}
+
+type stmtIn struct {
+	sql    string
+	values []value
+	names  []string // nil for positional
+}
+
+func convertValue(v any, what string) (value, error) {
+	switch x := v.(type) {
+	case nil:
+		return value{typ: C.LITECOMMIT_TYPE_NULL}, nil
+	case int:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+	case int8:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+	case int16:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+	case int32:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+	case int64:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: x}, nil
+	case uint:
+		return uintValue(uint64(x), what)
+	case uint8:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+	case uint16:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+	case uint32:
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+	case uint64:
+		return uintValue(x, what)
+	case bool:
+		if x {
+			return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: 1}, nil
+		}
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: 0}, nil
+	case float32:
+		return value{typ: C.LITECOMMIT_TYPE_REAL, d: float64(x)}, nil
+	case float64:
+		return value{typ: C.LITECOMMIT_TYPE_REAL, d: x}, nil
+	case string:
+		return value{typ: C.LITECOMMIT_TYPE_TEXT, bytes: x}, nil
+	case []byte:
+		if x == nil {
+			return value{typ: C.LITECOMMIT_TYPE_NULL}, nil
+		}
+		return value{typ: C.LITECOMMIT_TYPE_BLOB, bytes: string(x)}, nil
+	default:
+		return value{}, argError("%s: unsupported type %T", what, v)
+	}
+}
+
+func uintValue(x uint64, what string) (value, error) {
+	if x > math.MaxInt64 {
+		return value{}, argError("%s: %d overflows int64", what, x)
+	}
+	return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
+}
+
+func convertStatement(s Statement, index int) (stmtIn, error) {
+	out := stmtIn{sql: s.SQL, values: make([]value, 0, len(s.Args))}
+	named := 0
+	for i, a := range s.Args {
+		name, v, isNamed := "", a, false
+		switch n := a.(type) {
+		case sql.NamedArg:
+			name, v, isNamed = n.Name, n.Value, true
+		case NamedArg:
+			name, v, isNamed = n.Name, n.Value, true
+		}
+		what := "statement " + strconv.Itoa(index) + ", argument " + strconv.Itoa(i+1)
+		if isNamed {
+			named++
+			what = "statement " + strconv.Itoa(index) + ", argument " + name
+			if name == "" {
+				return out, argError("%s: empty parameter name", what)
+			}
+			out.names = append(out.names, name)
+		}
+		cv, err := convertValue(v, what)
+		if err != nil {
+			return out, err
+		}
+		out.values = append(out.values, cv)
+	}
+	if named != 0 && named != len(s.Args) {
+		return out, argError("statement %d: mixes named and positional arguments", index)
+	}
+	return out, nil
+}
+
+// cStatements is a transaction copied into one C allocation (one malloc and one free per
+// transaction instead of one per string).
+type cStatements struct {
+	mem   unsafe.Pointer
+	stmts *C.litecommit_statement
+	n     C.size_t
+}
+
+func (c *cStatements) free() {
+	C.free(c.mem)
+}
+
+func align8(n uintptr) uintptr { return (n + 7) &^ 7 }
+
+// toC copies converted statements into C memory laid out as
+// [statements][values][name pointers][bytes].
+func toC(stmts []stmtIn) cStatements {
+	var nValues, nNames, nBytes uintptr
+	for _, s := range stmts {
+		nValues += uintptr(len(s.values))
+		nNames += uintptr(len(s.names))
+		nBytes += uintptr(len(s.sql)) + 1
+		for _, v := range s.values {
+			nBytes += uintptr(len(v.bytes))
+		}
+		for _, name := range s.names {
+			nBytes += uintptr(len(name)) + 1
+		}
+	}
+	stmtSize := unsafe.Sizeof(C.litecommit_statement{})
+	valueSize := unsafe.Sizeof(C.litecommit_value{})
+	ptrSize := unsafe.Sizeof(uintptr(0))
+	offValues := align8(uintptr(len(stmts)) * stmtSize)
+	offNames := offValues + align8(nValues*valueSize)
+	offBytes := offNames + nNames*ptrSize
+	total := offBytes + nBytes
+	mem := C.malloc(C.size_t(total))
+	if mem == nil {
+		panic("litecommit: out of memory")
+	}
+	cstmts := unsafe.Slice((*C.litecommit_statement)(mem), len(stmts))
+	values := unsafe.Slice((*C.litecommit_value)(unsafe.Add(mem, offValues)), nValues)
+	names := unsafe.Slice((**C.char)(unsafe.Add(mem, offNames)), nNames)
+	bytes := unsafe.Slice((*byte)(unsafe.Add(mem, offBytes)), nBytes)
+	vi, ni, bi := 0, 0, 0
+	putBytes := func(s string, nul bool) unsafe.Pointer {
+		p := unsafe.Pointer(&bytes[0])
+		p = unsafe.Add(p, bi)
+		bi += copy(bytes[bi:], s)
+		if nul {
+			bytes[bi] = 0
+			bi++
+		}
+		return p
+	}
+	for i, s := range stmts {
+		cs := &cstmts[i]
+		cs.sql = (*C.char)(putBytes(s.sql, true))
+		cs.n_params = C.size_t(len(s.values))
+		cs.params = nil
+		cs.param_names = nil
+		if len(s.values) > 0 {
+			cs.params = &values[vi]
+		}
+		if s.names != nil {
+			cs.param_names = &names[ni]
+			for _, name := range s.names {
+				names[ni] = (*C.char)(putBytes(name, true))
+				ni++
+			}
+		}
+		for _, v := range s.values {
+			cv := &values[vi]
+			vi++
+			cv._type = v.typ
+			cv.i = C.int64_t(v.i)
+			cv.d = C.double(v.d)
+			cv.ptr = nil
+			cv.len = C.size_t(len(v.bytes))
+			if len(v.bytes) > 0 {
+				cv.ptr = putBytes(v.bytes, false)
+			}
+		}
+	}
+	return cStatements{mem: mem, stmts: &cstmts[0], n: C.size_t(len(stmts))}
+}
+
+func rowsFromC(rows *C.litecommit_rows) Rows {
+	var nCols, nRows C.size_t
+	if rows == nil || C.litecommit_rows_size(rows, &nCols, &nRows) != C.LITECOMMIT_OK {
+		return Rows{}
+	}
+	out := Rows{Columns: make([]string, int(nCols))}
+	for i := range out.Columns {
+		var name *C.char
+		if C.litecommit_rows_column_name(rows, C.size_t(i), &name) == C.LITECOMMIT_OK {
+			out.Columns[i] = C.GoString(name)
+		}
+	}
+	if nRows == 0 || nCols == 0 {
+		return out
+	}
+	buf := make([]C.litecommit_value, int(nCols))
+	out.Values = make([][]any, int(nRows))
+	for r := range out.Values {
+		row := make([]any, int(nCols))
+		if C.litecommit_rows_row(rows, C.size_t(r), &buf[0], nCols) == C.LITECOMMIT_OK {
+			for c, v := range buf {
+				row[c] = valueFromC(&v)
+			}
+		}
+		out.Values[r] = row
+	}
+	return out
+}
+
+func valueFromC(v *C.litecommit_value) any {
+	switch v._type {
+	case C.LITECOMMIT_TYPE_INTEGER:
+		return int64(v.i)
+	case C.LITECOMMIT_TYPE_REAL:
+		return float64(v.d)
+	case C.LITECOMMIT_TYPE_TEXT:
+		return C.GoStringN((*C.char)(v.ptr), C.int(v.len))
+	case C.LITECOMMIT_TYPE_BLOB:
+		return C.GoBytes(v.ptr, C.int(v.len))
+	default:
+		return nil
+	}
+}
+
+// resultsFromC converts a committed transaction's result.
+func resultsFromC(r *C.litecommit_result) []Result {
+	var n C.size_t
+	if C.litecommit_result_statement_count(r, &n) != C.LITECOMMIT_OK {
+		return nil
+	}
+	out := make([]Result, int(n))
+	for i := range out {
+		var sr C.litecommit_statement_result
+		if C.litecommit_result_statement(r, C.size_t(i), &sr) != C.LITECOMMIT_OK {
+			continue
+		}
+		out[i] = Result{
+			Changes:      int64(sr.changes),
+			LastInsertID: int64(sr.last_insert_rowid),
+			Rows:         rowsFromC(sr.rows),
+		}
+	}
+	return out
+}

@@ -1,0 +1,334 @@
+//! Status codes, error details and the thread-local last error.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+/// What a call returned. `LITECOMMIT_OK` (0) is success; every other value is an error
+/// whose details are in `litecommit_last_error` (or `litecommit_result_error` for results
+/// delivered by a callback or a completion queue).
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum litecommit_status {
+    /// Success.
+    LITECOMMIT_OK = 0,
+    /// SQLite refused a statement (or the batch's BEGIN/COMMIT failed): see `sqlite_code`,
+    /// `extended_code` and `statement_index`.
+    LITECOMMIT_SQLITE_ERROR = 1,
+    /// A statement that would break the batch (BEGIN, COMMIT, VACUUM, ATTACH, ...) was
+    /// refused before it reached SQLite.
+    LITECOMMIT_REFUSED = 2,
+    /// Wrong parameter count, unknown parameter name or a parameter of the wrong kind.
+    LITECOMMIT_PARAMETER = 3,
+    /// An option is invalid; the message names it.
+    LITECOMMIT_INVALID_CONFIG = 4,
+    /// The committer (or completion queue) is closed.
+    LITECOMMIT_CLOSED = 5,
+    /// A non-blocking submit found the queue full.
+    LITECOMMIT_QUEUE_FULL = 6,
+    /// A timed wait ran out (the transaction may still commit later).
+    LITECOMMIT_TIMEOUT = 7,
+    /// Opening the database failed.
+    LITECOMMIT_OPEN_ERROR = 8,
+    /// A bad argument: a NULL pointer, invalid UTF-8, an unknown value type or mode, an
+    /// index out of range, a pending handle already waited on.
+    LITECOMMIT_INVALID_ARGUMENT = 9,
+    /// A bug inside litecommit (a caught panic); the message says where.
+    LITECOMMIT_INTERNAL = 10,
+}
+
+use litecommit_status::*;
+
+/// Details of an error. The strings belong to litecommit: for `litecommit_last_error` they
+/// stay valid until the next failing call on the same thread; for `litecommit_result_error`
+/// as long as the result.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct litecommit_error_info {
+    /// The status the call returned.
+    pub status: litecommit_status,
+    /// SQLite primary result code (19 = SQLITE_CONSTRAINT), 0 when not from SQLite.
+    pub sqlite_code: i32,
+    /// SQLite extended result code (2067 = SQLITE_CONSTRAINT_UNIQUE), 0 when not from SQLite.
+    pub extended_code: i32,
+    /// Index of the failing statement within its transaction, -1 when none applies.
+    pub statement_index: i64,
+    /// A human-readable message (UTF-8, NUL-terminated).
+    pub message: *const c_char,
+    /// A symbolic name: "SQLITE_CONSTRAINT_UNIQUE", "LITECOMMIT_CLOSED", ...
+    pub code_name: *const c_char,
+}
+
+/// An error as the C side sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct FfiError {
+    pub status: litecommit_status,
+    pub sqlite_code: i32,
+    pub extended_code: i32,
+    pub statement_index: i64,
+    pub message: CString,
+    pub code_name: CString,
+}
+
+pub(crate) type FfiResult<T> = Result<T, FfiError>;
+
+/// A CString from any text; interior NULs (never expected) become spaces.
+pub(crate) fn cstring(text: impl Into<Vec<u8>>) -> CString {
+    let mut bytes = text.into();
+    bytes
+        .iter_mut()
+        .filter(|b| **b == 0)
+        .for_each(|b| *b = b' ');
+    CString::new(bytes).unwrap_or_default()
+}
+
+impl FfiError {
+    pub(crate) fn new(status: litecommit_status, message: impl Into<Vec<u8>>) -> FfiError {
+        FfiError {
+            status,
+            sqlite_code: 0,
+            extended_code: 0,
+            statement_index: -1,
+            message: cstring(message),
+            code_name: cstring(status_name(status)),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<Vec<u8>>) -> FfiError {
+        FfiError::new(LITECOMMIT_INVALID_ARGUMENT, message)
+    }
+
+    pub(crate) fn at_statement(mut self, index: usize) -> FfiError {
+        self.statement_index = i64::try_from(index).unwrap_or(-1);
+        self
+    }
+
+    pub(crate) fn info(&self) -> litecommit_error_info {
+        litecommit_error_info {
+            status: self.status,
+            sqlite_code: self.sqlite_code,
+            extended_code: self.extended_code,
+            statement_index: self.statement_index,
+            message: self.message.as_ptr(),
+            code_name: self.code_name.as_ptr(),
+        }
+    }
+}
+
+impl From<engine::Error> for FfiError {
+    fn from(err: engine::Error) -> FfiError {
+        use engine::Error as E;
+        let status = match &err {
+            E::Sqlite { .. } => LITECOMMIT_SQLITE_ERROR,
+            E::Refused { .. } => LITECOMMIT_REFUSED,
+            E::Parameter { .. } => LITECOMMIT_PARAMETER,
+            E::InvalidConfig(_) => LITECOMMIT_INVALID_CONFIG,
+            E::Closed => LITECOMMIT_CLOSED,
+            E::QueueFull => LITECOMMIT_QUEUE_FULL,
+            E::Timeout => LITECOMMIT_TIMEOUT,
+            E::Open(_) => LITECOMMIT_OPEN_ERROR,
+            E::Internal(_) => LITECOMMIT_INTERNAL,
+            // The core enum may grow; anything new is reported, not hidden.
+            #[allow(unreachable_patterns)]
+            _ => LITECOMMIT_INTERNAL,
+        };
+        let (sqlite_code, extended_code, index) = match &err {
+            E::Sqlite {
+                code,
+                extended_code,
+                statement_index,
+                ..
+            } => (*code, *extended_code, *statement_index),
+            E::Refused {
+                statement_index, ..
+            }
+            | E::Parameter {
+                statement_index, ..
+            } => (0, 0, Some(*statement_index)),
+            _ => (0, 0, None),
+        };
+        FfiError {
+            status,
+            sqlite_code,
+            extended_code,
+            statement_index: index.and_then(|i| i64::try_from(i).ok()).unwrap_or(-1),
+            message: cstring(err.to_string()),
+            code_name: cstring(err.code_name()),
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<FfiError>> = const { RefCell::new(None) };
+}
+
+fn set_last_error(err: FfiError) {
+    // `try_with` fails only while the thread is being torn down; nothing to report to then.
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = Some(err));
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs the body of an exported function: its error becomes the thread's last error and a
+/// status code; a panic becomes `LITECOMMIT_INTERNAL` and never unwinds into C.
+pub(crate) fn guard(name: &str, body: impl FnOnce() -> FfiResult<()>) -> litecommit_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => LITECOMMIT_OK,
+        Ok(Err(err)) => {
+            let status = err.status;
+            set_last_error(err);
+            status
+        }
+        Err(payload) => {
+            let msg = format!("panic in {name}: {}", panic_message(&*payload));
+            set_last_error(FfiError::new(LITECOMMIT_INTERNAL, msg));
+            LITECOMMIT_INTERNAL
+        }
+    }
+}
+
+/// Like [`guard`] for functions that return nothing (the free functions): a panic is
+/// swallowed.
+pub(crate) fn guard_void(body: impl FnOnce()) {
+    drop(catch_unwind(AssertUnwindSafe(body)));
+}
+
+pub(crate) fn status_name(status: litecommit_status) -> &'static str {
+    match status {
+        LITECOMMIT_OK => "LITECOMMIT_OK",
+        LITECOMMIT_SQLITE_ERROR => "LITECOMMIT_SQLITE_ERROR",
+        LITECOMMIT_REFUSED => "LITECOMMIT_REFUSED",
+        LITECOMMIT_PARAMETER => "LITECOMMIT_PARAMETER",
+        LITECOMMIT_INVALID_CONFIG => "LITECOMMIT_INVALID_CONFIG",
+        LITECOMMIT_CLOSED => "LITECOMMIT_CLOSED",
+        LITECOMMIT_QUEUE_FULL => "LITECOMMIT_QUEUE_FULL",
+        LITECOMMIT_TIMEOUT => "LITECOMMIT_TIMEOUT",
+        LITECOMMIT_OPEN_ERROR => "LITECOMMIT_OPEN_ERROR",
+        LITECOMMIT_INVALID_ARGUMENT => "LITECOMMIT_INVALID_ARGUMENT",
+        LITECOMMIT_INTERNAL => "LITECOMMIT_INTERNAL",
+    }
+}
+
+/// Fills `out` with the details of the most recent failed call on this thread. Returns
+/// `LITECOMMIT_INVALID_ARGUMENT` if `out` is NULL; when no call has failed on this thread
+/// yet, `out->status` is `LITECOMMIT_OK` and the message is empty. The strings stay valid
+/// until the next failing call on this thread.
+#[no_mangle]
+pub unsafe extern "C" fn litecommit_last_error(
+    out: *mut litecommit_error_info,
+) -> litecommit_status {
+    if out.is_null() {
+        return LITECOMMIT_INVALID_ARGUMENT;
+    }
+    let filled = catch_unwind(|| {
+        LAST_ERROR
+            .try_with(|slot| {
+                let mut slot = slot.borrow_mut();
+                let err = slot.get_or_insert_with(|| FfiError::new(LITECOMMIT_OK, ""));
+                err.info()
+            })
+            .ok()
+    });
+    match filled {
+        Ok(Some(info)) => {
+            // SAFETY: `out` is non-NULL and points to caller-owned storage for one struct.
+            unsafe { ptr::write(out, info) };
+            LITECOMMIT_OK
+        }
+        _ => LITECOMMIT_INTERNAL,
+    }
+}
+
+/// The symbolic name of a status ("LITECOMMIT_CLOSED"); a static string, never NULL.
+#[no_mangle]
+pub unsafe extern "C" fn litecommit_status_name(status: i32) -> *const c_char {
+    let name = |status: i32| -> &'static [u8] {
+        match status {
+            0 => b"LITECOMMIT_OK\0",
+            1 => b"LITECOMMIT_SQLITE_ERROR\0",
+            2 => b"LITECOMMIT_REFUSED\0",
+            3 => b"LITECOMMIT_PARAMETER\0",
+            4 => b"LITECOMMIT_INVALID_CONFIG\0",
+            5 => b"LITECOMMIT_CLOSED\0",
+            6 => b"LITECOMMIT_QUEUE_FULL\0",
+            7 => b"LITECOMMIT_TIMEOUT\0",
+            8 => b"LITECOMMIT_OPEN_ERROR\0",
+            9 => b"LITECOMMIT_INVALID_ARGUMENT\0",
+            10 => b"LITECOMMIT_INTERNAL\0",
+            _ => b"LITECOMMIT_UNKNOWN_STATUS\0",
+        }
+    };
+    catch_unwind(|| name(status))
+        .unwrap_or(b"LITECOMMIT_INTERNAL\0")
+        .as_ptr()
+        .cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last() -> (litecommit_status, String) {
+        let mut info = std::mem::MaybeUninit::<litecommit_error_info>::uninit();
+        // SAFETY: valid storage for one struct.
+        let info = unsafe {
+            assert_eq!(litecommit_last_error(info.as_mut_ptr()), LITECOMMIT_OK);
+            info.assume_init()
+        };
+        // SAFETY: the message is NUL-terminated and lives until the next failing call.
+        let msg = unsafe { CStr::from_ptr(info.message) };
+        (info.status, msg.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn a_panic_becomes_an_internal_error() {
+        let status = guard("test_fn", || panic!("boom"));
+        assert_eq!(status, LITECOMMIT_INTERNAL);
+        let (status, msg) = last();
+        assert_eq!(status, LITECOMMIT_INTERNAL);
+        assert!(msg.contains("test_fn") && msg.contains("boom"), "{msg}");
+        guard_void(|| panic!("swallowed"));
+    }
+
+    #[test]
+    fn engine_errors_keep_their_codes() {
+        let err = FfiError::from(engine::Error::Sqlite {
+            code: 19,
+            extended_code: 2067,
+            message: "UNIQUE constraint failed: t.k".into(),
+            statement_index: Some(3),
+        });
+        assert_eq!(err.status, LITECOMMIT_SQLITE_ERROR);
+        assert_eq!(
+            (err.sqlite_code, err.extended_code, err.statement_index),
+            (19, 2067, 3)
+        );
+        assert_eq!(
+            err.code_name.to_str().ok(),
+            Some("SQLITE_CONSTRAINT_UNIQUE")
+        );
+        assert_eq!(
+            FfiError::from(engine::Error::Closed).status,
+            LITECOMMIT_CLOSED
+        );
+        assert_eq!(cstring("a\0b").to_str().ok(), Some("a b"));
+    }
+
+    #[test]
+    fn status_names_match() {
+        for status in [LITECOMMIT_OK, LITECOMMIT_CLOSED, LITECOMMIT_INTERNAL] {
+            // SAFETY: static NUL-terminated strings.
+            let name = unsafe { CStr::from_ptr(litecommit_status_name(status as i32)) };
+            assert_eq!(name.to_str().ok(), Some(status_name(status)));
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The options struct and its conversion into the engine's `Config`.
+
+use std::mem::size_of;
+use std::ptr;
+
+use engine::{Config, Durability, FlushPolicy};
+
+use crate::error::{guard, litecommit_status, FfiError, FfiResult};
+
+/// `durability`: fsync the WAL at every batch commit (survives power loss). Default.
+pub const LITECOMMIT_DURABILITY_FULL: u32 = 0;
+/// `durability`: fsync only at checkpoints (survives process crashes; a power loss may
+/// roll back the latest batches, never corrupts).
+pub const LITECOMMIT_DURABILITY_NORMAL: u32 = 1;
+/// `durability`: no fsync (survives process crashes only).
+pub const LITECOMMIT_DURABILITY_OFF: u32 = 2;
+
+/// `flush_policy`: commit whatever is queued the moment the writer is free. Default.
+pub const LITECOMMIT_FLUSH_ADAPTIVE: u32 = 0;
+/// `flush_policy`: commit at `max_batch_size` queued or every `max_wait_ms`.
+pub const LITECOMMIT_FLUSH_TICKER: u32 = 1;
+
+/// Options of `litecommit_open`. Always start from `litecommit_options_default`, which
+/// also sets `struct_size`: fields added in later versions go after the existing ones, and
+/// a library newer than the caller uses defaults for the fields the caller does not know.
+/// Flags are `int32_t`: 0 is off, anything else on.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct litecommit_options {
+    /// `sizeof(litecommit_options)` as the caller was compiled; set by
+    /// `litecommit_options_default`.
+    pub struct_size: u32,
+    /// `LITECOMMIT_DURABILITY_*`. Default FULL.
+    pub durability: u32,
+    /// `LITECOMMIT_FLUSH_*`. Default ADAPTIVE.
+    pub flush_policy: u32,
+    /// Run the background checkpoint scheduler. Turn it off when an external tool
+    /// (Litestream, a backup job) does the checkpoints. Default 1.
+    pub checkpoint: i32,
+    /// Most transactions in one batch. Default 1000.
+    pub max_batch_size: u64,
+    /// Ticker policy: flush at least this often, in ms. Default 10.
+    pub max_wait_ms: u64,
+    /// Adaptive policy: wait this long for more after the first transaction. Default 0.
+    pub linger_ms: u64,
+    /// Transactions that may wait before submitters block. Default 10000.
+    pub queue_capacity: u64,
+    /// Wait for locks held by other processes, in ms. Default 5000.
+    pub busy_timeout_ms: u64,
+    /// Read-only connections serving `litecommit_query`. Default 4.
+    pub read_connections: u64,
+    /// Un-checkpointed WAL that triggers a PASSIVE checkpoint, in MB. Default 4.
+    pub passive_threshold_mb: f64,
+    /// WAL that triggers a RESTART checkpoint, in MB. Default 16.
+    pub restart_threshold_mb: f64,
+    /// How long RESTART/TRUNCATE checkpoints wait for readers, in ms. Default 100.
+    pub checkpoint_busy_timeout_ms: u64,
+    /// Double the max batch size while a checkpoint runs. Default 1.
+    pub dynamic_batch_size: i32,
+    /// TRUNCATE checkpoint once idle for `idle_ms`. Default 0.
+    pub truncate_when_idle: i32,
+    /// How long without commits counts as idle, in ms. Default 1000.
+    pub idle_ms: u64,
+    /// `PRAGMA cache_size` in KiB. Default 8192.
+    pub cache_size_kib: u64,
+    /// `PRAGMA mmap_size` in bytes. Default 0.
+    pub mmap_size: u64,
+    /// `PRAGMA journal_size_limit` in bytes; -1 keeps the WAL at its high-water mark.
+    /// Default 64 MiB.
+    pub journal_size_limit: i64,
+    /// `PRAGMA foreign_keys` on the writer. Default 1.
+    pub foreign_keys: i32,
+    /// Pages of incremental vacuum to run once idle. Default 0.
+    pub idle_vacuum_pages: u32,
+    /// Prepared statements cached per connection. Default 256.
+    pub statement_cache_capacity: u64,
+}
+
+/// The first published layout ends after `checkpoint`: anything shorter is not an
+/// options struct.
+const MIN_OPTIONS_SIZE: usize = 16;
+
+fn to_u64(v: usize) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+fn flag(v: i32) -> bool {
+    v != 0
+}
+
+impl litecommit_options {
+    pub(crate) fn defaults() -> litecommit_options {
+        let c = Config::default();
+        litecommit_options {
+            struct_size: u32::try_from(size_of::<litecommit_options>()).unwrap_or(u32::MAX),
+            durability: LITECOMMIT_DURABILITY_FULL,
+            flush_policy: LITECOMMIT_FLUSH_ADAPTIVE,
+            checkpoint: c.checkpoint.into(),
+            max_batch_size: to_u64(c.max_batch_size),
+            max_wait_ms: c.max_wait_ms,
+            linger_ms: c.linger_ms,
+            queue_capacity: to_u64(c.queue_capacity),
+            busy_timeout_ms: c.busy_timeout_ms,
+            read_connections: to_u64(c.read_connections),
+            passive_threshold_mb: c.passive_threshold_mb,
+            restart_threshold_mb: c.restart_threshold_mb,
+            checkpoint_busy_timeout_ms: c.checkpoint_busy_timeout_ms,
+            dynamic_batch_size: c.dynamic_batch_size.into(),
+            truncate_when_idle: c.truncate_when_idle.into(),
+            idle_ms: c.idle_ms,
+            cache_size_kib: c.cache_size_kib,
+            mmap_size: c.mmap_size,
+            journal_size_limit: c
+                .journal_size_limit
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+            foreign_keys: c.foreign_keys.into(),
+            idle_vacuum_pages: c.idle_vacuum_pages,
+            statement_cache_capacity: to_u64(c.statement_cache_capacity),
+        }
+    }
+
+    /// Reads a caller's struct of any published size: the fields it has, defaults for the
+    /// rest.
+    ///
+    /// # Safety
+    /// `opts` must point to at least `opts->struct_size` readable bytes.
+    pub(crate) unsafe fn read(opts: *const litecommit_options) -> FfiResult<litecommit_options> {
+        let mut out = litecommit_options::defaults();
+        if opts.is_null() {
+            return Ok(out);
+        }
+        // SAFETY: the first field is present in every version.
+        let size = unsafe { ptr::read_unaligned(opts.cast::<u32>()) } as usize;
+        if size < MIN_OPTIONS_SIZE {
+            return Err(FfiError::invalid(format!(
+                "options.struct_size is {size}: fill the options with litecommit_options_default"
+            )));
+        }
+        let n = size.min(size_of::<litecommit_options>());
+        // SAFETY: every field is a plain integer or float, so any bytes are a valid value;
+        // the caller guarantees `size` readable bytes and we copy at most that.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                opts.cast::<u8>(),
+                (&mut out as *mut litecommit_options).cast::<u8>(),
+                n,
+            )
+        };
+        out.struct_size = u32::try_from(size_of::<litecommit_options>()).unwrap_or(u32::MAX);
+        Ok(out)
+    }
+
+    pub(crate) fn into_config(self) -> FfiResult<Config> {
+        fn size(field: &str, v: u64) -> FfiResult<usize> {
+            usize::try_from(v).map_err(|_| {
+                FfiError::new(
+                    litecommit_status::LITECOMMIT_INVALID_CONFIG,
+                    format!("{field}: {v} is too large"),
+                )
+            })
+        }
+        let bad_enum = |field: &str, v: u32| {
+            FfiError::new(
+                litecommit_status::LITECOMMIT_INVALID_CONFIG,
+                format!("{field}: unknown value {v}"),
+            )
+        };
+        let durability = match self.durability {
+            LITECOMMIT_DURABILITY_FULL => Durability::Full,
+            LITECOMMIT_DURABILITY_NORMAL => Durability::Normal,
+            LITECOMMIT_DURABILITY_OFF => Durability::Off,
+            v => return Err(bad_enum("durability", v)),
+        };
+        let flush_policy = match self.flush_policy {
+            LITECOMMIT_FLUSH_ADAPTIVE => FlushPolicy::Adaptive,
+            LITECOMMIT_FLUSH_TICKER => FlushPolicy::Ticker,
+            v => return Err(bad_enum("flush_policy", v)),
+        };
+        let c = Config {
+            durability,
+            flush_policy,
+            checkpoint: flag(self.checkpoint),
+            max_batch_size: size("max_batch_size", self.max_batch_size)?,
+            max_wait_ms: self.max_wait_ms,
+            linger_ms: self.linger_ms,
+            queue_capacity: size("queue_capacity", self.queue_capacity)?,
+            busy_timeout_ms: self.busy_timeout_ms,
+            read_connections: size("read_connections", self.read_connections)?,
+            passive_threshold_mb: self.passive_threshold_mb,
+            restart_threshold_mb: self.restart_threshold_mb,
+            checkpoint_busy_timeout_ms: self.checkpoint_busy_timeout_ms,
+            dynamic_batch_size: flag(self.dynamic_batch_size),
+            truncate_when_idle: flag(self.truncate_when_idle),
+            idle_ms: self.idle_ms,
+            cache_size_kib: self.cache_size_kib,
+            mmap_size: self.mmap_size,
+            journal_size_limit: u64::try_from(self.journal_size_limit).ok(),
+            foreign_keys: flag(self.foreign_keys),
+            idle_vacuum_pages: self.idle_vacuum_pages,
+            statement_cache_capacity: size(
+                "statement_cache_capacity",
+                self.statement_cache_capacity,
+            )?,
+            ..Config::default()
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Fills `*opts` with the defaults and sets `opts->struct_size`. Returns
+/// `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn litecommit_options_default(
+    opts: *mut litecommit_options,
+) -> litecommit_status {
+    guard("litecommit_options_default", || {
+        if opts.is_null() {
+            return Err(FfiError::invalid("opts is NULL"));
+        }
+        // SAFETY: non-NULL, and the caller passes storage for one litecommit_options.
+        unsafe { ptr::write(opts, litecommit_options::defaults()) };
+        Ok(())
+    })
+}

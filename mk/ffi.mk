@@ -1,0 +1,51 @@
+# C ABI (ffi/), its header (include/litecommit.h), the C tests and the Go package.
+
+FFI_LIB := target/release/liblitecommit.a
+FFI_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -g -O1 -Iinclude
+FFI_LDLIBS := $(FFI_LIB) -lpthread -ldl -lm -lrt
+FFI_OUT := target/c
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+GO ?= go
+
+.PHONY: ffi-lib header test-ffi test-go bench-go
+
+ffi-lib:
+	$(CARGO) build -p litecommit-ffi --release
+
+# Regenerates the checked-in header (the test below fails when it is stale).
+header:
+	LITECOMMIT_UPDATE_HEADER=1 $(CARGO) test -p litecommit-ffi --test header
+
+$(FFI_OUT)/%: bindings/c/%.c include/litecommit.h $(FFI_LIB) | $(FFI_OUT)
+	$(CC) $(FFI_CFLAGS) -o $@ $< $(FFI_LDLIBS)
+
+$(FFI_OUT):
+	mkdir -p $@
+
+$(FFI_LIB): ffi-lib
+
+test-ffi: ffi-lib
+	@command -v valgrind >/dev/null || { echo "test-ffi needs valgrind (apt-get install valgrind)"; exit 1; }
+	$(CARGO) clippy -p litecommit-ffi --all-targets -- -D warnings
+	$(CARGO) test -p litecommit-ffi
+	$(MAKE) --no-print-directory $(FFI_OUT)/test_litecommit $(FFI_OUT)/example
+	$(VALGRIND) $(FFI_OUT)/test_litecommit
+	d=$$(mktemp -d) && $(VALGRIND) $(FFI_OUT)/example $$d/example.db && rm -rf $$d
+
+# The Go package links $(FFI_LIB) through cgo (see bindings/go/litecommit.go).
+test-go: ffi-lib
+	@command -v $(GO) >/dev/null || { echo "test-go needs the go toolchain"; exit 1; }
+	cd bindings/go && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	cd bindings/go && $(GO) vet ./...
+	cd bindings/go && $(GO) test -race -count=1 -timeout 600s ./...
+
+# Go, 64 goroutines of single-row insert transactions: litecommit vs database/sql with
+# modernc.org/sqlite (one connection), both WAL + synchronous=FULL, in the same run.
+BENCH_GO_N ?= 20000
+bench-go: ffi-lib
+	rm -rf target/bench-go && mkdir -p target/bench-go
+	cd bindings/go/bench && $(GO) vet . && $(GO) run . -n $(BENCH_GO_N) -goroutines 64 -dir $(CURDIR)/target/bench-go
+	rm -rf target/bench-go
+
+TEST_TARGETS += test-ffi test-go
+BENCH_TARGETS += bench-go
