@@ -496,7 +496,7 @@ typedef struct litecommit_stats {
      */
     uint64_t queue_depth;
     /**
-     * Longest time the writer waited for a RESTART/TRUNCATE checkpoint, in ms.
+     * Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE catch-up), in ms.
      */
     double max_writer_stall_ms;
 } litecommit_stats;

@@ -348,6 +348,6 @@ pub struct Stats {
     pub wal_file_bytes: u64,
     /// Transactions queued when the latest batch was formed.
     pub queue_depth: u64,
-    /// Longest time the writer waited for a RESTART/TRUNCATE checkpoint, in ms.
+    /// Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE catch-up), in ms.
     pub max_writer_stall_ms: f64,
 }

@@ -114,7 +114,7 @@ pub struct litecommit_stats {
     pub wal_file_bytes: u64,
     /// Transactions queued when the latest batch was formed.
     pub queue_depth: u64,
-    /// Longest time the writer waited for a RESTART/TRUNCATE checkpoint, in ms.
+    /// Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE catch-up), in ms.
     pub max_writer_stall_ms: f64,
 }
 

@@ -1,0 +1,220 @@
+'use strict';
+// Side by side, durability full, one fresh database each, single-row inserts:
+//   better-sqlite3  one transaction per insert (autocommit), twice: in a plain loop (the
+//                   event loop is blocked for the whole run) and yielding to the event
+//                   loop after each insert, as a server handling one write per tick would
+//   litecommit      `concurrency` promises in flight (async workers awaiting execute)
+//   Rust core       the same load through the core alone (hidden native __benchCore)
+//   JS floor        the same promises settled by an in-memory stand-in (V8's own cost)
+// Measures throughput, per-insert latency p50/p99 and, for the two JS runs, the event
+// loop's delay (perf_hooks.monitorEventLoopDelay). Prints the ratios against the targets.
+//   node bench/bench.js [--n 200000] [--bsq-n 2000] [--concurrency 1000] [--dir DIR]
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
+const Database = require('better-sqlite3');
+const { Committer } = require('..');
+const native = require('../litecommit.node');
+
+function args() {
+  const out = { n: 200000, 'bsq-n': 2000, concurrency: 1000, dir: os.tmpdir() };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '');
+    if (!(key in out) || argv[i + 1] === undefined) {
+      console.error(`usage: bench.js [--n N] [--bsq-n N] [--concurrency K] [--dir DIR] (bad: ${argv[i]})`);
+      process.exit(2);
+    }
+    out[key] = key === 'dir' ? argv[i + 1] : Number(argv[i + 1]);
+  }
+  return out;
+}
+
+const SCHEMA = 'CREATE TABLE bench (id INTEGER PRIMARY KEY, payload TEXT)';
+const INSERT = 'INSERT INTO bench (payload) VALUES (?)';
+
+function percentile(sorted, p) {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+function summary(name, n, seconds, latencies, loop) {
+  latencies.sort((a, b) => a - b);
+  return {
+    name,
+    n,
+    seconds,
+    throughput: n / seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    loopP50: loop ? loop.percentile(50) / 1e6 : NaN,
+    loopP99: loop ? loop.percentile(99) / 1e6 : NaN,
+    loopMax: loop ? loop.max / 1e6 : NaN,
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An enabled event-loop delay histogram, past its first tick so that a blocked loop's
+ * first gap is recorded. Stop it with `stop`, which lets it see the loop's last gap. */
+async function monitor() {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  await sleep(3);
+  return h;
+}
+
+async function stop(h) {
+  await sleep(3);
+  h.disable();
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+async function benchBetterSqlite3(file, n, yieldEach) {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(SCHEMA);
+  const insert = db.prepare(INSERT);
+  const latencies = new Array(n);
+  const loop = await monitor();
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    insert.run(`payload-${i}`);
+    latencies[i] = performance.now() - t0;
+    if (yieldEach) await tick();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await stop(loop);
+  db.close();
+  const how = yieldEach ? 'yielding after each' : 'plain loop';
+  return summary(`better-sqlite3 (1 tx per insert, ${how})`, n, seconds, latencies, loop);
+}
+
+async function benchLitecommit(file, n, concurrency) {
+  const db = new Committer(file, { durability: 'full' });
+  await db.execute(SCHEMA);
+  const latencies = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const t0 = performance.now();
+      await db.execute(INSERT, [`payload-${i}`]);
+      latencies[i] = performance.now() - t0;
+    }
+  };
+  const loop = await monitor();
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  await stop(loop);
+  const [{ count }] = await db.query('SELECT count(*) AS count FROM bench');
+  if (count !== n) throw new Error(`litecommit: ${count} rows, expected ${n}`);
+  const stats = db.stats();
+  await db.close();
+  const s = summary(`litecommit (${concurrency} promises)`, n, seconds, latencies, loop);
+  s.meanBatch = stats.meanBatchSize;
+  return s;
+}
+
+/**
+ * The floor any binding shares: the same `concurrency` async workers awaiting promises that
+ * an in-memory stand-in settles in batches (no database, no native code). It shows what
+ * V8 itself (promises, garbage collection) costs the event loop at this concurrency.
+ */
+async function benchPromiseFloor(n, concurrency) {
+  const waiting = [];
+  let timer = null;
+  const settleAll = () => {
+    timer = null;
+    for (const resolve of waiting.splice(0)) resolve({ changes: 1, lastInsertRowid: 0, rows: [] });
+  };
+  const fakeExecute = () =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+      if (timer === null) timer = setTimeout(settleAll, 1);
+    });
+  const latencies = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const t0 = performance.now();
+      await fakeExecute(INSERT, [`payload-${i}`]);
+      latencies[i] = performance.now() - t0;
+    }
+  };
+  const loop = await monitor();
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  await stop(loop);
+  return summary(`JS promises only, no database (${concurrency})`, n, seconds, latencies, loop);
+}
+
+function benchCore(file, n, concurrency) {
+  const r = native.__benchCore(file, { durability: 'full' }, n, concurrency);
+  return {
+    name: `Rust core (${concurrency} in flight)`,
+    n,
+    seconds: r.seconds,
+    throughput: n / r.seconds,
+    p50: r.p50Ms,
+    p99: r.p99Ms,
+    loopP50: NaN,
+    loopP99: NaN,
+    loopMax: NaN,
+  };
+}
+
+function fmt(x, digits = 2) {
+  return Number.isNaN(x) ? '-' : x.toFixed(digits);
+}
+
+async function main() {
+  const o = args();
+  const dir = fs.mkdtempSync(path.join(o.dir, 'litecommit-node-bench-'));
+  try {
+    console.log(`node ${process.version}, durability full, databases in ${dir}`);
+    const bsqLoop = await benchBetterSqlite3(path.join(dir, 'bsq-loop.db'), o['bsq-n'], false);
+    const bsq = await benchBetterSqlite3(path.join(dir, 'bsq.db'), o['bsq-n'], true);
+    const lc = await benchLitecommit(path.join(dir, 'lc.db'), o.n, o.concurrency);
+    const core = benchCore(path.join(dir, 'core.db'), o.n, o.concurrency);
+    const floor = await benchPromiseFloor(o.n, o.concurrency);
+    const rows = [bsqLoop, bsq, lc, core, floor];
+    console.log(
+      '\n| run | inserts | tx/s | p50 ms | p99 ms | loop delay p50 ms | loop delay p99 ms | loop delay max ms |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of rows) {
+      console.log(
+        `| ${r.name} | ${r.n} | ${fmt(r.throughput, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ` +
+          `${fmt(r.loopP50)} | ${fmt(r.loopP99)} | ${fmt(r.loopMax)} |`,
+      );
+    }
+    console.log(`\nlitecommit mean batch size: ${fmt(lc.meanBatch, 1)}`);
+    const ratios = [
+      ['throughput litecommit / better-sqlite3 (plain loop)', lc.throughput / bsqLoop.throughput, '>= 10'],
+      ['throughput litecommit / better-sqlite3 (yielding)', lc.throughput / bsq.throughput, '>= 10'],
+      ['event-loop p99 delay better-sqlite3 (plain loop) / litecommit', bsqLoop.loopP99 / lc.loopP99, '>= 10'],
+      ['event-loop p99 delay better-sqlite3 (yielding) / litecommit', bsq.loopP99 / lc.loopP99, '>= 10'],
+      ['throughput binding / Rust core', lc.throughput / core.throughput, '>= 0.40'],
+    ];
+    console.log('');
+    for (const [what, value, target] of ratios) {
+      const ok = value >= Number(target.replace('>= ', ''));
+      console.log(`${what}: ${fmt(value)} (target ${target}) ${ok ? 'met' : 'NOT MET'}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

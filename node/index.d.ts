@@ -1,0 +1,137 @@
+// Type declarations of litecommit's Node API (CommonJS `require('litecommit')` and ESM).
+
+/** A value that can be bound to a parameter. Booleans are stored as 0/1. */
+export type SqlValue = null | undefined | number | bigint | string | boolean | Uint8Array;
+
+/** A value read back: integers beyond ±(2^53 - 1) come back as `bigint`, BLOBs as `Buffer`. */
+export type SqlResultValue = null | number | bigint | string | Buffer;
+
+/** Positional (`?`, `?NNN`) values, or named (`:name`, `@name`, `$name`) values by name. */
+export type Params = readonly SqlValue[] | { readonly [name: string]: SqlValue };
+
+/** A row, keyed by column name. */
+export type Row = Record<string, SqlResultValue>;
+
+/** What one statement did. */
+export interface StatementResult {
+  /** Rows inserted, updated or deleted by the statement. */
+  changes: number;
+  /** The connection's last insert rowid after the statement (`bigint` beyond 2^53). */
+  lastInsertRowid: number | bigint;
+  /** Rows of a `RETURNING` clause (empty otherwise). */
+  rows: Row[];
+}
+
+export type CheckpointMode = 'passive' | 'full' | 'restart' | 'truncate';
+
+export interface CheckpointResult {
+  mode: CheckpointMode;
+  /** Frames in the WAL. */
+  logFrames: number;
+  /** Frames copied back into the database. */
+  checkpointedFrames: number;
+  /** Whether SQLite reported busy (some frames could not be checkpointed). */
+  busy: boolean;
+}
+
+/**
+ * Options, in camelCase (the same meaning as the configuration in the README). Values may
+ * be given as numbers, booleans or strings.
+ */
+export interface Options {
+  /** 'full' (default: fsync per batch), 'normal' or 'off'. */
+  durability?: 'full' | 'normal' | 'off';
+  /** 'adaptive' (default) or 'ticker'. */
+  flushPolicy?: 'adaptive' | 'ticker';
+  maxBatchSize?: number;
+  maxWaitMs?: number;
+  lingerMs?: number;
+  queueCapacity?: number;
+  busyTimeoutMs?: number;
+  readConnections?: number;
+  /** Run the background checkpoint scheduler (default true). */
+  checkpoint?: boolean;
+  passiveThresholdMb?: number;
+  restartThresholdMb?: number;
+  checkpointBusyTimeoutMs?: number;
+  dynamicBatchSize?: boolean;
+  truncateWhenIdle?: boolean;
+  idleVacuumPages?: number;
+  idleVacuumBudgetMs?: number;
+  idleMs?: number;
+  cacheSizeKib?: number;
+  mmapSize?: number;
+  /** Bytes; negative keeps the WAL file at its high-water mark. */
+  journalSizeLimit?: number;
+  foreignKeys?: boolean;
+  statementCacheCapacity?: number;
+  [name: string]: string | number | boolean | undefined | null;
+}
+
+/** The committer's figures, the same as its Prometheus metrics. */
+export interface Stats {
+  transactionsCommitted: number;
+  transactionsFailed: number;
+  transactionsAborted: number;
+  batches: number;
+  /** Batches by flush trigger (`adaptive`, `size`, `timer`, `flush`, `close`). */
+  flushes: Record<string, number>;
+  maxBatchSize: number;
+  meanBatchSize: number;
+  meanFlushMs: number;
+  meanCommitLatencyMs: number;
+  /** Checkpoints by mode. */
+  checkpoints: Record<string, number>;
+  checkpointsBusy: number;
+  checkpointRunning: boolean;
+  walFrames: number;
+  walBacklogFrames: number;
+  walFileBytes: number;
+  queueDepth: number;
+  maxWriterStallMs: number;
+}
+
+/** The error every promise of litecommit rejects with (TypeError/RangeError for bad arguments). */
+export declare class LitecommitError extends Error {
+  name: 'LitecommitError';
+  /**
+   * `'SQLITE_CONSTRAINT_UNIQUE'`, `'SQLITE_BUSY'`, ... for SQLite errors; `'LITECOMMIT_CLOSED'`,
+   * `'LITECOMMIT_QUEUE_FULL'`, `'LITECOMMIT_REFUSED'`, `'LITECOMMIT_PARAMETER'`,
+   * `'LITECOMMIT_INVALID_CONFIG'`, `'LITECOMMIT_OPEN'`, `'LITECOMMIT_INTERNAL'` otherwise.
+   */
+  code: string;
+  /** Index of the failing statement within its transaction, or null. */
+  statementIndex: number | null;
+  /** SQLite primary result code, or null. */
+  errno: number | null;
+  /** SQLite extended result code, or null. */
+  extendedCode: number | null;
+}
+
+/** A group committer on one SQLite database. */
+export declare class Committer {
+  /** Opens (creating if needed) the database at `path`; throws LitecommitError on bad options. */
+  constructor(path: string, options?: Options);
+  /** Runs one statement as a transaction; resolves once it is durable. */
+  execute(sql: string, params?: Params): Promise<StatementResult>;
+  /** Runs the statements atomically; resolves to one result per statement once durable. */
+  transaction(statements: ReadonlyArray<readonly [sql: string, params?: Params]>): Promise<StatementResult[]>;
+  /** Like `execute`, rejecting at once with `LITECOMMIT_QUEUE_FULL` when the queue is full. */
+  tryExecute(sql: string, params?: Params): Promise<StatementResult>;
+  /** Like `transaction`, rejecting at once with `LITECOMMIT_QUEUE_FULL` when the queue is full. */
+  tryTransaction(statements: ReadonlyArray<readonly [sql: string, params?: Params]>): Promise<StatementResult[]>;
+  /** Runs a read-only statement on the read pool. */
+  query(sql: string, params?: Params): Promise<Row[]>;
+  /** Resolves once every transaction submitted before it is committed. */
+  flush(): Promise<void>;
+  /** Runs a WAL checkpoint now (default 'passive'). */
+  checkpoint(mode?: CheckpointMode): Promise<CheckpointResult>;
+  /** The metrics in the Prometheus text exposition format. */
+  metricsText(): string;
+  /** The same figures as the metrics. */
+  stats(): Stats;
+  /** Whether `close()` has been called. */
+  readonly closed: boolean;
+  /** Commits everything submitted, settles every promise, closes the database. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,68 @@
+'use strict';
+// `npm install <checkout>/node` in a fresh project builds the addon (install script) and
+// gives working CommonJS, ESM and TypeScript entry points. The install rewrites
+// litecommit.node, so test files must not run concurrently (--test-concurrency=1).
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { NODE_DIR, tempDir, run } = require('./helpers');
+
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+test('npm install ./node in a fresh project: CommonJS, ESM, subpath and TypeScript', async () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'fresh', version: '1.0.0', private: true }));
+  const install = await run(npm, ['install', NODE_DIR, '--no-audit', '--no-fund', '--foreground-scripts'], {
+    cwd: dir,
+    timeoutMs: 900_000,
+  });
+  assert.equal(install.code, 0, install.stdout + install.stderr);
+  assert.match(install.stdout, /napi build/, 'the install script built the addon');
+
+  fs.writeFileSync(
+    path.join(dir, 'cjs.js'),
+    `const lc = require('litecommit');
+const { registerMetrics } = require('litecommit/prometheus');
+(async () => {
+  const db = new lc.Committer('cjs.db');
+  await db.execute('CREATE TABLE t (v)');
+  const r = await db.execute('INSERT INTO t VALUES (?)', [1]);
+  console.log(typeof registerMetrics, r.changes, Object.keys(lc).sort().join(','));
+  await db.close();
+})();`,
+  );
+  const cjs = await run(process.execPath, ['cjs.js'], { cwd: dir });
+  assert.equal(cjs.code, 0, cjs.stderr);
+  assert.equal(cjs.stdout.trim(), 'function 1 Committer,LitecommitError');
+
+  fs.writeFileSync(
+    path.join(dir, 'esm.mjs'),
+    `import { Committer, LitecommitError } from 'litecommit';
+import litecommit from 'litecommit';
+import { registerMetrics } from 'litecommit/prometheus';
+if (typeof registerMetrics !== 'function') throw new Error('no registerMetrics');
+const db = new Committer('esm.db');
+await db.execute('CREATE TABLE t (v)');
+const err = await db.execute('INSERT INTO nowhere VALUES (1)').catch((e) => e);
+console.log(err instanceof LitecommitError, litecommit.Committer === Committer);
+await db.close();`,
+  );
+  const esm = await run(process.execPath, ['esm.mjs'], { cwd: dir });
+  assert.equal(esm.code, 0, esm.stderr);
+  assert.equal(esm.stdout.trim(), 'true true');
+
+  // Type-check a program using every public name against index.d.ts.
+  fs.mkdirSync(path.join(dir, 'node_modules', '@types'), { recursive: true });
+  fs.symlinkSync(path.join(NODE_DIR, 'node_modules', '@types', 'node'), path.join(dir, 'node_modules', '@types', 'node'));
+  fs.copyFileSync(path.join(__dirname, 'types', 'check.ts'), path.join(dir, 'check.ts'));
+  const tsc = path.join(NODE_DIR, 'node_modules', 'typescript', 'bin', 'tsc');
+  const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022'];
+  const typed = await run(process.execPath, [tsc, ...args, 'check.ts'], { cwd: dir });
+  assert.equal(typed.code, 0, typed.stdout + typed.stderr);
+  // And a misuse is caught.
+  fs.writeFileSync(path.join(dir, 'bad.ts'), "import { Committer } from 'litecommit';\nnew Committer('x.db').execute('SELECT ?', [new Date()]);\n");
+  const bad = await run(process.execPath, [tsc, ...args, 'bad.ts'], { cwd: dir });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stdout, /Date/);
+});

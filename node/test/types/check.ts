@@ -1,0 +1,50 @@
+// Compiled (not run) by package.test.js: every public name of index.d.ts in use.
+import {
+  Committer,
+  LitecommitError,
+  type CheckpointMode,
+  type CheckpointResult,
+  type Options,
+  type Params,
+  type Row,
+  type SqlResultValue,
+  type SqlValue,
+  type StatementResult,
+  type Stats,
+} from 'litecommit';
+import { registerMetrics, parse, type RegistryLike } from 'litecommit/prometheus';
+
+async function main(): Promise<void> {
+  const options: Options = { durability: 'full', maxBatchSize: 100, checkpoint: true };
+  const db = new Committer('typed.db', options);
+  const values: SqlValue[] = [null, undefined, 1, 2n, 'x', true, Buffer.from('b'), new Uint8Array(1)];
+  const named: Params = { a: 1, ':b': 'two' };
+  const r: StatementResult = await db.execute('INSERT INTO t VALUES (?)', values);
+  const id: number | bigint = r.lastInsertRowid;
+  const n: number = r.changes;
+  const results: StatementResult[] = await db.transaction([['SELECT 1'], ['SELECT :a', named]]);
+  await db.tryExecute('SELECT 1');
+  await db.tryTransaction([['SELECT 1', []]]);
+  const rows: Row[] = await db.query('SELECT * FROM t');
+  const cell: SqlResultValue = rows[0]['v'];
+  await db.flush();
+  const mode: CheckpointMode = 'truncate';
+  const c: CheckpointResult = await db.checkpoint(mode);
+  const s: Stats = db.stats();
+  const text: string = db.metricsText();
+  const closed: boolean = db.closed;
+  try {
+    await db.close();
+  } catch (e) {
+    if (e instanceof LitecommitError) {
+      const code: string = e.code;
+      const index: number | null = e.statementIndex;
+      console.log(code, index, e.errno, e.extendedCode, e.message);
+    }
+  }
+  const registry: RegistryLike = { registerMetric() {} };
+  registerMetrics(db, registry);
+  const families = parse(text);
+  console.log(id, n, results, cell, c.busy, s.transactionsCommitted, closed, families);
+}
+void main();
