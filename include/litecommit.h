@@ -248,7 +248,7 @@ typedef struct litecommit_options {
      */
     int32_t checkpoint;
     /**
-     * Most transactions in one batch. Default 1000.
+     * Most transactions in one batch. Default 10000.
      */
     uint64_t max_batch_size;
     /**

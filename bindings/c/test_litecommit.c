@@ -77,7 +77,7 @@ static void test_options(void) {
     litecommit_committer *db = (litecommit_committer *)&opts; /* must be reset to NULL */
     OK(litecommit_options_default(&opts));
     CHECK(opts.struct_size == sizeof opts);
-    CHECK(opts.max_batch_size == 1000 && opts.queue_capacity == 10000 && opts.checkpoint == 1);
+    CHECK(opts.max_batch_size == 10000 && opts.queue_capacity == 10000 && opts.checkpoint == 1);
 
     opts.max_batch_size = 0;
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);

@@ -58,7 +58,7 @@ const (
 type Options struct {
 	Durability  Durability  // default "full"
 	FlushPolicy FlushPolicy // default "adaptive"
-	// MaxBatchSize is the most transactions in one batch (default 1000).
+	// MaxBatchSize is the most transactions in one batch (default 10000).
 	MaxBatchSize int
 	// MaxWaitMs: with the ticker policy, flush at least this often (default 10).
 	MaxWaitMs int

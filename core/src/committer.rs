@@ -158,7 +158,8 @@ impl Committer {
 
     /// Runs one statement as a transaction and waits until it is durable.
     pub fn execute(&self, sql: &str, params: impl Into<Params>) -> Result<TransactionResult> {
-        self.submit(Transaction::single(sql, params))?.wait()
+        self.submit(Transaction::single(sql.to_owned(), params))?
+            .wait()
     }
 
     /// Runs a transaction and waits until it is durable.
@@ -172,7 +173,7 @@ impl Committer {
         if *self.closed_flag() {
             return Err(Error::Closed);
         }
-        self.readers.query(&Statement::new(sql, params))
+        self.readers.query(&Statement::new(sql.to_owned(), params))
     }
 
     /// A barrier: returns once every transaction submitted before it is committed.

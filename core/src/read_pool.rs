@@ -52,6 +52,8 @@ impl ReadPool {
 
     /// Runs a read-only statement on a free connection (waiting for one if all are busy).
     pub(crate) fn query(&self, stmt: &Statement) -> Result<Rows> {
+        // A BEGIN would leave the pooled connection inside a stale read transaction.
+        statement::check_allowed(&stmt.sql, 0)?;
         let conn = {
             let mut idle = self.lock();
             loop {

@@ -1,5 +1,6 @@
 //! Transactions as submitted, and what comes back when they are durable.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::value::{Params, Value};
@@ -7,15 +8,15 @@ use crate::value::{Params, Value};
 /// One SQL statement and its parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
-    /// The SQL text: exactly one statement.
-    pub sql: String,
+    /// The SQL text: exactly one statement. A `&'static str` is used without copying.
+    pub sql: Cow<'static, str>,
     /// Its bound parameters.
     pub params: Params,
 }
 
 impl Statement {
     /// A statement with parameters.
-    pub fn new(sql: impl Into<String>, params: impl Into<Params>) -> Statement {
+    pub fn new(sql: impl Into<Cow<'static, str>>, params: impl Into<Params>) -> Statement {
         Statement {
             sql: sql.into(),
             params: params.into(),
@@ -37,14 +38,18 @@ impl Transaction {
     }
 
     /// A transaction of one statement.
-    pub fn single(sql: impl Into<String>, params: impl Into<Params>) -> Transaction {
+    pub fn single(sql: impl Into<Cow<'static, str>>, params: impl Into<Params>) -> Transaction {
         Transaction {
             statements: vec![Statement::new(sql, params)],
         }
     }
 
     /// Appends a statement.
-    pub fn push(mut self, sql: impl Into<String>, params: impl Into<Params>) -> Transaction {
+    pub fn push(
+        mut self,
+        sql: impl Into<Cow<'static, str>>,
+        params: impl Into<Params>,
+    ) -> Transaction {
         self.statements.push(Statement::new(sql, params));
         self
     }

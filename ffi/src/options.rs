@@ -38,7 +38,7 @@ pub struct litecommit_options {
     /// Run the background checkpoint scheduler. Turn it off when an external tool
     /// (Litestream, a backup job) does the checkpoints. Default 1.
     pub checkpoint: i32,
-    /// Most transactions in one batch. Default 1000.
+    /// Most transactions in one batch. Default 10000.
     pub max_batch_size: u64,
     /// Ticker policy: flush at least this often, in ms. Default 10.
     pub max_wait_ms: u64,

@@ -98,7 +98,12 @@ fn run(
         {
             *slot = Some(Instant::now());
         }
-        db.submit_to_sink(Transaction::single(&sql, params), &sink_dyn, i as u64, true)?;
+        db.submit_to_sink(
+            Transaction::single(sql.clone(), params),
+            &sink_dyn,
+            i as u64,
+            true,
+        )?;
     }
     for _ in 0..in_flight {
         wait.recv()

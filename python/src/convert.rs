@@ -160,7 +160,7 @@ pub fn transaction(statements: &Bound<'_, PyAny>) -> PyResult<Transaction> {
     for (i, item) in statements.try_iter()?.enumerate() {
         let item = item?;
         if let Ok(sql) = item.cast::<PyString>() {
-            out.push(Statement::new(sql.to_cow()?, Params::None));
+            out.push(Statement::new(sql.to_cow()?.into_owned(), Params::None));
             continue;
         }
         let pair = item
@@ -185,7 +185,7 @@ pub fn transaction(statements: &Bound<'_, PyAny>) -> PyResult<Transaction> {
         } else {
             Params::None
         };
-        out.push(Statement::new(sql.to_cow()?, p));
+        out.push(Statement::new(sql.to_cow()?.into_owned(), p));
     }
     Ok(Transaction::from(out))
 }
