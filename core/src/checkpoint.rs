@@ -333,18 +333,33 @@ impl Worker {
 
     /// An automatic PASSIVE. Under sustained writes a background checkpoint never catches
     /// up with the writer, and SQLite restarts the WAL only when a write begins with every
-    /// frame copied; so when the first pass copied all it saw, a second pass copies the few
-    /// frames committed meanwhile with the writer paused, letting its next write wrap the WAL.
+    /// frame copied. So while passes keep copying everything they saw, a couple more run
+    /// (each copies only what was committed during the previous one), and the last one runs
+    /// with the writer paused, so that its next write wraps the WAL. The pause is short:
+    /// little is left to copy by then.
     fn passive_with_catch_up(&self) -> Result<(i64, i64, bool)> {
-        let first = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
-        let (log, done, _) = first;
-        if log <= 0 || done < log {
-            return Ok(first);
+        const SMALL: i64 = 64;
+        let complete = |(log, done, _): (i64, i64, bool)| log > 0 && done >= log;
+        let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+        for _ in 0..2 {
+            if !complete(last) {
+                // A reader holds it back (or the WAL is empty): nothing to catch up with.
+                return Ok(last);
+            }
+            let next = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+            let new_frames = next.0 - last.0;
+            last = next;
+            if new_frames <= SMALL {
+                break;
+            }
+        }
+        if !complete(last) {
+            return Ok(last);
         }
         self.scheduler.pause_writer();
-        let second = checkpoint_v2(&self.conn, CheckpointMode::Passive);
+        let caught_up = checkpoint_v2(&self.conn, CheckpointMode::Passive);
         self.scheduler.resume_writer();
-        second
+        caught_up
     }
 
     fn emit(&self, event: Event) {

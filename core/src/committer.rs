@@ -36,10 +36,10 @@ pub struct Committer {
 struct Threads {
     writer: Option<JoinHandle<()>>,
     scheduler: Option<JoinHandle<()>>,
-    writer_id: Option<ThreadId>,
+    writer_id: ThreadId,
 }
 
-/// How `submit_with` waits when the queue is full.
+/// How `enqueue` waits when the queue is full.
 enum Wait {
     Block,
     Timeout(Duration),
@@ -86,7 +86,7 @@ impl Committer {
             queue,
             closed: RwLock::new(false),
             threads: Mutex::new(Threads {
-                writer_id: Some(writer_thread.thread().id()),
+                writer_id: writer_thread.thread().id(),
                 writer: Some(writer_thread),
                 scheduler: Some(scheduler_thread),
             }),
@@ -228,7 +228,7 @@ impl Committer {
     /// callback or batch sink (the writer would wait for itself).
     pub fn close(&self) -> Result<()> {
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-        let on_writer = threads.writer_id == Some(std::thread::current().id());
+        let on_writer = threads.writer_id == std::thread::current().id();
         {
             let mut closed = self.closed.write().unwrap_or_else(|p| p.into_inner());
             if !*closed {

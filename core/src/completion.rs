@@ -114,11 +114,10 @@ impl Drop for Reply {
 
 type SinkBatch = (Arc<dyn BatchSink>, Vec<(u64, Outcome)>);
 
-/// Collects the outcomes of one batch and delivers them: handles and callbacks one by one,
-/// sinks once each with all of their completions.
+/// Delivers the outcomes of one batch: handles and callbacks at once, sinks once each (in
+/// [`Completions::deliver`]) with all of their completions.
 #[derive(Default)]
 pub(crate) struct Completions {
-    direct: Vec<(Target, Outcome)>,
     sinks: Vec<SinkBatch>,
 }
 
@@ -131,20 +130,14 @@ impl Completions {
                     None => self.sinks.push((sink, vec![(token, outcome)])),
                 }
             }
-            Some(target) => self.direct.push((target, outcome)),
+            // The waiter may have given up (dropped its handle); that is fine.
+            Some(Target::Handle(tx)) => drop(tx.send(outcome)),
+            Some(Target::Callback(f)) => drop(catch_unwind(AssertUnwindSafe(|| f(outcome)))),
             None => {}
         }
     }
 
     pub(crate) fn deliver(self) {
-        for (target, outcome) in self.direct {
-            match target {
-                // The waiter may have given up (dropped its handle); that is fine.
-                Target::Handle(tx) => drop(tx.send(outcome)),
-                Target::Callback(f) => drop(catch_unwind(AssertUnwindSafe(|| f(outcome)))),
-                Target::Sink(..) => unreachable!("sinks are grouped in push"),
-            }
-        }
         for (sink, list) in self.sinks {
             drop(catch_unwind(AssertUnwindSafe(|| sink.complete(list))));
         }
