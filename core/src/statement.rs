@@ -12,6 +12,13 @@ use crate::value::{Params, Value};
 /// Refuses statements that would end, nest or detach the batch's transaction, or change
 /// settings the committer owns.
 pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
+    if sql.contains('\0') {
+        // SQLite would stop reading at the NUL and silently run only what comes before.
+        return Err(Error::Refused {
+            reason: "the SQL text contains a NUL character".into(),
+            statement_index,
+        });
+    }
     let mut words = Tokens { rest: sql };
     // SQLite skips empty statements (bare semicolons) before the first keyword.
     let Some(first) = words.find(|w| *w != ";") else {
@@ -256,6 +263,7 @@ mod tests {
             "PRAGMA journal_mode=DELETE",
             "pragma main.synchronous = OFF",
             "PRAGMA wal_autocheckpoint(10)",
+            "SELECT 1\0; DROP TABLE t",
         ] {
             assert!(
                 matches!(
