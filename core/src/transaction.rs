@@ -75,7 +75,8 @@ pub struct Rows {
 pub struct StatementResult {
     /// Rows inserted, updated or deleted by this statement (0 for other statements).
     pub changes: u64,
-    /// The connection's last insert rowid after this statement.
+    /// The rowid of the last row this transaction inserted, up to and including this
+    /// statement (0 if it inserted none).
     pub last_insert_rowid: i64,
     /// Rows of a `RETURNING` clause or a SELECT (empty otherwise).
     pub rows: Rows,

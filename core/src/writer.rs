@@ -416,6 +416,10 @@ impl Writer {
     }
 
     fn run_statements(&mut self, tx: &Transaction) -> Outcome {
+        // The rowid reported is this transaction's own last insert, never another
+        // transaction's of the same batch (SQLite keeps one per connection).
+        // SAFETY: the handle is valid while `self.conn` lives; this thread owns the connection.
+        unsafe { ffi::sqlite3_set_last_insert_rowid(self.conn.handle(), 0) };
         let mut results = Vec::with_capacity(tx.statements.len());
         for (index, stmt) in tx.statements.iter().enumerate() {
             results.push(statement::run(&self.conn, stmt, index)?);

@@ -425,3 +425,39 @@ fn a_query_after_a_resolved_transaction_sees_its_writes() {
     );
     db.close().unwrap();
 }
+
+#[test]
+fn the_rowid_reported_is_the_transactions_own() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(
+        &db,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+        (),
+    );
+    gate.hold_writer(&db);
+    // One batch: an insert, then a transaction that inserts nothing.
+    let insert = db
+        .submit(Transaction::single(
+            "INSERT INTO t (id, v) VALUES (42, 1)",
+            (),
+        ))
+        .unwrap();
+    let update = db
+        .submit(
+            Transaction::new()
+                .push("UPDATE t SET v = 2", ())
+                .push("INSERT INTO t (id, v) VALUES (7, 3)", ())
+                .push("SELECT v FROM t WHERE id = 7", ()),
+        )
+        .unwrap();
+    gate.release();
+    assert_eq!(committed(&insert).statements[0].last_insert_rowid, 42);
+    let rowids: Vec<i64> = committed(&update)
+        .statements
+        .iter()
+        .map(|s| s.last_insert_rowid)
+        .collect();
+    assert_eq!(rowids, vec![0, 7, 7]);
+}
