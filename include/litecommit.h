@@ -320,6 +320,10 @@ typedef struct litecommit_options {
      * Prepared statements cached per connection. Default 256.
      */
     uint64_t statement_cache_capacity;
+    /**
+     * Most time one idle incremental vacuum may take, in ms. Default 50.
+     */
+    uint64_t idle_vacuum_budget_ms;
 } litecommit_options;
 
 /**

@@ -1,5 +1,5 @@
 # Node package (node/: napi-rs crate litecommit-node + npm package litecommit).
-#   make test-node    npm ci in node/ (the npm registry: @napi-rs/cli, prom-client, ...),
+#   make test-node    npm ci in node/ (the npm registry: prom-client, typescript, ...),
 #                     builds the addon in release (reusing target/), clippy, node --test
 #   make bench-node   better-sqlite3 vs litecommit vs the Rust core (node/bench/bench.js);
 #                     BENCH_NODE_ARGS passes options (--n, --concurrency, --dir)

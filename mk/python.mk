@@ -9,7 +9,7 @@ PY := $(PY_VENV)/bin/python
 # The virtual environment and the tools the suite and the benchmark need.
 $(PY_STAMP):
 	test -x $(PY) || python3 -m venv $(PY_VENV)
-	$(PY) -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=8" "ruff>=0.17,<0.18" \
+	$(PY) -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=8" pytest-asyncio "ruff>=0.17,<0.18" \
 		"prometheus_client>=0.17" aiosqlite
 	touch $@
 

@@ -3,7 +3,7 @@
 /** A value that can be bound to a parameter. Booleans are stored as 0/1. */
 export type SqlValue = null | undefined | number | bigint | string | boolean | Uint8Array;
 
-/** A value read back: integers beyond ±(2^53 - 1) come back as `bigint`, BLOBs as `Buffer`. */
+/** A value read back: integers outside ±2^53 come back as `bigint`, BLOBs as `Buffer`. */
 export type SqlResultValue = null | number | bigint | string | Buffer;
 
 /** Positional (`?`, `?NNN`) values, or named (`:name`, `@name`, `$name`) values by name. */
@@ -16,7 +16,7 @@ export type Row = Record<string, SqlResultValue>;
 export interface StatementResult {
   /** Rows inserted, updated or deleted by the statement. */
   changes: number;
-  /** The connection's last insert rowid after the statement (`bigint` beyond 2^53). */
+  /** The connection's last insert rowid after the statement (`bigint` outside ±2^53). */
   lastInsertRowid: number | bigint;
   /** Rows of a `RETURNING` clause (empty otherwise). */
   rows: Row[];
@@ -34,10 +34,7 @@ export interface CheckpointResult {
   busy: boolean;
 }
 
-/**
- * Options, in camelCase (the same meaning as the configuration in the README). Values may
- * be given as numbers, booleans or strings.
- */
+/** Options, in camelCase (the same meaning as the configuration in the README). */
 export interface Options {
   /** 'full' (default: fsync per batch), 'normal' or 'off'. */
   durability?: 'full' | 'normal' | 'off';
@@ -65,7 +62,6 @@ export interface Options {
   journalSizeLimit?: number;
   foreignKeys?: boolean;
   statementCacheCapacity?: number;
-  [name: string]: string | number | boolean | undefined | null;
 }
 
 /** The committer's figures, the same as its Prometheus metrics. */

@@ -55,7 +55,8 @@ function describe(v) {
   if (v === null) return 'null';
   if (typeof v !== 'object') return typeof v;
   const name = v.constructor && v.constructor.name;
-  return name ? `a ${name}` : 'an object';
+  if (!name) return 'an object';
+  return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
 }
 
 function isBytes(v) {

@@ -1,5 +1,5 @@
 /* The README's C example: open, create a table, insert with RETURNING, query, close.
- * Build: cc -I include bindings/c/example.c target/release/liblitecommit.a -lpthread -ldl -lm */
+ * Build: cc -I include bindings/c/example.c target/release/liblitecommit.a -lpthread -ldl -lm -lrt */
 #include <stdio.h>
 #include <string.h>
 

@@ -78,6 +78,7 @@ static void test_options(void) {
     OK(litecommit_options_default(&opts));
     CHECK(opts.struct_size == sizeof opts);
     CHECK(opts.max_batch_size == 10000 && opts.queue_capacity == 10000 && opts.checkpoint == 1);
+    CHECK(opts.busy_timeout_ms == 5000 && opts.idle_vacuum_budget_ms == 50);
 
     opts.max_batch_size = 0;
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
@@ -437,6 +438,56 @@ static void test_queue(void) {
     litecommit_committer_free(&db);
 }
 
+/* Everything a submit reads is copied: the caller may free it as soon as the call returns.
+ * The ticker policy keeps the transaction queued until the flush, after the frees. */
+static void test_inputs_are_copied(void) {
+    char path[512];
+    db_path(path, sizeof path, "copied");
+    litecommit_options opts;
+    litecommit_options_default(&opts);
+    opts.flush_policy = LITECOMMIT_FLUSH_TICKER;
+    opts.max_wait_ms = 600000;
+    litecommit_committer *db = NULL;
+    OK(litecommit_open(path, &opts, &db));
+    litecommit_statement create = {.sql = "CREATE TABLE cp (k TEXT, v BLOB)"};
+    litecommit_pending *p = NULL;
+    OK(litecommit_submit(db, &create, 1, &p));
+    OK(litecommit_flush(db));
+    litecommit_pending_free(&p);
+
+    char *sql = strdup("INSERT INTO cp (k, v) VALUES (:k, :v)");
+    char *text = strdup("key");
+    char *blob = strdup("blob");
+    const char **names = malloc(2 * sizeof *names);
+    char *name_k = strdup(":k"), *name_v = strdup("v");
+    names[0] = name_k;
+    names[1] = name_v;
+    litecommit_value *values = malloc(2 * sizeof *values);
+    values[0] = text_value(text);
+    values[1] = (litecommit_value){.type = LITECOMMIT_TYPE_BLOB, .ptr = blob, .len = 4};
+    litecommit_statement *stmt = malloc(sizeof *stmt);
+    *stmt = (litecommit_statement){.sql = sql, .params = values, .n_params = 2, .param_names = names};
+    OK(litecommit_submit(db, stmt, 1, &p));
+    memset(sql, 'x', strlen(sql));
+    memset(text, 'x', strlen(text));
+    memset(name_k, 'x', strlen(name_k));
+    free(sql);
+    free(text);
+    free(blob);
+    free(name_k);
+    free(name_v);
+    free(names);
+    free(values);
+    free(stmt);
+    OK(litecommit_flush(db));
+    litecommit_result *r = NULL;
+    OK(litecommit_pending_wait(p, -1, &r));
+    litecommit_result_free(&r);
+    litecommit_pending_free(&p);
+    CHECK(count_rows(db, "SELECT count(*) FROM cp WHERE k = 'key' AND v = CAST('blob' AS BLOB)") == 1);
+    litecommit_committer_free(&db);
+}
+
 static void test_misc_and_close(void) {
     litecommit_committer *db = open_db("close");
     exec_sql(db, "CREATE TABLE m (k INTEGER PRIMARY KEY)");
@@ -530,6 +581,7 @@ int main(void) {
     test_threads();
     test_callbacks();
     test_queue();
+    test_inputs_are_copied();
     test_misc_and_close();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -14,10 +14,21 @@
 // Options.PollBatch completions per cgo call, and hands each result to the goroutine that
 // waits for it: thousands of waiting goroutines do not hold thousands of OS threads.
 //
+// Backpressure: at most Options.QueueCapacity transactions are in flight per Committer;
+// further callers wait in Go (not in a cgo call) until an outcome frees a slot.
+//
 // Context cancellation: Exec, Transaction, Query, Flush and Checkpoint return ctx.Err()
-// as soon as ctx is done, but a transaction that was already queued is NOT withdrawn: it
-// may still commit after the call returned. Check the database (or make the transaction
-// idempotent) when a cancelled write matters.
+// as soon as ctx is done. A transaction still waiting for a slot is never submitted, but
+// one that was already queued is NOT withdrawn: it may still commit after the call
+// returned. Check the database (or make the transaction idempotent) when a cancelled
+// write matters.
+//
+// Options: the zero value means every default; see Options for how to ask for an
+// explicit 0 or false.
+//
+// Close commits what is queued and releases the database. A Committer that becomes
+// unreachable without Close is closed by a finalizer (its queued work still commits), but
+// as with files, call Close rather than rely on it.
 //
 // Values: nil, bool (as 0/1), every int and uint kind (uint64 above MaxInt64 is an
 // error), float32/64, string and []byte go in; NULL, int64, float64, string and []byte

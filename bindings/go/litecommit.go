@@ -11,6 +11,7 @@ import "C"
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -52,9 +53,15 @@ const (
 	CheckpointTruncate CheckpointMode = "truncate"
 )
 
-// Options configure a Committer. The zero value means every default; a zero numeric
-// field keeps its default. Options whose default is "on" are pointers (use Bool(false)
-// to turn them off).
+// Options configure a Committer. The zero value means every default, as usual in Go:
+//   - a zero numeric field keeps its default. BusyTimeoutMs, CheckpointBusyTimeoutMs,
+//     CacheSizeKib and StatementCacheCapacity default to non-zero values for which 0 is
+//     also meaningful: set them to a negative value (e.g. -1) to ask for 0. Any other
+//     negative field is an error;
+//   - the flags whose default is on (Checkpoint, DynamicBatchSize, ForeignKeys) are
+//     pointers: nil keeps the default, Bool(false) turns them off;
+//   - JournalSizeLimit is a pointer because 0 and -1 are both meaningful: nil keeps the
+//     default.
 type Options struct {
 	Durability  Durability  // default "full"
 	FlushPolicy FlushPolicy // default "adaptive"
@@ -65,10 +72,11 @@ type Options struct {
 	// LingerMs: with the adaptive policy, wait this long for more after the first
 	// transaction of a batch (default 0).
 	LingerMs int
-	// QueueCapacity is how many transactions may wait before submitters block (default
-	// 10000).
+	// QueueCapacity is how many transactions may be in flight (queued or committing)
+	// before further callers wait, cancellable by their ctx (default 10000).
 	QueueCapacity int
-	// BusyTimeoutMs is how long to wait for locks held by other processes (default 5000).
+	// BusyTimeoutMs is how long to wait for locks held by other processes (default 5000;
+	// negative for no wait).
 	BusyTimeoutMs int
 	// ReadConnections serve Query (default 4).
 	ReadConnections int
@@ -79,7 +87,8 @@ type Options struct {
 	PassiveThresholdMb float64
 	// RestartThresholdMb of WAL triggers a RESTART checkpoint (default 16).
 	RestartThresholdMb float64
-	// CheckpointBusyTimeoutMs bounds how long RESTART/TRUNCATE wait for readers (100).
+	// CheckpointBusyTimeoutMs bounds how long RESTART/TRUNCATE wait for readers (default
+	// 100; negative for no wait).
 	CheckpointBusyTimeoutMs int
 	// DynamicBatchSize doubles MaxBatchSize while a checkpoint runs (default on).
 	DynamicBatchSize *bool
@@ -87,7 +96,7 @@ type Options struct {
 	TruncateWhenIdle bool
 	// IdleMs without commits counts as idle (default 1000).
 	IdleMs int
-	// CacheSizeKib is PRAGMA cache_size in KiB (default 8192).
+	// CacheSizeKib is PRAGMA cache_size in KiB (default 8192; negative for 0).
 	CacheSizeKib int
 	// MmapSize is PRAGMA mmap_size in bytes (default 0).
 	MmapSize int64
@@ -98,7 +107,11 @@ type Options struct {
 	ForeignKeys *bool
 	// IdleVacuumPages of incremental vacuum run once idle (default 0).
 	IdleVacuumPages int
-	// StatementCacheCapacity is the prepared statements cached per connection (256).
+	// IdleVacuumBudgetMs is the most time one idle incremental vacuum may take (default
+	// 50).
+	IdleVacuumBudgetMs int
+	// StatementCacheCapacity is the prepared statements cached per connection (default
+	// 256; negative for none).
 	StatementCacheCapacity int
 	// PollBatch is how many completions the poller takes per cgo call (default 256).
 	PollBatch int
@@ -135,25 +148,30 @@ func (o *Options) toC() (C.litecommit_options, error) {
 		name string
 		v    int64
 		dst  *C.uint64_t
+		// negativeIsZero: 0 keeps the non-zero default, so a negative value asks for 0.
+		negativeIsZero bool
 	}{
-		{"MaxBatchSize", int64(o.MaxBatchSize), &c.max_batch_size},
-		{"MaxWaitMs", int64(o.MaxWaitMs), &c.max_wait_ms},
-		{"LingerMs", int64(o.LingerMs), &c.linger_ms},
-		{"QueueCapacity", int64(o.QueueCapacity), &c.queue_capacity},
-		{"BusyTimeoutMs", int64(o.BusyTimeoutMs), &c.busy_timeout_ms},
-		{"ReadConnections", int64(o.ReadConnections), &c.read_connections},
-		{"CheckpointBusyTimeoutMs", int64(o.CheckpointBusyTimeoutMs), &c.checkpoint_busy_timeout_ms},
-		{"IdleMs", int64(o.IdleMs), &c.idle_ms},
-		{"CacheSizeKib", int64(o.CacheSizeKib), &c.cache_size_kib},
-		{"MmapSize", o.MmapSize, &c.mmap_size},
-		{"StatementCacheCapacity", int64(o.StatementCacheCapacity), &c.statement_cache_capacity},
+		{"MaxBatchSize", int64(o.MaxBatchSize), &c.max_batch_size, false},
+		{"MaxWaitMs", int64(o.MaxWaitMs), &c.max_wait_ms, false},
+		{"LingerMs", int64(o.LingerMs), &c.linger_ms, false},
+		{"QueueCapacity", int64(o.QueueCapacity), &c.queue_capacity, false},
+		{"BusyTimeoutMs", int64(o.BusyTimeoutMs), &c.busy_timeout_ms, true},
+		{"ReadConnections", int64(o.ReadConnections), &c.read_connections, false},
+		{"CheckpointBusyTimeoutMs", int64(o.CheckpointBusyTimeoutMs), &c.checkpoint_busy_timeout_ms, true},
+		{"IdleMs", int64(o.IdleMs), &c.idle_ms, false},
+		{"IdleVacuumBudgetMs", int64(o.IdleVacuumBudgetMs), &c.idle_vacuum_budget_ms, false},
+		{"CacheSizeKib", int64(o.CacheSizeKib), &c.cache_size_kib, true},
+		{"MmapSize", o.MmapSize, &c.mmap_size, false},
+		{"StatementCacheCapacity", int64(o.StatementCacheCapacity), &c.statement_cache_capacity, true},
 	}
 	for _, f := range ints {
-		if f.v < 0 {
-			return c, configError("%s: must not be negative, got %d", f.name, f.v)
-		}
-		if f.v > 0 {
+		switch {
+		case f.v > 0:
 			*f.dst = C.uint64_t(f.v)
+		case f.v < 0 && f.negativeIsZero:
+			*f.dst = 0
+		case f.v < 0:
+			return c, configError("%s: must not be negative, got %d", f.name, f.v)
 		}
 	}
 	if o.IdleVacuumPages < 0 || int64(o.IdleVacuumPages) > 1<<32-1 {
@@ -193,25 +211,33 @@ func (o *Options) toC() (C.litecommit_options, error) {
 // concurrent use. Close it when done; a Committer that is garbage-collected unclosed is
 // closed then (committing what it had queued).
 type Committer struct {
-	*committer
+	c *committer
 }
 
 // committer is what the poller goroutine references, so that the public handle can be
-// collected (and closed by its finalizer) while the poller still runs.
+// collected (and closed by its finalizer) while the poller still runs. Every method of
+// Committer keeps the handle alive until it returns (runtime.KeepAlive), so the finalizer
+// never closes a committer under a running call.
 type committer struct {
 	// mu guards db and q: read-locked for every call into the library, write-locked only
 	// to free them.
-	mu       sync.RWMutex
-	db       *C.litecommit_committer
-	q        *C.litecommit_completion_queue
-	closed   atomic.Bool
-	token    atomic.Uint64
+	mu     sync.RWMutex
+	db     *C.litecommit_committer
+	q      *C.litecommit_completion_queue
+	closed atomic.Bool
+	token  atomic.Uint64
+	// slots holds one entry per transaction in flight (submitted, outcome not delivered
+	// yet); its capacity is the queue capacity, so the library's queue never makes a
+	// submit block inside cgo: a caller waits here, in Go, where ctx can cancel it.
+	slots    chan struct{}
 	waitMu   sync.Mutex
 	waiters  map[uint64]chan outcome
 	pollDone chan struct{}
 	batch    int
-	// accepted counts the transactions the library has queued (tests wait on it).
-	accepted atomic.Uint64
+	// accepted counts the transactions the library has queued and waitingForSlot the
+	// callers waiting for a slot (tests wait on them).
+	accepted       atomic.Uint64
+	waitingForSlot atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -229,9 +255,13 @@ func Open(path string, opts Options) (*Committer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, argError("path contains a NUL byte")
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	c := &committer{
+		slots:    make(chan struct{}, int(copts.queue_capacity)),
 		waiters:  make(map[uint64]chan outcome),
 		pollDone: make(chan struct{}),
 		batch:    opts.PollBatch,
@@ -247,9 +277,68 @@ func Open(path string, opts Options) (*Committer, error) {
 		return nil, err
 	}
 	go c.poll()
-	pub := &Committer{c}
-	runtime.SetFinalizer(pub, func(p *Committer) { go p.committer.Close() })
-	return pub, nil
+	db := &Committer{c}
+	// Close blocks until the queued work is committed: not on the finalizer goroutine.
+	runtime.SetFinalizer(db, func(db *Committer) { go db.c.close() })
+	return db, nil
+}
+
+// Exec runs one statement as a transaction and returns once it is durable.
+func (db *Committer) Exec(ctx context.Context, sql string, args ...any) (Result, error) {
+	defer runtime.KeepAlive(db)
+	results, err := db.c.transaction(ctx, []Statement{{SQL: sql, Args: args}})
+	if err != nil {
+		return Result{}, err
+	}
+	return results[0], nil
+}
+
+// Transaction runs statements atomically (all or none) and returns once they are
+// durable, with one Result per statement. If ctx is done first it returns ctx.Err() at
+// once; a transaction that was already queued is not withdrawn and may still commit,
+// while one still waiting for room in a full queue is never submitted.
+func (db *Committer) Transaction(ctx context.Context, stmts []Statement) ([]Result, error) {
+	defer runtime.KeepAlive(db)
+	return db.c.transaction(ctx, stmts)
+}
+
+// Query runs a read-only statement on the read pool. It sees every transaction that
+// returned before it started.
+func (db *Committer) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	defer runtime.KeepAlive(db)
+	return db.c.query(ctx, sql, args)
+}
+
+// Flush is a barrier: it returns once every transaction submitted before it is committed.
+func (db *Committer) Flush(ctx context.Context) error {
+	defer runtime.KeepAlive(db)
+	return db.c.flush(ctx)
+}
+
+// Checkpoint runs a WAL checkpoint now, on the scheduler's connection ("" is passive).
+func (db *Committer) Checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
+	defer runtime.KeepAlive(db)
+	return db.c.checkpoint(ctx, mode)
+}
+
+// MetricsText returns the metrics in the Prometheus text exposition format.
+func (db *Committer) MetricsText() (string, error) {
+	defer runtime.KeepAlive(db)
+	return db.c.metricsText()
+}
+
+// Stats returns the committer's figures.
+func (db *Committer) Stats() (Stats, error) {
+	defer runtime.KeepAlive(db)
+	return db.c.stats()
+}
+
+// Close stops accepting work, commits everything already queued, returns every waiting
+// call's result, stops the scheduler and closes the database. It is idempotent; every
+// later call fails with ErrClosed.
+func (db *Committer) Close() error {
+	defer runtime.KeepAlive(db)
+	return db.c.close()
 }
 
 // poll runs on its own goroutine: it takes up to c.batch completions per cgo call and
@@ -296,6 +385,7 @@ func (c *committer) deliver(token uint64, o outcome) {
 	ch, ok := c.waiters[token]
 	delete(c.waiters, token)
 	c.waitMu.Unlock()
+	<-c.slots
 	if ok {
 		ch <- o // buffered: never blocks, even if the waiter gave up
 	}
@@ -328,19 +418,7 @@ func (c *committer) acquire() error {
 	return nil
 }
 
-// Exec runs one statement as a transaction and returns once it is durable.
-func (c *committer) Exec(ctx context.Context, sql string, args ...any) (Result, error) {
-	results, err := c.Transaction(ctx, []Statement{{SQL: sql, Args: args}})
-	if err != nil {
-		return Result{}, err
-	}
-	return results[0], nil
-}
-
-// Transaction runs statements atomically (all or none) and returns once they are
-// durable, with one Result per statement. If ctx is done first it returns ctx.Err() at
-// once, but the transaction, already queued, may still commit.
-func (c *committer) Transaction(ctx context.Context, stmts []Statement) ([]Result, error) {
+func (c *committer) transaction(ctx context.Context, stmts []Statement) ([]Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -357,21 +435,37 @@ func (c *committer) Transaction(ctx context.Context, stmts []Statement) ([]Resul
 	cs := toC(in)
 	defer cs.free()
 
+	if c.closed.Load() {
+		return nil, closedError()
+	}
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		c.waitingForSlot.Add(1)
+		select {
+		case c.slots <- struct{}{}:
+			c.waitingForSlot.Add(-1)
+		case <-ctx.Done():
+			c.waitingForSlot.Add(-1)
+			return nil, ctx.Err()
+		}
+	}
 	token := c.token.Add(1)
 	ch := make(chan outcome, 1)
 	c.waitMu.Lock()
 	c.waiters[token] = ch
 	c.waitMu.Unlock()
-	if err := c.acquire(); err != nil {
-		c.forget(token)
-		return nil, err
+	err := c.acquire()
+	if err == nil {
+		// block = 1 never waits for long: the slots keep the library's queue from filling.
+		err = call(func() C.litecommit_status {
+			return C.litecommit_submit_queue(c.db, cs.stmts, cs.n, c.q, C.uint64_t(token), 1)
+		})
+		c.mu.RUnlock()
 	}
-	err := call(func() C.litecommit_status {
-		return C.litecommit_submit_queue(c.db, cs.stmts, cs.n, c.q, C.uint64_t(token), 1)
-	})
-	c.mu.RUnlock()
 	if err != nil {
 		c.forget(token)
+		<-c.slots
 		return nil, err
 	}
 	c.accepted.Add(1)
@@ -411,9 +505,7 @@ func (c *committer) async(ctx context.Context, f func(db *C.litecommit_committer
 	}
 }
 
-// Query runs a read-only statement on the read pool. It sees every transaction that
-// returned before it started.
-func (c *committer) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+func (c *committer) query(ctx context.Context, sql string, args []any) (Rows, error) {
 	in, err := convertStatement(Statement{SQL: sql, Args: args}, 0)
 	if err != nil {
 		return Rows{}, err
@@ -433,8 +525,7 @@ func (c *committer) Query(ctx context.Context, sql string, args ...any) (Rows, e
 	return rows, err
 }
 
-// Flush is a barrier: it returns once every transaction submitted before it is committed.
-func (c *committer) Flush(ctx context.Context) error {
+func (c *committer) flush(ctx context.Context) error {
 	return c.async(ctx, func(db *C.litecommit_committer) error {
 		return call(func() C.litecommit_status { return C.litecommit_flush(db) })
 	})
@@ -450,8 +541,7 @@ type CheckpointResult struct {
 	Busy bool
 }
 
-// Checkpoint runs a WAL checkpoint now, on the scheduler's connection.
-func (c *committer) Checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
+func (c *committer) checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
 	var cmode C.uint32_t
 	switch mode {
 	case CheckpointPassive, "":
@@ -477,8 +567,7 @@ func (c *committer) Checkpoint(ctx context.Context, mode CheckpointMode) (Checkp
 	return out, err
 }
 
-// MetricsText returns the metrics in the Prometheus text exposition format.
-func (c *committer) MetricsText() (string, error) {
+func (c *committer) metricsText() (string, error) {
 	if err := c.acquire(); err != nil {
 		return "", err
 	}
@@ -514,8 +603,7 @@ type Stats struct {
 	MaxWriterStallMs  float64
 }
 
-// Stats returns the committer's figures.
-func (c *committer) Stats() (Stats, error) {
+func (c *committer) stats() (Stats, error) {
 	if err := c.acquire(); err != nil {
 		return Stats{}, err
 	}
@@ -558,10 +646,7 @@ func (c *committer) Stats() (Stats, error) {
 	}, nil
 }
 
-// Close stops accepting work, commits everything already queued, returns every waiting
-// call's result, stops the scheduler and closes the database. It is idempotent; every
-// later call fails with ErrClosed.
-func (c *committer) Close() error {
+func (c *committer) close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		// Nothing is freed yet, so no lock is needed: the library's close is thread-safe,

@@ -168,6 +168,13 @@ func TestArgumentErrors(t *testing.T) {
 	if _, err := db.Query(ctx, "SELECT ?", struct{}{}); !errors.Is(err, ErrInvalidArg) {
 		t.Errorf("query with a bad argument: %v", err)
 	}
+	// A NUL would cut the SQL or a name short in C: refused, never truncated.
+	if _, err := db.Exec(ctx, "INSERT INTO t VALUES (1)\x00; DELETE FROM t"); !errors.Is(err, ErrInvalidArg) {
+		t.Errorf("SQL with a NUL: %v", err)
+	}
+	if _, err := db.Exec(ctx, "INSERT INTO t VALUES (:x)", Named("x\x00y", 1)); !errors.Is(err, ErrInvalidArg) {
+		t.Errorf("name with a NUL: %v", err)
+	}
 	if n := count(t, db, "t"); n != 0 {
 		t.Fatalf("%d rows written by failed calls", n)
 	}
@@ -272,8 +279,8 @@ func TestConcurrentGoroutines(t *testing.T) {
 	if st.TransactionsFailed != n/10 || st.Batches == 0 || st.Batches > st.TransactionsCommitted+st.TransactionsFailed {
 		t.Fatalf("stats %+v", st)
 	}
-	if db.pending() != 0 {
-		t.Fatalf("%d waiters left", db.pending())
+	if db.c.pending() != 0 {
+		t.Fatalf("%d waiters left", db.c.pending())
 	}
 }
 
@@ -290,7 +297,7 @@ func TestWaitersDoNotHoldThreads(t *testing.T) {
 	mustCreate := func() {
 		done := make(chan error, 1)
 		go func() { _, err := db.Exec(ctx, "CREATE TABLE w (x)"); done <- err }()
-		waitFor(t, "the CREATE to be queued", func() bool { return db.accepted.Load() == 1 })
+		waitFor(t, "the CREATE to be queued", func() bool { return db.c.accepted.Load() == 1 })
 		if err := db.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +321,7 @@ func TestWaitersDoNotHoldThreads(t *testing.T) {
 			}
 		}(i)
 	}
-	waitFor(t, "all inserts to be queued", func() bool { return db.accepted.Load() == n+1 })
+	waitFor(t, "all inserts to be queued", func() bool { return db.c.accepted.Load() == n+1 })
 	if created := threads.Count() - before; created > 100 {
 		t.Errorf("%d OS threads created for %d waiting goroutines", created, n)
 	}
@@ -336,7 +343,7 @@ func TestContextCancellation(t *testing.T) {
 	ctx := context.Background()
 	done := make(chan error, 1)
 	go func() { _, err := db.Exec(ctx, "CREATE TABLE k (x)"); done <- err }()
-	waitFor(t, "queued", func() bool { return db.accepted.Load() == 1 })
+	waitFor(t, "queued", func() bool { return db.c.accepted.Load() == 1 })
 	if err := db.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +370,7 @@ func TestContextCancellation(t *testing.T) {
 	// Cancelled while queued: the call returns at once; the transaction still commits.
 	waiting, cancel := context.WithCancel(ctx)
 	go func() { _, err := db.Exec(waiting, "INSERT INTO k VALUES (1)"); done <- err }()
-	waitFor(t, "queued", func() bool { return db.accepted.Load() == 2 })
+	waitFor(t, "queued", func() bool { return db.c.accepted.Load() == 2 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled while waiting: %v", err)
@@ -374,7 +381,7 @@ func TestContextCancellation(t *testing.T) {
 	if n := count(t, db, "k"); n != 1 {
 		t.Fatalf("%d rows: the cancelled transaction should have committed", n)
 	}
-	waitFor(t, "the waiter to be dropped", func() bool { return db.pending() == 0 })
+	waitFor(t, "the waiter to be dropped", func() bool { return db.c.pending() == 0 })
 }
 
 func TestCloseAndErrors(t *testing.T) {
@@ -458,6 +465,9 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("%+v: got %v, want an invalid config error naming %s", c.opts, err, c.want)
 		}
 	}
+	if _, err := Open(path+"\x00.other", Options{}); !errors.Is(err, ErrInvalidArg) {
+		t.Errorf("path with a NUL: %v", err)
+	}
 	_, err := Open(filepath.Join(dir, "missing", "dir", "x.db"), Options{})
 	if e := asError(t, err); e.Status != StatusOpenError && e.Status != StatusSQLiteError {
 		t.Errorf("open in a missing directory: %+v", e)
@@ -521,5 +531,113 @@ func TestReadmeShowsTheExample(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), body.String()) {
 		t.Fatalf("README.md's Go section must contain the example of example_test.go verbatim:\n%s", body.String())
+	}
+}
+
+// A caller waiting for room in a full queue waits in Go: cancelling its context returns at
+// once, and its transaction is never submitted.
+func TestCancelWhileQueueFull(t *testing.T) {
+	opts := holdOptions
+	opts.QueueCapacity = 1
+	db, _ := open(t, opts)
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { _, err := db.Exec(ctx, "CREATE TABLE f (x)"); first <- err }()
+	waitFor(t, "the CREATE to be queued", func() bool { return db.c.accepted.Load() == 1 })
+
+	waiting, cancel := context.WithCancel(ctx)
+	second := make(chan error, 1)
+	go func() { _, err := db.Exec(waiting, "INSERT INTO f VALUES (1)"); second <- err }()
+	waitFor(t, "the INSERT to wait for room", func() bool { return db.c.waitingForSlot.Load() == 1 })
+	cancel()
+	if err := <-second; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled while the queue was full: %v", err)
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// The slot is free again, and the cancelled INSERT never reached the database.
+	go func() { _, err := db.Exec(ctx, "INSERT INTO f VALUES (2)"); first <- err }()
+	waitFor(t, "the second INSERT to be queued", func() bool { return db.c.accepted.Load() == 2 })
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "f WHERE x = 1"); n != 0 {
+		t.Fatalf("the cancelled INSERT committed")
+	}
+	if n := count(t, db, "f"); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+}
+
+// A Committer dropped without Close is closed by its finalizer: queued work commits, the
+// poller stops.
+func TestFinalizerClosesAndCommits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gc.db")
+	inner := func() *committer {
+		db, err := Open(path, holdOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { _, err := db.Exec(ctx, "CREATE TABLE g (x)"); done <- err }()
+		waitFor(t, "queued", func() bool { return db.c.accepted.Load() == 1 })
+		// Return without waiting: the CREATE stays queued (ticker policy, long interval).
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Exec: %v", err)
+		}
+		return db.c
+	}()
+	closed := func() bool {
+		select {
+		case <-inner.pollDone:
+			return true
+		default:
+			runtime.GC()
+			return false
+		}
+	}
+	waitFor(t, "the finalizer to close the committer", closed)
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := count(t, db, "g"); n != 0 {
+		t.Fatalf("count %d", n)
+	}
+}
+
+func TestOptionsZeroAndExplicit(t *testing.T) {
+	c, err := (&Options{}).toC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.busy_timeout_ms != 5000 || c.checkpoint != 1 || c.max_batch_size != 10000 || c.journal_size_limit != 64<<20 {
+		t.Fatalf("zero Options are not the defaults: %+v", c)
+	}
+	c, err = (&Options{BusyTimeoutMs: -1, CheckpointBusyTimeoutMs: -1, CacheSizeKib: -1,
+		StatementCacheCapacity: -1, Checkpoint: Bool(false), ForeignKeys: Bool(false),
+		DynamicBatchSize: Bool(false), JournalSizeLimit: Int64(0), MaxBatchSize: 7}).toC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.busy_timeout_ms != 0 || c.checkpoint_busy_timeout_ms != 0 || c.cache_size_kib != 0 ||
+		c.statement_cache_capacity != 0 || c.checkpoint != 0 || c.foreign_keys != 0 ||
+		c.dynamic_batch_size != 0 || c.journal_size_limit != 0 || c.max_batch_size != 7 {
+		t.Fatalf("explicit Options not applied: %+v", c)
+	}
+	db, _ := open(t, Options{BusyTimeoutMs: -1, StatementCacheCapacity: -1})
+	mustExec(t, db, "CREATE TABLE o (x)")
+	if n := count(t, db, "o"); n != 0 {
+		t.Fatalf("count %d", n)
 	}
 }

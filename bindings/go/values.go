@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"math"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -117,6 +118,10 @@ func uintValue(x uint64, what string) (value, error) {
 
 func convertStatement(s Statement, index int) (stmtIn, error) {
 	out := stmtIn{sql: s.SQL, values: make([]value, 0, len(s.Args))}
+	// The library reads SQL and names up to their first NUL: refuse rather than truncate.
+	if strings.IndexByte(s.SQL, 0) >= 0 {
+		return out, argError("statement %d: the SQL contains a NUL byte", index)
+	}
 	named := 0
 	for i, a := range s.Args {
 		name, v, isNamed := "", a, false
@@ -132,6 +137,9 @@ func convertStatement(s Statement, index int) (stmtIn, error) {
 			what = "statement " + strconv.Itoa(index) + ", argument " + name
 			if name == "" {
 				return out, argError("%s: empty parameter name", what)
+			}
+			if strings.IndexByte(name, 0) >= 0 {
+				return out, argError("%s: the name contains a NUL byte", what)
 			}
 			out.names = append(out.names, name)
 		}

@@ -80,7 +80,7 @@ fn a_failing_transaction_in_a_busy_batch_rejects_only_itself() {
             assert!(r.statements.iter().all(|s| s.changes == 1));
         }
     }
-    assert_eq!(gate.batches()[mark], adaptive(N as usize));
+    assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(N as usize));
 
     let good = N - bad.len() as i64;
     assert_eq!(
@@ -149,7 +149,7 @@ fn a_deferred_foreign_key_violation_rejects_only_its_transaction() {
     }
     committed(&pending[2]);
     committed(&pending[4]);
-    assert_eq!(gate.batches()[mark], adaptive(5));
+    assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(5));
 
     let ids = |table: &str| -> Vec<i64> {
         query(&db, &format!("SELECT id FROM {table} ORDER BY id"), ())
@@ -207,7 +207,7 @@ fn a_statement_rolling_back_the_whole_batch_rejects_only_its_transaction() {
             );
         }
     }
-    assert_eq!(gate.batches()[mark], adaptive(21));
+    assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(21));
     assert_eq!(query_int(&db, "SELECT count(*) FROM u", ()), 20);
     assert_eq!(
         query(&db, "SELECT v FROM u WHERE k = 0", ()).rows,
@@ -279,7 +279,7 @@ fn a_disk_full_statement_rejects_only_its_transaction() {
         ),
         "{err:?}"
     );
-    assert_eq!(gate.batches()[mark], adaptive(11));
+    assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(11));
     assert_eq!(query_int(&db, "SELECT count(*) FROM small", ()), 10);
     assert_eq!(
         query_int(&db, "SELECT count(*) FROM small WHERE v < 0", ()),
@@ -386,7 +386,7 @@ fn an_external_write_lock_past_the_busy_timeout_fails_that_batch_only() {
         assert!(err.code_name().starts_with("SQLITE_BUSY"));
     }
     assert!(matches!(
-        &gate.batches()[mark],
+        &gate.wait_batches(mark + 1)[mark],
         Batch::Failed { size: 3, error } if error.code_name().starts_with("SQLITE_BUSY")
     ));
     assert_eq!(db.stats().transactions_aborted, 3);
@@ -464,7 +464,7 @@ fn a_sink_gets_one_call_per_batch_with_all_its_completions() {
         committed(h);
     }
     db.flush().unwrap();
-    assert_eq!(gate.batches()[mark], adaptive(40));
+    assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(40));
 
     let calls = first.calls();
     assert_eq!(calls.len(), 1, "one call for the whole batch");
@@ -544,7 +544,7 @@ fn a_panicking_callback_or_sink_does_not_stop_the_writer() {
     committed(&before);
     committed(&after);
     db.flush().unwrap();
-    assert_eq!(gate.batches()[mark], adaptive(5));
+    assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(5));
     assert_eq!(sink.calls.load(Ordering::SeqCst), 1);
     let calls = recording.calls();
     assert_eq!(calls.len(), 1);

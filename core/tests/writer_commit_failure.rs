@@ -97,7 +97,7 @@ fn a_failing_commit_rejects_the_whole_batch_and_the_next_batch_commits() {
         }
     }
     assert!(
-        matches!(&gate.batches()[mark], Batch::Failed { size: 5, error } if *error == errors[0]),
+        matches!(&gate.wait_batches(mark + 1)[mark], Batch::Failed { size: 5, error } if *error == errors[0]),
         "{:?}",
         gate.batches()
     );

@@ -115,7 +115,7 @@ fn every_batch_breaking_statement_is_refused_at_submit() {
 
     // Only the two good transactions reached the writer, in one batch.
     assert_eq!(
-        gate.batches()[mark],
+        gate.wait_batches(mark + 1)[mark],
         Batch::Committed {
             size: 2,
             trigger: litecommit::FlushTrigger::Adaptive
@@ -272,7 +272,7 @@ fn parameter_errors_reject_only_their_transaction() {
         }
     }
     assert_eq!(
-        gate.batches()[mark],
+        gate.wait_batches(mark + 1)[mark],
         Batch::Committed {
             size: 2 * cases.len(),
             trigger: litecommit::FlushTrigger::Adaptive

@@ -143,6 +143,19 @@ fn write_out<T>(out: *mut T, value: T) -> FfiResult<()> {
     Ok(())
 }
 
+/// Takes an object out of the caller's variable and sets the variable to NULL: what every
+/// `litecommit_*_free` does. `None` when `slot` or `*slot` is NULL.
+///
+/// # Safety
+/// `slot` is NULL or points to NULL or to an object handed out by `Box::into_raw`.
+pub(crate) unsafe fn take_box<T>(slot: *mut *mut T) -> Option<Box<T>> {
+    // SAFETY: per the caller.
+    let slot = unsafe { slot.as_mut() }?;
+    let p = std::mem::replace(slot, ptr::null_mut());
+    // SAFETY: per the caller; the variable no longer holds it, so it is freed only once.
+    (!p.is_null()).then(|| unsafe { Box::from_raw(p) })
+}
+
 fn check_out<T>(out: *mut *mut T) -> FfiResult<()> {
     if out.is_null() {
         return Err(FfiError::invalid("out is NULL"));
@@ -174,7 +187,7 @@ pub unsafe extern "C" fn litecommit_open(
     guard("litecommit_open", || {
         check_out(out)?;
         // SAFETY: NULL or NUL-terminated per the API.
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { string_arg(path, "path") }?;
         // SAFETY: NULL or a struct filled by litecommit_options_default.
         let config = unsafe { litecommit_options::read(opts) }?.into_config()?;
         let inner = Committer::open(path, config)?;
@@ -203,16 +216,8 @@ pub unsafe extern "C" fn litecommit_close(db: *const litecommit_committer) -> li
 /// other thread may still be using the committer.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_committer_free(db: *mut *mut litecommit_committer) {
-    guard_void(|| {
-        // SAFETY: NULL or the caller's variable holding NULL or a live committer.
-        if let Some(slot) = unsafe { db.as_mut() } {
-            let p = std::mem::replace(slot, ptr::null_mut());
-            if !p.is_null() {
-                // SAFETY: handed out by Box::into_raw and freed only here; Drop closes.
-                drop(unsafe { Box::from_raw(p) });
-            }
-        }
-    })
+    // SAFETY: NULL or the caller's variable holding NULL or a live committer; Drop closes.
+    guard_void(|| drop(unsafe { take_box(db) }))
 }
 
 /// Runs a transaction of `n` statements and waits until it is durable. On success
@@ -327,16 +332,8 @@ pub unsafe extern "C" fn litecommit_pending_wait(
 /// `*pending` to NULL. NULL or `*pending == NULL` is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_pending_free(pending: *mut *mut litecommit_pending) {
-    guard_void(|| {
-        // SAFETY: NULL or the caller's variable holding NULL or a live handle.
-        if let Some(slot) = unsafe { pending.as_mut() } {
-            let p = std::mem::replace(slot, ptr::null_mut());
-            if !p.is_null() {
-                // SAFETY: handed out by Box::into_raw and freed only here.
-                drop(unsafe { Box::from_raw(p) });
-            }
-        }
-    })
+    // SAFETY: NULL or the caller's variable holding NULL or a live handle.
+    guard_void(|| drop(unsafe { take_box(pending) }))
 }
 
 /// Carries the caller's `user_data` to the writer thread; what it points to is the

@@ -75,6 +75,8 @@ pub struct litecommit_options {
     pub idle_vacuum_pages: u32,
     /// Prepared statements cached per connection. Default 256.
     pub statement_cache_capacity: u64,
+    /// Most time one idle incremental vacuum may take, in ms. Default 50.
+    pub idle_vacuum_budget_ms: u64,
 }
 
 /// The first published layout ends after `checkpoint`: anything shorter is not an
@@ -117,6 +119,7 @@ impl litecommit_options {
             foreign_keys: c.foreign_keys.into(),
             idle_vacuum_pages: c.idle_vacuum_pages,
             statement_cache_capacity: to_u64(c.statement_cache_capacity),
+            idle_vacuum_budget_ms: c.idle_vacuum_budget_ms,
         }
     }
 
@@ -198,6 +201,7 @@ impl litecommit_options {
             journal_size_limit: u64::try_from(self.journal_size_limit).ok(),
             foreign_keys: flag(self.foreign_keys),
             idle_vacuum_pages: self.idle_vacuum_pages,
+            idle_vacuum_budget_ms: self.idle_vacuum_budget_ms,
             statement_cache_capacity: size(
                 "statement_cache_capacity",
                 self.statement_cache_capacity,

@@ -205,14 +205,9 @@ pub unsafe extern "C" fn litecommit_completion_queue_free(
 ) {
     guard_void(|| {
         // SAFETY: NULL or the caller's variable holding NULL or a live queue.
-        if let Some(slot) = unsafe { queue.as_mut() } {
-            let q = std::mem::replace(slot, ptr::null_mut());
-            if !q.is_null() {
-                // SAFETY: handed out by Box::into_raw and freed only here.
-                let q = unsafe { Box::from_raw(q) };
-                q.inner.lock().closed = true;
-                q.inner.ready.notify_all();
-            }
+        if let Some(q) = unsafe { crate::take_box(queue) } {
+            q.inner.lock().closed = true;
+            q.inner.ready.notify_all();
         }
     })
 }

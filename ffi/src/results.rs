@@ -4,6 +4,7 @@ use std::ffi::c_char;
 use std::ptr;
 
 use crate::error::{guard, guard_void, litecommit_error_info, litecommit_status, FfiError};
+use crate::take_box;
 use crate::values::{
     litecommit_result, litecommit_rows, litecommit_statement_result, litecommit_value,
 };
@@ -129,16 +130,8 @@ pub unsafe extern "C" fn litecommit_result_statement(
 /// second free through the same variable does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_result_free(result: *mut *mut litecommit_result) {
-    guard_void(|| {
-        // SAFETY: NULL or the caller's variable holding NULL or a live result.
-        if let Some(slot) = unsafe { result.as_mut() } {
-            let r = std::mem::replace(slot, ptr::null_mut());
-            if !r.is_null() {
-                // SAFETY: handed out by Box::into_raw and freed only here.
-                drop(unsafe { Box::from_raw(r) });
-            }
-        }
-    })
+    // SAFETY: NULL or the caller's variable holding NULL or a live result.
+    guard_void(|| drop(unsafe { take_box(result) }))
 }
 
 /// The number of columns and rows.
@@ -242,14 +235,6 @@ pub unsafe extern "C" fn litecommit_rows_row(
 /// Never call it on the rows of a `litecommit_statement_result`: the result owns those.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_rows_free(rows: *mut *mut litecommit_rows) {
-    guard_void(|| {
-        // SAFETY: NULL or the caller's variable holding NULL or rows from litecommit_query.
-        if let Some(slot) = unsafe { rows.as_mut() } {
-            let r = std::mem::replace(slot, ptr::null_mut());
-            if !r.is_null() {
-                // SAFETY: handed out by Box::into_raw and freed only here.
-                drop(unsafe { Box::from_raw(r) });
-            }
-        }
-    })
+    // SAFETY: NULL or the caller's variable holding NULL or rows from litecommit_query.
+    guard_void(|| drop(unsafe { take_box(rows) }))
 }

@@ -189,17 +189,20 @@ pub(crate) unsafe fn slice_arg<'a, T>(p: *const T, n: usize, what: &str) -> FfiR
     Ok(unsafe { slice::from_raw_parts(p, n) })
 }
 
-/// A `&str` from a NUL-terminated C string.
+/// A copy of a NUL-terminated C string. Owned on purpose: a borrowed `&str` of unbounded
+/// lifetime passes for `&'static str` (which `Statement` keeps without copying) and would
+/// outlive the caller's buffer.
 ///
 /// # Safety
 /// Unless NULL, `p` must point to a NUL-terminated string.
-pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> FfiResult<&'a str> {
+pub(crate) unsafe fn string_arg(p: *const c_char, what: &str) -> FfiResult<String> {
     if p.is_null() {
         return Err(FfiError::invalid(format!("{what} is NULL")));
     }
     // SAFETY: non-NULL and NUL-terminated per the caller.
     unsafe { CStr::from_ptr(p) }
         .to_str()
+        .map(str::to_owned)
         .map_err(|e| FfiError::invalid(format!("{what} is not valid UTF-8: {e}")))
 }
 
@@ -236,7 +239,7 @@ unsafe fn value_in(v: &litecommit_value, what: &str) -> FfiResult<Value> {
 /// The pointers inside `s` must be valid as documented on `litecommit_statement`.
 pub(crate) unsafe fn statement_in(s: &litecommit_statement) -> FfiResult<Statement> {
     // SAFETY (all blocks below): the pointers are valid per the caller.
-    let sql = unsafe { str_arg(s.sql, "sql") }?;
+    let sql = unsafe { string_arg(s.sql, "sql") }?;
     let values = unsafe { slice_arg(s.params, s.n_params, "params") }?;
     let params = if values.is_empty() {
         Params::None
@@ -250,8 +253,9 @@ pub(crate) unsafe fn statement_in(s: &litecommit_statement) -> FfiResult<Stateme
         let names = unsafe { slice_arg(s.param_names, values.len(), "param_names") }?;
         let mut out = Vec::with_capacity(values.len());
         for (i, (v, name)) in values.iter().zip(names).enumerate() {
-            let name = unsafe { str_arg(*name, &format!("param_names[{i}]")) }?;
-            out.push((name.to_owned(), unsafe { value_in(v, name) }?));
+            let name = unsafe { string_arg(*name, &format!("param_names[{i}]")) }?;
+            let value = unsafe { value_in(v, &name) }?;
+            out.push((name, value));
         }
         Params::Named(out)
     };

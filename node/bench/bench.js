@@ -94,16 +94,15 @@ async function benchBetterSqlite3(file, n, yieldEach) {
   return summary(`better-sqlite3 (1 tx per insert, ${how})`, n, seconds, latencies, loop);
 }
 
-async function benchLitecommit(file, n, concurrency) {
-  const db = new Committer(file, { durability: 'full' });
-  await db.execute(SCHEMA);
+/** `concurrency` async workers awaiting `execute(INSERT, ...)` until `n` inserts are done. */
+async function runWorkers(execute, n, concurrency) {
   const latencies = new Array(n);
   let next = 0;
   const worker = async () => {
     while (next < n) {
       const i = next++;
       const t0 = performance.now();
-      await db.execute(INSERT, [`payload-${i}`]);
+      await execute(INSERT, [`payload-${i}`]);
       latencies[i] = performance.now() - t0;
     }
   };
@@ -112,6 +111,13 @@ async function benchLitecommit(file, n, concurrency) {
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - start) / 1000;
   await stop(loop);
+  return { seconds, latencies, loop };
+}
+
+async function benchLitecommit(file, n, concurrency) {
+  const db = new Committer(file, { durability: 'full' });
+  await db.execute(SCHEMA);
+  const { seconds, latencies, loop } = await runWorkers((sql, params) => db.execute(sql, params), n, concurrency);
   const [{ count }] = await db.query('SELECT count(*) AS count FROM bench');
   if (count !== n) throw new Error(`litecommit: ${count} rows, expected ${n}`);
   const stats = db.stats();
@@ -138,21 +144,7 @@ async function benchPromiseFloor(n, concurrency) {
       waiting.push(resolve);
       if (timer === null) timer = setTimeout(settleAll, 1);
     });
-  const latencies = new Array(n);
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      const i = next++;
-      const t0 = performance.now();
-      await fakeExecute(INSERT, [`payload-${i}`]);
-      latencies[i] = performance.now() - t0;
-    }
-  };
-  const loop = await monitor();
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - start) / 1000;
-  await stop(loop);
+  const { seconds, latencies, loop } = await runWorkers(fakeExecute, n, concurrency);
   return summary(`JS promises only, no database (${concurrency})`, n, seconds, latencies, loop);
 }
 

@@ -15,11 +15,11 @@ use litecommit::{
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env};
+use napi::{sys, Env, Property};
 use napi_derive::napi;
 
-/// Largest integer a JS number holds exactly; beyond it integers come back as BigInt.
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// Integers up to ±2^53 come back as JS numbers (they hold them exactly), others as BigInt.
+const MAX_NUMBER_INTEGER: u64 = 1 << 53;
 
 type Batch = Vec<(u64, Outcome)>;
 
@@ -96,7 +96,7 @@ fn to_js<T: ToNapiValue>(env: sys::napi_env, value: T) -> Result<sys::napi_value
 }
 
 fn int_to_js(env: sys::napi_env, i: i64) -> Result<sys::napi_value> {
-    if i.unsigned_abs() <= MAX_SAFE_INTEGER {
+    if i.unsigned_abs() <= MAX_NUMBER_INTEGER {
         to_js(env, i as f64)
     } else {
         to_js(env, i64n(i))
@@ -120,7 +120,16 @@ fn rows_to_js(env: sys::napi_env, rows: Rows) -> Result<sys::napi_value> {
     for (i, row) in rows.rows.into_iter().enumerate() {
         let mut object = Object::new(&js_env)?;
         for (name, value) in rows.columns.iter().zip(row) {
-            object.set(name, value_to_js(env, value)?)?;
+            let value = value_to_js(env, value)?;
+            if name == "__proto__" {
+                // Assigning would replace the row's prototype instead of adding a column.
+                let column = Property::new()
+                    .with_utf8_name(name)?
+                    .with_napi_value(&js_env, value)?;
+                object.define_properties(&[column])?;
+            } else {
+                object.set(name, value)?;
+            }
         }
         list.set(i as u32, object)?;
     }
@@ -182,7 +191,7 @@ const DONE_ERROR: f64 = 2.0;
 
 /// One batch of completions, converted on the JS thread to `[numbers, extras]`:
 /// `numbers` is a Float64Array of `token, status, changes, lastInsertRowid` per completion.
-/// The common case (one statement, no rows, a rowid below 2^53) needs nothing else, so a
+/// The common case (one statement, no rows, a rowid within ±2^53) needs nothing else, so a
 /// batch costs a handful of N-API calls whatever its size; otherwise `extras[i]` holds the
 /// full result (status 1) or the error (status 2) of completion `i`.
 pub struct JsBatch(Batch);
@@ -196,7 +205,7 @@ impl ToNapiValue for JsBatch {
             let simple = match &outcome {
                 Ok(r) => match r.statements.as_slice() {
                     [s] if s.rows.columns.is_empty()
-                        && s.last_insert_rowid.unsigned_abs() <= MAX_SAFE_INTEGER =>
+                        && s.last_insert_rowid.unsigned_abs() <= MAX_NUMBER_INTEGER =>
                     {
                         Some((s.changes as f64, s.last_insert_rowid as f64))
                     }

@@ -58,6 +58,11 @@ test('query resolves to row objects keyed by column name and sees resolved write
   assert.deepEqual(await db.query('SELECT k AS key, v FROM kv WHERE v > ?', [1]), [{ key: 'x', v: 42 }]);
   assert.deepEqual(await db.query('SELECT count(*) AS n FROM kv WHERE k = :k', { k: 'x' }), [{ n: 1 }]);
   await assert.rejects(db.query('INSERT INTO kv VALUES (1, 2)'), (e) => e instanceof LitecommitError);
+  // Any column name is a column, even one that names a special property.
+  const [odd] = await db.query("SELECT x'00' AS __proto__, 1 AS constructor");
+  assert.equal(Object.getPrototypeOf(odd), Object.prototype);
+  assert.deepEqual(Object.keys(odd), ['__proto__', 'constructor']);
+  assert.deepEqual(odd.__proto__, Buffer.from([0]));
   await db.close();
 });
 

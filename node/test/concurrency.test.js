@@ -48,3 +48,32 @@ test('mixed transactions, failures and queries interleaved', async () => {
   assert.deepEqual(await db.query('SELECT count(*) AS n FROM t'), [{ n: keys.size }]);
   await db.close();
 });
+
+test('one threadsafe-function call per batch settles all of its transactions', async () => {
+  // The native half directly: count the completion callbacks against the batches committed.
+  const native = require('../litecommit.node');
+  const N = 2000;
+  const seen = new Set();
+  let calls = 0;
+  let done;
+  const allSeen = new Promise((resolve) => (done = resolve));
+  const db = new native.NativeCommitter(tempDb(), { maxBatchSize: '64' }, ([numbers]) => {
+    calls++;
+    for (let j = 0; j < numbers.length; j += 4) {
+      assert.equal(numbers[j + 1], 0, 'committed');
+      seen.add(numbers[j]);
+    }
+    if (seen.size === N + 1) done();
+  });
+  db.ref();
+  assert.equal(db.submit(0, 'CREATE TABLE t (v INTEGER)', undefined, undefined), null);
+  for (let i = 1; i <= N; i++) assert.equal(db.submit(i, 'INSERT INTO t VALUES (?)', [i], undefined), null);
+  await allSeen;
+  db.unref();
+  const s = db.stats();
+  assert.equal(s.transactionsCommitted, N + 1);
+  assert.ok(s.batches >= Math.ceil(N / 64), `${s.batches} batches of at most 64`);
+  assert.equal(calls, s.batches);
+  const [err] = await db.close();
+  assert.equal(err, undefined);
+});

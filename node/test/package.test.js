@@ -18,7 +18,7 @@ test('npm install ./node in a fresh project: CommonJS, ESM, subpath and TypeScri
     timeoutMs: 900_000,
   });
   assert.equal(install.code, 0, install.stdout + install.stderr);
-  assert.match(install.stdout, /napi build/, 'the install script built the addon');
+  assert.match(install.stdout, /litecommit: built /, 'the install script built the addon');
 
   fs.writeFileSync(
     path.join(dir, 'cjs.js'),
@@ -60,9 +60,15 @@ await db.close();`,
   const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022'];
   const typed = await run(process.execPath, [tsc, ...args, 'check.ts'], { cwd: dir });
   assert.equal(typed.code, 0, typed.stdout + typed.stderr);
-  // And a misuse is caught.
-  fs.writeFileSync(path.join(dir, 'bad.ts'), "import { Committer } from 'litecommit';\nnew Committer('x.db').execute('SELECT ?', [new Date()]);\n");
+  // And misuses are caught: a value of the wrong type, a misspelt option.
+  fs.writeFileSync(
+    path.join(dir, 'bad.ts'),
+    "import { Committer } from 'litecommit';\n" +
+      "new Committer('x.db').execute('SELECT ?', [new Date()]);\n" +
+      "new Committer('y.db', { maxBatchSise: 10 });\n",
+  );
   const bad = await run(process.execPath, [tsc, ...args, 'bad.ts'], { cwd: dir });
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stdout, /Date/);
+  assert.match(bad.stdout, /bad\.ts\(2,.*Date/);
+  assert.match(bad.stdout, /bad\.ts\(3,.*maxBatchSise/);
 });

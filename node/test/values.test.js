@@ -48,19 +48,25 @@ test('integers beyond ±2^53 come back as BigInt, never rounded', async () => {
   const db = await open();
   const max = 2n ** 63n - 1n;
   const min = -(2n ** 63n);
-  const edge = BigInt(Number.MAX_SAFE_INTEGER);
+  const edge = 2n ** 53n; // the largest magnitude still returned as a number
   assert.deepEqual(await roundTrip(db, max), { x: max, t: 'integer' });
   assert.deepEqual(await roundTrip(db, min), { x: min, t: 'integer' });
-  assert.deepEqual(await roundTrip(db, edge), { x: Number.MAX_SAFE_INTEGER, t: 'integer' });
+  assert.deepEqual(await roundTrip(db, edge), { x: 2 ** 53, t: 'integer' });
   assert.deepEqual(await roundTrip(db, edge + 1n), { x: edge + 1n, t: 'integer' });
-  assert.deepEqual(await roundTrip(db, -edge), { x: -Number.MAX_SAFE_INTEGER, t: 'integer' });
+  assert.deepEqual(await roundTrip(db, -edge), { x: -(2 ** 53), t: 'integer' });
   assert.deepEqual(await roundTrip(db, -edge - 1n), { x: -edge - 1n, t: 'integer' });
+  assert.deepEqual(await roundTrip(db, Number.MAX_SAFE_INTEGER), { x: Number.MAX_SAFE_INTEGER, t: 'integer' });
   // Computed in SQL, too.
-  const [row] = await db.query('SELECT 9007199254740993 AS big, 9007199254740991 AS safe');
-  assert.deepEqual(row, { big: 9007199254740993n, safe: 9007199254740991 });
-  // lastInsertRowid as well.
+  const [row] = await db.query('SELECT 9007199254740993 AS big, 9007199254740992 AS edge, -9007199254740993 AS neg');
+  assert.deepEqual(row, { big: 9007199254740993n, edge: 9007199254740992, neg: -9007199254740993n });
+  // lastInsertRowid as well, in both forms of result.
   const r = await db.execute('INSERT INTO v (id, x) VALUES (?, 1)', [2n ** 60n]);
   assert.equal(r.lastInsertRowid, 2n ** 60n);
+  const [t] = await db.transaction([['INSERT INTO v (id, x) VALUES (?, 1) RETURNING id', [2n ** 53n + 1n]]]);
+  assert.equal(t.lastInsertRowid, 2n ** 53n + 1n);
+  assert.deepEqual(t.rows, [{ id: 2n ** 53n + 1n }]);
+  const e = await db.execute('INSERT INTO v (id, x) VALUES (?, 1)', [2 ** 53]);
+  assert.equal(e.lastInsertRowid, 2 ** 53);
   await db.close();
 });
 

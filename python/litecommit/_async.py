@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from functools import partial
+import threading
+import weakref
+from collections import deque
 from types import TracebackType
 from typing import Any, Callable, Optional
 
-from ._base import CheckpointResult, _Base
+from ._base import CheckpointResult, PathLike, _Base
 from ._errors import QueueFullError
 from ._litecommit import Result
 
@@ -21,25 +23,29 @@ class AsyncCommitter(_Base):
     Completions are delivered per batch: one ``call_soon_threadsafe`` per event loop per
     batch. Several event loops (in several threads) may share one committer.
 
+    When the queue is full, submissions wait for room in order, off the event loop.
+
     Cancelling a task that awaits ``execute``/``transaction`` does not withdraw the
     transaction: it may still commit.
     """
 
+    def __init__(self, path: PathLike, **config: Any) -> None:
+        super().__init__(path, **config)
+        self._overflow: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Overflow] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def submit(self, sql: str, params: Params = ()) -> asyncio.Future[Result]:
         """Queues one statement; returns an asyncio future (call from a running loop)."""
-        try:
-            return self._native.submit_async(sql, params)
-        except QueueFullError:
-            return _when_room(self._native.submit, sql, params)
+        return self._queue(self._native.submit_async, self._native.submit, sql, params)
 
     def submit_transaction(
         self, statements: list[tuple[str, Params]]
     ) -> asyncio.Future[list[Result]]:
         """Queues a transaction; returns an asyncio future of one ``Result`` per statement."""
-        try:
-            return self._native.submit_transaction_async(statements)
-        except QueueFullError:
-            return _when_room(self._native.submit_transaction, statements)
+        return self._queue(
+            self._native.submit_transaction_async, self._native.submit_transaction, statements
+        )
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         """Runs one statement as a transaction; resolves once it is durable."""
@@ -55,6 +61,7 @@ class AsyncCommitter(_Base):
 
     async def flush(self) -> None:
         """Resolves once every transaction submitted before it is committed."""
+        await self._queued()
         await _in_thread(self._native.flush)
 
     async def checkpoint(self, mode: str = "passive") -> CheckpointResult:
@@ -62,7 +69,8 @@ class AsyncCommitter(_Base):
         return CheckpointResult(*await _in_thread(self._native.checkpoint, mode))
 
     async def close(self) -> None:
-        """Commits everything queued, resolves every future, closes. Idempotent."""
+        """Commits everything submitted, resolves every future, closes. Idempotent."""
+        await self._queued()
         await _in_thread(self._native.close)
 
     async def __aenter__(self) -> AsyncCommitter:
@@ -76,24 +84,98 @@ class AsyncCommitter(_Base):
     ) -> None:
         await self.close()
 
+    def _queue(
+        self, try_submit: Callable[..., Any], submit: Callable[..., None], *args: Any
+    ) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        overflow = self._overflow.get(loop)
+        if overflow is None or not overflow.busy:
+            try:
+                return try_submit(*args)
+            except QueueFullError:
+                pass
+        if overflow is None:
+            overflow = self._overflow.setdefault(loop, _Overflow())
+        return overflow.add(loop, submit, args)
 
-def _when_room(submit: Callable[..., None], *args: Any) -> asyncio.Future[Any]:
-    """The queue is full: wait for room on a worker thread, never on the event loop."""
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-    waiting = loop.run_in_executor(None, submit, *args, loop, future, True)
-    waiting.add_done_callback(partial(_forward_failure, future))
-    return future
+    async def _queued(self) -> None:
+        """Returns once this loop's submissions that waited for room are in the queue."""
+        loop = asyncio.get_running_loop()
+        overflow = self._overflow.get(loop)
+        if overflow is not None and overflow.busy:
+            await overflow.add(loop, None, ())
+
+
+class _Overflow:
+    """The submissions of one event loop that met a full queue. One worker thread waits for
+    room and queues them one by one, and later submissions of the loop line up behind them,
+    so they keep their order and the loop's executor is not filled with waiting threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: deque[
+            tuple[Optional[Callable[..., None]], tuple[Any, ...], asyncio.Future[Any]]
+        ] = deque()
+        self.busy = False  # a worker is draining (set on the loop, cleared by the worker)
+
+    def add(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        submit: Optional[Callable[..., None]],
+        args: tuple[Any, ...],
+    ) -> asyncio.Future[Any]:
+        """``submit(*args, loop, future, True)`` in turn; ``submit=None`` is a barrier whose
+        future resolves once everything added before it is queued."""
+        future = loop.create_future()
+        with self._lock:
+            self._waiting.append((submit, args, future))
+            if self.busy:
+                return future
+            self.busy = True
+        try:
+            loop.run_in_executor(None, self._drain)
+        except BaseException:
+            with self._lock:
+                self._waiting.clear()
+                self.busy = False
+            raise
+        return future
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self.busy = False
+                    return
+                submit, args, future = self._waiting.popleft()
+            if future.cancelled():  # never queued, so it is withdrawn
+                continue
+            loop = future.get_loop()
+            try:
+                if submit is None:
+                    _settle(future, None)
+                else:
+                    submit(*args, loop, future, True)
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
+                _settle(future, e)
 
 
 async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
-def _forward_failure(future: asyncio.Future[Any], waiting: asyncio.Future[None]) -> None:
-    if waiting.cancelled():
-        future.cancel()
+def _settle(future: asyncio.Future[Any], exc: Optional[BaseException]) -> None:
+    """Resolves `future` (or fails it with `exc`) on its loop, from any thread."""
+    try:
+        future.get_loop().call_soon_threadsafe(_set, future, exc)
+    except RuntimeError:  # the loop is closed: nobody awaits the future
+        pass
+
+
+def _set(future: asyncio.Future[Any], exc: Optional[BaseException]) -> None:
+    if future.done():
         return
-    exc = waiting.exception()
-    if exc is not None and not future.done():
+    if exc is None:
+        future.set_result(None)
+    else:
         future.set_exception(exc)

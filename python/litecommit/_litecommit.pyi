@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import pathlib
 from typing import Any, Optional, Union
 
 class Result:
@@ -41,7 +42,7 @@ class NativeCommitter:
     @property
     def closed(self) -> bool: ...
     @property
-    def path(self) -> str: ...
+    def path(self) -> pathlib.Path: ...
 
 class ResolveBatch:
     """The asyncio futures of one batch on one loop; called once by the loop."""

@@ -15,9 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Optional
 
-from prometheus_client.core import Metric
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
+try:
+    from prometheus_client.core import Metric
+    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
+except ImportError as e:
+    raise ImportError(
+        "litecommit.prometheus needs prometheus_client: pip install 'litecommit[prometheus]'"
+    ) from e
 
 from ._errors import ClosedError
 
@@ -33,6 +38,11 @@ class CommitterCollector(Collector):
 
     def __init__(self, committer: _Base) -> None:
         self._committer = committer
+
+    def describe(self) -> Iterator[Metric]:
+        # Without it only auto-describing registries (the global one) notice that a second
+        # committer would export the same names, and a scrape would repeat every family.
+        return self.collect()
 
     def collect(self) -> Iterator[Metric]:
         try:

@@ -1,7 +1,7 @@
 //! Python values in (parameters), SQLite values out (rows), and results.
 
 use litecommit::{Params, Rows, Statement, StatementResult, Transaction, Value};
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMemoryView, PySequence,
@@ -46,7 +46,8 @@ fn value(obj: &Bound<'_, PyAny>, place: &Place<'_>) -> PyResult<Value> {
     } else if let Ok(f) = obj.cast::<PyFloat>() {
         Ok(Value::Real(f.value()))
     } else if let Ok(s) = obj.cast::<PyString>() {
-        Ok(Value::Text(s.to_cow()?.into_owned()))
+        let text = s.to_cow().map_err(|e| naming(obj.py(), e, place))?;
+        Ok(Value::Text(text.into_owned()))
     } else if let Ok(b) = obj.cast::<PyBytes>() {
         Ok(Value::Blob(b.as_bytes().to_vec()))
     } else if let Ok(b) = obj.cast::<PyByteArray>() {
@@ -60,6 +61,24 @@ fn value(obj: &Bound<'_, PyAny>, place: &Place<'_>) -> PyResult<Value> {
             type_name(obj)
         )))
     }
+}
+
+/// A `str` that is not valid Unicode (lone surrogates): the same `UnicodeEncodeError`, its
+/// reason naming the parameter.
+fn naming(py: Python<'_>, err: PyErr, place: &Place<'_>) -> PyErr {
+    let exc = err.value(py);
+    let renamed = (|| {
+        let reason = format!("{place}: {}", exc.getattr("reason")?);
+        let args = (
+            exc.getattr("encoding")?,
+            exc.getattr("object")?,
+            exc.getattr("start")?,
+            exc.getattr("end")?,
+            reason,
+        );
+        py.get_type::<PyUnicodeEncodeError>().call1(args)
+    })();
+    renamed.map_or(err, PyErr::from_value)
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

@@ -255,11 +255,8 @@ impl NativeCommitter {
     }
 
     /// Commits everything queued, resolves every future, closes every connection.
-    /// Idempotent.
+    /// Idempotent: a second call returns once the first one has finished.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        if self.inner.is_closed() {
-            return Ok(());
-        }
         let (inner, sink) = (&self.inner, &self.sink);
         py.detach(|| {
             let closed = inner.close();
@@ -281,18 +278,17 @@ impl NativeCommitter {
 }
 
 impl Drop for NativeCommitter {
-    /// Garbage-collected without `close()`: drain the queue with the GIL released, since
-    /// delivering the last completions needs it (inside a done-callback `drain` returns at
-    /// once). At interpreter exit the package's atexit hook has closed every committer.
+    /// Garbage-collected without `close()`: commit the queue with the GIL released. The
+    /// delivery thread resolves the futures afterwards; waiting for it here could deadlock,
+    /// as the collector may run while this thread holds the lock of one of those futures
+    /// (inside `Future.result()`). At interpreter exit the package's atexit hook has
+    /// already closed every committer.
     fn drop(&mut self) {
         if self.inner.is_closed() {
             return;
         }
-        let (inner, sink) = (&self.inner, &self.sink);
-        let close = || {
-            drop(inner.close());
-            sink.drain();
-        };
+        let inner = &self.inner;
+        let close = || drop(inner.close());
         if Python::try_attach(|py| py.detach(close)).is_none() {
             close();
         }

@@ -157,11 +157,13 @@ def test_several_event_loops_in_several_threads(path):
         ]
 
 
-def test_cancelling_awaiting_tasks_corrupts_nothing(path):
+@pytest.mark.parametrize("full_queue", [False, True])
+def test_cancelling_awaiting_tasks_corrupts_nothing(path, full_queue):
     n = 2000
+    config = {"queue_capacity": 2, "max_batch_size": 4} if full_queue else {}
 
     async def main():
-        async with litecommit.AsyncCommitter(path) as db:
+        async with litecommit.AsyncCommitter(path, **config) as db:
             await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, k TEXT UNIQUE)")
             await db.execute("INSERT INTO r (k) VALUES ('taken')")
             tasks = []
@@ -185,11 +187,16 @@ def test_cancelling_awaiting_tasks_corrupts_nothing(path):
                     assert isinstance(outcome, litecommit.IntegrityError)
                 else:
                     assert outcome.rowcount == 1
-            # Cancelled or not, each submitted transaction committed exactly once.
-            rows = await db.query("SELECT k FROM r")
-            expected = {"taken"} | {f"k{i}" for i in range(n) if i % 10}
-            assert len(rows) == len(expected)
-            assert {k for (k,) in rows} == expected
+            # Cancelled or not, each queued transaction committed exactly once. With a full
+            # queue, a cancelled task may be withdrawn before its transaction was queued.
+            keys = [k for (k,) in await db.query("SELECT k FROM r")]
+            kept = {"taken"} | {f"k{i}" for i in range(n) if i % 2}
+            cancelled = {f"k{i}" for i in range(n) if i % 2 == 0 and i % 10}
+            assert len(keys) == len(set(keys))
+            if full_queue:
+                assert kept <= set(keys) <= kept | cancelled
+            else:
+                assert set(keys) == kept | cancelled
             # And the committer still works.
             assert (await db.execute("INSERT INTO r (k) VALUES ('after')")).rowcount == 1
 
@@ -221,3 +228,36 @@ def test_close_resolves_pending_futures(path):
         assert all(r.rowcount == 1 for r in results)
 
     run(main())
+
+
+def test_full_queue_keeps_the_loops_submission_order(path):
+    n = 2000
+
+    async def main():
+        async with litecommit.AsyncCommitter(path, queue_capacity=2, max_batch_size=4) as db:
+            await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, i INTEGER)")
+            futures = [db.submit("INSERT INTO r (i) VALUES (?)", (i,)) for i in range(n)]
+            ids = [r.lastrowid for r in await asyncio.gather(*futures)]
+            assert ids == sorted(ids)
+            rows = await db.query("SELECT i FROM r ORDER BY id")
+            assert rows == [(i,) for i in range(n)]
+
+    run(main())
+
+
+@pytest.mark.parametrize("barrier", ["flush", "close"])
+def test_flush_and_close_wait_for_submissions_waiting_for_room(path, barrier):
+    n = 1000
+
+    async def main():
+        db = litecommit.AsyncCommitter(path, queue_capacity=2, max_batch_size=4)
+        await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY)")
+        futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(n)]
+        await getattr(db, barrier)()
+        assert all(f.done() for f in futures)
+        assert all(r.rowcount == 1 for r in await asyncio.gather(*futures))
+        await db.close()
+
+    run(main())
+    with litecommit.Committer(path) as check:
+        assert check.query("SELECT count(*) FROM r") == [(n,)]

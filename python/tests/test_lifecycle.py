@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -33,7 +34,7 @@ def count(path):
 def test_garbage_collected_without_close(path):
     proc = run_python(
         """
-        import gc, sys, weakref
+        import concurrent.futures, gc, sys, weakref
         import litecommit
         db = litecommit.Committer(sys.argv[1])
         db.execute("CREATE TABLE r (i INTEGER PRIMARY KEY)")
@@ -41,9 +42,13 @@ def test_garbage_collected_without_close(path):
         ref = weakref.ref(db)
         db.cycle = db  # only the cycle collector can free it
         del db
-        gc.collect()
+        # As if the collector ran inside futures[-1].result(), which holds that future's
+        # lock: resolving it must not be waited for there.
+        with futures[-1]._condition:
+            gc.collect()
         assert ref() is None, "the committer was not collected"
-        assert all(f.done() and f.exception() is None for f in futures)
+        _, not_done = concurrent.futures.wait(futures, timeout=60)
+        assert not not_done and all(f.exception() is None for f in futures)
         print("collected")
         """,
         path,
@@ -186,6 +191,36 @@ def test_waiting_releases_the_gil(path):
             t.join(HANG)
             assert outcome == [1]
             assert sorted(db.query("SELECT i FROM r")) == [(-1,), (1,)]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_second_close_waits_for_the_first(path):
+    """close() is idempotent, and returns only once everything is committed even when
+    another thread's close() is still at work (stuck here behind another process's lock)."""
+    with litecommit.Committer(path) as setup:
+        setup.execute("CREATE TABLE r (i INTEGER)")
+    holder = hold_write_lock(path)
+    try:
+        db = litecommit.Committer(path, busy_timeout_ms=60_000)
+        futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(100)]
+        first = threading.Thread(target=db.close)
+        first.start()
+        deadline = time.monotonic() + HANG
+        while not db.closed:  # the first close() has begun
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        seen = []
+        second = threading.Thread(
+            target=lambda: (db.close(), seen.append(sum(f.done() for f in futures)))
+        )
+        second.start()
+        release(holder)
+        first.join(HANG)
+        second.join(HANG)
+        assert seen == [len(futures)]
+        assert all(f.exception() is None for f in futures)
     finally:
         holder.kill()
         holder.wait()

@@ -2,6 +2,8 @@
 
 import ast
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,27 @@ def test_prometheus_collector(path):
     # A closed committer reports nothing instead of failing the scrape.
     assert list(collector.collect()) == []
     prometheus_client.generate_latest(registry)
+
+
+def test_prometheus_refuses_a_second_committer_in_one_registry(tmp_path):
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from litecommit.prometheus import register
+
+    registry = prometheus_client.CollectorRegistry()
+    with litecommit.Committer(str(tmp_path / "a.db")) as a:
+        with litecommit.Committer(str(tmp_path / "b.db")) as b:
+            register(a, registry)
+            with pytest.raises(ValueError, match="Duplicated timeseries"):
+                register(b, registry)
+
+
+def test_prometheus_without_prometheus_client_says_what_to_install():
+    code = (
+        "import sys; sys.modules['prometheus_client'] = None\n"
+        "try:\n"
+        "    import litecommit.prometheus\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "pip install 'litecommit[prometheus]'" in proc.stdout, proc.stderr

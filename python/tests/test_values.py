@@ -57,6 +57,14 @@ def test_int_beyond_64_bits_raises_overflow(vdb):
     assert vdb.query("SELECT count(*) FROM v") == [(0,)]
 
 
+def test_str_with_lone_surrogate_names_the_parameter(vdb):
+    with pytest.raises(UnicodeEncodeError, match="parameter 1: surrogates not allowed"):
+        vdb.execute("INSERT INTO v (x) VALUES (?)", ("\udc80",))
+    with pytest.raises(UnicodeEncodeError, match="parameter 'x': surrogates not allowed"):
+        vdb.execute("INSERT INTO v (x) VALUES (:x)", {"x": "a\ud800"})
+    assert vdb.query("SELECT count(*) FROM v") == [(0,)]
+
+
 @pytest.mark.parametrize("value", [object(), [1], {"a": 1}, Decimal("1.5"), 1j, {1}])
 def test_unsupported_type_names_the_parameter(vdb, value):
     with pytest.raises(TypeError, match=r"parameter 2: unsupported type"):
