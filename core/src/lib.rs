@@ -1,8 +1,9 @@
 //! # litecommit
 //!
 //! Group commit for SQLite. Many threads submit small write transactions; one writer thread
-//! runs them together inside one SQLite transaction (one fsync per batch), each under its
-//! own SAVEPOINT, and resolves each submitter's promise once its transaction is durable.
+//! runs them together inside one SQLite transaction (one fsync per batch), each atomic on
+//! its own (a failing one is rolled back alone), and resolves each submitter's promise once
+//! its transaction is durable.
 //! A background scheduler runs WAL checkpoints on its own connection, off the commit path.
 //!
 //! ```
