@@ -466,26 +466,18 @@ pub fn run(mut args: Args) -> Result<(), String> {
             &upper,
         );
         let (lone_lite, lone_naive) = lone(&base, durability, args.lone, &payload)?;
-        t.row(
-            "lone tx at idle: litecommit",
-            vec![
-                String::new(),
-                ms(lone_lite.p50()),
-                ms(lone_lite.p99()),
-                ms(lone_lite.p999()),
-                ms(lone_lite.max()),
-            ],
-        );
-        t.row(
-            "lone tx at idle: naive",
-            vec![
-                String::new(),
-                ms(lone_naive.p50()),
-                ms(lone_naive.p99()),
-                ms(lone_naive.p999()),
-                ms(lone_naive.max()),
-            ],
-        );
+        for (who, lone) in [("litecommit", &lone_lite), ("naive", &lone_naive)] {
+            t.row(
+                &format!("lone tx at idle: {who}"),
+                vec![
+                    String::new(),
+                    ms(lone.p50()),
+                    ms(lone.p99()),
+                    ms(lone.p999()),
+                    ms(lone.max()),
+                ],
+            );
+        }
         print!("{}", t.render());
         println!("ratios ({name}):");
         for (threads, r) in &ratios {

@@ -87,6 +87,14 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "?".into(), |n| n.to_string())
 }
 
+/// A transaction of one statement with its parameters.
+pub fn single(sql: &str, params: Option<&Bound<'_, PyAny>>) -> PyResult<Transaction> {
+    Ok(Transaction::single(
+        sql.to_owned(),
+        self::params(params, None)?,
+    ))
+}
+
 /// Converts a parameter container: a sequence binds positionally, a mapping by name.
 pub fn params(obj: Option<&Bound<'_, PyAny>>, statement: Option<usize>) -> PyResult<Params> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {

@@ -125,7 +125,7 @@ impl NativeCommitter {
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let tx = Transaction::single(sql.to_owned(), convert::params(params, None)?);
+        let tx = convert::single(sql, params)?;
         self.run(py, tx, false)
     }
 
@@ -150,7 +150,7 @@ impl NativeCommitter {
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
-        let tx = Transaction::single(sql.to_owned(), convert::params(params, None)?);
+        let tx = convert::single(sql, params)?;
         self.enqueue(py, tx, false, event_loop, future, block)
     }
 
@@ -175,7 +175,7 @@ impl NativeCommitter {
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let tx = Transaction::single(sql.to_owned(), convert::params(params, None)?);
+        let tx = convert::single(sql, params)?;
         self.enqueue_async(py, tx, false)
     }
 
