@@ -47,7 +47,14 @@ pub enum Error {
     /// A timed submit or wait ran out of time.
     #[error("timed out")]
     Timeout,
-    /// Opening the database or its connections failed.
+    /// The committer was opened by another process: this is a forked child, where a
+    /// committer cannot be used (its threads and SQLite connections belong to the parent).
+    #[error("the committer was opened by process {opened_by}; it cannot be used in a forked child process")]
+    Forked {
+        /// The process id of the process that opened it.
+        opened_by: u32,
+    },
+    /// Opening the database or its connections failed (for reasons other than SQLite's).
     #[error("cannot open database: {0}")]
     Open(String),
     /// A bug or a panic inside litecommit; the message says where.
@@ -83,6 +90,7 @@ impl Error {
             Error::Closed => "LITECOMMIT_CLOSED",
             Error::QueueFull => "LITECOMMIT_QUEUE_FULL",
             Error::Timeout => "LITECOMMIT_TIMEOUT",
+            Error::Forked { .. } => "LITECOMMIT_FORKED",
             Error::Open(_) => "LITECOMMIT_OPEN",
             Error::Internal(_) => "LITECOMMIT_INTERNAL",
         }

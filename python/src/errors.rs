@@ -64,7 +64,9 @@ pub fn instance<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
         Error::InvalidConfig(_) => class("ConfigError")?.call1((err.to_string(),)),
         Error::Closed => class("ClosedError")?.call1((err.to_string(),)),
         Error::QueueFull => class("QueueFullError")?.call1((err.to_string(),)),
-        Error::Timeout | Error::Internal(_) => class("Error")?.call1((err.to_string(),)),
+        Error::Timeout | Error::Internal(_) | Error::Forked { .. } => {
+            class("Error")?.call1((err.to_string(),))
+        }
     }
 }
 

@@ -1,0 +1,1 @@
+//! Runs each transaction alone on a fresh plain rusqlite connection: the reference outcome.

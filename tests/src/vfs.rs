@@ -1,0 +1,1 @@
+//! A test VFS that simulates power loss and injects I/O faults.

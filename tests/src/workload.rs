@@ -1,0 +1,1 @@
+//! Random transactions over a small schema for the differential test.
