@@ -96,7 +96,7 @@ impl Scheduler {
         config: &Config,
         metrics: Arc<Metrics>,
     ) -> Result<(Arc<Scheduler>, JoinHandle<()>)> {
-        let conn = open_connection(path, config)?;
+        let conn = crate::connection::open_checkpointer(path, config)?;
         // Reading the schema also puts this connection's pager in WAL mode; until then a
         // checkpoint on it reports -1 frames.
         let page_size: i64 = conn
@@ -185,8 +185,12 @@ impl Scheduler {
             self.metrics
                 .checkpoint_running
                 .store(true, Ordering::Release);
-            // The scheduler thread holds the receiver until it stops, after the writer.
-            drop(self.requests.send(Request::Auto(mode, reason)));
+            if self.requests.send(Request::Auto(mode, reason)).is_err() {
+                // The scheduler stopped: no checkpoint will run.
+                self.metrics
+                    .checkpoint_running
+                    .store(false, Ordering::Release);
+            }
         }
     }
 
@@ -205,35 +209,50 @@ impl Scheduler {
     }
 
     /// Closes the gate: returns once the writer is between batches; it stays there until
-    /// [`Scheduler::resume_writer`].
-    fn pause_writer(&self) {
+    /// the returned guard is dropped (also when unwinding).
+    fn pause_writer(&self) -> WriterPaused<'_> {
         let mut st = self.gate.lock();
         st.checkpoint_wants_lock = true;
         while st.writer_in_batch {
             st = self.gate.wait(st);
         }
-    }
-
-    fn resume_writer(&self) {
-        self.gate.lock().checkpoint_wants_lock = false;
-        self.gate.changed.notify_all();
+        WriterPaused { gate: &self.gate }
     }
 
     /// The writer calls this before BEGIN; it waits while a checkpoint holds the gate and
-    /// returns how long it waited.
-    pub(crate) fn enter_batch(&self) -> Duration {
+    /// returns how long it waited. The batch lasts until the guard is dropped (after COMMIT
+    /// or ROLLBACK, or when a panic unwinds the batch).
+    pub(crate) fn enter_batch(&self) -> (InBatch<'_>, Duration) {
         let start = Instant::now();
         let mut st = self.gate.lock();
         while st.checkpoint_wants_lock {
             st = self.gate.wait(st);
         }
         st.writer_in_batch = true;
-        start.elapsed()
+        (InBatch { gate: &self.gate }, start.elapsed())
     }
+}
 
-    /// The writer calls this after COMMIT (or ROLLBACK).
-    pub(crate) fn leave_batch(&self) {
+/// The writer is inside a batch; dropping this lets a waiting checkpoint pause it.
+pub(crate) struct InBatch<'a> {
+    gate: &'a Gate,
+}
+
+impl Drop for InBatch<'_> {
+    fn drop(&mut self) {
         self.gate.lock().writer_in_batch = false;
+        self.gate.changed.notify_all();
+    }
+}
+
+/// A checkpoint holds the writer between batches; dropping this lets it go on.
+struct WriterPaused<'a> {
+    gate: &'a Gate,
+}
+
+impl Drop for WriterPaused<'_> {
+    fn drop(&mut self) {
+        self.gate.lock().checkpoint_wants_lock = false;
         self.gate.changed.notify_all();
     }
 }
@@ -247,8 +266,36 @@ struct Worker {
     busy_timeout: Duration,
 }
 
+/// The scheduler's end of the request channel. Dropping it (when the scheduler thread stops,
+/// also by unwinding) discards the requests still queued, so that a manual checkpoint's
+/// caller gets [`Error::Closed`], then clears `checkpoint_running`, so that an automatic
+/// request that never ran does not leave it set.
+struct Requests {
+    rx: Receiver<Request>,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Requests {
+    fn drop(&mut self) {
+        // Dropping the only receiver disconnects the channel and discards what it holds; an
+        // `after_commit` after this finds it disconnected and clears the flag itself.
+        drop(std::mem::replace(&mut self.rx, crossbeam_channel::never()));
+        self.metrics
+            .checkpoint_running
+            .store(false, Ordering::Release);
+    }
+}
+
 impl Worker {
     fn run(self, rx: Receiver<Request>) {
+        let requests = Requests {
+            rx,
+            metrics: Arc::clone(&self.scheduler.metrics),
+        };
+        self.serve(&requests.rx);
+    }
+
+    fn serve(&self, rx: &Receiver<Request>) {
         loop {
             let request = match self.idle {
                 Some(idle) => match rx.recv_timeout(idle) {
@@ -308,7 +355,7 @@ impl Worker {
     fn exclusive_checkpoint(&self, mode: CheckpointMode) -> Result<(i64, i64, bool)> {
         // The bulk of the copying runs while the writer keeps committing.
         checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
-        self.scheduler.pause_writer();
+        let paused = self.scheduler.pause_writer();
         let deadline = Instant::now() + self.busy_timeout;
         let outcome = loop {
             match checkpoint_v2(&self.conn, CheckpointMode::Passive) {
@@ -327,7 +374,7 @@ impl Worker {
                 Err(e) => break Err(e),
             }
         };
-        self.scheduler.resume_writer();
+        drop(paused);
         outcome
     }
 
@@ -356,10 +403,8 @@ impl Worker {
         if !complete(last) {
             return Ok(last);
         }
-        self.scheduler.pause_writer();
-        let caught_up = checkpoint_v2(&self.conn, CheckpointMode::Passive);
-        self.scheduler.resume_writer();
-        caught_up
+        let _paused = self.scheduler.pause_writer();
+        checkpoint_v2(&self.conn, CheckpointMode::Passive)
     }
 
     fn emit(&self, event: Event) {
@@ -466,18 +511,6 @@ fn checkpoint_v2(conn: &Connection, mode: CheckpointMode) -> Result<(i64, i64, b
             statement_index: None,
         }),
     }
-}
-
-fn open_connection(path: &Path, config: &Config) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| Error::Open(e.to_string()))?;
-    conn.busy_timeout(Duration::from_millis(config.checkpoint_busy_timeout_ms))
-        .map_err(|e| Error::Open(e.to_string()))?;
-    let sync = crate::writer::synchronous_pragma(config.durability);
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint=0;"
-    ))
-    .map_err(|e| Error::Open(e.to_string()))?;
-    Ok(conn)
 }
 
 /// The path of a database's -wal file.

@@ -1,11 +1,12 @@
 //! The public handle: submit transactions, query, flush, checkpoint, close.
 
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
-use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 
 use crate::checkpoint::{CheckpointResult, Scheduler};
 use crate::completion::{BatchSink, Outcome, Pending, Reply};
@@ -16,27 +17,34 @@ use crate::read_pool::ReadPool;
 use crate::statement;
 use crate::transaction::{Rows, Statement, Transaction, TransactionResult};
 use crate::value::Params;
-use crate::writer::{self, Msg, Writer};
+use crate::writer::{Intake, Msg, Shutdown, Writer};
 
 /// A group committer on one SQLite database. `Send + Sync`: share it (for example in an
 /// `Arc`) between every thread that writes. Dropping it closes it (see [`Committer::close`]).
+///
+/// It belongs to the process that opened it: in a forked child every method fails with
+/// [`Error::Forked`], and dropping it there releases nothing (the threads and the SQLite
+/// connections are the parent's).
 pub struct Committer {
+    /// Dropped by `Drop`, except in a forked child, where it is leaked.
+    inner: ManuallyDrop<Inner>,
+}
+
+struct Inner {
     queue: Sender<Msg>,
-    /// `true` once closing started; submitters hold the read side while they enqueue, so
-    /// nothing can slip into the queue behind the writer's final message.
-    closed: RwLock<bool>,
-    threads: Mutex<Threads>,
+    intake: Arc<Intake>,
+    /// Disconnects once the writer thread has shut everything down.
+    stopped: Receiver<()>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    writer_id: ThreadId,
+    scheduler_id: ThreadId,
     scheduler: Arc<Scheduler>,
-    readers: ReadPool,
+    readers: Arc<ReadPool>,
     metrics: Arc<Metrics>,
     path: PathBuf,
     config: Config,
-}
-
-struct Threads {
-    writer: Option<JoinHandle<()>>,
-    scheduler: Option<JoinHandle<()>>,
-    writer_id: ThreadId,
+    /// The process that opened it.
+    pid: u32,
 }
 
 /// How `enqueue` waits when the queue is full.
@@ -53,14 +61,17 @@ impl Committer {
         config.validate()?;
         let path = path.as_ref().to_path_buf();
         let metrics = Arc::new(Metrics::new());
-        let conn = writer::open_connection(&path, &config)?;
-        let readers = ReadPool::open(&path, &config)?;
+        let conn = crate::connection::open_writer(&path, &config)?;
+        let readers = Arc::new(ReadPool::open(&path, &config)?);
         let (scheduler, scheduler_thread) = Scheduler::start(&path, &config, Arc::clone(&metrics))?;
+        let intake = Arc::new(Intake::default());
         let writer = Writer::new(
             conn,
+            &path,
             config.clone(),
             Arc::clone(&metrics),
             Arc::clone(&scheduler),
+            Arc::clone(&intake),
         );
         let writer = match writer {
             Ok(w) => w,
@@ -70,42 +81,51 @@ impl Committer {
                 return Err(e);
             }
         };
+        let scheduler_id = scheduler_thread.thread().id();
         let (queue, rx) = crossbeam_channel::bounded(config.queue_capacity);
+        let (stopped_tx, stopped) = crossbeam_channel::bounded(0);
+        let shutdown = Shutdown {
+            scheduler_thread: Some(scheduler_thread),
+            readers: Arc::clone(&readers),
+            stopped: stopped_tx,
+        };
         let spawned = std::thread::Builder::new()
             .name("litecommit-writer".into())
-            .spawn(move || writer.run(rx));
+            .spawn(move || writer.run(rx, shutdown));
         let writer_thread = match spawned {
             Ok(handle) => handle,
             Err(e) => {
+                // The scheduler thread's handle went with the closure; it stops on its own.
                 scheduler.stop();
-                drop(scheduler_thread.join());
                 return Err(Error::Open(format!("cannot start the writer thread: {e}")));
             }
         };
         Ok(Committer {
-            queue,
-            closed: RwLock::new(false),
-            threads: Mutex::new(Threads {
+            inner: ManuallyDrop::new(Inner {
+                queue,
+                intake,
+                stopped,
                 writer_id: writer_thread.thread().id(),
-                writer: Some(writer_thread),
-                scheduler: Some(scheduler_thread),
+                writer_thread: Mutex::new(Some(writer_thread)),
+                scheduler_id,
+                scheduler,
+                readers,
+                metrics,
+                path,
+                config,
+                pid: std::process::id(),
             }),
-            scheduler,
-            readers,
-            metrics,
-            path,
-            config,
         })
     }
 
     /// The database path.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
     /// The configuration it was opened with.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.inner.config
     }
 
     /// Queues a transaction, waiting while the queue is full; the handle resolves once it
@@ -170,21 +190,23 @@ impl Committer {
     /// Runs a read-only statement on the read pool. It sees every transaction whose promise
     /// resolved before it started.
     pub fn query(&self, sql: &str, params: impl Into<Params>) -> Result<Rows> {
-        if *self.closed_flag() {
+        let inner = self.live()?;
+        if inner.intake.is_closed() {
             return Err(Error::Closed);
         }
-        self.readers.query(&Statement::new(sql.to_owned(), params))
+        inner.readers.query(&Statement::new(sql.to_owned(), params))
     }
 
     /// A barrier: returns once every transaction submitted before it is committed.
     pub fn flush(&self) -> Result<()> {
+        let inner = self.live()?;
         let (done, wait) = crossbeam_channel::bounded(1);
         {
-            let closed = self.closed_flag();
-            if *closed {
+            let Some(_inside) = inner.intake.enter() else {
                 return Err(Error::Closed);
-            }
-            self.queue
+            };
+            inner
+                .queue
                 .send(Msg::Flush(done))
                 .map_err(|_| Error::Closed)?;
         }
@@ -193,79 +215,99 @@ impl Committer {
 
     /// Runs a checkpoint now, on the scheduler's connection (after any running one).
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointResult> {
-        if *self.closed_flag() {
+        let inner = self.live()?;
+        if inner.intake.is_closed() {
             return Err(Error::Closed);
         }
-        self.scheduler.checkpoint(mode)
+        inner.scheduler.checkpoint(mode)
     }
 
     /// The metrics in the Prometheus text exposition format.
     pub fn metrics_text(&self) -> String {
-        self.metrics.text()
+        self.inner.metrics.text()
     }
 
     /// This committer's Prometheus registry (to expose it next to an application's own).
     pub fn registry(&self) -> &prometheus::Registry {
-        self.metrics.registry()
+        self.inner.metrics.registry()
     }
 
-    /// The same figures as the metrics, as a plain structure.
+    /// The same figures as the metrics, as a plain structure, plus the queue as it is now.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.metrics.stats();
+        let inner = &*self.inner;
+        let mut stats = inner.metrics.stats();
         stats.wal_file_bytes =
-            crate::checkpoint::file_len(&crate::checkpoint::wal_path(&self.path));
+            crate::checkpoint::file_len(&crate::checkpoint::wal_path(&inner.path));
+        stats.queue_length = inner.queue.len() as u64;
+        stats.submitting = inner.intake.inside() as u64;
         stats
     }
 
     /// Whether `close` has been called.
     pub fn is_closed(&self) -> bool {
-        *self.closed_flag()
+        self.inner.intake.is_closed()
     }
 
-    /// Stops accepting work, commits everything already queued, resolves every promise,
-    /// stops the scheduler and closes every connection. Idempotent; later calls of any
-    /// other method fail with [`Error::Closed`]. Must not be called from a completion
-    /// callback or batch sink (the writer would wait for itself).
+    /// Stops accepting work; commits everything already queued, including what submitters
+    /// waiting for room in a full queue hand over meanwhile; resolves every promise; stops
+    /// the scheduler; closes the read connections, then the writer's, last, so that SQLite
+    /// checkpoints the WAL and removes it: the database file alone then holds every
+    /// committed row. Idempotent; afterwards every other method fails with
+    /// [`Error::Closed`]. Called from a completion callback, a batch sink or an event
+    /// listener, it returns at once and the writer finishes closing on its own.
     pub fn close(&self) -> Result<()> {
-        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-        let on_writer = threads.writer_id == std::thread::current().id();
-        {
-            let mut closed = self.closed.write().unwrap_or_else(|p| p.into_inner());
-            if !*closed {
-                *closed = true;
-                // Fails only if the writer is gone, and then there is nothing to drain. On
-                // the writer thread a full queue cannot drain while we wait; the writer then
-                // stops when this committer is dropped and the queue disconnects.
-                if on_writer {
-                    let _ = self.queue.try_send(Msg::Close);
-                } else {
-                    let _ = self.queue.send(Msg::Close);
-                }
+        let inner = self.live()?;
+        let current = std::thread::current().id();
+        if inner.intake.close() {
+            // Wakes a writer that waits for work. On the writer thread a full queue cannot
+            // drain while we wait; the writer sees the flag after its current batch.
+            if current == inner.writer_id {
+                drop(inner.queue.try_send(Msg::Close));
+            } else {
+                drop(inner.queue.send(Msg::Close));
             }
         }
-        if let Some(handle) = threads.writer.take() {
-            // Joining from the writer thread itself (the last handle dropped in a
-            // callback) would deadlock; the writer stops on its own after the Close.
-            if !on_writer && handle.join().is_err() {
-                return Err(Error::Internal("the writer thread panicked".into()));
-            }
+        if current == inner.writer_id || current == inner.scheduler_id {
+            // The writer waits for the scheduler thread when it shuts down, so neither of
+            // them may wait for the writer.
+            return Ok(());
         }
-        if let Some(handle) = threads.scheduler.take() {
-            self.scheduler.stop();
-            if !on_writer {
-                drop(handle.join());
-            }
+        // Fails (disconnected) once the writer has shut everything down.
+        let _ = inner.stopped.recv();
+        let handle = inner
+            .writer_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match handle.map(JoinHandle::join) {
+            Some(Err(_)) => Err(Error::Internal(
+                "the writer thread panicked while closing".into(),
+            )),
+            _ => Ok(()),
         }
-        self.readers.close();
-        Ok(())
     }
 
-    fn closed_flag(&self) -> std::sync::RwLockReadGuard<'_, bool> {
-        self.closed.read().unwrap_or_else(|p| p.into_inner())
+    /// The state, or [`Error::Forked`] in a process other than the one that opened it.
+    fn live(&self) -> Result<&Inner> {
+        let inner = &*self.inner;
+        if std::process::id() == inner.pid {
+            Ok(inner)
+        } else {
+            Err(Error::Forked {
+                opened_by: inner.pid,
+            })
+        }
     }
 
     fn enqueue(&self, tx: Transaction, mut reply: Reply, wait: Wait) -> Result<()> {
         // Errors returned here are the caller's answer: the reply must not get a second one.
+        let inner = match self.live() {
+            Ok(inner) => inner,
+            Err(e) => {
+                reply.disarm();
+                return Err(e);
+            }
+        };
         let allowed = tx
             .statements
             .iter()
@@ -275,27 +317,35 @@ impl Committer {
             reply.disarm();
             return Err(e);
         }
-        let closed = self.closed_flag();
-        if *closed {
+        // Inside the intake until the send returns: the writer does not stop before.
+        let Some(_inside) = inner.intake.enter() else {
             reply.disarm();
             return Err(Error::Closed);
-        }
+        };
         let msg = Msg::Tx(tx, reply);
         // A message handed back by a failed send is disarmed: the caller gets the error
         // from this call, not a second time through its callback or sink.
         match wait {
-            Wait::Block => self.queue.send(msg).map_err(|e| {
+            Wait::Block => inner.queue.send(msg).map_err(|e| {
                 disarm(e.0);
                 Error::Closed
             }),
-            Wait::Timeout(t) => self.queue.send_timeout(msg, t).map_err(|e| match e {
+            Wait::Timeout(t) => inner.queue.send_timeout(msg, t).map_err(|e| match e {
                 SendTimeoutError::Timeout(m) => (disarm(m), Error::Timeout).1,
                 SendTimeoutError::Disconnected(m) => (disarm(m), Error::Closed).1,
             }),
-            Wait::Never => self.queue.try_send(msg).map_err(|e| match e {
+            Wait::Never => inner.queue.try_send(msg).map_err(|e| match e {
                 TrySendError::Full(m) => (disarm(m), Error::QueueFull).1,
                 TrySendError::Disconnected(m) => (disarm(m), Error::Closed).1,
             }),
+        }
+    }
+
+    /// Hands a test-only message to the writer.
+    #[cfg(test)]
+    pub(crate) fn send_test_message(&self, msg: Msg) {
+        if self.inner.queue.send(msg).is_err() {
+            panic!("the writer is gone");
         }
     }
 }
@@ -308,6 +358,13 @@ fn disarm(msg: Msg) {
 
 impl Drop for Committer {
     fn drop(&mut self) {
+        if std::process::id() != self.inner.pid {
+            // A forked child: the threads are not in this process and the connections are
+            // the parent's (closing them could checkpoint or remove its WAL). Leak all.
+            return;
+        }
         drop(self.close());
+        // SAFETY: `inner` is dropped once, here, and never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
     }
 }

@@ -64,7 +64,8 @@ pub enum Event {
         /// Time to run and commit it (BEGIN to COMMIT, fsync included).
         duration: Duration,
     },
-    /// A batch's BEGIN or COMMIT failed; all of its transactions were rejected.
+    /// A batch failed as a whole (its BEGIN, COMMIT or a ROLLBACK failed): its transactions
+    /// were rejected with this error, except those already rejected by their own statements.
     BatchFailed {
         /// Transactions in the batch.
         size: usize,

@@ -46,6 +46,7 @@ mod checkpoint;
 mod committer;
 mod completion;
 mod config;
+mod connection;
 mod error;
 mod event;
 mod metrics;

@@ -32,7 +32,7 @@ pub(crate) enum TxOutcome {
     Committed = 0,
     /// Rejected by one of its own statements; the rest of the batch committed.
     Failed,
-    /// The batch's BEGIN or COMMIT failed.
+    /// The batch failed as a whole (BEGIN, COMMIT or a ROLLBACK).
     Aborted,
 }
 
@@ -297,6 +297,8 @@ impl Metrics {
             wal_backlog_frames: self.wal_backlog_frames.load(Ordering::Relaxed),
             wal_file_bytes: self.wal_file_bytes.load(Ordering::Relaxed),
             queue_depth: u64::try_from(self.queue_depth.get()).unwrap_or(0),
+            queue_length: 0,
+            submitting: 0,
             max_writer_stall_ms: self.max_writer_stall_us.load(Ordering::Relaxed) as f64 / 1000.0,
         }
     }
@@ -320,7 +322,8 @@ pub struct Stats {
     pub transactions_committed: u64,
     /// Transactions rejected by one of their own statements.
     pub transactions_failed: u64,
-    /// Transactions rejected because their batch's BEGIN or COMMIT failed.
+    /// Transactions rejected because their batch failed as a whole (BEGIN, COMMIT or a
+    /// ROLLBACK failed).
     pub transactions_aborted: u64,
     /// Batches committed (or attempted).
     pub batches: u64,
@@ -348,6 +351,11 @@ pub struct Stats {
     pub wal_file_bytes: u64,
     /// Transactions queued when the latest batch was formed.
     pub queue_depth: u64,
+    /// Messages (transactions and flush barriers) in the queue right now.
+    pub queue_length: u64,
+    /// Calls handing work to the queue right now: while the queue is full, the submitters
+    /// waiting for room.
+    pub submitting: u64,
     /// Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE catch-up), in ms.
     pub max_writer_stall_ms: f64,
 }

@@ -1,6 +1,7 @@
 //! Running one statement on a connection: refusing what would break the batch, binding
 //! parameters, collecting rows.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -9,8 +10,66 @@ use crate::error::{Error, Result};
 use crate::transaction::{Rows, Statement, StatementResult};
 use crate::value::{Params, Value};
 
-/// Refuses statements that would end, nest or detach the batch's transaction, or change
-/// settings the committer owns.
+/// Pragmas that change the database rather than the connection: the only ones that may be
+/// set from a transaction.
+const SETTABLE_PRAGMAS: &[&str] = &[
+    "user_version",
+    "application_id",
+    "optimize",
+    "incremental_vacuum",
+];
+
+/// Pragmas whose argument is what they look at, not a new setting (`table_info(t)`).
+const QUERY_PRAGMAS: &[&str] = &[
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_info",
+    "index_xinfo",
+    "index_list",
+    "foreign_key_list",
+    "foreign_key_check",
+    "integrity_check",
+    "quick_check",
+];
+
+/// Pragmas refused even without an argument: they act on, or report on, the connection
+/// they run on, which every transaction shares.
+const UNSHARED_PRAGMAS: &[(&str, &str)] = &[
+    (
+        "wal_checkpoint",
+        "checkpoints run on litecommit's own connection, off the commit path; use \
+         Committer::checkpoint",
+    ),
+    (
+        "shrink_memory",
+        "it frees memory of the shared writer connection, not of the database",
+    ),
+    (
+        "data_version",
+        "its value describes the connection it runs on, which litecommit shares",
+    ),
+];
+
+/// Pragmas litecommit sets itself, with the configuration option that controls each.
+const OWNED_PRAGMAS: &[(&str, &str)] = &[
+    ("journal_mode", "WAL, always"),
+    ("locking_mode", "NORMAL, always"),
+    (
+        "wal_autocheckpoint",
+        "0: the checkpoint scheduler does the checkpoints",
+    ),
+    ("synchronous", "the `durability` option"),
+    ("foreign_keys", "the `foreign_keys` option"),
+    ("busy_timeout", "the `busy_timeout_ms` option"),
+    ("cache_size", "the `cache_size_kib` option"),
+    ("mmap_size", "the `mmap_size` option"),
+    ("journal_size_limit", "the `journal_size_limit` option"),
+];
+
+/// Refuses statements that would end, nest or detach the batch's transaction, or leave
+/// state on the shared connection that would change what later transactions see: each
+/// transaction must get exactly the outcome it would get alone on a fresh connection.
 pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
     if sql.contains('\0') {
         // SQLite would stop reading at the NUL and silently run only what comes before.
@@ -19,75 +78,205 @@ pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
             statement_index,
         });
     }
-    let mut words = Tokens { rest: sql };
+    let mut tokens = Tokens { rest: sql };
     // SQLite skips empty statements (bare semicolons) before the first keyword.
-    let Some(first) = words.find(|w| *w != ";") else {
+    while tokens.peek() == Some(Token::Punct(';')) {
+        tokens.next();
+    }
+    check_statement(&mut tokens).map_err(|reason| Error::Refused {
+        reason,
+        statement_index,
+    })
+}
+
+/// Checks one statement; `Err` holds the reason for refusing it.
+fn check_statement(tokens: &mut Tokens<'_>) -> std::result::Result<(), String> {
+    let Some(Token::Word(first)) = tokens.next() else {
         return Ok(());
     };
-    let first = first.to_ascii_uppercase();
-    let refuse = |reason: String| {
-        Err(Error::Refused {
-            reason,
-            statement_index,
-        })
-    };
-    match first.as_str() {
-        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => refuse(format!(
-            "{first} is not allowed: litecommit runs each transaction in its own savepoint \
+    let keyword = first.to_ascii_uppercase();
+    match keyword.as_str() {
+        // Preparing a statement is enough for some of them to act (a pragma takes effect
+        // when it is compiled), so an explained statement follows the same rules.
+        "EXPLAIN" => {
+            if tokens.peek_keyword("QUERY") {
+                tokens.next();
+                if tokens.peek_keyword("PLAN") {
+                    tokens.next();
+                }
+            }
+            check_statement(tokens)
+        }
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => Err(format!(
+            "{keyword} is not allowed: litecommit runs each transaction in its own savepoint \
              inside a shared batch transaction"
         )),
-        "VACUUM" | "ATTACH" | "DETACH" => refuse(format!(
-            "{first} is not allowed inside a batch: it cannot run within a transaction \
+        "VACUUM" | "ATTACH" | "DETACH" => Err(format!(
+            "{keyword} is not allowed inside a batch: it cannot run within a transaction \
              or would change the batch's databases"
         )),
-        "PRAGMA" => {
-            let mut name = unquoted_word(&mut words);
-            let mut next = words.next();
-            if next == Some(".") {
-                name = unquoted_word(&mut words);
-                next = words.next();
-            }
-            let assigns = matches!(next, Some("=") | Some("("));
-            let owned = [
-                "journal_mode",
-                "synchronous",
-                "wal_autocheckpoint",
-                "locking_mode",
-            ];
-            if assigns && owned.contains(&name.as_str()) {
-                refuse(format!(
-                    "PRAGMA {name} cannot be changed through a batch: litecommit configures it \
-                     (see its configuration options)"
-                ))
-            } else {
-                Ok(())
-            }
-        }
+        "PRAGMA" => check_pragma(tokens),
+        "CREATE" => check_create(tokens),
         _ => Ok(()),
     }
 }
 
-/// The next word in lower case, without the quotes SQLite accepts around a name
-/// (`"x"`, `[x]`, `` `x` ``, `'x'`).
-fn unquoted_word(words: &mut Tokens<'_>) -> String {
-    let word = words.next().unwrap_or_default();
-    if !matches!(word, "\"" | "[" | "`" | "'") {
-        return word.to_ascii_lowercase();
+fn check_pragma(tokens: &mut Tokens<'_>) -> std::result::Result<(), String> {
+    let Some(mut name) = tokens.next().and_then(Token::name) else {
+        return Ok(());
+    };
+    let mut schema = None;
+    let mut next = tokens.next();
+    if next == Some(Token::Punct('.')) {
+        schema = Some(name);
+        let Some(after) = tokens.next().and_then(Token::name) else {
+            return Ok(());
+        };
+        name = after;
+        next = tokens.next();
     }
-    let name = words.next().unwrap_or_default().to_ascii_lowercase();
-    words.next(); // the closing quote
-    name
+    let sets = matches!(next, Some(Token::Punct('=' | '(')));
+    if let Some((_, why)) = UNSHARED_PRAGMAS.iter().find(|(n, _)| *n == name) {
+        return Err(format!("PRAGMA {name} is not allowed: {why}"));
+    }
+    if !sets || QUERY_PRAGMAS.contains(&name.as_str()) {
+        return Ok(());
+    }
+    if let Some((_, option)) = OWNED_PRAGMAS.iter().find(|(n, _)| *n == name) {
+        return Err(format!(
+            "PRAGMA {name} cannot be changed through a transaction: litecommit sets it \
+             ({option})"
+        ));
+    }
+    if !SETTABLE_PRAGMAS.contains(&name.as_str()) {
+        return Err(format!(
+            "PRAGMA {name} cannot be set: it changes the connection, which every transaction \
+             shares, not the database; only {} may be set",
+            SETTABLE_PRAGMAS.join(", ")
+        ));
+    }
+    if schema.as_deref() == Some("temp") {
+        return Err(format!(
+            "PRAGMA temp.{name} cannot be set: the temp schema belongs to the shared writer \
+             connection, not to the database"
+        ));
+    }
+    Ok(())
 }
 
-/// Splits SQL into words and single punctuation characters, skipping whitespace and comments.
+fn check_create(tokens: &mut Tokens<'_>) -> std::result::Result<(), String> {
+    const TEMP_OBJECTS: &str = "temporary objects belong to the shared writer connection, \
+                                not to the database, and would change every later \
+                                transaction";
+    let mut kind = tokens.next_keyword();
+    if matches!(kind.as_deref(), Some("TEMP" | "TEMPORARY")) {
+        return Err(format!("CREATE TEMP is not allowed: {TEMP_OBJECTS}"));
+    }
+    if kind.as_deref() == Some("UNIQUE") {
+        kind = tokens.next_keyword();
+    }
+    match kind.as_deref() {
+        Some("TABLE" | "VIEW" | "TRIGGER" | "INDEX") => {}
+        Some("VIRTUAL") if tokens.next_keyword().as_deref() == Some("TABLE") => {}
+        _ => return Ok(()),
+    }
+    if tokens.peek_keyword("IF") {
+        tokens.next(); // IF
+        tokens.next(); // NOT
+        tokens.next(); // EXISTS
+    }
+    let Some(name) = tokens.next().and_then(Token::name) else {
+        return Ok(());
+    };
+    if name == "temp" && tokens.next() == Some(Token::Punct('.')) {
+        return Err(format!(
+            "creating objects in the temp schema is not allowed: {TEMP_OBJECTS}"
+        ));
+    }
+    Ok(())
+}
+
+/// One token of SQL text, as far as [`check_allowed`] needs to tell them apart.
+#[derive(Clone, Debug, PartialEq)]
+enum Token<'a> {
+    /// A keyword, an unquoted name or a number.
+    Word(&'a str),
+    /// A quoted name (`"x"`, `[x]`, `` `x` ``) or a string literal (which SQLite also
+    /// accepts as a name in places), without its quotes.
+    Quoted(Cow<'a, str>),
+    /// Any other single character.
+    Punct(char),
+}
+
+impl Token<'_> {
+    /// The name this token spells, in lower case (SQLite's names ignore ASCII case).
+    fn name(self) -> Option<String> {
+        match self {
+            Token::Word(w) => Some(w.to_ascii_lowercase()),
+            Token::Quoted(q) => Some(q.to_ascii_lowercase()),
+            Token::Punct(_) => None,
+        }
+    }
+}
+
+/// Splits SQL into tokens, skipping whitespace and comments.
+#[derive(Clone)]
 struct Tokens<'a> {
     rest: &'a str,
 }
 
-impl<'a> Iterator for Tokens<'a> {
-    type Item = &'a str;
+impl<'a> Tokens<'a> {
+    fn peek(&self) -> Option<Token<'a>> {
+        self.clone().next()
+    }
 
-    fn next(&mut self) -> Option<&'a str> {
+    /// Whether the next token is the bare word `keyword` (any case).
+    fn peek_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(keyword))
+    }
+
+    /// The next token in upper case if it is a bare word.
+    fn next_keyword(&mut self) -> Option<String> {
+        match self.next() {
+            Some(Token::Word(w)) => Some(w.to_ascii_uppercase()),
+            _ => None,
+        }
+    }
+
+    /// Reads a quoted token whose opening quote was consumed; `close` ends it, and twice
+    /// `close` (when `doubled`) stands for one.
+    fn quoted(&mut self, close: char, doubled: bool) -> Token<'a> {
+        let mut text = String::new();
+        let mut chars = self.rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c != close {
+                text.push(c);
+                continue;
+            }
+            let after = &self.rest[i + c.len_utf8()..];
+            if doubled && after.starts_with(close) {
+                text.push(close);
+                chars.next();
+                continue;
+            }
+            self.rest = after;
+            return Token::Quoted(Cow::Owned(text));
+        }
+        // Unterminated: SQLite will report the syntax error.
+        self.rest = "";
+        Token::Quoted(Cow::Owned(text))
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    // SQLite treats every non-ASCII character as part of a name.
+    c.is_ascii_alphanumeric() || c == '_' || c == '$' || !c.is_ascii()
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
         loop {
             self.rest = self.rest.trim_start();
             if let Some(after) = self.rest.strip_prefix("--") {
@@ -99,16 +288,30 @@ impl<'a> Iterator for Tokens<'a> {
             }
         }
         let first = self.rest.chars().next()?;
-        let len = if first.is_alphanumeric() || first == '_' {
-            self.rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(self.rest.len())
-        } else {
-            first.len_utf8()
-        };
-        let (token, rest) = self.rest.split_at(len);
-        self.rest = rest;
-        Some(token)
+        let after_first = &self.rest[first.len_utf8()..];
+        match first {
+            '"' | '\'' | '`' => {
+                self.rest = after_first;
+                Some(self.quoted(first, true))
+            }
+            '[' => {
+                self.rest = after_first;
+                Some(self.quoted(']', false))
+            }
+            c if is_word_char(c) => {
+                let len = self
+                    .rest
+                    .find(|c: char| !is_word_char(c))
+                    .unwrap_or(self.rest.len());
+                let (word, rest) = self.rest.split_at(len);
+                self.rest = rest;
+                Some(Token::Word(word))
+            }
+            c => {
+                self.rest = after_first;
+                Some(Token::Punct(c))
+            }
+        }
     }
 }
 
@@ -125,13 +328,11 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
         .prepare_cached(&stmt.sql)
         .map_err(|e| prepare_error(e, index))?;
     bind(&mut prepared, &stmt.params, index)?;
-    let columns: Arc<[String]> = if prepared.column_count() == 0 {
-        no_columns()
-    } else {
-        prepared.column_names().map(String::from).collect()
-    };
-    let readonly = prepared.readonly();
     let before = conn.total_changes();
+    // Column names are read after the first step: a cached statement that a schema change
+    // (ALTER TABLE, DROP COLUMN) expired is compiled again by that step, and only then
+    // describes the table as it is now.
+    let mut columns: Option<Arc<[String]>> = None;
     let mut rows = Vec::new();
     {
         let mut cursor = prepared.raw_query();
@@ -139,6 +340,7 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
             .next()
             .map_err(|e| Error::from_sqlite(e, Some(index)))?
         {
+            let columns = columns.get_or_insert_with(|| column_names(row.as_ref()));
             let mut values = Vec::with_capacity(columns.len());
             for i in 0..columns.len() {
                 let value = row
@@ -149,7 +351,8 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
             rows.push(values);
         }
     }
-    let changes = if !readonly && conn.total_changes() != before {
+    let columns = columns.unwrap_or_else(|| column_names(&prepared));
+    let changes = if !prepared.readonly() && conn.total_changes() != before {
         conn.changes()
     } else {
         0
@@ -159,6 +362,14 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
         last_insert_rowid: conn.last_insert_rowid(),
         rows: Rows { columns, rows },
     })
+}
+
+fn column_names(prepared: &rusqlite::Statement<'_>) -> Arc<[String]> {
+    if prepared.column_count() == 0 {
+        no_columns()
+    } else {
+        prepared.column_names().map(String::from).collect()
+    }
 }
 
 fn prepare_error(err: rusqlite::Error, statement_index: usize) -> Error {
@@ -247,44 +458,170 @@ fn find_parameter(
 mod tests {
     use super::*;
 
+    fn reason(sql: &str) -> Option<String> {
+        match check_allowed(sql, 3) {
+            Ok(()) => None,
+            Err(Error::Refused {
+                reason,
+                statement_index: 3,
+            }) => Some(reason),
+            Err(other) => panic!("{sql}: unexpected {other:?}"),
+        }
+    }
+
     #[test]
-    fn refuses_transaction_control_and_owned_pragmas() {
-        for sql in [
-            "BEGIN",
-            "  begin immediate",
-            "/* c */ COMMIT",
-            "-- x\nrollback to a",
-            "SAVEPOINT s",
-            "release s",
-            "END",
-            "VACUUM",
-            "ATTACH 'x' AS y",
-            "DETACH y",
-            "PRAGMA journal_mode=DELETE",
-            "pragma main.synchronous = OFF",
-            "PRAGMA wal_autocheckpoint(10)",
-            "SELECT 1\0; DROP TABLE t",
+    fn refuses_what_would_break_the_batch_or_leak_into_other_transactions() {
+        for (sql, rule) in [
+            ("BEGIN", "savepoint"),
+            ("  begin immediate", "savepoint"),
+            ("/* c */ COMMIT", "savepoint"),
+            ("-- x\nrollback to a", "savepoint"),
+            ("SAVEPOINT s", "savepoint"),
+            ("release s", "savepoint"),
+            ("END", "savepoint"),
+            ("; ;END", "savepoint"),
+            ("VACUUM", "VACUUM"),
+            ("ATTACH 'x' AS y", "ATTACH"),
+            ("DETACH y", "DETACH"),
+            ("PRAGMA journal_mode=DELETE", "litecommit sets it"),
+            ("pragma main.synchronous = OFF", "durability"),
+            ("PRAGMA wal_autocheckpoint(10)", "litecommit sets it"),
+            (
+                "PRAGMA \"main\".'journal_mode' = TRUNCATE",
+                "litecommit sets it",
+            ),
+            ("PRAGMA [busy_timeout] = 1", "busy_timeout_ms"),
+            ("PRAGMA cache_size = -4000", "cache_size_kib"),
+            ("PRAGMA query_only=1", "only user_version"),
+            ("PRAGMA QUERY_ONLY(true)", "only user_version"),
+            ("pragma /* x */ main . query_only = 1", "only user_version"),
+            ("PRAGMA defer_foreign_keys=ON", "only user_version"),
+            ("PRAGMA ignore_check_constraints = 1", "only user_version"),
+            ("PRAGMA \"recursive_triggers\" = 1", "only user_version"),
+            ("PRAGMA `writable_schema`=1", "only user_version"),
+            ("PRAGMA temp_store = MEMORY", "only user_version"),
+            ("PRAGMA auto_vacuum = 2", "only user_version"),
+            ("PRAGMA no_such_pragma = 1", "only user_version"),
+            ("EXPLAIN PRAGMA query_only=1", "only user_version"),
+            (
+                "explain query plan pragma query_only=1",
+                "only user_version",
+            ),
+            ("EXPLAIN BEGIN", "savepoint"),
+            ("PRAGMA temp.user_version = 1", "temp schema"),
+            ("PRAGMA \"TEMP\".application_id(5)", "temp schema"),
+            ("PRAGMA wal_checkpoint", "Committer::checkpoint"),
+            (
+                "PRAGMA main.wal_checkpoint(TRUNCATE)",
+                "Committer::checkpoint",
+            ),
+            ("PRAGMA shrink_memory", "shrink_memory"),
+            ("PRAGMA data_version", "data_version"),
+            ("CREATE TEMP TABLE x (a)", "CREATE TEMP"),
+            ("create temporary view v as select 1", "CREATE TEMP"),
+            (
+                "CREATE TEMP TRIGGER t BEFORE INSERT ON x BEGIN SELECT 1; END",
+                "CREATE TEMP",
+            ),
+            ("CREATE TABLE temp.x (a)", "temp schema"),
+            ("CREATE TABLE IF NOT EXISTS \"temp\".x (a)", "temp schema"),
+            ("CREATE UNIQUE INDEX [Temp].i ON x(a)", "temp schema"),
+            ("CREATE VIRTUAL TABLE temp.v USING fts5(a)", "temp schema"),
+            (
+                "CREATE TRIGGER temp.t AFTER INSERT ON x BEGIN SELECT 1; END",
+                "temp schema",
+            ),
+            ("CREATE VIEW 'temp'.v AS SELECT 1", "temp schema"),
+            ("EXPLAIN CREATE TEMP TABLE x (a)", "CREATE TEMP"),
+            ("SELECT 1\0; DROP TABLE t", "NUL"),
         ] {
+            let reason = reason(sql).unwrap_or_else(|| panic!("{sql:?} was not refused"));
             assert!(
-                matches!(
-                    check_allowed(sql, 3),
-                    Err(Error::Refused {
-                        statement_index: 3,
-                        ..
-                    })
-                ),
-                "{sql} was not refused"
+                reason.contains(rule),
+                "{sql:?}: {reason:?} does not name {rule:?}"
             );
         }
+    }
+
+    #[test]
+    fn allows_reads_database_pragmas_and_lookalikes() {
         for sql in [
             "INSERT INTO t VALUES (1)",
             "PRAGMA journal_mode",
+            "PRAGMA query_only",
+            "PRAGMA defer_foreign_keys",
+            "PRAGMA cache_size",
             "PRAGMA user_version = 3",
+            "PRAGMA main.user_version = 3",
+            "pragma APPLICATION_ID(7)",
+            "PRAGMA optimize",
+            "PRAGMA optimize(0xfffe)",
+            "PRAGMA incremental_vacuum(10)",
+            "PRAGMA table_info(t)",
+            "PRAGMA table_info = t",
+            "PRAGMA main.table_xinfo('t')",
+            "PRAGMA index_list(t)",
+            "PRAGMA index_info(i)",
+            "PRAGMA index_xinfo(i)",
+            "PRAGMA foreign_key_list(t)",
+            "PRAGMA foreign_key_check(t)",
+            "PRAGMA integrity_check(10)",
+            "PRAGMA quick_check(t)",
+            "PRAGMA table_list(t)",
+            "PRAGMA temp.table_list",
+            "EXPLAIN QUERY PLAN SELECT * FROM t",
+            "EXPLAIN SELECT 1",
             "SELECT 'BEGIN'",
+            "SELECT 1 -- PRAGMA query_only=1",
+            "/* PRAGMA query_only=1 */ SELECT 1",
             "CREATE TABLE begin_x (a)",
+            "CREATE TABLE temp (a)",
+            "CREATE TABLE \"temp\" (a)",
+            "CREATE TABLE temp_x (a)",
+            "CREATE TABLE \"temp.x\" (a)",
+            "CREATE INDEX temp_i ON t(a)",
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO temp_log VALUES (1); END",
+            "CREATE VIEW v AS SELECT * FROM temp",
+            "WITH temp AS (SELECT 1) SELECT * FROM temp",
             "",
+            ";",
+            "-- only a comment",
         ] {
-            assert!(check_allowed(sql, 0).is_ok(), "{sql} was refused");
+            assert_eq!(reason(sql), None, "{sql:?} was refused");
+        }
+    }
+
+    #[test]
+    fn tokens_understand_quotes_and_comments() {
+        let tokens: Vec<Token<'_>> = Tokens {
+            rest: "a /* b */ \"c\"\"d\" [e f] `g``h` 'i''j' -- k\n l.m(",
+        }
+        .collect();
+        assert_eq!(
+            tokens,
+            vec![
+                Token::Word("a"),
+                Token::Quoted("c\"d".into()),
+                Token::Quoted("e f".into()),
+                Token::Quoted("g`h".into()),
+                Token::Quoted("i'j".into()),
+                Token::Word("l"),
+                Token::Punct('.'),
+                Token::Word("m"),
+                Token::Punct('('),
+            ]
+        );
+        // Unterminated quotes and comments end the text without a panic.
+        for sql in [
+            "\"abc",
+            "[abc",
+            "/* abc",
+            "'",
+            "PRAGMA \"",
+            "CREATE TABLE \"",
+        ] {
+            assert!(Tokens { rest: sql }.count() <= 3, "{sql}");
+            assert!(check_allowed(sql, 0).is_ok(), "{sql}");
         }
     }
 }

@@ -676,3 +676,56 @@ fn insert_many_into(db: &Committer, count: usize, payload: usize) {
         .collect();
     pending.into_iter().for_each(|p| drop(p.wait().unwrap()));
 }
+
+/// Closing from a completion callback, with work queued behind it that crosses the
+/// checkpoint threshold: the scheduler stops after the writer's last batch, and no request
+/// left behind leaves `checkpoint_running` set.
+#[test]
+fn close_from_a_callback_leaves_no_checkpoint_marked_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let config = Config {
+        passive_threshold_mb: 0.01,
+        restart_threshold_mb: 100.0,
+        ..Config::default()
+    };
+    let db = Arc::new(Committer::open(&path, config).unwrap());
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)",
+        (),
+    )
+    .unwrap();
+    let (go_tx, go) = crossbeam_channel::bounded::<()>(1);
+    let (entered_tx, entered) = crossbeam_channel::bounded(1);
+    let (closed_tx, closed) = crossbeam_channel::bounded(1);
+    let handle = Arc::clone(&db);
+    db.submit_with_callback(insert(0, 10), move |outcome| {
+        outcome.unwrap();
+        entered_tx.send(()).unwrap();
+        let _ = go.recv_timeout(TIMEOUT);
+        closed_tx.send(handle.close()).unwrap();
+    })
+    .unwrap();
+    entered.recv_timeout(TIMEOUT).unwrap();
+    // Queued behind the callback: each batch of these asks for a checkpoint.
+    let queued: Vec<Pending> = (0..50)
+        .map(|i| db.submit(insert(i, 4000)).unwrap())
+        .collect();
+    go_tx.send(()).unwrap();
+    assert_eq!(closed.recv_timeout(TIMEOUT).unwrap(), Ok(()));
+    for p in queued {
+        p.wait_timeout(TIMEOUT).unwrap();
+    }
+    // The writer shuts down on its own; the WAL goes once it has.
+    let wal = path.with_extension("db-wal");
+    let deadline = Instant::now() + TIMEOUT;
+    while wal.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the writer never finished closing"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(checkpoints(&db, "passive") >= 1, "{:?}", db.stats());
+    assert!(!db.stats().checkpoint_running);
+}

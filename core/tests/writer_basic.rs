@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use litecommit::{params, Config, Params, Transaction, Value};
+use litecommit::{params, Config, Durability, Params, Transaction, Value};
 
 #[test]
 fn single_transaction_commits_and_is_visible() {
@@ -460,4 +460,35 @@ fn the_rowid_reported_is_the_transactions_own() {
         .map(|s| s.last_insert_rowid)
         .collect();
     assert_eq!(rowids, vec![0, 7, 7]);
+}
+
+/// Opens a committer with `durability`, commits through it, and returns the writer
+/// connection's `PRAGMA synchronous`, read through a transaction.
+fn synchronous_with(durability: Durability) -> i64 {
+    let (_dir, path) = temp_db();
+    let config = Config {
+        durability,
+        ..Config::default()
+    };
+    let db = open(&path, config);
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    let r = exec(&db, "INSERT INTO t VALUES (1) RETURNING v", ());
+    assert_eq!(r.statements[0].rows.rows, vec![vec![Value::Integer(1)]]);
+    let r = exec(&db, "PRAGMA synchronous", ());
+    let level = int(&r.statements[0].rows.rows[0][0]);
+    db.close().unwrap();
+    drop(db);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    level
+}
+
+#[test]
+fn each_durability_sets_its_synchronous_level_on_the_writer() {
+    assert_eq!(synchronous_with(Durability::Full), 2);
+    assert_eq!(synchronous_with(Durability::Normal), 1);
+    assert_eq!(synchronous_with(Durability::Off), 0);
 }

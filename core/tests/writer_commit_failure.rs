@@ -4,7 +4,7 @@
 //! The failure is injected with a file-size limit (RLIMIT_FSIZE) that stops the WAL from
 //! growing: COMMIT cannot write its frames and SQLite reports SQLITE_IOERR_WRITE (EFBIG),
 //! as it would for a failing disk. The limit applies to the whole process, which is why
-//! this test has a test binary of its own.
+//! these tests have a test binary of their own and run one at a time.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -28,6 +28,13 @@ fn set_file_size_limit(bytes: libc::rlim_t) -> libc::rlim_t {
     }
 }
 
+/// Held by each test: the file-size limit is the whole process's.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Restores the previous file-size limit when dropped (also when the test fails).
 struct FileSizeLimit(libc::rlim_t);
 
@@ -47,6 +54,7 @@ impl Drop for FileSizeLimit {
 fn a_failing_commit_rejects_the_whole_batch_and_the_next_batch_commits() {
     // Writing past the limit raises SIGXFSZ, which would kill the process; ignored, the
     // write fails with EFBIG instead.
+    let _serial = one_at_a_time();
     // SAFETY: installs the ignore disposition, no handler code.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
@@ -130,4 +138,192 @@ fn a_failing_commit_rejects_the_whole_batch_and_the_next_batch_commits() {
         .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 2);
+}
+
+/// Path of the database's -wal file.
+fn wal(path: &std::path::Path) -> std::path::PathBuf {
+    path.with_extension("db-wal")
+}
+
+/// A statement failing with an I/O error (here the page cache spilling into a WAL that may
+/// not grow) makes SQLite roll back the whole batch transaction; only its transaction is
+/// rejected, and later batches commit.
+#[test]
+fn an_io_error_inside_a_statement_rejects_only_its_transaction() {
+    let _serial = one_at_a_time();
+    // SAFETY: installs the ignore disposition, no handler code.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    // A small page cache: a big statement spills pages into the WAL before COMMIT.
+    let config = Config {
+        checkpoint: false,
+        cache_size_kib: 64,
+        ..Config::default()
+    };
+    let db = open(&path, gate.config(config));
+    exec(&db, "CREATE TABLE small (v INTEGER)", ());
+    exec(&db, "CREATE TABLE big (b BLOB)", ());
+
+    let mark = gate.hold_writer(&db);
+    let limit = FileSizeLimit::set(std::fs::metadata(wal(&path)).unwrap().len() + 256 * 1024);
+    let insert = |v: i64| {
+        db.submit(Transaction::single(
+            "INSERT INTO small VALUES (?)",
+            params![v],
+        ))
+        .unwrap()
+    };
+    let before: Vec<_> = (0..5).map(insert).collect();
+    let failing = db
+        .submit(
+            Transaction::new()
+                .push("INSERT INTO small VALUES (-1)", ())
+                .push("INSERT INTO big VALUES (zeroblob(4000000))", ()),
+        )
+        .unwrap();
+    let after: Vec<_> = (5..10).map(insert).collect();
+    gate.release();
+    for p in before.iter().chain(&after) {
+        committed(p);
+    }
+    let err = rejected(&failing);
+    drop(limit);
+    assert_eq!(err.code_name(), "SQLITE_IOERR_WRITE", "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Sqlite {
+                statement_index: Some(1),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        gate.wait_batches(mark + 1)[mark],
+        Batch::Committed {
+            size: 11,
+            trigger: litecommit::FlushTrigger::Adaptive
+        }
+    );
+    let values: Vec<i64> = query(&db, "SELECT v FROM small ORDER BY v", ())
+        .rows
+        .iter()
+        .map(|r| int(&r[0]))
+        .collect();
+    assert_eq!(values, (0..10).collect::<Vec<_>>());
+
+    // With room again, the next batch commits.
+    exec(&db, "INSERT INTO big VALUES (zeroblob(4000000))", ());
+    assert_eq!(query_int(&db, "SELECT count(*) FROM big", ()), 1);
+    db.close().unwrap();
+}
+
+/// A batch whose many `OR ROLLBACK` failures made it commit midway, and whose final COMMIT
+/// then fails: the transactions committed midway are told that their fate is unknown, the
+/// others that they failed, and none of the latter is in the database.
+#[test]
+fn a_final_commit_failing_after_commits_midway_reports_their_fate_as_unknown() {
+    const PAIRS: i64 = 100;
+    let _serial = one_at_a_time();
+    // SAFETY: installs the ignore disposition, no handler code.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let config = Config {
+        checkpoint: false,
+        ..Config::default()
+    };
+    let db = open(&path, gate.config(config));
+    exec(&db, "CREATE TABLE u (k INTEGER PRIMARY KEY, v INTEGER)", ());
+    exec(&db, "CREATE TABLE big (b BLOB)", ());
+    exec(&db, "INSERT INTO u VALUES (0, -1)", ());
+
+    let mark = gate.hold_writer(&db);
+    // Room for the small commits midway, not for the big last transaction.
+    let limit = FileSizeLimit::set(std::fs::metadata(wal(&path)).unwrap().len() + 2_000_000);
+    let mut pending = Vec::new();
+    for i in 1..=PAIRS {
+        pending.push(
+            db.submit(Transaction::single(
+                "INSERT INTO u (v) VALUES (?)",
+                params![i],
+            ))
+            .unwrap(),
+        );
+        pending.push(
+            db.submit(Transaction::single(
+                "INSERT OR ROLLBACK INTO u VALUES (0, ?)",
+                params![-i],
+            ))
+            .unwrap(),
+        );
+    }
+    let big = db
+        .submit(Transaction::single(
+            "INSERT INTO big VALUES (zeroblob(6000000))",
+            (),
+        ))
+        .unwrap();
+    gate.release();
+    let big_error = rejected(&big);
+    let errors: Vec<Error> = pending.iter().map(rejected).collect();
+    drop(limit);
+
+    assert_eq!(big_error.code_name(), "SQLITE_IOERR_WRITE", "{big_error:?}");
+    let unknown = "whether it is in the database is unknown";
+    let mut unsure = Vec::new();
+    let mut failed = Vec::new();
+    for (i, err) in errors.iter().enumerate() {
+        if i % 2 == 1 {
+            // Rejected by its own statement: that answer stands.
+            assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_PRIMARYKEY", "{err:?}");
+            continue;
+        }
+        let v = i as i64 / 2 + 1;
+        assert_eq!(err.code_name(), "SQLITE_IOERR_WRITE", "{err:?}");
+        match err {
+            Error::Sqlite { message, .. } if message.contains(unknown) => {
+                assert!(
+                    message.starts_with("COMMIT failed: disk I/O error"),
+                    "{message}"
+                );
+                unsure.push(v);
+            }
+            Error::Sqlite { message, .. } => {
+                assert_eq!(message, "COMMIT failed: disk I/O error");
+                failed.push(v);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(!unsure.is_empty(), "nothing was committed midway");
+    assert!(
+        !failed.is_empty(),
+        "the last part of the batch was committed midway"
+    );
+    assert!(
+        matches!(&gate.wait_batches(mark + 1)[mark], Batch::Failed { size, .. } if *size == 2 * PAIRS as usize + 1),
+        "{:?}",
+        gate.batches()
+    );
+
+    // The committer goes on; none of the failed transactions is in the database.
+    exec(&db, "INSERT INTO u (v) VALUES (0)", ());
+    let present: Vec<i64> = query(&db, "SELECT v FROM u WHERE v > 0 ORDER BY v", ())
+        .rows
+        .iter()
+        .map(|r| int(&r[0]))
+        .collect();
+    assert!(present.iter().all(|v| unsure.contains(v)), "{present:?}");
+    assert!(
+        failed.iter().all(|v| !present.contains(v)),
+        "{present:?} {failed:?}"
+    );
+    db.close().unwrap();
 }

@@ -55,6 +55,15 @@ const REFUSED: &[&str] = &[
     "PRAGMA [locking_mode]=EXCLUSIVE",
     "PRAGMA wal_autocheckpoint(10)",
     "PRAGMA locking_mode = EXCLUSIVE",
+    // Connection settings and connection-local objects, which would leak into later
+    // transactions.
+    "PRAGMA [cache_size] = -4000",
+    "PRAGMA query_only = 1",
+    "EXPLAIN PRAGMA query_only = 1",
+    "PRAGMA wal_checkpoint(TRUNCATE)",
+    "PRAGMA temp.user_version = 1",
+    "CREATE TEMP TABLE scratch (a)",
+    "CREATE TABLE temp.scratch (a)",
 ];
 
 fn is_refused(result: litecommit::Result<impl std::fmt::Debug>, index: usize, sql: &str) {
@@ -172,7 +181,12 @@ fn harmless_lookalikes_are_not_refused() {
         "PRAGMA synchronous",
         "PRAGMA user_version = 7",
         "PRAGMA \"journal_mode\"",
-        "PRAGMA [cache_size] = -4000",
+        "PRAGMA [cache_size]",
+        "PRAGMA table_info('begin_log')",
+        "PRAGMA main.user_version = 7",
+        "CREATE TABLE temp_log (a)",
+        "CREATE TABLE \"temp\" (a)",
+        "EXPLAIN QUERY PLAN SELECT * FROM begin_log",
         "SELECT 'ROLLBACK'",
         "INSERT INTO begin_log VALUES (2, 'x');",
     ] {
@@ -369,13 +383,23 @@ fn sql_errors_carry_codes_message_and_statement_index() {
     db.close().unwrap();
 }
 
-fn assert_invalid(result: litecommit::Result<impl std::fmt::Debug>, field: &str) {
+/// The message of an invalid-configuration error, failing the test on anything else.
+fn invalid_config(result: litecommit::Result<impl std::fmt::Debug>) -> String {
     match result {
-        Err(Error::InvalidConfig(message)) => {
-            assert!(message.contains(field), "{message:?} does not name {field}")
-        }
-        other => panic!("expected an invalid-config error naming {field}, got {other:?}"),
+        Err(Error::InvalidConfig(message)) => message,
+        other => panic!("expected an invalid-configuration error, got {other:?}"),
     }
+}
+
+/// Opening with `config` must fail with exactly `expected`, and create nothing.
+fn open_rejects(path: &std::path::Path, config: Config, expected: &str) {
+    let err = Committer::open(path, config).map(drop).unwrap_err();
+    assert_eq!(err.code_name(), "LITECOMMIT_INVALID_CONFIG", "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("invalid configuration: {expected}")
+    );
+    assert!(!path.exists(), "{expected}: the database file was created");
 }
 
 #[test]
@@ -387,99 +411,324 @@ fn invalid_configuration_is_rejected_naming_the_field() {
         c
     };
     let cases: Vec<(Config, &str)> = vec![
-        (with(&|c| c.max_batch_size = 0), "max_batch_size"),
-        (with(&|c| c.queue_capacity = 0), "queue_capacity"),
-        (with(&|c| c.read_connections = 0), "read_connections"),
         (
             with(&|c| {
                 c.passive_threshold_mb = 8.0;
                 c.restart_threshold_mb = 2.0
             }),
-            "restart_threshold_mb",
+            "restart_threshold_mb: 2 is below passive_threshold_mb 8",
         ),
         (
             with(&|c| c.passive_threshold_mb = f64::NAN),
-            "passive_threshold_mb",
+            "passive_threshold_mb: must be a number above 0 and at most 1048576, got NaN",
         ),
         (
             with(&|c| c.passive_threshold_mb = -1.0),
-            "passive_threshold_mb",
+            "passive_threshold_mb: must be a number above 0 and at most 1048576, got -1",
+        ),
+        (
+            with(&|c| c.restart_threshold_mb = f64::INFINITY),
+            "restart_threshold_mb: must be a number above 0 and at most 1048576, got inf",
         ),
         (
             with(&|c| {
                 c.flush_policy = FlushPolicy::Ticker;
                 c.max_wait_ms = 0
             }),
-            "max_wait_ms",
+            "max_wait_ms: must be at least 1 with the ticker flush policy",
+        ),
+        (
+            with(&|c| {
+                c.truncate_when_idle = true;
+                c.idle_ms = 0
+            }),
+            "idle_ms: must be at least 1 when idle work is enabled",
         ),
     ];
-    for (config, field) in cases {
-        assert_invalid(config.validate(), field);
-        assert_invalid(Committer::open(&path, config).map(drop), field);
-        // Rejected before anything was created.
-        assert!(!path.exists(), "{field}: the database file was created");
+    for (config, expected) in cases {
+        assert_eq!(invalid_config(config.validate()), expected);
+        open_rejects(&path, config, expected);
     }
 
+    // `set` rejects what cannot be a value of the option, naming the option and its range;
+    // a failed set changes nothing.
     let mut c = Config::default();
-    assert_invalid(c.set("durability", "fast"), "durability");
-    assert_invalid(c.set("flush_policy", "sometimes"), "flush_policy");
-    assert_invalid(c.set("flushPolicy", "sometimes"), "flush_policy");
-    assert_invalid(c.set("max_batch_size", "ten"), "max_batch_size");
-    assert_invalid(c.set("maxBatchSize", "-1"), "max_batch_size");
-    assert_invalid(c.set("checkpoint", "maybe"), "checkpoint");
-    assert_invalid(c.set("no_such_option", "1"), "no_such_option");
-    // Failed sets change nothing.
-    assert_eq!(c.durability, Durability::Full);
-    assert_eq!(c.max_batch_size, Config::default().max_batch_size);
+    for (name, value, expected) in [
+        (
+            "durability",
+            "fast",
+            "durability: unknown value \"fast\" (expected one of: full, normal, off)",
+        ),
+        (
+            "flushPolicy",
+            "sometimes",
+            "flush_policy: unknown value \"sometimes\" (expected one of: adaptive, ticker)",
+        ),
+        (
+            "max_batch_size",
+            "ten",
+            "max_batch_size: must be an integer from 1 to 1000000, got \"ten\"",
+        ),
+        (
+            "maxBatchSize",
+            "-1",
+            "max_batch_size: must be an integer from 1 to 1000000, got -1",
+        ),
+        (
+            "maxBatchSize",
+            "0",
+            "max_batch_size: must be an integer from 1 to 1000000, got 0",
+        ),
+        (
+            "busy_timeout_ms",
+            "NaN",
+            "busy_timeout_ms: must be an integer from 0 to 2147483647, got \"NaN\"",
+        ),
+        (
+            "busyTimeoutMs",
+            "1.5",
+            "busy_timeout_ms: must be an integer from 0 to 2147483647, got \"1.5\"",
+        ),
+        (
+            "queueCapacity",
+            "1e9",
+            "queue_capacity: must be an integer from 1 to 1000000, got \"1e9\"",
+        ),
+        (
+            "queue_capacity",
+            "99999999999999999999999999999999999999999",
+            "queue_capacity: must be an integer from 1 to 1000000, got \
+             \"99999999999999999999999999999999999999999\"",
+        ),
+        (
+            "passive_threshold_mb",
+            "NaN",
+            "passive_threshold_mb: must be a number above 0 and at most 1048576, got NaN",
+        ),
+        (
+            "restartThresholdMb",
+            "-inf",
+            "restart_threshold_mb: must be a number above 0 and at most 1048576, got -inf",
+        ),
+        (
+            "passive_threshold_mb",
+            "four",
+            "passive_threshold_mb: must be a number above 0 and at most 1048576, got \"four\"",
+        ),
+        (
+            "journal_size_limit",
+            "-1.5",
+            "journal_size_limit: must be an integer from 0 to 9223372036854775807 \
+             (or negative for no limit), got \"-1.5\"",
+        ),
+        (
+            "checkpoint",
+            "maybe",
+            "checkpoint: \"maybe\" is not a boolean",
+        ),
+        (
+            "no_such_option",
+            "1",
+            "no_such_option: unknown configuration option",
+        ),
+    ] {
+        assert_eq!(
+            invalid_config(c.set(name, value)),
+            expected,
+            "{name} = {value}"
+        );
+    }
+    let defaults = Config::default();
+    assert_eq!(c.durability, defaults.durability);
+    assert_eq!(c.max_batch_size, defaults.max_batch_size);
+    assert_eq!(c.busy_timeout_ms, defaults.busy_timeout_ms);
+    assert_eq!(c.queue_capacity, defaults.queue_capacity);
+    assert_eq!(c.journal_size_limit, defaults.journal_size_limit);
+    assert_eq!(
+        c.passive_threshold_mb.to_bits(),
+        defaults.passive_threshold_mb.to_bits()
+    );
 
-    // A value that parses but is out of range is caught at open, naming the field.
-    c.set("maxBatchSize", "0").unwrap();
-    assert_invalid(Committer::open(&path, c).map(drop), "max_batch_size");
-    assert!(!path.exists());
-
-    // Both spellings and case-insensitive enum values work.
+    // Both spellings and case-insensitive enum values work, and the committer opens with
+    // them.
     let mut c = Config::default();
     c.set("maxBatchSize", "7").unwrap();
-    c.set("queue_capacity", "9").unwrap();
+    c.set("queue_capacity", " 9 ").unwrap();
     c.set("durability", "NORMAL").unwrap();
     c.set("flushPolicy", "Ticker").unwrap();
     c.set("checkpoint", "off").unwrap();
+    c.set("journalSizeLimit", "-1").unwrap();
+    let mut other = Config::default();
+    other.set("journal_size_limit", "-64").unwrap();
+    assert_eq!(other.journal_size_limit, None);
+    c.set("passiveThresholdMb", "0.5").unwrap();
     assert_eq!(c.max_batch_size, 7);
     assert_eq!(c.queue_capacity, 9);
     assert_eq!(c.durability, Durability::Normal);
     assert_eq!(c.flush_policy, FlushPolicy::Ticker);
     assert!(!c.checkpoint);
+    assert_eq!(c.journal_size_limit, None);
+    assert_eq!(c.passive_threshold_mb, 0.5);
     let db = open(&path, c);
     db.close().unwrap();
+}
 
-    let err = Error::InvalidConfig("max_batch_size: must be at least 1".into());
-    assert_eq!(err.code_name(), "LITECOMMIT_INVALID_CONFIG");
-    assert!(err.to_string().contains("max_batch_size"));
+/// Every integer option: its name (as `Config::set` takes it), its smallest and largest
+/// accepted values, and how to put a value in a `Config`.
+type Setter = fn(&mut Config, u64);
+const INTEGER_OPTIONS: &[(&str, u64, u64, Setter)] = &[
+    ("max_batch_size", 1, 1_000_000, |c, v| {
+        c.max_batch_size = v as usize
+    }),
+    ("max_wait_ms", 0, 86_400_000, |c, v| c.max_wait_ms = v),
+    ("linger_ms", 0, 86_400_000, |c, v| c.linger_ms = v),
+    ("queue_capacity", 1, 1_000_000, |c, v| {
+        c.queue_capacity = v as usize
+    }),
+    ("busy_timeout_ms", 0, i32::MAX as u64, |c, v| {
+        c.busy_timeout_ms = v
+    }),
+    ("read_connections", 1, 256, |c, v| {
+        c.read_connections = v as usize
+    }),
+    ("checkpoint_busy_timeout_ms", 0, i32::MAX as u64, |c, v| {
+        c.checkpoint_busy_timeout_ms = v
+    }),
+    ("idle_vacuum_pages", 0, i32::MAX as u64, |c, v| {
+        c.idle_vacuum_pages = v as u32
+    }),
+    ("idle_vacuum_budget_ms", 0, 86_400_000, |c, v| {
+        c.idle_vacuum_budget_ms = v
+    }),
+    ("idle_ms", 0, 86_400_000, |c, v| c.idle_ms = v),
+    ("cache_size_kib", 0, i32::MAX as u64, |c, v| {
+        c.cache_size_kib = v
+    }),
+    ("mmap_size", 0, i64::MAX as u64, |c, v| c.mmap_size = v),
+    ("journal_size_limit", 0, i64::MAX as u64, |c, v| {
+        c.journal_size_limit = Some(v)
+    }),
+    ("statement_cache_capacity", 0, 100_000, |c, v| {
+        c.statement_cache_capacity = v as usize
+    }),
+];
+
+#[test]
+fn every_option_is_range_checked_at_open() {
+    let (_dir, path) = temp_db();
+    for &(field, min, max, put) in INTEGER_OPTIONS {
+        let range = if field == "journal_size_limit" {
+            format!("an integer from {min} to {max} (or negative for no limit)")
+        } else {
+            format!("an integer from {min} to {max}")
+        };
+        let mut rejected = vec![max + 1];
+        if min > 0 {
+            rejected.push(min - 1);
+        }
+        for value in rejected {
+            let expected = format!("{field}: must be {range}, got {value}");
+            let mut config = Config::default();
+            put(&mut config, value);
+            open_rejects(&path, config, &expected);
+            // `Config::set` gives the same error, and so does any negative number.
+            assert_eq!(
+                invalid_config(Config::default().set(field, &value.to_string())),
+                expected
+            );
+        }
+        if field != "journal_size_limit" {
+            assert_eq!(
+                invalid_config(Config::default().set(field, "-5")),
+                format!("{field}: must be {range}, got -5")
+            );
+        }
+        // The bounds themselves are accepted, through `set` and at open.
+        for value in [min, max] {
+            let mut config = Config::default();
+            config.set(field, &value.to_string()).unwrap();
+            let mut direct = Config::default();
+            put(&mut direct, value);
+            assert_eq!(format!("{config:?}"), format!("{direct:?}"), "{field}");
+            let db = Committer::open(&path, config)
+                .unwrap_or_else(|e| panic!("{field} = {value} was rejected: {e}"));
+            // (With a day of linger, a lone transaction would wait that long for company.)
+            if field != "linger_ms" {
+                exec(&db, "CREATE TABLE IF NOT EXISTS t (v)", ());
+                exec(&db, "INSERT INTO t VALUES (1)", ());
+            }
+            db.close().unwrap();
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 }
 
 #[test]
-fn open_failures_are_clear_and_touch_nothing() {
+fn open_failures_keep_sqlite_codes_and_touch_nothing() {
     let (dir, path) = temp_db();
-    let missing = dir.path().join("no/such/dir/x.db");
-    match Committer::open(&missing, Config::default()).map(drop) {
-        Err(Error::Open(message)) => {
-            assert!(message.contains("no/such/dir/x.db"), "{message}")
+    let sqlite_error = |result: litecommit::Result<()>, code: i32, needle: &str| match result {
+        Err(Error::Sqlite {
+            code: c,
+            message,
+            statement_index: None,
+            ..
+        }) => {
+            assert_eq!(c, code, "{message}");
+            assert!(message.starts_with("cannot open database "), "{message}");
+            assert!(
+                message.contains(needle),
+                "{message} does not say {needle:?}"
+            );
         }
-        other => panic!("expected an open error, got {other:?}"),
-    }
+        other => panic!("expected SQLite error {code}, got {other:?}"),
+    };
+
+    let missing = dir.path().join("no/such/dir/x.db");
+    sqlite_error(
+        Committer::open(&missing, Config::default()).map(drop),
+        14, // SQLITE_CANTOPEN
+        "no/such/dir/x.db",
+    );
 
     let garbage = dir.path().join("garbage.db");
     let bytes = vec![7u8; 8192];
     std::fs::write(&garbage, &bytes).unwrap();
-    match Committer::open(&garbage, Config::default()).map(drop) {
-        Err(Error::Open(message)) => assert!(message.contains("not a database"), "{message}"),
-        other => panic!("expected an open error, got {other:?}"),
-    }
+    let err = Committer::open(&garbage, Config::default()).map(drop);
+    assert_eq!(
+        err.as_ref().unwrap_err().code_name(),
+        "SQLITE_NOTADB",
+        "{err:?}"
+    );
+    sqlite_error(err, 26, "file is not a database");
     assert_eq!(
         std::fs::read(&garbage).unwrap(),
         bytes,
         "the file was changed"
     );
+
+    // A database another connection holds locked in rollback-journal mode.
+    let locked = dir.path().join("locked.db");
+    let holder = rusqlite::Connection::open(&locked).unwrap();
+    holder
+        .execute_batch("CREATE TABLE t (v); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);")
+        .unwrap();
+    let config = Config {
+        busy_timeout_ms: 0,
+        ..Config::default()
+    };
+    let err = Committer::open(&locked, config).map(drop);
+    assert_eq!(
+        err.as_ref().unwrap_err().code_name(),
+        "SQLITE_BUSY",
+        "{err:?}"
+    );
+    sqlite_error(err, 5, "locked");
+    holder.execute_batch("COMMIT").unwrap();
+    let mode: String = holder
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete", "the locked database was switched to WAL");
+    drop(holder);
 
     match Committer::open(":memory:", Config::default()).map(drop) {
         Err(Error::Open(message)) => assert!(message.contains("WAL"), "{message}"),

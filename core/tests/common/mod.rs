@@ -109,6 +109,8 @@ struct GateState {
     armed: bool,
     held: bool,
     batches: Vec<Batch>,
+    /// `duration` of each committed batch, in the order of `batches`' committed ones.
+    durations: Vec<Duration>,
 }
 
 impl Gate {
@@ -128,18 +130,26 @@ impl Gate {
     }
 
     fn on_event(&self, event: &Event) {
+        let mut st = self.lock();
         let batch = match event {
-            Event::BatchCommitted { size, trigger, .. } => Batch::Committed {
-                size: *size,
-                trigger: *trigger,
-            },
+            Event::BatchCommitted {
+                size,
+                trigger,
+                duration,
+                ..
+            } => {
+                st.durations.push(*duration);
+                Batch::Committed {
+                    size: *size,
+                    trigger: *trigger,
+                }
+            }
             Event::BatchFailed { size, error } => Batch::Failed {
                 size: *size,
                 error: error.clone(),
             },
             _ => return,
         };
-        let mut st = self.lock();
         st.batches.push(batch);
         if st.armed {
             st.armed = false;
@@ -180,6 +190,11 @@ impl Gate {
     pub fn release(&self) {
         self.lock().held = false;
         self.changed.notify_all();
+    }
+
+    /// How long each committed batch took (BEGIN to COMMIT), in order.
+    pub fn durations(&self) -> Vec<Duration> {
+        self.lock().durations.clone()
     }
 
     /// Every batch reported so far.
