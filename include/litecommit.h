@@ -36,6 +36,12 @@
  *  - Results and rows are immutable: any thread may read them; free them once.
  *  - litecommit_last_error is per thread.
  *
+ * Processes: a committer belongs to the process that opened it. In a forked child every
+ * call on a committer, pending handle or completion queue of the parent returns
+ * LITECOMMIT_FORKED at once, and freeing them there releases nothing (the writer thread,
+ * the connections and the locks are the parent's). The parent is unaffected. A child that
+ * needs the database opens its own committer.
+ *
  * Callbacks (litecommit_submit_callback) run on the committer's writer thread, once per
  * transaction, after its batch committed. While a callback runs, no other batch commits,
  * so a callback must return quickly and must NOT: block on litecommit_execute,
@@ -176,7 +182,8 @@ enum litecommit_status
      */
     LITECOMMIT_TIMEOUT = 7,
     /**
-     * Opening the database failed.
+     * Opening the database failed for a reason other than SQLite's (a failure reported by
+     * SQLite, such as SQLITE_NOTADB or SQLITE_BUSY, is `LITECOMMIT_SQLITE_ERROR`).
      */
     LITECOMMIT_OPEN_ERROR = 8,
     /**
@@ -188,6 +195,12 @@ enum litecommit_status
      * A bug inside litecommit (a caught panic); the message says where.
      */
     LITECOMMIT_INTERNAL = 10,
+    /**
+     * The committer was opened by another process: this is a forked child, where it
+     * cannot be used (its threads and connections belong to the parent). Freeing it in the
+     * child releases nothing of the parent's.
+     */
+    LITECOMMIT_FORKED = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -603,7 +616,9 @@ const char *litecommit_version(void);
 /**
  * Opens (creating if needed) the database at `path` (UTF-8) in WAL mode and starts the
  * writer and the checkpoint scheduler. `opts` may be NULL for all defaults. On success
- * `*out` is the committer; on failure it is NULL.
+ * `*out` is the committer; on failure it is NULL. A failure SQLite reports (a file that
+ * is not a database: SQLITE_NOTADB; a database locked by another process: SQLITE_BUSY)
+ * is `LITECOMMIT_SQLITE_ERROR` with SQLite's codes in `litecommit_last_error`.
  */
 litecommit_status litecommit_open(const char *path,
                                   const struct litecommit_options *opts,
@@ -620,7 +635,8 @@ litecommit_status litecommit_close(const struct litecommit_committer *db);
 /**
  * Closes (as `litecommit_close`) and frees a committer, then sets `*db` to NULL. NULL or
  * `*db == NULL` is a no-op, so a second free through the same variable does nothing. No
- * other thread may still be using the committer.
+ * other thread may still be using the committer. In a forked child it releases nothing
+ * (the writer thread and the connections are the parent's) and only forgets the handle.
  */
 void litecommit_committer_free(struct litecommit_committer **db);
 

@@ -1,8 +1,11 @@
 /* C tests of the litecommit ABI, run under valgrind by `make test-ffi`. */
+#define _GNU_SOURCE /* pthread_getname_np */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "litecommit.h"
@@ -70,6 +73,29 @@ static litecommit_value text_value(const char *s) {
     return v;
 }
 
+/* Generous bound for waits on events that must happen; only a stuck library reaches it. */
+#define PATIENCE_S 60
+
+static struct timespec deadline_in_ms(long ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* Waits on `cv` until *flag is non-zero or `ms` passed; returns *flag. `mu` is held. */
+static int wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag, long ms) {
+    struct timespec until = deadline_in_ms(ms);
+    while (!*flag)
+        if (pthread_cond_timedwait(cv, mu, &until) == ETIMEDOUT) break;
+    return *flag;
+}
+
 static void test_options(void) {
     char path[512];
     db_path(path, sizeof path, "options");
@@ -115,7 +141,26 @@ static void test_options(void) {
     CHECK(litecommit_options_default(NULL) == LITECOMMIT_INVALID_ARGUMENT);
     CHECK(litecommit_open("/nonexistent-dir/x/y.db", NULL, &db) != LITECOMMIT_OK);
     CHECK(db == NULL);
+    /* A file that is not a database: SQLite's own code, SQLITE_NOTADB (26). */
+    char junk[512];
+    db_path(junk, sizeof junk, "random-bytes");
+    FILE *f = fopen(junk, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        unsigned int x = 12345;
+        for (int i = 0; i < 8192; i++) {
+            x = x * 1103515245u + 12345u;
+            fputc((int)(x >> 16) & 0xff, f);
+        }
+        fclose(f);
+    }
+    CHECK(litecommit_open(junk, NULL, &db) == LITECOMMIT_SQLITE_ERROR && db == NULL);
+    OK(litecommit_last_error(&e));
+    CHECK(e.status == LITECOMMIT_SQLITE_ERROR && e.sqlite_code == 26 && e.extended_code == 26);
+    CHECK(strcmp(e.code_name, "SQLITE_NOTADB") == 0 && e.statement_index == -1);
+    CHECK(strstr(e.message, "random-bytes") != NULL);
     CHECK(strcmp(litecommit_status_name(LITECOMMIT_CLOSED), "LITECOMMIT_CLOSED") == 0);
+    CHECK(strcmp(litecommit_status_name(LITECOMMIT_FORKED), "LITECOMMIT_FORKED") == 0);
     CHECK(strcmp(litecommit_status_name(999), "LITECOMMIT_UNKNOWN_STATUS") == 0);
     CHECK(strlen(litecommit_version()) > 0);
 }
@@ -316,18 +361,30 @@ struct counter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int ok, failed;
-    pthread_t writer;
-    int distinct_thread;
+    pthread_t submitter;
+    pthread_t first; /* the thread of the first callback */
+    int on_submitter, on_other_threads, wrong_name;
+    char name[16];
 };
 
 static void on_done(void *user_data, litecommit_result *result) {
     struct counter *c = user_data;
+    char name[16] = "";
+    pthread_getname_np(pthread_self(), name, sizeof name);
     pthread_mutex_lock(&c->mu);
+    if (c->ok + c->failed == 0) {
+        c->first = pthread_self();
+        memcpy(c->name, name, sizeof name);
+    } else if (!pthread_equal(c->first, pthread_self())) {
+        c->on_other_threads++;
+    }
+    if (pthread_equal(c->submitter, pthread_self())) c->on_submitter++;
+    /* Linux keeps 15 bytes of a thread name: "litecommit-writer" reads "litecommit-writ". */
+    if (strncmp(name, "litecommit-writer", sizeof name - 1) != 0) c->wrong_name++;
     if (litecommit_result_status(result) == LITECOMMIT_OK)
         c->ok++;
     else
         c->failed++;
-    if (!pthread_equal(c->writer, pthread_self())) c->distinct_thread = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     litecommit_result_free(&result);
@@ -337,20 +394,227 @@ static void test_callbacks(void) {
     litecommit_committer *db = open_db("callbacks");
     exec_sql(db, "CREATE TABLE cb (k INTEGER PRIMARY KEY)");
     struct counter c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-                        .writer = pthread_self()};
+                        .submitter = pthread_self()};
     for (int i = 0; i < CALLBACKS; i++) {
         /* Every tenth one collides with the previous key and fails. */
         litecommit_value v = int_value(i % 10 == 9 ? i - 1 : i);
         litecommit_statement s = {.sql = "INSERT INTO cb VALUES (?)", .params = &v, .n_params = 1};
         OK(litecommit_submit_callback(db, &s, 1, on_done, &c));
+        /* A flush now and then spreads the callbacks over several batches. */
+        if (i % 25 == 24) OK(litecommit_flush(db));
     }
     litecommit_statement s = {.sql = "INSERT INTO cb VALUES (1)"};
     CHECK(litecommit_submit_callback(db, &s, 1, NULL, &c) == LITECOMMIT_INVALID_ARGUMENT);
     pthread_mutex_lock(&c.mu);
-    while (c.ok + c.failed < CALLBACKS) pthread_cond_wait(&c.cv, &c.mu);
+    struct timespec until = deadline_in_ms(PATIENCE_S * 1000L);
+    while (c.ok + c.failed < CALLBACKS)
+        if (pthread_cond_timedwait(&c.cv, &c.mu, &until) == ETIMEDOUT) break;
     pthread_mutex_unlock(&c.mu);
     CHECK(c.ok == 90 && c.failed == 10);
-    CHECK(c.distinct_thread == 1); /* callbacks run on the writer thread */
+    /* Every callback ran on one thread, the committer's writer, never on the submitter. */
+    CHECK(c.on_submitter == 0);
+    CHECK(c.on_other_threads == 0);
+    CHECK(c.wrong_name == 0);
+    CHECK(strcmp(c.name, "litecommit-writ") == 0);
+    litecommit_stats st;
+    OK(litecommit_get_stats(db, &st, sizeof st));
+    CHECK(st.batches >= 4); /* the flushes above: callbacks of several batches */
+    litecommit_committer_free(&db);
+}
+
+/* ---- order per thread: each thread's transactions commit in submission order ---- */
+
+#define ORDER_THREADS 6
+#define ORDER_PER_THREAD 60
+
+struct order_arg {
+    litecommit_committer *db;
+    int thread;
+    int bad;
+};
+
+static void *ordered_submitter(void *p) {
+    struct order_arg *a = p;
+    litecommit_pending *pending[ORDER_PER_THREAD] = {0};
+    /* Everything in flight at once: submit does not wait for the commit. */
+    for (int seq = 0; seq < ORDER_PER_THREAD; seq++) {
+        litecommit_value v[] = {int_value(a->thread), int_value(seq)};
+        litecommit_statement s = {.sql = "INSERT INTO o (thread, seq) VALUES (?, ?)", .params = v,
+                                  .n_params = 2};
+        if (litecommit_submit(a->db, &s, 1, &pending[seq]) != LITECOMMIT_OK) a->bad++;
+    }
+    int64_t last_rowid = 0;
+    for (int seq = 0; seq < ORDER_PER_THREAD; seq++) {
+        litecommit_result *r = NULL;
+        litecommit_statement_result sr;
+        if (pending[seq] && litecommit_pending_wait(pending[seq], -1, &r) == LITECOMMIT_OK &&
+            litecommit_result_statement(r, 0, &sr) == LITECOMMIT_OK) {
+            /* Rowids grow with commit order. */
+            if (sr.last_insert_rowid <= last_rowid) a->bad++;
+            last_rowid = sr.last_insert_rowid;
+        } else {
+            a->bad++;
+        }
+        litecommit_result_free(&r);
+        litecommit_pending_free(&pending[seq]);
+    }
+    return NULL;
+}
+
+static void test_order_per_thread(void) {
+    litecommit_committer *db = open_db("order");
+    exec_sql(db, "CREATE TABLE o (id INTEGER PRIMARY KEY, thread INTEGER, seq INTEGER)");
+    pthread_t t[ORDER_THREADS];
+    struct order_arg args[ORDER_THREADS];
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        args[i] = (struct order_arg){.db = db, .thread = i};
+        CHECK(pthread_create(&t[i], NULL, ordered_submitter, &args[i]) == 0);
+    }
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(args[i].bad == 0);
+    }
+    /* In commit order (rowid), each thread's numbers are 0, 1, 2, ... with none missing. */
+    litecommit_statement q = {.sql = "SELECT thread, seq FROM o ORDER BY id"};
+    litecommit_rows *rows = NULL;
+    OK(litecommit_query(db, &q, &rows));
+    size_t cols = 0, n = 0;
+    OK(litecommit_rows_size(rows, &cols, &n));
+    CHECK(n == ORDER_THREADS * ORDER_PER_THREAD);
+    int64_t next[ORDER_THREADS] = {0};
+    int out_of_order = 0;
+    for (size_t i = 0; i < n; i++) {
+        litecommit_value v[2];
+        if (litecommit_rows_row(rows, i, v, 2) != LITECOMMIT_OK || v[0].i < 0 ||
+            v[0].i >= ORDER_THREADS || v[1].i != next[v[0].i]) {
+            out_of_order++;
+            continue;
+        }
+        next[v[0].i]++;
+    }
+    CHECK(out_of_order == 0);
+    for (int i = 0; i < ORDER_THREADS; i++) CHECK(next[i] == ORDER_PER_THREAD);
+    litecommit_rows_free(&rows);
+    litecommit_committer_free(&db);
+}
+
+/* ---- backpressure: a bounded queue ---- */
+
+/* Holds the writer: a callback (on the writer thread) that waits until released. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int held, released;
+};
+
+static void hold_writer(void *user_data, litecommit_result *result) {
+    struct gate *g = user_data;
+    pthread_mutex_lock(&g->mu);
+    g->held = 1;
+    pthread_cond_broadcast(&g->cv);
+    wait_flag(&g->mu, &g->cv, &g->released, PATIENCE_S * 1000L);
+    pthread_mutex_unlock(&g->mu);
+    litecommit_result_free(&result);
+}
+
+struct blocked_submit {
+    litecommit_committer *db;
+    struct gate *gate;
+    litecommit_status try_status, submit_status, wait_status;
+    int started, returned, released_when_returned;
+};
+
+static void *blocking_submitter(void *p) {
+    struct blocked_submit *b = p;
+    litecommit_value v = int_value(3);
+    litecommit_statement s = {.sql = "INSERT INTO bp VALUES (?)", .params = &v, .n_params = 1};
+    litecommit_pending *pending = NULL;
+    /* The writer is held, so the queue is still full when the blocking submit starts. */
+    b->try_status = litecommit_try_submit(b->db, &s, 1, &pending);
+    pthread_mutex_lock(&b->gate->mu);
+    b->started = 1;
+    pthread_cond_broadcast(&b->gate->cv);
+    pthread_mutex_unlock(&b->gate->mu);
+
+    litecommit_status st = litecommit_submit(b->db, &s, 1, &pending);
+
+    pthread_mutex_lock(&b->gate->mu);
+    b->submit_status = st;
+    b->returned = 1;
+    b->released_when_returned = b->gate->released;
+    pthread_cond_broadcast(&b->gate->cv);
+    pthread_mutex_unlock(&b->gate->mu);
+    litecommit_result *r = NULL;
+    b->wait_status = st == LITECOMMIT_OK ? litecommit_pending_wait(pending, -1, &r) : st;
+    litecommit_result_free(&r);
+    litecommit_pending_free(&pending);
+    return NULL;
+}
+
+static void test_backpressure(void) {
+    char path[512];
+    db_path(path, sizeof path, "backpressure");
+    litecommit_options opts;
+    litecommit_options_default(&opts);
+    opts.queue_capacity = 2;
+    litecommit_committer *db = NULL;
+    OK(litecommit_open(path, &opts, &db));
+    exec_sql(db, "CREATE TABLE bp (v INTEGER)");
+
+    struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    litecommit_statement hold = {.sql = "INSERT INTO bp VALUES (0)"};
+    OK(litecommit_submit_callback(db, &hold, 1, hold_writer, &g));
+    pthread_mutex_lock(&g.mu);
+    CHECK(wait_flag(&g.mu, &g.cv, &g.held, PATIENCE_S * 1000L));
+    pthread_mutex_unlock(&g.mu);
+
+    /* The writer is held: two transactions fill the queue, a third is turned away. */
+    litecommit_pending *queued[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        litecommit_value v = int_value(i + 1);
+        litecommit_statement s = {.sql = "INSERT INTO bp VALUES (?)", .params = &v, .n_params = 1};
+        OK(litecommit_try_submit(db, &s, 1, &queued[i]));
+    }
+    litecommit_statement refused = {.sql = "INSERT INTO bp VALUES (-1)"};
+    litecommit_pending *p = NULL;
+    CHECK(litecommit_try_submit(db, &refused, 1, &p) == LITECOMMIT_QUEUE_FULL && p == NULL);
+    litecommit_error_info e;
+    OK(litecommit_last_error(&e));
+    CHECK(strcmp(e.code_name, "LITECOMMIT_QUEUE_FULL") == 0);
+    litecommit_completion_queue *cq = NULL;
+    OK(litecommit_completion_queue_new(&cq));
+    CHECK(litecommit_submit_queue(db, &refused, 1, cq, 7, 0) == LITECOMMIT_QUEUE_FULL);
+
+    /* A blocking submit waits for room while the writer is held, then succeeds. */
+    struct blocked_submit b = {.db = db, .gate = &g};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, blocking_submitter, &b) == 0);
+    pthread_mutex_lock(&g.mu);
+    CHECK(wait_flag(&g.mu, &g.cv, &b.started, PATIENCE_S * 1000L));
+    /* A submit that did not wait would return now: give it a moment to show. */
+    CHECK(!wait_flag(&g.mu, &g.cv, &b.returned, 200));
+    g.released = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(t, NULL);
+    CHECK(b.try_status == LITECOMMIT_QUEUE_FULL);
+    CHECK(b.submit_status == LITECOMMIT_OK && b.wait_status == LITECOMMIT_OK);
+    CHECK(b.released_when_returned == 1);
+    for (int i = 0; i < 2; i++) {
+        litecommit_result *r = NULL;
+        OK(litecommit_pending_wait(queued[i], -1, &r));
+        litecommit_result_free(&r);
+        litecommit_pending_free(&queued[i]);
+    }
+    OK(litecommit_flush(db));
+    /* What was turned away left no trace, and nothing reached the completion queue. */
+    CHECK(count_rows(db, "SELECT count(*) FROM bp") == 4);
+    CHECK(count_rows(db, "SELECT count(*) FROM bp WHERE v < 0") == 0);
+    size_t n = 99;
+    litecommit_completion buf[4];
+    OK(litecommit_completion_queue_poll(cq, buf, 4, 0, &n));
+    CHECK(n == 0);
+    litecommit_completion_queue_free(&cq);
     litecommit_committer_free(&db);
 }
 
@@ -580,6 +844,8 @@ int main(void) {
     test_errors();
     test_threads();
     test_callbacks();
+    test_order_per_thread();
+    test_backpressure();
     test_queue();
     test_inputs_are_copied();
     test_misc_and_close();

@@ -23,6 +23,11 @@
 // returned. Check the database (or make the transaction idempotent) when a cancelled
 // write matters.
 //
+// Errors: every error is an *Error (besides ctx.Err()); match kinds with errors.Is and
+// the sentinels (ErrClosed, ErrQueueFull, ErrSQLite, ...). What SQLite reports keeps
+// SQLite's codes, also from Open: a file that is not a database is SQLiteCode 26
+// (SQLITE_NOTADB), a database locked by another process 5 (SQLITE_BUSY).
+//
 // Options: the zero value means every default; see Options for how to ask for an
 // explicit 0 or false.
 //

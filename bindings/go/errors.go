@@ -26,7 +26,15 @@ const (
 	StatusOpenError       Status = C.LITECOMMIT_OPEN_ERROR
 	StatusInvalidArgument Status = C.LITECOMMIT_INVALID_ARGUMENT
 	StatusInternal        Status = C.LITECOMMIT_INTERNAL
+	// StatusForked: the Committer was opened by another process (this one is its forked
+	// child, where it cannot be used).
+	StatusForked Status = C.LITECOMMIT_FORKED
 )
+
+// String is the status's symbolic name, e.g. "LITECOMMIT_CLOSED".
+func (s Status) String() string {
+	return C.GoString(C.litecommit_status_name(C.int32_t(s)))
+}
 
 // Error is every error litecommit returns (besides ctx.Err()).
 type Error struct {
@@ -68,6 +76,10 @@ var (
 	ErrQueueFull     = &Error{Status: StatusQueueFull}
 	ErrInvalidConfig = &Error{Status: StatusInvalidConfig}
 	ErrInvalidArg    = &Error{Status: StatusInvalidArgument}
+	ErrForked        = &Error{Status: StatusForked}
+	// ErrSQLite matches every error SQLite reported, including a failed Open (a file that
+	// is not a database: SQLiteCode 26, SQLITE_NOTADB; a locked database: 5, SQLITE_BUSY).
+	ErrSQLite = &Error{Status: StatusSQLiteError}
 )
 
 func errorFromInfo(info *C.litecommit_error_info) *Error {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -59,6 +61,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// execHeld runs sql on a committer whose ticker holds transactions (holdOptions): it
+// waits until the transaction is queued, flushes, and checks that it committed.
+func execHeld(t *testing.T, db *Committer, sql string, args ...any) {
+	t.Helper()
+	before := db.c.accepted.Load()
+	done := make(chan error, 1)
+	go func() { _, err := db.Exec(context.Background(), sql, args...); done <- err }()
+	waitFor(t, "the transaction to be queued", func() bool { return db.c.accepted.Load() > before })
+	if err := db.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Exec(%q): %v", sql, err)
+	}
+}
+
 func asError(t *testing.T, err error) *Error {
 	t.Helper()
 	var e *Error
@@ -97,6 +115,9 @@ func TestValuesRoundTrip(t *testing.T) {
 	}
 	wantI := []any{int64(-8), int64(-16), int64(-32), int64(7), int64(8), int64(16), int64(32),
 		int64(math.MaxInt64), int64(1), int64(0), 0.5, int64(42)}
+	if len(rows.Values) != len(wantI) {
+		t.Fatalf("%d rows, want %d", len(rows.Values), len(wantI))
+	}
 	for i, row := range rows.Values {
 		if row[0] != wantI[i] {
 			t.Errorf("row %d: %#v, want %#v", i, row[0], wantI[i])
@@ -286,7 +307,7 @@ func TestConcurrentGoroutines(t *testing.T) {
 
 // A long ticker interval keeps transactions queued until Flush, so the test can observe
 // waiting goroutines without timing assumptions.
-var holdOptions = Options{FlushPolicy: FlushTicker, MaxWaitMs: 10 * 60 * 1000, MaxBatchSize: 1 << 20}
+var holdOptions = Options{FlushPolicy: FlushTicker, MaxWaitMs: 10 * 60 * 1000, MaxBatchSize: 1_000_000}
 
 func TestWaitersDoNotHoldThreads(t *testing.T) {
 	db, _ := open(t, holdOptions)
@@ -385,37 +406,48 @@ func TestContextCancellation(t *testing.T) {
 }
 
 func TestCloseAndErrors(t *testing.T) {
-	db, path := open(t, Options{})
+	// The ticker's long interval keeps transactions queued until Close; the queue has room
+	// for `queued` of them, so the other `waiting` callers wait for a slot. Close commits
+	// the queued ones and turns the waiting ones away with ErrClosed.
+	const queued, waiting = 40, 25
+	opts := holdOptions
+	opts.QueueCapacity = queued
+	db, path := open(t, opts)
 	ctx := context.Background()
-	mustExec(t, db, "CREATE TABLE z (x)")
+	execHeld(t, db, "CREATE TABLE z (x)")
 
-	// Close while many goroutines write: each call either commits or gets ErrClosed.
-	const n = 300
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	committed := 0
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
+	results := make(chan error, queued+waiting)
+	for i := 0; i < queued+waiting; i++ {
 		go func(i int) {
-			defer wg.Done()
-			<-start
 			_, err := db.Exec(ctx, "INSERT INTO z VALUES (?)", i)
-			switch {
-			case err == nil:
-				mu.Lock()
-				committed++
-				mu.Unlock()
-			case !errors.Is(err, ErrClosed):
-				t.Errorf("insert %d: %v", i, err)
-			}
+			results <- err
 		}(i)
 	}
-	close(start)
+	waitFor(t, "the queue to fill and the other callers to wait for room", func() bool {
+		return db.c.accepted.Load() == 1+queued && db.c.waitingForSlot.Load() == waiting
+	})
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	committed, closed := 0, 0
+	for i := 0; i < queued+waiting; i++ {
+		select {
+		case err := <-results:
+			switch {
+			case err == nil:
+				committed++
+			case errors.Is(err, ErrClosed):
+				closed++
+			default:
+				t.Errorf("insert: %v", err)
+			}
+		case <-time.After(patience):
+			t.Fatalf("%d callers still wait after Close", queued+waiting-i)
+		}
+	}
+	if committed != queued || closed != waiting {
+		t.Fatalf("%d committed and %d closed, want %d and %d", committed, closed, queued, waiting)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
@@ -441,8 +473,8 @@ func TestCloseAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
-	if got := count(t, db2, "z"); got != int64(committed) {
-		t.Fatalf("%d rows, %d calls succeeded", got, committed)
+	if got := count(t, db2, "z"); got != queued {
+		t.Fatalf("%d rows, %d calls succeeded", got, queued)
 	}
 }
 
@@ -469,8 +501,8 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("path with a NUL: %v", err)
 	}
 	_, err := Open(filepath.Join(dir, "missing", "dir", "x.db"), Options{})
-	if e := asError(t, err); e.Status != StatusOpenError && e.Status != StatusSQLiteError {
-		t.Errorf("open in a missing directory: %+v", e)
+	if e := asError(t, err); e.Status != StatusSQLiteError || e.SQLiteCode != 14 || e.Code != "SQLITE_CANTOPEN" {
+		t.Errorf("open in a missing directory: want SQLITE_CANTOPEN, got %+v", e)
 	}
 	if _, err := os.Stat(path); err == nil {
 		t.Errorf("an invalid configuration created the database")
@@ -639,5 +671,161 @@ func TestOptionsZeroAndExplicit(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE o (x)")
 	if n := count(t, db, "o"); n != 0 {
 		t.Fatalf("count %d", n)
+	}
+}
+
+// Transactions of one goroutine commit in the order it submitted them, with many
+// goroutines writing at once.
+func TestOrderPerGoroutine(t *testing.T) {
+	db, _ := open(t, Options{})
+	ctx := context.Background()
+	mustExec(t, db, "CREATE TABLE o (id INTEGER PRIMARY KEY, g INTEGER, seq INTEGER)")
+	const goroutines, perGoroutine = 8, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			last := int64(0)
+			for seq := 0; seq < perGoroutine; seq++ {
+				r, err := db.Exec(ctx, "INSERT INTO o (g, seq) VALUES (?, ?)", g, seq)
+				if err != nil {
+					errs <- err
+					return
+				}
+				// Rowids grow with commit order.
+				if r.LastInsertID <= last {
+					errs <- fmt.Errorf("goroutine %d: rowid %d after %d", g, r.LastInsertID, last)
+					return
+				}
+				last = r.LastInsertID
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	rows, err := db.Query(ctx, "SELECT g, seq FROM o ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows.Values) != goroutines*perGoroutine {
+		t.Fatalf("%d rows, want %d", len(rows.Values), goroutines*perGoroutine)
+	}
+	next := make([]int64, goroutines)
+	for i, row := range rows.Values {
+		g, seq := row[0].(int64), row[1].(int64)
+		if seq != next[g] {
+			t.Fatalf("row %d: goroutine %d's transaction %d committed where %d was due", i, g, seq, next[g])
+		}
+		next[g]++
+	}
+}
+
+// At most QueueCapacity transactions are in flight; further callers wait (in Go) until
+// commits free room, then succeed.
+func TestBackpressure(t *testing.T) {
+	const capacity, extra = 4, 10
+	opts := holdOptions
+	opts.QueueCapacity = capacity
+	db, _ := open(t, opts)
+	ctx := context.Background()
+	execHeld(t, db, "CREATE TABLE bp (x)")
+	base := db.c.accepted.Load()
+
+	results := make(chan error, capacity+extra)
+	for i := 0; i < capacity+extra; i++ {
+		go func(i int) {
+			_, err := db.Exec(ctx, "INSERT INTO bp VALUES (?)", i)
+			results <- err
+		}(i)
+	}
+	// Each Flush commits what is queued; the room it frees lets the next callers in, and
+	// never more than the capacity.
+	for admitted := uint64(capacity); ; admitted = min(admitted+capacity, capacity+extra) {
+		waiting := int64(capacity + extra - admitted)
+		waitFor(t, fmt.Sprintf("%d queued and %d waiting for room", admitted, waiting), func() bool {
+			return db.c.accepted.Load()-base == admitted && db.c.waitingForSlot.Load() == waiting
+		})
+		if n := db.c.pending(); n > capacity {
+			t.Fatalf("%d transactions in flight, capacity %d", n, capacity)
+		}
+		if err := db.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 0 {
+			break
+		}
+	}
+	for i := 0; i < capacity+extra; i++ {
+		select {
+		case err := <-results:
+			if err != nil {
+				t.Errorf("insert: %v", err)
+			}
+		case <-time.After(patience):
+			t.Fatalf("%d callers never returned", capacity+extra-i)
+		}
+	}
+	if n := count(t, db, "bp"); n != capacity+extra {
+		t.Fatalf("%d rows, want %d", n, capacity+extra)
+	}
+}
+
+// Every status of the C library has its Go constant and name; ErrForked and ErrSQLite
+// match by status.
+func TestStatusMapping(t *testing.T) {
+	names := map[Status]string{
+		StatusOK:              "LITECOMMIT_OK",
+		StatusSQLiteError:     "LITECOMMIT_SQLITE_ERROR",
+		StatusRefused:         "LITECOMMIT_REFUSED",
+		StatusParameter:       "LITECOMMIT_PARAMETER",
+		StatusInvalidConfig:   "LITECOMMIT_INVALID_CONFIG",
+		StatusClosed:          "LITECOMMIT_CLOSED",
+		StatusQueueFull:       "LITECOMMIT_QUEUE_FULL",
+		StatusTimeout:         "LITECOMMIT_TIMEOUT",
+		StatusOpenError:       "LITECOMMIT_OPEN_ERROR",
+		StatusInvalidArgument: "LITECOMMIT_INVALID_ARGUMENT",
+		StatusInternal:        "LITECOMMIT_INTERNAL",
+		StatusForked:          "LITECOMMIT_FORKED",
+	}
+	for s, name := range names {
+		if s.String() != name {
+			t.Errorf("status %d is %s in C, %s in Go", int32(s), s.String(), name)
+		}
+	}
+	if s := Status(len(names)); s.String() != "LITECOMMIT_UNKNOWN_STATUS" {
+		t.Errorf("the C library knows status %d (%s) that Go does not", int32(s), s)
+	}
+	forked := &Error{Status: StatusForked, Code: "LITECOMMIT_FORKED", StatementIndex: -1,
+		Message: "the committer was opened by process 1; it cannot be used in a forked child process"}
+	if !errors.Is(forked, ErrForked) || errors.Is(forked, ErrClosed) || errors.Is(forked, ErrSQLite) {
+		t.Errorf("errors.Is does not single out ErrForked")
+	}
+}
+
+// A file that is not a database fails Open with SQLite's own code, SQLITE_NOTADB (26).
+func TestOpenNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "random-bytes.db")
+	junk := make([]byte, 8192)
+	rand.New(rand.NewSource(1)).Read(junk)
+	if err := os.WriteFile(path, junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, Options{})
+	if err == nil {
+		db.Close()
+		t.Fatal("Open accepted a file of random bytes")
+	}
+	e := asError(t, err)
+	if e.Status != StatusSQLiteError || e.SQLiteCode != 26 || e.ExtendedCode != 26 ||
+		e.Code != "SQLITE_NOTADB" || e.StatementIndex != -1 || !errors.Is(err, ErrSQLite) {
+		t.Fatalf("want SQLITE_NOTADB, got %+v", e)
+	}
+	if !strings.Contains(e.Message, "random-bytes.db") {
+		t.Errorf("the message does not name the file: %q", e.Message)
 	}
 }

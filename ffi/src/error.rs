@@ -1,7 +1,7 @@
 //! Status codes, error details and the thread-local last error.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
@@ -30,13 +30,18 @@ pub enum litecommit_status {
     LITECOMMIT_QUEUE_FULL = 6,
     /// A timed wait ran out (the transaction may still commit later).
     LITECOMMIT_TIMEOUT = 7,
-    /// Opening the database failed.
+    /// Opening the database failed for a reason other than SQLite's (a failure reported by
+    /// SQLite, such as SQLITE_NOTADB or SQLITE_BUSY, is `LITECOMMIT_SQLITE_ERROR`).
     LITECOMMIT_OPEN_ERROR = 8,
     /// A bad argument: a NULL pointer, invalid UTF-8, an unknown value type or mode, an
     /// index out of range, a pending handle already waited on.
     LITECOMMIT_INVALID_ARGUMENT = 9,
     /// A bug inside litecommit (a caught panic); the message says where.
     LITECOMMIT_INTERNAL = 10,
+    /// The committer was opened by another process: this is a forked child, where it
+    /// cannot be used (its threads and connections belong to the parent). Freeing it in the
+    /// child releases nothing of the parent's.
+    LITECOMMIT_FORKED = 11,
 }
 
 use litecommit_status::*;
@@ -92,7 +97,7 @@ impl FfiError {
             extended_code: 0,
             statement_index: -1,
             message: cstring(message),
-            code_name: cstring(status_name(status)),
+            code_name: status_name(status).into(),
         }
     }
 
@@ -130,9 +135,7 @@ impl From<engine::Error> for FfiError {
             E::Timeout => LITECOMMIT_TIMEOUT,
             E::Open(_) => LITECOMMIT_OPEN_ERROR,
             E::Internal(_) => LITECOMMIT_INTERNAL,
-            // The core enum may grow; anything new is reported, not hidden.
-            #[allow(unreachable_patterns)]
-            _ => LITECOMMIT_INTERNAL,
+            E::Forked { .. } => LITECOMMIT_FORKED,
         };
         let (sqlite_code, extended_code, index) = match &err {
             E::Sqlite {
@@ -157,6 +160,16 @@ impl From<engine::Error> for FfiError {
             message: cstring(err.to_string()),
             code_name: cstring(err.code_name()),
         }
+    }
+}
+
+/// `Ok` in the process that created an object (`opened_by` is its pid), else
+/// `LITECOMMIT_FORKED`: in a forked child the object's threads and locks are the parent's.
+pub(crate) fn same_process(opened_by: u32) -> FfiResult<()> {
+    if std::process::id() == opened_by {
+        Ok(())
+    } else {
+        Err(engine::Error::Forked { opened_by }.into())
     }
 }
 
@@ -201,19 +214,36 @@ pub(crate) fn guard_void(body: impl FnOnce()) {
     drop(catch_unwind(AssertUnwindSafe(body)));
 }
 
-pub(crate) fn status_name(status: litecommit_status) -> &'static str {
+/// Every status, in numeric order.
+pub(crate) const STATUSES: [litecommit_status; 12] = [
+    LITECOMMIT_OK,
+    LITECOMMIT_SQLITE_ERROR,
+    LITECOMMIT_REFUSED,
+    LITECOMMIT_PARAMETER,
+    LITECOMMIT_INVALID_CONFIG,
+    LITECOMMIT_CLOSED,
+    LITECOMMIT_QUEUE_FULL,
+    LITECOMMIT_TIMEOUT,
+    LITECOMMIT_OPEN_ERROR,
+    LITECOMMIT_INVALID_ARGUMENT,
+    LITECOMMIT_INTERNAL,
+    LITECOMMIT_FORKED,
+];
+
+pub(crate) fn status_name(status: litecommit_status) -> &'static CStr {
     match status {
-        LITECOMMIT_OK => "LITECOMMIT_OK",
-        LITECOMMIT_SQLITE_ERROR => "LITECOMMIT_SQLITE_ERROR",
-        LITECOMMIT_REFUSED => "LITECOMMIT_REFUSED",
-        LITECOMMIT_PARAMETER => "LITECOMMIT_PARAMETER",
-        LITECOMMIT_INVALID_CONFIG => "LITECOMMIT_INVALID_CONFIG",
-        LITECOMMIT_CLOSED => "LITECOMMIT_CLOSED",
-        LITECOMMIT_QUEUE_FULL => "LITECOMMIT_QUEUE_FULL",
-        LITECOMMIT_TIMEOUT => "LITECOMMIT_TIMEOUT",
-        LITECOMMIT_OPEN_ERROR => "LITECOMMIT_OPEN_ERROR",
-        LITECOMMIT_INVALID_ARGUMENT => "LITECOMMIT_INVALID_ARGUMENT",
-        LITECOMMIT_INTERNAL => "LITECOMMIT_INTERNAL",
+        LITECOMMIT_OK => c"LITECOMMIT_OK",
+        LITECOMMIT_SQLITE_ERROR => c"LITECOMMIT_SQLITE_ERROR",
+        LITECOMMIT_REFUSED => c"LITECOMMIT_REFUSED",
+        LITECOMMIT_PARAMETER => c"LITECOMMIT_PARAMETER",
+        LITECOMMIT_INVALID_CONFIG => c"LITECOMMIT_INVALID_CONFIG",
+        LITECOMMIT_CLOSED => c"LITECOMMIT_CLOSED",
+        LITECOMMIT_QUEUE_FULL => c"LITECOMMIT_QUEUE_FULL",
+        LITECOMMIT_TIMEOUT => c"LITECOMMIT_TIMEOUT",
+        LITECOMMIT_OPEN_ERROR => c"LITECOMMIT_OPEN_ERROR",
+        LITECOMMIT_INVALID_ARGUMENT => c"LITECOMMIT_INVALID_ARGUMENT",
+        LITECOMMIT_INTERNAL => c"LITECOMMIT_INTERNAL",
+        LITECOMMIT_FORKED => c"LITECOMMIT_FORKED",
     }
 }
 
@@ -250,26 +280,15 @@ pub unsafe extern "C" fn litecommit_last_error(
 /// The symbolic name of a status ("LITECOMMIT_CLOSED"); a static string, never NULL.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_status_name(status: i32) -> *const c_char {
-    let name = |status: i32| -> &'static [u8] {
-        match status {
-            0 => b"LITECOMMIT_OK\0",
-            1 => b"LITECOMMIT_SQLITE_ERROR\0",
-            2 => b"LITECOMMIT_REFUSED\0",
-            3 => b"LITECOMMIT_PARAMETER\0",
-            4 => b"LITECOMMIT_INVALID_CONFIG\0",
-            5 => b"LITECOMMIT_CLOSED\0",
-            6 => b"LITECOMMIT_QUEUE_FULL\0",
-            7 => b"LITECOMMIT_TIMEOUT\0",
-            8 => b"LITECOMMIT_OPEN_ERROR\0",
-            9 => b"LITECOMMIT_INVALID_ARGUMENT\0",
-            10 => b"LITECOMMIT_INTERNAL\0",
-            _ => b"LITECOMMIT_UNKNOWN_STATUS\0",
-        }
+    let name = |status: i32| {
+        STATUSES
+            .iter()
+            .find(|s| **s as i32 == status)
+            .map_or(c"LITECOMMIT_UNKNOWN_STATUS", |s| status_name(*s))
     };
     catch_unwind(|| name(status))
-        .unwrap_or(b"LITECOMMIT_INTERNAL\0")
+        .unwrap_or(c"LITECOMMIT_INTERNAL")
         .as_ptr()
-        .cast()
 }
 
 #[cfg(test)]
@@ -325,10 +344,97 @@ mod tests {
 
     #[test]
     fn status_names_match() {
-        for status in [LITECOMMIT_OK, LITECOMMIT_CLOSED, LITECOMMIT_INTERNAL] {
+        for (i, status) in STATUSES.into_iter().enumerate() {
+            assert_eq!(
+                status as usize, i,
+                "STATUSES is in numeric order without gaps"
+            );
             // SAFETY: static NUL-terminated strings.
             let name = unsafe { CStr::from_ptr(litecommit_status_name(status as i32)) };
-            assert_eq!(name.to_str().ok(), Some(status_name(status)));
+            assert_eq!(name.to_str().ok(), Some(format!("{status:?}").as_str()));
         }
+        // SAFETY: as above.
+        let unknown = unsafe { CStr::from_ptr(litecommit_status_name(STATUSES.len() as i32)) };
+        assert_eq!(unknown.to_str().ok(), Some("LITECOMMIT_UNKNOWN_STATUS"));
+    }
+
+    #[test]
+    fn every_engine_error_has_its_own_status() {
+        use engine::Error as E;
+        let index = Some(2);
+        let cases = [
+            (
+                E::Sqlite {
+                    code: 26,
+                    extended_code: 26,
+                    message: "cannot open database x.db: file is not a database".into(),
+                    statement_index: None,
+                },
+                LITECOMMIT_SQLITE_ERROR,
+                "SQLITE_NOTADB",
+            ),
+            (
+                E::Refused {
+                    reason: "BEGIN".into(),
+                    statement_index: 2,
+                },
+                LITECOMMIT_REFUSED,
+                "LITECOMMIT_REFUSED",
+            ),
+            (
+                E::Parameter {
+                    message: "missing".into(),
+                    statement_index: 2,
+                },
+                LITECOMMIT_PARAMETER,
+                "LITECOMMIT_PARAMETER",
+            ),
+            (
+                E::InvalidConfig("x".into()),
+                LITECOMMIT_INVALID_CONFIG,
+                "LITECOMMIT_INVALID_CONFIG",
+            ),
+            (E::Closed, LITECOMMIT_CLOSED, "LITECOMMIT_CLOSED"),
+            (E::QueueFull, LITECOMMIT_QUEUE_FULL, "LITECOMMIT_QUEUE_FULL"),
+            (E::Timeout, LITECOMMIT_TIMEOUT, "LITECOMMIT_TIMEOUT"),
+            (
+                E::Open("x".into()),
+                LITECOMMIT_OPEN_ERROR,
+                "LITECOMMIT_OPEN",
+            ),
+            (
+                E::Internal("x".into()),
+                LITECOMMIT_INTERNAL,
+                "LITECOMMIT_INTERNAL",
+            ),
+            (
+                E::Forked { opened_by: 4242 },
+                LITECOMMIT_FORKED,
+                "LITECOMMIT_FORKED",
+            ),
+        ];
+        for (err, status, code_name) in cases {
+            let has_index = matches!(err, E::Refused { .. } | E::Parameter { .. });
+            let message = err.to_string();
+            let ffi = FfiError::from(err);
+            assert_eq!(ffi.status, status, "{message}");
+            assert_eq!(ffi.code_name.to_str().ok(), Some(code_name));
+            assert_eq!(ffi.message.to_str().ok(), Some(message.as_str()));
+            let want_index = if has_index { index } else { None };
+            assert_eq!(ffi.statement_index, want_index.map_or(-1, |i| i as i64));
+        }
+        let forked = FfiError::from(E::Forked { opened_by: 4242 });
+        let message = forked.message.to_string_lossy();
+        assert!(
+            message.contains("4242") && message.contains("forked"),
+            "{message}"
+        );
+        let notadb = FfiError::from(E::Sqlite {
+            code: 26,
+            extended_code: 26,
+            message: "file is not a database".into(),
+            statement_index: None,
+        });
+        assert_eq!((notadb.sqlite_code, notadb.extended_code), (26, 26));
     }
 }

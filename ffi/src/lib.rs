@@ -31,6 +31,10 @@ use error::{guard, guard_void, FfiError, FfiResult};
 #[allow(non_camel_case_types)]
 pub struct litecommit_committer {
     inner: Committer,
+    /// The process that opened it: in a forked child (another pid) every call fails with
+    /// `LITECOMMIT_FORKED` before touching the committer, whose threads and locks are the
+    /// parent's (a lock held by one of them at fork time would never be released).
+    opened_by: u32,
 }
 
 /// A submitted transaction to wait on. Opaque; see `litecommit_submit`.
@@ -38,6 +42,8 @@ pub struct litecommit_committer {
 pub struct litecommit_pending {
     /// `None` once waited on.
     inner: std::sync::Mutex<Option<Pending>>,
+    /// The submitting process: a forked child cannot wait for the parent's writer.
+    opened_by: u32,
 }
 
 /// `litecommit_checkpoint` mode: copy what it can without waiting.
@@ -129,9 +135,9 @@ pub type litecommit_callback =
 /// `db` is NULL or a live committer.
 unsafe fn committer<'a>(db: *const litecommit_committer) -> FfiResult<&'a Committer> {
     // SAFETY: per the caller.
-    unsafe { db.as_ref() }
-        .map(|c| &c.inner)
-        .ok_or_else(|| FfiError::invalid("db is NULL"))
+    let db = unsafe { db.as_ref() }.ok_or_else(|| FfiError::invalid("db is NULL"))?;
+    error::same_process(db.opened_by)?;
+    Ok(&db.inner)
 }
 
 fn write_out<T>(out: *mut T, value: T) -> FfiResult<()> {
@@ -177,7 +183,9 @@ pub unsafe extern "C" fn litecommit_version() -> *const c_char {
 
 /// Opens (creating if needed) the database at `path` (UTF-8) in WAL mode and starts the
 /// writer and the checkpoint scheduler. `opts` may be NULL for all defaults. On success
-/// `*out` is the committer; on failure it is NULL.
+/// `*out` is the committer; on failure it is NULL. A failure SQLite reports (a file that
+/// is not a database: SQLITE_NOTADB; a database locked by another process: SQLITE_BUSY)
+/// is `LITECOMMIT_SQLITE_ERROR` with SQLite's codes in `litecommit_last_error`.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_open(
     path: *const c_char,
@@ -191,7 +199,10 @@ pub unsafe extern "C" fn litecommit_open(
         // SAFETY: NULL or a struct filled by litecommit_options_default.
         let config = unsafe { litecommit_options::read(opts) }?.into_config()?;
         let inner = Committer::open(path, config)?;
-        let db = Box::into_raw(Box::new(litecommit_committer { inner }));
+        let db = Box::into_raw(Box::new(litecommit_committer {
+            inner,
+            opened_by: std::process::id(),
+        }));
         // SAFETY: checked non-NULL above.
         unsafe { ptr::write(out, db) };
         Ok(())
@@ -213,11 +224,18 @@ pub unsafe extern "C" fn litecommit_close(db: *const litecommit_committer) -> li
 
 /// Closes (as `litecommit_close`) and frees a committer, then sets `*db` to NULL. NULL or
 /// `*db == NULL` is a no-op, so a second free through the same variable does nothing. No
-/// other thread may still be using the committer.
+/// other thread may still be using the committer. In a forked child it releases nothing
+/// (the writer thread and the connections are the parent's) and only forgets the handle.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_committer_free(db: *mut *mut litecommit_committer) {
-    // SAFETY: NULL or the caller's variable holding NULL or a live committer; Drop closes.
-    guard_void(|| drop(unsafe { take_box(db) }))
+    guard_void(|| {
+        // SAFETY: NULL or the caller's variable holding NULL or a live committer.
+        // Drop closes, which in a forked child would wait for a writer thread that does
+        // not exist there.
+        if let Some(db) = unsafe { take_box(db) } {
+            forget_in_child(db.opened_by, db);
+        }
+    })
 }
 
 /// Runs a transaction of `n` statements and waits until it is durable. On success
@@ -257,6 +275,7 @@ fn submit_pending(
     let pending = submit(db, tx)?;
     let p = Box::into_raw(Box::new(litecommit_pending {
         inner: std::sync::Mutex::new(Some(pending)),
+        opened_by: std::process::id(),
     }));
     // SAFETY: checked non-NULL above.
     unsafe { ptr::write(out, p) };
@@ -306,6 +325,7 @@ pub unsafe extern "C" fn litecommit_pending_wait(
         check_out(out)?;
         // SAFETY: NULL or a live pending handle.
         let p = unsafe { pending.as_ref() }.ok_or_else(|| FfiError::invalid("pending is NULL"))?;
+        error::same_process(p.opened_by)?;
         let mut slot = p.inner.lock().unwrap_or_else(|e| e.into_inner());
         let handle = slot
             .as_ref()
@@ -332,8 +352,23 @@ pub unsafe extern "C" fn litecommit_pending_wait(
 /// `*pending` to NULL. NULL or `*pending == NULL` is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_pending_free(pending: *mut *mut litecommit_pending) {
-    // SAFETY: NULL or the caller's variable holding NULL or a live handle.
-    guard_void(|| drop(unsafe { take_box(pending) }))
+    guard_void(|| {
+        // SAFETY: NULL or the caller's variable holding NULL or a live handle.
+        if let Some(p) = unsafe { take_box(pending) } {
+            forget_in_child(p.opened_by, p);
+        }
+    })
+}
+
+/// Drops `object`, unless this is a forked child of the process that created it: there its
+/// locks may be held by threads that do not exist here, so it is forgotten instead (its
+/// memory is the child's copy of the parent's).
+pub(crate) fn forget_in_child<T>(opened_by: u32, object: T) {
+    if std::process::id() == opened_by {
+        drop(object);
+    } else {
+        std::mem::forget(object);
+    }
 }
 
 /// Carries the caller's `user_data` to the writer thread; what it points to is the
@@ -386,6 +421,7 @@ pub unsafe extern "C" fn litecommit_submit_queue(
         // SAFETY: NULL or live handles; statements valid per the API.
         let db = unsafe { committer(db) }?;
         let q = unsafe { queue.as_ref() }.ok_or_else(|| FfiError::invalid("queue is NULL"))?;
+        error::same_process(q.created_by)?;
         if q.inner.is_closed() {
             return Err(FfiError::new(
                 litecommit_status::LITECOMMIT_CLOSED,

@@ -18,6 +18,9 @@ pub struct litecommit_completion_queue {
     /// The same allocation as `inner`, as the engine wants it (one sink per queue, so the
     /// engine delivers each batch's completions for this queue in one call).
     pub(crate) sink: Arc<dyn BatchSink>,
+    /// The creating process: in a forked child the queue's lock may be held by a thread
+    /// of the parent, so every call there fails with `LITECOMMIT_FORKED`.
+    pub(crate) created_by: u32,
 }
 
 /// One completed transaction, as returned by `litecommit_completion_queue_poll`.
@@ -110,7 +113,11 @@ pub unsafe extern "C" fn litecommit_completion_queue_new(
         }
         let inner = Arc::new(Queue::default());
         let sink: Arc<dyn BatchSink> = inner.clone();
-        let q = Box::into_raw(Box::new(litecommit_completion_queue { inner, sink }));
+        let q = Box::into_raw(Box::new(litecommit_completion_queue {
+            inner,
+            sink,
+            created_by: std::process::id(),
+        }));
         // SAFETY: non-NULL caller storage.
         unsafe { ptr::write(out, q) };
         Ok(())
@@ -133,6 +140,7 @@ pub unsafe extern "C" fn litecommit_completion_queue_poll(
     guard("litecommit_completion_queue_poll", || {
         // SAFETY: NULL or a live queue.
         let q = unsafe { queue.as_ref() }.ok_or_else(|| FfiError::invalid("queue is NULL"))?;
+        crate::error::same_process(q.created_by)?;
         if out.is_null() || n_out.is_null() {
             return Err(FfiError::invalid("out or n_out is NULL"));
         }
@@ -190,6 +198,7 @@ pub unsafe extern "C" fn litecommit_completion_queue_close(
     guard("litecommit_completion_queue_close", || {
         // SAFETY: NULL or a live queue.
         let q = unsafe { queue.as_ref() }.ok_or_else(|| FfiError::invalid("queue is NULL"))?;
+        crate::error::same_process(q.created_by)?;
         q.inner.lock().closed = true;
         q.inner.ready.notify_all();
         Ok(())
@@ -206,8 +215,11 @@ pub unsafe extern "C" fn litecommit_completion_queue_free(
     guard_void(|| {
         // SAFETY: NULL or the caller's variable holding NULL or a live queue.
         if let Some(q) = unsafe { crate::take_box(queue) } {
-            q.inner.lock().closed = true;
-            q.inner.ready.notify_all();
+            if crate::error::same_process(q.created_by).is_ok() {
+                q.inner.lock().closed = true;
+                q.inner.ready.notify_all();
+            }
+            crate::forget_in_child(q.created_by, q);
         }
     })
 }
