@@ -49,6 +49,11 @@ class ConfigError(Error, ValueError): ...
 class ClosedError(Error): ...
 class QueueFullError(Error): ...
 
+class ForkedError(Error):
+    message: str
+    opened_by: int
+    def __init__(self, message: str, opened_by: int) -> None: ...
+
 class Committer:
     def __init__(self, path: PathLike, **config: ConfigValue) -> None: ...
     @property
@@ -110,6 +115,7 @@ __all__ = [
     "Committer",
     "ConfigError",
     "Error",
+    "ForkedError",
     "IntegrityError",
     "OperationalError",
     "ProgrammingError",

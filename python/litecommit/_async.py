@@ -27,6 +27,8 @@ class AsyncCommitter(_Base):
 
     Cancelling a task that awaits ``execute``/``transaction`` does not withdraw the
     transaction: it may still commit.
+
+    In a forked child every call raises ``ForkedError`` at once (see ``Committer``).
     """
 
     def __init__(self, path: PathLike, **config: Any) -> None:
@@ -57,19 +59,23 @@ class AsyncCommitter(_Base):
 
     async def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """Runs a read-only statement on the read pool (in a worker thread)."""
+        self._native.check_process()
         return await _in_thread(self._native.query, sql, params)
 
     async def flush(self) -> None:
         """Resolves once every transaction submitted before it is committed."""
+        self._native.check_process()
         await self._queued()
         await _in_thread(self._native.flush)
 
     async def checkpoint(self, mode: str = "passive") -> CheckpointResult:
         """Runs a WAL checkpoint now: ``passive``, ``full``, ``restart`` or ``truncate``."""
+        self._native.check_process()
         return CheckpointResult(*await _in_thread(self._native.checkpoint, mode))
 
     async def close(self) -> None:
         """Commits everything submitted, resolves every future, closes. Idempotent."""
+        self._native.check_process()
         await self._queued()
         await _in_thread(self._native.close)
 
@@ -87,6 +93,8 @@ class AsyncCommitter(_Base):
     def _queue(
         self, try_submit: Callable[..., Any], submit: Callable[..., None], *args: Any
     ) -> asyncio.Future[Any]:
+        # In a forked child the overflow state (its lock, its worker) is the parent's.
+        self._native.check_process()
         loop = asyncio.get_running_loop()
         overflow = self._overflow.get(loop)
         if overflow is None or not overflow.busy:

@@ -55,6 +55,11 @@ def _close_open_committers() -> None:
             pass
 
 
+# A forked child's exit must not try to close the parent's committers.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_open.clear)
+
+
 class _Base:
     def __init__(self, path: PathLike, **config: Any) -> None:
         self._native = NativeCommitter(os.fspath(path), config_pairs(config))
@@ -67,7 +72,8 @@ class _Base:
 
     @property
     def closed(self) -> bool:
-        """Whether ``close()`` has been called."""
+        """Whether ``close()`` has been called (always true in a forked child, where the
+        committer cannot be used)."""
         return bool(self._native.closed)
 
     def metrics_text(self) -> str:

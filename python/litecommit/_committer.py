@@ -17,6 +17,11 @@ class Committer(_Base):
 
     ``Committer(path, **config)`` opens (creating if needed) the database in WAL mode.
     Every blocking call releases the GIL while it waits.
+
+    A committer belongs to the process that opened it. In a forked child (``os.fork``,
+    ``multiprocessing`` with the fork start method, ``gunicorn --preload``) every call
+    raises ``ForkedError`` at once and the parent is unaffected: open committers after
+    forking, in the process that uses them.
     """
 
     def execute(self, sql: str, params: Params = ()) -> Result:

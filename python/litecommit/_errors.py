@@ -42,7 +42,9 @@ class IntegrityError(SqliteError):
 
 
 class OperationalError(SqliteError):
-    """Busy, locked, I/O error, disk full, cannot open, SQL errors and the like."""
+    """Busy, locked, I/O error, disk full, cannot open, SQL errors and the like: the codes
+    the stdlib ``sqlite3`` module reports as ``OperationalError``. Others (a corrupt file,
+    ``SQLITE_NOTADB``, ...) are plain ``SqliteError``, its ``DatabaseError``."""
 
 
 class ProgrammingError(Error):
@@ -68,3 +70,17 @@ class ClosedError(Error):
 
 class QueueFullError(Error):
     """The submission queue is full (raised only where waiting is not possible)."""
+
+
+class ForkedError(Error):
+    """The committer was opened by another process: this is a forked child (``os.fork``,
+    ``multiprocessing`` with the fork start method, a pre-loading server). Its threads and
+    connections belong to the parent, so every call fails; open a committer in the child."""
+
+    def __init__(self, message: str, opened_by: int) -> None:
+        super().__init__(message, opened_by)
+        self.message = message
+        self.opened_by = opened_by
+
+    def __str__(self) -> str:
+        return self.message

@@ -7,10 +7,11 @@ use pyo3::types::PyModule;
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
-/// SQLite primary codes reported as `OperationalError` (the rest of the DB-API split:
-/// constraint and type mismatch are `IntegrityError`, anything else plain `SqliteError`).
+/// SQLite primary codes reported as `OperationalError`: the ones the stdlib `sqlite3` module
+/// reports so, plus NOMEM. Constraint and type mismatch are `IntegrityError`; the rest (e.g.
+/// CORRUPT, NOTADB, TOOBIG, MISUSE) plain `SqliteError`, the `DatabaseError` of the stdlib.
 const OPERATIONAL: &[i32] = &[
-    1,  // ERROR: syntax errors, missing tables (as the stdlib sqlite3 module does)
+    1,  // ERROR: syntax errors, missing tables
     3,  // PERM
     4,  // ABORT
     5,  // BUSY
@@ -19,13 +20,11 @@ const OPERATIONAL: &[i32] = &[
     8,  // READONLY
     9,  // INTERRUPT
     10, // IOERR
-    11, // CORRUPT
     13, // FULL
     14, // CANTOPEN
     15, // PROTOCOL
+    16, // EMPTY
     17, // SCHEMA
-    23, // AUTH
-    26, // NOTADB
 ];
 const SQLITE_CANTOPEN: i32 = 14;
 
@@ -64,9 +63,8 @@ pub fn instance<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
         Error::InvalidConfig(_) => class("ConfigError")?.call1((err.to_string(),)),
         Error::Closed => class("ClosedError")?.call1((err.to_string(),)),
         Error::QueueFull => class("QueueFullError")?.call1((err.to_string(),)),
-        Error::Timeout | Error::Internal(_) | Error::Forked { .. } => {
-            class("Error")?.call1((err.to_string(),))
-        }
+        Error::Forked { opened_by } => class("ForkedError")?.call1((err.to_string(), *opened_by)),
+        Error::Timeout | Error::Internal(_) => class("Error")?.call1((err.to_string(),)),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Native part of the `litecommit` Python package: converts values, maps completions and
 //! errors. The engine (batching, flushing, checkpoints) is all in the `litecommit` crate.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use litecommit::{BatchSink, CheckpointMode, Committer, Config, Error, Transaction};
@@ -20,19 +22,70 @@ use errors::raise;
 use sink::{Entry, PySink, Waiter};
 
 /// One open committer. The pure-Python `Committer` and `AsyncCommitter` wrap it.
+///
+/// It belongs to the process that opened it: in a forked child (which has none of the
+/// parent's threads) every call raises `ForkedError` and dropping it releases nothing.
 #[pyclass(module = "litecommit._litecommit", frozen)]
 struct NativeCommitter {
+    /// `None` only while it is being dropped.
+    open: Option<Open>,
+    path: PathBuf,
+    /// The process id of the process that opened it.
+    opened_by: u32,
+    /// Calls currently waiting with the GIL released (read by the tests through `_waiting`).
+    waiting: AtomicUsize,
+}
+
+struct Open {
     inner: Committer,
     sink: Arc<PySink>,
     sink_dyn: Arc<dyn BatchSink>,
 }
 
+/// Counts one call in `NativeCommitter::waiting` for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl NativeCommitter {
-    fn check_open(&self, py: Python<'_>) -> PyResult<()> {
-        if self.inner.is_closed() {
-            return Err(errors::to_py(py, &Error::Closed));
+    fn forked(&self) -> bool {
+        std::process::id() != self.opened_by
+    }
+
+    /// The open committer; `ForkedError` in a forked child.
+    fn get(&self, py: Python<'_>) -> PyResult<&Open> {
+        if self.forked() {
+            let opened_by = self.opened_by;
+            return Err(errors::to_py(py, &Error::Forked { opened_by }));
         }
-        Ok(())
+        self.open
+            .as_ref()
+            .ok_or_else(|| errors::to_py(py, &Error::Closed))
+    }
+
+    /// Runs `f` with the GIL released, [`guarded`].
+    fn wait<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce() -> litecommit::Result<T> + Send,
+    ) -> PyResult<T> {
+        let waiting = &self.waiting;
+        py.detach(|| {
+            let _counted = Waiting::enter(waiting);
+            guarded(f)
+        })
+        .map_err(raise(py))
     }
 
     fn run<'py>(
@@ -41,8 +94,8 @@ impl NativeCommitter {
         tx: Transaction,
         many: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let inner = &self.inner;
-        let result = py.detach(|| inner.transaction(tx)).map_err(raise(py))?;
+        let inner = &self.get(py)?.inner;
+        let result = self.wait(py, || inner.transaction(tx))?;
         sink::results_to_py(py, result, many)
     }
 
@@ -55,21 +108,21 @@ impl NativeCommitter {
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
+        let open = self.get(py)?;
         let waiter = match event_loop {
             Some(event_loop) => Waiter::Loop { event_loop, future },
             None => Waiter::Thread(future),
         };
-        let token = self.sink.register(Entry { waiter, many });
-        let (inner, sink) = (&self.inner, &self.sink_dyn);
+        let token = open.sink.register(Entry { waiter, many });
+        let (inner, sink) = (&open.inner, &open.sink_dyn);
         let queued = if block {
-            py.detach(|| inner.submit_to_sink(tx, sink, token, true))
+            self.wait(py, || inner.submit_to_sink(tx, sink, token, true))
         } else {
-            inner.submit_to_sink(tx, sink, token, false)
+            guarded(|| inner.submit_to_sink(tx, sink, token, false)).map_err(raise(py))
         };
-        queued.map_err(|e| {
+        queued.inspect_err(|_| {
             // Dropped with the GIL held, as every Python reference should be.
-            drop(self.sink.forget(token));
-            errors::to_py(py, &e)
+            drop(open.sink.forget(token));
         })
     }
 
@@ -81,6 +134,7 @@ impl NativeCommitter {
         tx: Transaction,
         many: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.get(py)?;
         let event_loop = GET_RUNNING_LOOP
             .import(py, "asyncio", "get_running_loop")?
             .call0()?;
@@ -89,6 +143,19 @@ impl NativeCommitter {
         self.enqueue(py, tx, many, Some(event_loop.unbind()), waiter, false)?;
         Ok(future)
     }
+}
+
+/// Runs `f`; a panic inside becomes [`Error::Internal`], so that Python sees a
+/// `litecommit.Error` rather than a `PanicException`.
+fn guarded<T>(f: impl FnOnce() -> litecommit::Result<T>) -> litecommit::Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::Internal(format!("panic: {what}")))
+    })
 }
 
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -108,13 +175,18 @@ impl NativeCommitter {
         })?;
         let sink = Arc::new(sink);
         let inner = py
-            .detach(|| Committer::open(&path, cfg))
+            .detach(|| guarded(|| Committer::open(&path, cfg)))
             .map_err(raise(py))?;
         let sink_dyn: Arc<dyn BatchSink> = sink.clone();
         Ok(NativeCommitter {
-            inner,
-            sink,
-            sink_dyn,
+            open: Some(Open {
+                inner,
+                sink,
+                sink_dyn,
+            }),
+            path,
+            opened_by: std::process::id(),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -125,6 +197,7 @@ impl NativeCommitter {
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.get(py)?;
         let tx = convert::single(sql, params)?;
         self.run(py, tx, false)
     }
@@ -134,6 +207,7 @@ impl NativeCommitter {
         py: Python<'py>,
         statements: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.get(py)?;
         let tx = convert::transaction(statements)?;
         self.run(py, tx, true)
     }
@@ -150,6 +224,7 @@ impl NativeCommitter {
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
+        self.get(py)?;
         let tx = convert::single(sql, params)?;
         self.enqueue(py, tx, false, event_loop, future, block)
     }
@@ -163,6 +238,7 @@ impl NativeCommitter {
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
+        self.get(py)?;
         let tx = convert::transaction(statements)?;
         self.enqueue(py, tx, true, event_loop, future, block)
     }
@@ -175,6 +251,7 @@ impl NativeCommitter {
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.get(py)?;
         let tx = convert::single(sql, params)?;
         self.enqueue_async(py, tx, false)
     }
@@ -184,6 +261,7 @@ impl NativeCommitter {
         py: Python<'py>,
         statements: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.get(py)?;
         let tx = convert::transaction(statements)?;
         self.enqueue_async(py, tx, true)
     }
@@ -195,28 +273,27 @@ impl NativeCommitter {
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &self.get(py)?.inner;
         let params = convert::params(params, None)?;
-        let inner = &self.inner;
-        let rows = py.detach(|| inner.query(sql, params)).map_err(raise(py))?;
+        let rows = self.wait(py, || inner.query(sql, params))?;
         convert::rows_to_py(py, &rows)
     }
 
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        let (inner, sink) = (&self.inner, &self.sink);
-        py.detach(|| {
-            inner.flush()?;
+        let open = self.get(py)?;
+        self.wait(py, || {
+            open.inner.flush()?;
             // Committed is not enough: the futures must also be resolved.
-            sink.drain();
+            open.sink.drain();
             Ok(())
         })
-        .map_err(raise(py))
     }
 
     /// Returns `(mode, log_frames, checkpointed_frames, busy)`.
     fn checkpoint(&self, py: Python<'_>, mode: &str) -> PyResult<(String, i64, i64, bool)> {
+        let inner = &self.get(py)?.inner;
         let mode: CheckpointMode = mode.parse().map_err(raise(py))?;
-        let inner = &self.inner;
-        let r = py.detach(|| inner.checkpoint(mode)).map_err(raise(py))?;
+        let r = self.wait(py, || inner.checkpoint(mode))?;
         Ok((
             r.mode.as_str().to_owned(),
             r.log_frames,
@@ -226,13 +303,19 @@ impl NativeCommitter {
     }
 
     fn metrics_text(&self, py: Python<'_>) -> PyResult<String> {
-        self.check_open(py)?;
-        Ok(self.inner.metrics_text())
+        let inner = &self.get(py)?.inner;
+        if inner.is_closed() {
+            return Err(errors::to_py(py, &Error::Closed));
+        }
+        Ok(inner.metrics_text())
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.check_open(py)?;
-        let s = self.inner.stats();
+        let inner = &self.get(py)?.inner;
+        if inner.is_closed() {
+            return Err(errors::to_py(py, &Error::Closed));
+        }
+        let s = inner.stats();
         let d = PyDict::new(py);
         d.set_item("transactions_committed", s.transactions_committed)?;
         d.set_item("transactions_failed", s.transactions_failed)?;
@@ -257,23 +340,38 @@ impl NativeCommitter {
     /// Commits everything queued, resolves every future, closes every connection.
     /// Idempotent: a second call returns once the first one has finished.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let (inner, sink) = (&self.inner, &self.sink);
-        py.detach(|| {
-            let closed = inner.close();
-            sink.drain();
+        let open = self.get(py)?;
+        self.wait(py, || {
+            let closed = open.inner.close();
+            open.sink.drain();
             closed
         })
-        .map_err(raise(py))
     }
 
+    /// Raises `ForkedError` in a forked child; does nothing in the process that opened it.
+    fn check_process(&self, py: Python<'_>) -> PyResult<()> {
+        self.get(py).map(drop)
+    }
+
+    /// Whether `close()` has been called; always true in a forked child, where the
+    /// committer cannot be used.
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.is_closed()
+        match &self.open {
+            Some(open) if !self.forked() => open.inner.is_closed(),
+            _ => true,
+        }
     }
 
     #[getter]
     fn path(&self) -> PathBuf {
-        self.inner.path().to_path_buf()
+        self.path.clone()
+    }
+
+    /// Calls currently waiting with the GIL released (a testing aid).
+    #[getter(_waiting)]
+    fn waiting_calls(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 }
 
@@ -282,13 +380,21 @@ impl Drop for NativeCommitter {
     /// delivery thread resolves the futures afterwards; waiting for it here could deadlock,
     /// as the collector may run while this thread holds the lock of one of those futures
     /// (inside `Future.result()`). At interpreter exit the package's atexit hook has
-    /// already closed every committer.
+    /// already closed every committer. In a forked child nothing is released: the threads,
+    /// connections and futures it refers to belong to the parent.
     fn drop(&mut self) {
-        if self.inner.is_closed() {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        if self.forked() {
+            std::mem::forget(open);
             return;
         }
-        let inner = &self.inner;
-        let close = || drop(inner.close());
+        if open.inner.is_closed() {
+            return;
+        }
+        let inner = &open.inner;
+        let close = || drop(guarded(|| inner.close()));
         if Python::try_attach(|py| py.detach(close)).is_none() {
             close();
         }

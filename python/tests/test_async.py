@@ -214,6 +214,8 @@ def test_full_queue_awaits_instead_of_failing(path):
             )
             assert len(results) == n
             assert await db.query("SELECT count(*) FROM r") == [(n,)]
+            # Submissions met the full queue and waited for room off the loop.
+            assert asyncio.get_running_loop() in db._overflow
 
     run(main())
 
@@ -239,6 +241,7 @@ def test_full_queue_keeps_the_loops_submission_order(path):
             futures = [db.submit("INSERT INTO r (i) VALUES (?)", (i,)) for i in range(n)]
             ids = [r.lastrowid for r in await asyncio.gather(*futures)]
             assert ids == sorted(ids)
+            assert asyncio.get_running_loop() in db._overflow  # the queue was full
             rows = await db.query("SELECT i FROM r ORDER BY id")
             assert rows == [(i,) for i in range(n)]
 
@@ -254,6 +257,7 @@ def test_flush_and_close_wait_for_submissions_waiting_for_room(path, barrier):
         await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY)")
         futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(n)]
         await getattr(db, barrier)()
+        assert asyncio.get_running_loop() in db._overflow  # some waited for room
         assert all(f.done() for f in futures)
         assert all(r.rowcount == 1 for r in await asyncio.gather(*futures))
         await db.close()

@@ -1,9 +1,11 @@
 """The blocking Committer: every method, results, futures, close."""
 
 import concurrent.futures
+import os
 import threading
 
 import pytest
+from support import HANG
 
 import litecommit
 
@@ -51,14 +53,26 @@ def test_transaction_is_atomic(db):
     assert db.query("SELECT k FROM t ORDER BY k") == [("taken",)]
 
 
-def test_failing_transaction_leaves_the_rest_of_its_batch(db):
-    db.execute("INSERT INTO t (k, v) VALUES ('taken', 0)")
-    futures = [db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"k{i}", i)) for i in range(50)]
-    bad = db.submit("INSERT INTO t (k, v) VALUES ('taken', 1)")
-    futures += [db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"m{i}", i)) for i in range(50)]
-    assert all(f.result().rowcount == 1 for f in futures)
-    assert isinstance(bad.exception(), litecommit.IntegrityError)
-    assert db.query("SELECT count(*) FROM t") == [(101,)]
+def test_failing_transaction_leaves_the_rest_of_its_batch(path):
+    n = 101
+    with litecommit.Committer(path) as setup:
+        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v)")
+        setup.execute("INSERT INTO t (k, v) VALUES ('taken', 0)")
+    # The ticker flushes once n transactions are queued (its timer is far off), so the
+    # failing transaction and the 100 others are one batch.
+    config = {"max_batch_size": n, "max_wait_ms": HANG * 1000, "dynamic_batch_size": False}
+    with litecommit.Committer(path, flush_policy="ticker", **config) as db:
+        futures = [db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"k{i}", i)) for i in range(50)]
+        bad = db.submit("INSERT INTO t (k, v) VALUES ('taken', 1)")
+        futures += [
+            db.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"m{i}", i)) for i in range(50)
+        ]
+        assert all(f.result(timeout=HANG).rowcount == 1 for f in futures)
+        assert isinstance(bad.exception(timeout=HANG), litecommit.IntegrityError)
+        stats = db.stats()
+        assert (stats["batches"], stats["max_batch_size"], stats["flushes"]["size"]) == (1, n, 1)
+        assert stats["transactions_committed"] == 100
+        assert db.query("SELECT count(*) FROM t") == [(101,)]
 
 
 def test_submit_returns_concurrent_future(db):
@@ -104,14 +118,90 @@ def test_flush_is_a_barrier(db):
 
 
 @pytest.mark.parametrize("mode", ["passive", "full", "restart", "truncate"])
-def test_checkpoint(db, mode):
-    db.execute("INSERT INTO t (k) VALUES ('a')")
-    r = db.checkpoint(mode)
-    assert isinstance(r, litecommit.CheckpointResult)
-    assert r.mode == mode
-    assert r.log_frames >= 0
-    assert isinstance(r.busy, bool)
-    assert db.checkpoint().mode == "passive"
+def test_checkpoint(path, mode):
+    # No background checkpoints: the WAL holds everything written until this one.
+    with litecommit.Committer(path, checkpoint=False) as db:
+        db.execute("CREATE TABLE t (x)")
+        db.transaction([("INSERT INTO t VALUES (randomblob(1000))", ())] * 50)
+        before = db.stats()
+        assert before["wal_backlog_frames"] > 0
+        main_file = os.path.getsize(path)
+        r = db.checkpoint(mode)
+        assert isinstance(r, litecommit.CheckpointResult)
+        assert r.mode == mode
+        assert r.busy is False
+        # Every frame of the WAL was copied into the database file.
+        if mode == "truncate":
+            # SQLite reports the WAL as it is afterwards: emptied.
+            assert (r.log_frames, r.checkpointed_frames) == (0, 0)
+            assert os.path.getsize(path + "-wal") == 0
+        else:
+            assert r.log_frames >= before["wal_backlog_frames"]
+            assert r.checkpointed_frames == r.log_frames
+        assert os.path.getsize(path) >= main_file + 50 * 1000
+        after = db.stats()
+        assert after["wal_backlog_frames"] == 0
+        assert after["checkpoints"][mode] == before["checkpoints"].get(mode, 0) + 1
+        # Nothing is left to copy.
+        again = db.checkpoint()
+        assert again.mode == "passive"
+        assert again.checkpointed_frames == again.log_frames
+        assert db.query("SELECT count(*) FROM t") == [(50,)]
+
+
+@pytest.mark.parametrize("durability, synchronous", [("full", 2), ("normal", 1), ("off", 0)])
+def test_durability_sets_the_writers_synchronous_mode(path, durability, synchronous):
+    # PRAGMA reads run on the writer connection, like every transaction.
+    with litecommit.Committer(path, durability=durability) as db:
+        assert db.execute("PRAGMA synchronous").rows == [(synchronous,)]
+        db.execute("CREATE TABLE t (x)")
+        rs = db.transaction([("INSERT INTO t VALUES (1)", ()), ("PRAGMA synchronous", ())])
+        assert rs[1].rows == [(synchronous,)]
+    with litecommit.Committer(path, durability=durability) as db:
+        assert db.query("SELECT x FROM t") == [(1,)]
+
+
+def test_durability_defaults_to_full(db):
+    assert db.execute("PRAGMA synchronous").rows == [(2,)]
+
+
+def test_linger_gathers_a_batch(path):
+    n = 50
+    with litecommit.Committer(path) as setup:
+        setup.execute("CREATE TABLE t (x)")
+    # With room for one queued transaction, each submission after the first is accepted
+    # only once the writer has taken the one before: without the linger, the writer would
+    # commit what it holds instead of waiting for the rest.
+    config = {"queue_capacity": 1, "max_batch_size": n, "dynamic_batch_size": False}
+    with litecommit.Committer(path, linger_ms=HANG * 1000, **config) as db:
+        futures = [db.submit("INSERT INTO t VALUES (?)", (i,)) for i in range(n)]
+        assert all(f.result(timeout=HANG).rowcount == 1 for f in futures)
+        stats = db.stats()
+        assert (stats["batches"], stats["max_batch_size"], stats["flushes"]["size"]) == (1, n, 1)
+
+
+@pytest.mark.parametrize("barrier", ["flush", "close"])
+def test_flush_and_close_do_not_wait_for_the_linger(path, barrier):
+    with litecommit.Committer(path) as setup:
+        setup.execute("CREATE TABLE t (x)")
+    # The linger outlasts the wait below: only the barrier can end the batch in time.
+    db = litecommit.Committer(path, linger_ms=2 * HANG * 1000)
+    future = db.submit("INSERT INTO t VALUES (1)")
+    t = threading.Thread(target=getattr(db, barrier))
+    t.start()
+    t.join(HANG)
+    assert not t.is_alive()
+    assert future.done() and future.result().rowcount == 1
+    db.close()
+    with litecommit.Committer(path) as check:
+        assert check.query("SELECT x FROM t") == [(1,)]
+
+
+def test_lone_transaction_commits_once_the_linger_ends(path):
+    with litecommit.Committer(path, linger_ms=1) as db:
+        db.execute("CREATE TABLE t (x)")
+        assert db.execute("INSERT INTO t VALUES (1)").rowcount == 1
+        assert db.stats()["flushes"]["adaptive"] == 2
 
 
 def test_checkpoint_rejects_unknown_mode(db):

@@ -1,29 +1,13 @@
 """Committers garbage-collected or left open at exit drain their queue without hanging,
-and blocking calls release the GIL. Each scenario runs in its own interpreter."""
+blocking calls release the GIL, and a full queue refuses or waits. Each exit scenario runs
+in its own interpreter."""
 
-import subprocess
-import sys
-import textwrap
 import threading
-import time
 
 import pytest
+from support import HANG, hold_lock, release, run_python, stop, wait_until
 
 import litecommit
-
-# Generous: only there so that a hang fails the test instead of blocking the suite.
-HANG = 120
-
-
-def run_python(code, *args):
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        timeout=HANG,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def count(path):
@@ -110,90 +94,73 @@ def test_open_committer_in_a_reference_cycle_at_exit(path):
 
 
 def hold_write_lock(path):
-    """Another process takes the write lock and keeps it until `release`: the writer is stuck."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
-
-
-HOLDER = """
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-con.execute("INSERT INTO r VALUES (-1)")
-print("locked", flush=True)
-sys.stdin.readline()
-con.execute("COMMIT")
-"""
-
-
-def release(holder):
-    holder.stdin.write("go\n")
-    holder.stdin.flush()
+    """Another process holds the write lock (and has inserted -1) until `release`."""
+    return hold_lock(path, "BEGIN IMMEDIATE", "INSERT INTO r VALUES (-1)")
 
 
 def test_full_queue(path):
+    """The writer is stuck on a batch of one (another process holds the write lock), so a
+    queue of capacity 3 holds exactly the next 3: a fifth submission is refused, or waits
+    until there is room."""
     with litecommit.Committer(path) as setup:
         setup.execute("CREATE TABLE r (i INTEGER)")
     holder = hold_write_lock(path)
     try:
-        with litecommit.Committer(path, queue_capacity=2, busy_timeout_ms=60_000) as db:
-            accepted = []
+        config = {"queue_capacity": 3, "max_batch_size": 1, "dynamic_batch_size": False}
+        with litecommit.Committer(path, busy_timeout_ms=60_000, **config) as db:
+            # A blocking submit returns once its transaction is in the queue. The fourth
+            # finds room only after the writer has taken the first as its batch of one;
+            # the writer then waits for the lock with three transactions queued.
+            accepted = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(4)]
             with pytest.raises(litecommit.QueueFullError):
-                # The writer gets stuck on its first batch, so the queue fills up.
-                for i in range(100):
-                    accepted.append(db.submit("INSERT INTO r VALUES (?)", (i,), block=False))
-            assert 2 <= len(accepted) < 100
-            # The writer may still have been taking a few into its batch when the queue
-            # first filled; once it waits for the lock, the queue stays full.
-            more = []
+                db.submit("INSERT INTO r VALUES (100)", block=False)
             with pytest.raises(litecommit.QueueFullError):
-                for _ in range(100):
-                    tx = [("INSERT INTO r VALUES (0)", ())]
-                    more.append(db.submit_transaction(tx, block=False))
-            assert len(more) < 100
+                db.submit_transaction([("INSERT INTO r VALUES (101)", ())], block=False)
+            # A blocking submit waits for room (with the GIL released).
+            waited = []
+            t = threading.Thread(
+                target=lambda: waited.append(db.submit("INSERT INTO r VALUES (4)"))
+            )
+            t.start()
+            wait_until(lambda: db._native._waiting == 1, "the blocking submit waiting")
+            assert waited == [] and t.is_alive()
+            assert not any(f.done() for f in accepted)
             release(holder)
-            assert all(f.result(timeout=HANG).rowcount == 1 for f in accepted)
-            assert all(f.result(timeout=HANG)[0].rowcount == 1 for f in more)
-            accepted += more
-            # The refused submissions left nothing behind.
-            assert db.query("SELECT count(*) FROM r") == [(len(accepted) + 1,)]
+            t.join(HANG)
+            accepted += waited
+            assert [f.result(timeout=HANG).rowcount for f in accepted] == [1] * 5
+            # One batch each, and the refused submissions left nothing behind.
+            stats = db.stats()
+            assert (stats["batches"], stats["max_batch_size"]) == (5, 1)
+            assert sorted(db.query("SELECT i FROM r")) == [(i,) for i in range(-1, 5)]
     finally:
-        holder.kill()
-        holder.wait()
+        stop(holder)
 
 
 def test_waiting_releases_the_gil(path):
-    """A separate process holds the write lock, so the commit below cannot finish until
-    this (main) thread runs Python again and tells it to let go: that only works if the
-    thread waiting in execute() released the GIL."""
+    """A thread waits in execute() while another process holds the write lock. This
+    thread sees that call waiting (the committer counts the calls that wait with the GIL
+    released) and only then lets the lock go. Were the GIL held while execute() waits,
+    this thread could not run until the busy timeout failed the call."""
     with litecommit.Committer(path) as setup:
         setup.execute("CREATE TABLE r (i INTEGER)")
     holder = hold_write_lock(path)
     try:
         with litecommit.Committer(path, busy_timeout_ms=60_000) as db:
             outcome = []
-            about_to_wait = threading.Event()
-
-            def writer():
-                about_to_wait.set()
-                outcome.append(db.execute("INSERT INTO r VALUES (1)").rowcount)
-
-            t = threading.Thread(target=writer)
+            t = threading.Thread(
+                target=lambda: outcome.append(db.execute("INSERT INTO r VALUES (1)").rowcount)
+            )
             t.start()
-            assert about_to_wait.wait(HANG)
+            wait_until(lambda: db._native._waiting == 1, "execute() waiting")
+            assert outcome == [] and t.is_alive()
             release(holder)
             t.join(HANG)
             assert outcome == [1]
+            assert db._native._waiting == 0
             assert sorted(db.query("SELECT i FROM r")) == [(-1,), (1,)]
     finally:
-        holder.kill()
-        holder.wait()
+        stop(holder)
 
 
 def test_second_close_waits_for_the_first(path):
@@ -207,20 +174,20 @@ def test_second_close_waits_for_the_first(path):
         futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(100)]
         first = threading.Thread(target=db.close)
         first.start()
-        deadline = time.monotonic() + HANG
-        while not db.closed:  # the first close() has begun
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        wait_until(lambda: db._native._waiting == 1, "the first close() at work")
         seen = []
         second = threading.Thread(
             target=lambda: (db.close(), seen.append(sum(f.done() for f in futures)))
         )
         second.start()
+        # Both calls are in close() at once: the first cannot finish while the lock is held.
+        wait_until(lambda: db._native._waiting == 2, "the second close() at work")
+        assert not any(f.done() for f in futures)
+        assert first.is_alive() and second.is_alive()
         release(holder)
         first.join(HANG)
         second.join(HANG)
         assert seen == [len(futures)]
         assert all(f.exception() is None for f in futures)
     finally:
-        holder.kill()
-        holder.wait()
+        stop(holder)

@@ -47,7 +47,7 @@ def test_stubs_cover_every_public_name():
     stubs = stub_names("__init__.pyi")
     for name in litecommit.__all__:
         assert name in stubs, f"{name} missing from __init__.pyi"
-    for name in ("Committer", "AsyncCommitter", "SqliteError", "ProgrammingError"):
+    for name in ("Committer", "AsyncCommitter", "SqliteError", "ProgrammingError", "ForkedError"):
         missing = public_members(getattr(litecommit, name)) - stubs[name]
         assert not missing, f"{name}: {missing} missing from __init__.pyi"
 

@@ -1,10 +1,12 @@
 """Parameter and row conversion, and every error class."""
 
 import pickle
+import random
 import types
 from decimal import Decimal
 
 import pytest
+from support import hold_lock, run_python, stop
 
 import litecommit
 
@@ -196,6 +198,7 @@ def test_error_hierarchy():
         litecommit.QueueFullError,
         litecommit.ProgrammingError,
         litecommit.ConfigError,
+        litecommit.ForkedError,
     ):
         assert issubclass(cls, litecommit.Error)
     assert issubclass(litecommit.ConfigError, ValueError)
@@ -224,6 +227,8 @@ def test_config_kwargs(path):
         futures = [db.submit("INSERT INTO x VALUES (?)", (i,)) for i in range(50)]
         assert all(f.result().rowcount == 1 for f in futures)
         assert db.stats()["max_batch_size"] <= 10
+        assert db.execute("PRAGMA synchronous").rows == [(1,)]  # durability="normal"
+        assert db.execute("PRAGMA foreign_keys").rows == [(1,)]
 
 
 @pytest.mark.parametrize(
@@ -243,14 +248,116 @@ def test_invalid_config_is_rejected_at_open(path, config, message):
         litecommit.Committer(path, **config)
 
 
+@pytest.mark.parametrize(
+    "config, option",
+    [
+        ({"busy_timeout_ms": 2**31}, "busy_timeout_ms"),
+        ({"checkpoint_busy_timeout_ms": 2**31}, "checkpoint_busy_timeout_ms"),
+        ({"busy_timeout_ms": -1}, "busy_timeout_ms"),
+        ({"max_batch_size": -5}, "max_batch_size"),
+        ({"max_batch_size": 2**64}, "max_batch_size"),
+        ({"max_batch_size": 2**200}, "max_batch_size"),
+        ({"max_batch_size": 2.0}, "max_batch_size"),
+        ({"queue_capacity": 1.5}, "queue_capacity"),
+        ({"max_batch_size": True}, "max_batch_size"),
+        ({"read_connections": 0}, "read_connections"),
+        ({"flush_policy": "ticker", "max_wait_ms": 2**63}, "max_wait_ms"),
+        ({"linger_ms": 2**63}, "linger_ms"),
+        ({"idle_ms": 2**100, "truncate_when_idle": True}, "idle_ms"),
+        ({"cache_size_kib": 2**63}, "cache_size_kib"),
+        ({"statement_cache_capacity": 10**12}, "statement_cache_capacity"),
+        ({"passive_threshold_mb": float("nan")}, "passive_threshold_mb"),
+        ({"restart_threshold_mb": float("inf")}, "restart_threshold_mb"),
+        ({"passive_threshold_mb": -1.0}, "passive_threshold_mb"),
+        ({"passive_threshold_mb": 0}, "passive_threshold_mb"),
+        ({"mmap_size": "lots"}, "mmap_size"),
+    ],
+)
+def test_out_of_range_option_is_a_config_error(path, config, option):
+    with pytest.raises(litecommit.ConfigError, match=option):
+        litecommit.Committer(path, **config)
+    with pytest.raises(ValueError, match=option):
+        litecommit.AsyncCommitter(path, **config)
+
+
+def test_option_that_would_allocate_without_bound_is_refused():
+    """Refused before anything is allocated: run under an address-space limit, so that a
+    committer allocating a billion queue slots or connections fails this test instead of
+    exhausting the machine."""
+    proc = run_python(
+        """
+        import resource, tempfile, os
+        import litecommit
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+        path = os.path.join(tempfile.mkdtemp(), "x.db")
+        for option in ("queue_capacity", "read_connections", "max_batch_size"):
+            try:
+                litecommit.Committer(path, **{option: 10**9}).close()
+                print(option, "accepted")
+            except litecommit.ConfigError as e:
+                print(option, "refused" if option in str(e) else e)
+        """
+    )
+    assert proc.stdout.split("\n")[:-1] == [
+        "queue_capacity refused",
+        "read_connections refused",
+        "max_batch_size refused",
+    ]
+
+
 def test_config_value_of_wrong_type(path):
     with pytest.raises(TypeError, match="max_batch_size"):
         litecommit.Committer(path, max_batch_size=[1])
+    with pytest.raises(TypeError, match="queue_capacity"):
+        litecommit.Committer(path, queue_capacity=None)
 
 
 def test_open_failure(tmp_path):
-    with pytest.raises(litecommit.OperationalError, match="cannot open"):
+    with pytest.raises(litecommit.OperationalError, match="cannot open") as info:
         litecommit.Committer(str(tmp_path / "missing-dir" / "x.db"))
+    assert (info.value.code, info.value.code_name) == (14, "SQLITE_CANTOPEN")
+
+
+def test_open_a_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "noise.db"
+    noise = random.Random(7).randbytes(8192)
+    path.write_bytes(noise)
+    with pytest.raises(litecommit.SqliteError) as info:
+        litecommit.Committer(str(path))
+    e = info.value
+    # SQLite's own code, as the stdlib sqlite3 module reports it (its DatabaseError).
+    assert (e.code, e.extended_code, e.code_name) == (26, 26, "SQLITE_NOTADB")
+    assert type(e) is litecommit.SqliteError
+    assert e.statement_index is None
+    assert "cannot open database" in e.message and "not a database" in e.message
+    assert path.read_bytes() == noise
+
+
+def test_open_a_database_another_process_holds_locked(tmp_path):
+    path = str(tmp_path / "locked.db")
+    holder = hold_lock(
+        path,
+        "PRAGMA journal_mode=DELETE",
+        "CREATE TABLE r (i)",
+        "BEGIN EXCLUSIVE",
+        "INSERT INTO r VALUES (1)",
+    )
+    try:
+        with pytest.raises(litecommit.OperationalError) as info:
+            litecommit.Committer(path, busy_timeout_ms=0)
+        assert (info.value.code, info.value.code_name) == (5, "SQLITE_BUSY")
+        assert "cannot open database" in info.value.message
+    finally:
+        stop(holder)
+
+
+@pytest.mark.parametrize("name, message", [(":memory:", "WAL"), ("nul\0byte.db", "nul")])
+def test_open_failure_that_does_not_come_from_sqlite(tmp_path, name, message):
+    path = name if name.startswith(":") else str(tmp_path / name)
+    with pytest.raises(litecommit.OperationalError, match=message) as info:
+        litecommit.Committer(path)
+    assert (info.value.code, info.value.code_name) == (14, "SQLITE_CANTOPEN")
+    assert "cannot open database" in str(info.value)
 
 
 def test_sqlite_version():
