@@ -34,7 +34,10 @@ export interface CheckpointResult {
   busy: boolean;
 }
 
-/** Options, in camelCase (the same meaning as the configuration in the README). */
+/**
+ * Options, in camelCase (the same meaning as the configuration in the README). Values are
+ * checked at open: a fraction, a negative or out-of-range count is a LitecommitError.
+ */
 export interface Options {
   /** 'full' (default: fsync per batch), 'normal' or 'off'. */
   durability?: 'full' | 'normal' | 'off';
@@ -93,7 +96,8 @@ export declare class LitecommitError extends Error {
   /**
    * `'SQLITE_CONSTRAINT_UNIQUE'`, `'SQLITE_BUSY'`, ... for SQLite errors; `'LITECOMMIT_CLOSED'`,
    * `'LITECOMMIT_QUEUE_FULL'`, `'LITECOMMIT_REFUSED'`, `'LITECOMMIT_PARAMETER'`,
-   * `'LITECOMMIT_INVALID_CONFIG'`, `'LITECOMMIT_OPEN'`, `'LITECOMMIT_INTERNAL'` otherwise.
+   * `'LITECOMMIT_INVALID_CONFIG'`, `'LITECOMMIT_OPEN'`, `'LITECOMMIT_FORKED'`,
+   * `'LITECOMMIT_TIMEOUT'`, `'LITECOMMIT_INTERNAL'` otherwise.
    */
   code: string;
   /** Index of the failing statement within its transaction, or null. */
@@ -104,11 +108,28 @@ export declare class LitecommitError extends Error {
   extendedCode: number | null;
 }
 
-/** A group committer on one SQLite database. */
+/**
+ * A group committer on one SQLite database.
+ *
+ * Every submission it accepts is committed or its promise rejected; none is dropped. That
+ * holds when JavaScript stops first, too: `process.exit()`, an uncaught exception,
+ * `worker.terminate()` or the committer being garbage-collected unclosed commit every
+ * accepted submission, including those still waiting for room in a full queue (they wait
+ * in the addon, not in JavaScript), before the database is closed; their promises can no
+ * longer settle then.
+ */
 export declare class Committer {
-  /** Opens (creating if needed) the database at `path`; throws LitecommitError on bad options. */
+  /**
+   * Opens (creating if needed) the database at `path`. Throws a LitecommitError on bad
+   * options (`LITECOMMIT_INVALID_CONFIG`: unknown name, out of range, not an integer where
+   * one is needed) and when SQLite cannot open the file (SQLite's code, e.g.
+   * `SQLITE_NOTADB` for a file that is not a database, `SQLITE_BUSY` when it is locked).
+   */
   constructor(path: string, options?: Options);
-  /** Runs one statement as a transaction; resolves once it is durable. */
+  /**
+   * Runs one statement as a transaction; resolves once it is durable. When the queue is
+   * full it waits for room, in submission order.
+   */
   execute(sql: string, params?: Params): Promise<StatementResult>;
   /** Runs the statements atomically; resolves to one result per statement once durable. */
   transaction(statements: ReadonlyArray<readonly [sql: string, params?: Params]>): Promise<StatementResult[]>;

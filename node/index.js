@@ -42,15 +42,6 @@ function loadNative() {
   }
 }
 
-/** Native errors thrown synchronously carry "CODE: message". */
-function rethrowNative(e) {
-  const m = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(e && e.message);
-  if (m && (m[1].startsWith('LITECOMMIT_') || m[1].startsWith('SQLITE_'))) {
-    throw new LitecommitError({ code: m[1], message: m[2] });
-  }
-  throw e;
-}
-
 function describe(v) {
   if (v === null) return 'null';
   if (typeof v !== 'object') return typeof v;
@@ -132,9 +123,11 @@ function normalizeOptions(options) {
   const out = {};
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined || value === null) continue;
-    if (!['string', 'number', 'boolean'].includes(typeof value)) {
-      throw new TypeError(`option ${name}: expected a string, number or boolean, got ${describe(value)}`);
+    if (!['string', 'number', 'bigint', 'boolean'].includes(typeof value)) {
+      throw new TypeError(`option ${name}: expected a string, number, bigint or boolean, got ${describe(value)}`);
     }
+    // The addon parses and range-checks the text: a fraction, NaN or a negative count is
+    // rejected there with LITECOMMIT_INVALID_CONFIG naming the option.
     out[name] = String(value);
   }
   return out;
@@ -152,25 +145,28 @@ class Submission {
     this.reject = null;
   }
 
-  /** Queues it; `null`, or the error info (queue full, closed, refused). */
-  submitTo(native) {
+  /**
+   * Hands it to the addon: queued, or with `wait` waiting (natively) for room in the queue.
+   * `null` once accepted, or the error info (queue full, closed, refused).
+   */
+  submitTo(native, wait) {
     return this.sql === null
-      ? native.submitTransaction(this.token, this.values)
-      : native.submit(this.token, this.sql, this.values, this.names);
+      ? native.submitTransaction(this.token, this.values, wait)
+      : native.submit(this.token, this.sql, this.values, this.names, wait);
   }
 }
 
 /**
- * The JavaScript-thread side of the completions: the token -> promise map, the submissions
- * waiting for room in the (bounded) queue, and the event-loop reference. It holds the
- * native committer strongly only while something is pending, so an idle, forgotten
- * committer can be garbage-collected (and the native side then closes it, committing
- * everything queued).
+ * The JavaScript-thread side of the completions: the token -> promise map and the
+ * event-loop reference. Submissions waiting for room in the (bounded) queue wait in the
+ * addon, already converted, so that an exit (process.exit(), worker.terminate()) can still
+ * commit them. It holds the native committer strongly only while something is pending, so
+ * an idle, forgotten committer can be garbage-collected (and the native side then closes
+ * it, committing everything accepted).
  */
 class Inflight {
   constructor() {
-    this.pending = new Map(); // token -> Submission
-    this.backlog = []; // Submissions waiting for room in the queue, in submission order
+    this.pending = new Map(); // token -> Submission, queued or waiting, in token order
     this.waiters = []; // { ready: () => boolean, resolve }
     this.batches = []; // batches received and not fully settled yet, in order
     this.offset = 0; // completions of batches[0] already settled
@@ -178,22 +174,31 @@ class Inflight {
     this.busy = null; // the native committer, strongly, while anything is pending
   }
 
-  /** Marks the start of a pending promise; references the event loop on the first one. */
-  hold() {
+  /** Records an accepted submission; references the event loop on the first one. */
+  add(entry) {
     if (this.busy === null) {
       const n = this.nativeRef.deref();
       if (n === undefined) return;
       n.ref();
       this.busy = n;
     }
+    this.pending.set(entry.token, entry);
   }
 
   /**
    * Called once per committed batch with `[numbers, extras]` (see JsBatch in src/lib.rs).
-   * Batches are settled in order, at most SETTLE_CHUNK promises per macrotask, so a large
-   * batch never holds up timers and I/O for long.
+   * The batch made room in the queue: waiting submissions move in at once. Batches are
+   * settled in order, at most SETTLE_CHUNK promises per macrotask, so a large batch never
+   * holds up timers and I/O for long.
    */
   onBatch(batch) {
+    if (this.busy !== null) {
+      try {
+        this.busy.drain();
+      } catch {
+        // Only a panic in the addon (reported as an Error); the next batch drains again.
+      }
+    }
     this.batches.push(batch);
     if (this.batches.length === 1) this.settleSome();
   }
@@ -228,33 +233,14 @@ class Inflight {
         this.offset = i;
       }
     }
-    this.drain();
+    this.check();
     if (this.batches.length > 0) setImmediate(() => this.settleSome());
   }
 
-  /** Moves waiting submissions into the queue while it has room. */
-  drain() {
-    while (this.backlog.length > 0) {
-      const item = this.backlog[0];
-      let err;
-      try {
-        err = item.submitTo(this.busy);
-      } catch (e) {
-        this.backlog.shift();
-        item.reject(e);
-        continue;
-      }
-      if (err && err.code === 'LITECOMMIT_QUEUE_FULL') break;
-      this.backlog.shift();
-      if (err) item.reject(new LitecommitError(err));
-      else this.pending.set(item.token, item);
-    }
-    if (this.backlog.length > 0 && this.pending.size === 0) {
-      // Cannot happen (a full queue means promises pending), but never strand work.
-      setImmediate(() => this.drain());
-    }
+  /** Resolves the waiters whose condition holds; unreferences once nothing is pending. */
+  check() {
     this.waiters = this.waiters.filter((w) => !(w.ready() && (w.resolve(), true)));
-    if (this.pending.size === 0 && this.backlog.length === 0 && this.busy !== null) {
+    if (this.pending.size === 0 && this.busy !== null) {
       const n = this.busy;
       this.busy = null;
       try {
@@ -271,14 +257,14 @@ class Inflight {
     return new Promise((resolve) => this.waiters.push({ ready, resolve }));
   }
 
-  /** No submission with a token <= `mark` is still waiting for the queue. */
-  submittedUpTo(mark) {
-    return this.backlog.length === 0 || this.backlog[0].token > mark;
+  /** No submission with a token <= `mark` is still waiting for room in the queue. */
+  submittedUpTo(native, mark) {
+    const first = native.firstWaiting();
+    return first === null || first > mark;
   }
 
   /** Every promise with a token <= `mark` is settled (tokens enter `pending` in order). */
   settledUpTo(mark) {
-    if (!this.submittedUpTo(mark)) return false;
     const first = this.pending.keys().next();
     return first.done || first.value > mark;
   }
@@ -306,15 +292,12 @@ class Committer {
     }
     const opts = normalizeOptions(options);
     const inflight = new Inflight();
-    try {
-      // The callback must not reference `this` or the native object: the threadsafe
-      // function holds it strongly, which would keep the committer from ever being
-      // collected.
-      this.#native = new native.NativeCommitter(path, opts, (flat) => inflight.onBatch(flat));
-    } catch (e) {
-      rethrowNative(e);
-    }
-    inflight.nativeRef = new WeakRef(this.#native);
+    // The callback must not reference `this` or the native object: the threadsafe function
+    // holds it strongly, which would keep the committer from ever being collected.
+    const opened = native.open(path, opts, (flat) => inflight.onBatch(flat));
+    if (!(opened instanceof native.NativeCommitter)) throw new LitecommitError(opened);
+    this.#native = opened;
+    inflight.nativeRef = new WeakRef(opened);
     this.#inflight = inflight;
   }
 
@@ -373,29 +356,14 @@ class Committer {
     return new Promise((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
-      // Behind earlier waiting submissions, to keep submission order.
-      if (inflight.backlog.length > 0) {
-        if (!wait) return reject(queueFullError());
-        inflight.hold();
-        inflight.backlog.push(entry);
-        return;
-      }
       let err;
       try {
-        err = entry.submitTo(native);
+        err = entry.submitTo(native, wait);
       } catch (e) {
         return reject(e);
       }
-      if (!err) {
-        inflight.hold();
-        inflight.pending.set(entry.token, entry);
-      } else if (err.code === 'LITECOMMIT_QUEUE_FULL' && wait) {
-        // The queue is full: wait in line; the next completed batch makes room.
-        inflight.hold();
-        inflight.backlog.push(entry);
-      } else {
-        reject(new LitecommitError(err));
-      }
+      if (err) reject(new LitecommitError(err));
+      else inflight.add(entry);
     });
   }
 
@@ -415,9 +383,10 @@ class Committer {
   async flush() {
     if (this.#closing !== null) throw closedError();
     const inflight = this.#inflight;
+    const native = this.#native;
     const mark = this.#nextToken - 1;
-    await inflight.waitFor(() => inflight.submittedUpTo(mark));
-    unwrap(await this.#native.flush());
+    await inflight.waitFor(() => inflight.submittedUpTo(native, mark));
+    unwrap(await native.flush());
     await inflight.waitFor(() => inflight.settledUpTo(mark));
   }
 
@@ -456,7 +425,7 @@ class Committer {
       const inflight = this.#inflight;
       const native = this.#native;
       this.#closing = (async () => {
-        await inflight.waitFor(() => inflight.backlog.length === 0);
+        // The addon hands over the submissions still waiting for room, then closes.
         const closed = await native.close();
         await inflight.waitFor(() => inflight.pending.size === 0);
         unwrap(closed);
@@ -464,10 +433,6 @@ class Committer {
     }
     return this.#closing;
   }
-}
-
-function queueFullError() {
-  return new LitecommitError({ code: 'LITECOMMIT_QUEUE_FULL', message: 'queue is full' });
 }
 
 function flattenTransaction(statements) {

@@ -4,14 +4,22 @@
 //! Completions travel per batch: the core calls [`Sink::complete`] once per batch on its
 //! writer thread, which makes ONE threadsafe-function call; the JavaScript side (index.js)
 //! keeps the token -> promise map and settles every promise of that batch in that call.
+//!
+//! Submissions that find the queue full wait here, already converted, in [`Shared`]'s
+//! waiting list, so that whatever ends the JavaScript side (close, garbage collection,
+//! `process.exit()`, `worker.terminate()`) can still hand them to the core.
+//!
+//! Every export catches panics (`catch_unwind`): no panic unwinds into Node.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, Once, Weak};
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, Weak};
 use std::time::Instant;
 
 use litecommit::{
-    BatchSink, CheckpointMode, CheckpointResult, Committer, Config, Error as CoreError, Outcome,
-    Params, Rows, Statement, Transaction, TransactionResult, Value,
+    BatchSink, CheckpointMode, CheckpointResult, Committer, Config, Durability, Error as CoreError,
+    FlushPolicy, Outcome, Params, Rows, Statement, Transaction, TransactionResult, Value,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -23,21 +31,149 @@ const MAX_NUMBER_INTEGER: u64 = 1 << 53;
 
 type Batch = Vec<(u64, Outcome)>;
 
+type CoreResult<T> = std::result::Result<T, CoreError>;
+
 /// Created weak (unreferenced): an idle committer does not keep the process alive. The JS
 /// side references it while any promise is pending (see `ref`/`unref`).
 type BatchFn = ThreadsafeFunction<Batch, Unknown<'static>, JsBatch, Status, false, true, 0>;
 
 struct Sink {
     tsfn: BatchFn,
+    /// Transactions and flush barriers handed to the core and not completed yet: never
+    /// fewer than the messages this committer has in the core's queue.
+    in_core: AtomicUsize,
+}
+
+impl Sink {
+    /// Passes completions to JavaScript. Non-blocking on an unbounded queue: never stalls
+    /// the writer. It fails only while the environment is being torn down, when there is
+    /// nobody left to tell.
+    fn deliver(&self, completions: Batch) {
+        let _ = self
+            .tsfn
+            .call(completions, ThreadsafeFunctionCallMode::NonBlocking);
+    }
 }
 
 impl BatchSink for Sink {
     fn complete(&self, completions: Batch) {
-        // Non-blocking on an unbounded queue: never stalls the writer. It fails only while
-        // the environment is being torn down, when there is nobody left to tell.
-        let _ = self
-            .tsfn
-            .call(completions, ThreadsafeFunctionCallMode::NonBlocking);
+        self.in_core.fetch_sub(completions.len(), Ordering::AcqRel);
+        self.deliver(completions);
+    }
+}
+
+/// Submissions waiting for room in the core's queue, in submission order.
+#[derive(Default)]
+struct Waiting {
+    list: VecDeque<(u64, Transaction)>,
+    /// Set once [`Shared::hand_over`] started: it alone moves the list into the core.
+    handing_over: bool,
+}
+
+/// What a committer's JavaScript object, its pool tasks and its exit hooks share.
+struct Shared {
+    core: Committer,
+    sink: Arc<Sink>,
+    dyn_sink: Arc<dyn BatchSink>,
+    capacity: usize,
+    waiting: Mutex<Waiting>,
+}
+
+impl Shared {
+    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `tx` without blocking. `Ok(Some(tx))` gives it back when the queue is full
+    /// and `keep` is set; other errors (closed, refused, full without `keep`) are final.
+    fn offer(&self, token: u64, tx: Transaction, keep: bool) -> CoreResult<Option<Transaction>> {
+        // Only this committer's own messages fill its queue, and `in_core` counts every one
+        // of them: below the capacity there is room, and the copy kept for a full queue is
+        // only needed at or above it.
+        let before = self.sink.in_core.fetch_add(1, Ordering::AcqRel);
+        let spare = (keep && before >= self.capacity).then(|| tx.clone());
+        match self.core.submit_to_sink(tx, &self.dyn_sink, token, false) {
+            Ok(()) => Ok(None),
+            Err(e) => {
+                self.sink.in_core.fetch_sub(1, Ordering::AcqRel);
+                match (e, spare) {
+                    (CoreError::QueueFull, Some(tx)) => Ok(Some(tx)),
+                    (e, _) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Accepts a submission from JavaScript: queued, or (with `wait`) waiting for room
+    /// behind earlier waiting ones. `Err` means it was not accepted.
+    fn accept(&self, token: u64, tx: Transaction, wait: bool) -> CoreResult<()> {
+        let mut waiting = self.waiting();
+        if waiting.handing_over {
+            return Err(CoreError::Closed);
+        }
+        if !waiting.list.is_empty() {
+            if !wait {
+                return Err(CoreError::QueueFull);
+            }
+            waiting.list.push_back((token, tx));
+            return Ok(());
+        }
+        if let Some(tx) = self.offer(token, tx, wait)? {
+            waiting.list.push_back((token, tx));
+        }
+        Ok(())
+    }
+
+    /// Moves waiting submissions into the queue while it has room; one that cannot be
+    /// queued at all (closed, refused) is rejected through the sink.
+    fn drain(&self) {
+        let mut waiting = self.waiting();
+        if waiting.handing_over {
+            return;
+        }
+        while let Some((token, tx)) = waiting.list.pop_front() {
+            match self.offer(token, tx, true) {
+                Ok(None) => {}
+                Ok(Some(tx)) => {
+                    waiting.list.push_front((token, tx));
+                    break;
+                }
+                Err(e) => self.sink.deliver(vec![(token, Err(e))]),
+            }
+        }
+    }
+
+    /// The token of the first waiting submission.
+    fn first_waiting(&self) -> Option<u64> {
+        self.waiting().list.front().map(|(token, _)| *token)
+    }
+
+    /// Hands every waiting submission to the core with blocking submits, in order; one the
+    /// core does not take (it was closed) is rejected through the sink. Never drops one.
+    fn hand_over(&self) {
+        self.waiting().handing_over = true;
+        loop {
+            let next = self.waiting().list.pop_front();
+            let Some((token, tx)) = next else { break };
+            self.sink.in_core.fetch_add(1, Ordering::AcqRel);
+            if let Err(e) = self.core.submit_to_sink(tx, &self.dyn_sink, token, true) {
+                self.sink.in_core.fetch_sub(1, Ordering::AcqRel);
+                self.sink.deliver(vec![(token, Err(e))]);
+            }
+        }
+    }
+
+    /// Hands over what waits, then closes (committing everything queued).
+    fn shutdown(&self) -> CoreResult<()> {
+        self.hand_over();
+        self.core.close()
+    }
+}
+
+impl Drop for Shared {
+    /// Garbage-collected unclosed: nothing accepted is dropped.
+    fn drop(&mut self) {
+        let _ = catch_unwind(AssertUnwindSafe(|| self.shutdown()));
     }
 }
 
@@ -89,6 +225,12 @@ impl From<&CoreError> for ErrorInfo {
             extended_code: extended,
         }
     }
+}
+
+/// Runs `f`, turning a panic into an error: for code that napi calls from C callbacks
+/// (value conversions, cleanup hooks), where the exports' `catch_unwind` does not reach.
+fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_to_error(p)))
 }
 
 fn to_js<T: ToNapiValue>(env: sys::napi_env, value: T) -> Result<sys::napi_value> {
@@ -198,46 +340,51 @@ pub struct JsBatch(Batch);
 
 impl ToNapiValue for JsBatch {
     unsafe fn to_napi_value(env: sys::napi_env, batch: JsBatch) -> Result<sys::napi_value> {
-        let js_env = Env::from_raw(env);
-        let mut numbers = Vec::with_capacity(batch.0.len() * 4);
-        let mut extras: Option<Array> = None;
-        for (i, (token, outcome)) in batch.0.into_iter().enumerate() {
-            let simple = match &outcome {
-                Ok(r) => match r.statements.as_slice() {
-                    [s] if s.rows.columns.is_empty()
-                        && s.last_insert_rowid.unsigned_abs() <= MAX_NUMBER_INTEGER =>
-                    {
-                        Some((s.changes as f64, s.last_insert_rowid as f64))
-                    }
-                    _ => None,
-                },
-                Err(_) => None,
-            };
-            if let Some((changes, rowid)) = simple {
-                numbers.extend_from_slice(&[token as f64, DONE_SIMPLE, changes, rowid]);
-                continue;
+        // Called by napi inside a C callback: a panic must not unwind out of it.
+        guard(|| batch_to_js(env, batch))
+    }
+}
+
+fn batch_to_js(env: sys::napi_env, batch: JsBatch) -> Result<sys::napi_value> {
+    let js_env = Env::from_raw(env);
+    let mut numbers = Vec::with_capacity(batch.0.len() * 4);
+    let mut extras: Option<Array> = None;
+    for (i, (token, outcome)) in batch.0.into_iter().enumerate() {
+        let simple = match &outcome {
+            Ok(r) => match r.statements.as_slice() {
+                [s] if s.rows.columns.is_empty()
+                    && s.last_insert_rowid.unsigned_abs() <= MAX_NUMBER_INTEGER =>
+                {
+                    Some((s.changes as f64, s.last_insert_rowid as f64))
+                }
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        if let Some((changes, rowid)) = simple {
+            numbers.extend_from_slice(&[token as f64, DONE_SIMPLE, changes, rowid]);
+            continue;
+        }
+        let extras = match &mut extras {
+            Some(list) => list,
+            None => extras.insert(js_env.create_array(0)?),
+        };
+        match outcome {
+            Ok(result) => {
+                numbers.extend_from_slice(&[token as f64, DONE_FULL, 0.0, 0.0]);
+                extras.set(i as u32, tx_to_js(env, result)?)?;
             }
-            let extras = match &mut extras {
-                Some(list) => list,
-                None => extras.insert(js_env.create_array(0)?),
-            };
-            match outcome {
-                Ok(result) => {
-                    numbers.extend_from_slice(&[token as f64, DONE_FULL, 0.0, 0.0]);
-                    extras.set(i as u32, tx_to_js(env, result)?)?;
-                }
-                Err(e) => {
-                    numbers.extend_from_slice(&[token as f64, DONE_ERROR, 0.0, 0.0]);
-                    extras.set(i as u32, ErrorInfo::from(&e))?;
-                }
+            Err(e) => {
+                numbers.extend_from_slice(&[token as f64, DONE_ERROR, 0.0, 0.0]);
+                extras.set(i as u32, ErrorInfo::from(&e))?;
             }
         }
-        let mut pair = js_env.create_array(2)?;
-        // Copied into V8's heap: external memory would make V8 run full GCs far more often.
-        pair.set(0, Float64ArraySlice::copy_from(&js_env, &numbers)?)?;
-        pair.set(1, extras)?;
-        to_js(env, pair)
     }
+    let mut pair = js_env.create_array(2)?;
+    // Copied into V8's heap: external memory would make V8 run full GCs far more often.
+    pair.set(0, Float64ArraySlice::copy_from(&js_env, &numbers)?)?;
+    pair.set(1, extras)?;
+    to_js(env, pair)
 }
 
 /// The outcome of a call run on the libuv pool: `[error, value]`.
@@ -254,10 +401,13 @@ impl TypeName for Envelope {
 
 impl ToNapiValue for Envelope {
     unsafe fn to_napi_value(env: sys::napi_env, envelope: Envelope) -> Result<sys::napi_value> {
-        let js_env = Env::from_raw(env);
-        let mut list = js_env.create_array(2)?;
-        set_outcome(env, &mut list, 0, envelope.0)?;
-        to_js(env, list)
+        // Called by napi inside a C callback: a panic must not unwind out of it.
+        guard(|| {
+            let js_env = Env::from_raw(env);
+            let mut list = js_env.create_array(2)?;
+            set_outcome(env, &mut list, 0, envelope.0)?;
+            to_js(env, list)
+        })
     }
 }
 
@@ -274,9 +424,9 @@ impl Task for Blocking {
         let f = self.0.take().ok_or_else(|| {
             napi::Error::new(Status::GenericFailure, "task ran twice".to_string())
         })?;
-        // A panic must not unwind into libuv.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-            .map_err(|_| napi::Error::new(Status::GenericFailure, "litecommit panicked"))
+        // A panic must not unwind into libuv; the promise rejects with LITECOMMIT_INTERNAL.
+        Ok(catch_unwind(AssertUnwindSafe(f))
+            .unwrap_or_else(|p| Err(CoreError::Internal(panic_to_error(p).reason))))
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Envelope> {
@@ -369,8 +519,74 @@ pub struct JsStats {
     pub max_writer_stall_ms: f64,
 }
 
+/// The effective configuration, as `config()` returns it (camelCase, like the options).
+#[napi(object)]
+pub struct EffectiveConfig {
+    pub durability: String,
+    pub flush_policy: String,
+    pub max_batch_size: f64,
+    pub max_wait_ms: f64,
+    pub linger_ms: f64,
+    pub queue_capacity: f64,
+    pub busy_timeout_ms: f64,
+    pub read_connections: f64,
+    pub checkpoint: bool,
+    pub passive_threshold_mb: f64,
+    pub restart_threshold_mb: f64,
+    pub checkpoint_busy_timeout_ms: f64,
+    pub dynamic_batch_size: bool,
+    pub truncate_when_idle: bool,
+    pub idle_vacuum_pages: f64,
+    pub idle_vacuum_budget_ms: f64,
+    pub idle_ms: f64,
+    pub cache_size_kib: f64,
+    pub mmap_size: f64,
+    /// -1 when the WAL file keeps its high-water mark.
+    pub journal_size_limit: f64,
+    pub foreign_keys: bool,
+    pub statement_cache_capacity: f64,
+}
+
+impl From<&Config> for EffectiveConfig {
+    fn from(c: &Config) -> EffectiveConfig {
+        EffectiveConfig {
+            durability: match c.durability {
+                Durability::Full => "full",
+                Durability::Normal => "normal",
+                Durability::Off => "off",
+            }
+            .to_string(),
+            flush_policy: match c.flush_policy {
+                FlushPolicy::Adaptive => "adaptive",
+                FlushPolicy::Ticker => "ticker",
+            }
+            .to_string(),
+            max_batch_size: c.max_batch_size as f64,
+            max_wait_ms: c.max_wait_ms as f64,
+            linger_ms: c.linger_ms as f64,
+            queue_capacity: c.queue_capacity as f64,
+            busy_timeout_ms: c.busy_timeout_ms as f64,
+            read_connections: c.read_connections as f64,
+            checkpoint: c.checkpoint,
+            passive_threshold_mb: c.passive_threshold_mb,
+            restart_threshold_mb: c.restart_threshold_mb,
+            checkpoint_busy_timeout_ms: c.checkpoint_busy_timeout_ms as f64,
+            dynamic_batch_size: c.dynamic_batch_size,
+            truncate_when_idle: c.truncate_when_idle,
+            idle_vacuum_pages: f64::from(c.idle_vacuum_pages),
+            idle_vacuum_budget_ms: c.idle_vacuum_budget_ms as f64,
+            idle_ms: c.idle_ms as f64,
+            cache_size_kib: c.cache_size_kib as f64,
+            mmap_size: c.mmap_size as f64,
+            journal_size_limit: c.journal_size_limit.map_or(-1.0, |l| l as f64),
+            foreign_keys: c.foreign_keys,
+            statement_cache_capacity: c.statement_cache_capacity as f64,
+        }
+    }
+}
+
 /// Every committer opened in this process, for [`close_all_at_exit`].
-static OPEN: Mutex<Vec<Weak<Committer>>> = Mutex::new(Vec::new());
+static OPEN: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 extern "C" {
     fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
@@ -378,17 +594,18 @@ extern "C" {
 
 /// `process.exit()` on the main thread ends the process through `exit()` without tearing
 /// the environment down, so environment cleanup hooks do not run: this `atexit` handler
-/// closes what is still open, committing everything already queued.
+/// shuts down what is still open, committing every submission accepted, including those
+/// still waiting for room in the queue.
 extern "C" fn close_all_at_exit() {
-    let _ = std::panic::catch_unwind(|| {
+    let _ = catch_unwind(|| {
         let open = std::mem::take(&mut *OPEN.lock().unwrap_or_else(|p| p.into_inner()));
-        for core in open.iter().filter_map(Weak::upgrade) {
-            let _ = core.close();
+        for shared in open.iter().filter_map(Weak::upgrade) {
+            let _ = catch_unwind(AssertUnwindSafe(|| shared.shutdown()));
         }
     });
 }
 
-fn register_for_exit(core: &Arc<Committer>) {
+fn register_for_exit(shared: &Arc<Shared>) {
     static AT_EXIT: Once = Once::new();
     AT_EXIT.call_once(|| {
         // If registration fails, environment cleanup hooks still cover normal exits.
@@ -396,26 +613,24 @@ fn register_for_exit(core: &Arc<Committer>) {
     });
     let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
     open.retain(|w| w.strong_count() > 0);
-    open.push(Arc::downgrade(core));
+    open.push(Arc::downgrade(shared));
 }
 
-/// The native half of `Committer` (index.js wraps it).
+/// The native half of `Committer` (index.js wraps it); made by [`open`].
 #[napi]
 pub struct NativeCommitter {
-    core: Arc<Committer>,
-    sink: Arc<Sink>,
-    dyn_sink: Arc<dyn BatchSink>,
-    cleanup: Mutex<Option<napi::CleanupEnvHook<Weak<Committer>>>>,
+    shared: Arc<Shared>,
+    cleanup: Mutex<Option<napi::CleanupEnvHook<Weak<Shared>>>>,
 }
 
 /// A configuration from camelCase option names and string values (in name order, so the
 /// first invalid option reported is always the same one).
-fn config(options: HashMap<String, String>) -> Result<Config> {
+fn config(options: HashMap<String, String>) -> CoreResult<Config> {
     let mut options: Vec<(String, String)> = options.into_iter().collect();
     options.sort();
     let mut config = Config::default();
     for (name, value) in options {
-        config.set(&name, &value).map_err(|e| core_error(&e))?;
+        config.set(&name, &value)?;
     }
     Ok(config)
 }
@@ -426,58 +641,77 @@ fn core_error(e: &CoreError) -> napi::Error {
     napi::Error::new(Status::GenericFailure, format!("{}: {e}", e.code_name()))
 }
 
+/// Opens the database: the native committer, or the error (with SQLite's codes when SQLite
+/// refused). `options` are camelCase names with string values, applied through
+/// `Config::set`; `on_batch` receives every batch of completions.
+#[napi(catch_unwind)]
+pub fn open(
+    env: Env,
+    path: String,
+    options: HashMap<String, String>,
+    on_batch: Function<JsBatch, Unknown<'static>>,
+) -> Result<Either<NativeCommitter, ErrorInfo>> {
+    let opened = config(options).and_then(|config| Committer::open(&path, config));
+    let core = match opened {
+        Ok(core) => core,
+        Err(e) => return Ok(Either::B(ErrorInfo::from(&e))),
+    };
+    let tsfn = on_batch
+        .build_threadsafe_function::<Batch>()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build_callback(|ctx| Ok(JsBatch(ctx.value)))?;
+    let sink = Arc::new(Sink {
+        tsfn,
+        in_core: AtomicUsize::new(0),
+    });
+    let shared = Arc::new(Shared {
+        capacity: core.config().queue_capacity,
+        core,
+        dyn_sink: sink.clone(),
+        sink,
+        waiting: Mutex::new(Waiting::default()),
+    });
+    // At environment teardown (the end of the process, of a worker, worker.terminate())
+    // and at exit() (process.exit), an unclosed committer still commits every submission
+    // it accepted.
+    register_for_exit(&shared);
+    let cleanup = env.add_env_cleanup_hook(Arc::downgrade(&shared), |shared| {
+        if let Some(shared) = shared.upgrade() {
+            let _ = catch_unwind(AssertUnwindSafe(|| shared.shutdown()));
+        }
+    })?;
+    Ok(Either::A(NativeCommitter {
+        shared,
+        cleanup: Mutex::new(Some(cleanup)),
+    }))
+}
+
 #[napi]
 impl NativeCommitter {
-    /// Opens the database. `options` are camelCase names with string values, applied
-    /// through `Config::set`; `on_batch` receives every batch of completions.
-    #[napi(constructor)]
-    pub fn new(
-        env: Env,
-        path: String,
-        options: HashMap<String, String>,
-        on_batch: Function<JsBatch, Unknown<'static>>,
-    ) -> Result<Self> {
-        let core = Arc::new(Committer::open(&path, config(options)?).map_err(|e| core_error(&e))?);
-        let tsfn = on_batch
-            .build_threadsafe_function::<Batch>()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build_callback(|ctx| Ok(JsBatch(ctx.value)))?;
-        let sink = Arc::new(Sink { tsfn });
-        let dyn_sink: Arc<dyn BatchSink> = sink.clone();
-        // At environment teardown (the end of the process or of a worker) and at exit()
-        // (process.exit), an unclosed committer still commits everything queued.
-        register_for_exit(&core);
-        let cleanup = env.add_env_cleanup_hook(Arc::downgrade(&core), |core| {
-            if let Some(core) = core.upgrade() {
-                let _ = core.close();
-            }
-        })?;
-        Ok(NativeCommitter {
-            core,
-            sink,
-            dyn_sink,
-            cleanup: Mutex::new(Some(cleanup)),
-        })
-    }
-
-    /// Queues a one-statement transaction under `token`. Returns `null` once queued, or the
-    /// error (queue full, closed, refused statement) without queuing anything.
-    #[napi]
+    /// Accepts a one-statement transaction under `token`: queued, or with `wait` waiting for
+    /// room. Returns `null` once accepted, or the error (queue full, closed, refused).
+    #[napi(catch_unwind)]
     pub fn submit(
         &self,
         token: f64,
         sql: String,
         values: Option<Array>,
         names: Option<Vec<String>>,
+        wait: bool,
     ) -> Result<Option<ErrorInfo>> {
         let tx = Transaction::single(sql, params(values, names)?);
-        Ok(self.enqueue(token, tx))
+        Ok(self.accept(token, tx, wait))
     }
 
     /// Like `submit` for several statements, given flat as `[sql, values, names, ...]`.
-    #[napi]
-    pub fn submit_transaction(&self, token: f64, flat: Array) -> Result<Option<ErrorInfo>> {
+    #[napi(catch_unwind)]
+    pub fn submit_transaction(
+        &self,
+        token: f64,
+        flat: Array,
+        wait: bool,
+    ) -> Result<Option<ErrorInfo>> {
         let mut statements = Vec::with_capacity(flat.len() as usize / 3);
         for i in (0..flat.len()).step_by(3) {
             let sql: String = flat.get(i)?.unwrap_or_default();
@@ -485,45 +719,66 @@ impl NativeCommitter {
             let names: Option<Vec<String>> = flat.get(i + 2)?.flatten();
             statements.push(Statement::new(sql, params(values, names)?));
         }
-        Ok(self.enqueue(token, Transaction::from(statements)))
+        Ok(self.accept(token, Transaction::from(statements), wait))
     }
 
-    fn enqueue(&self, token: f64, tx: Transaction) -> Option<ErrorInfo> {
-        self.core
-            .submit_to_sink(tx, &self.dyn_sink, token as u64, false)
+    fn accept(&self, token: f64, tx: Transaction, wait: bool) -> Option<ErrorInfo> {
+        self.shared
+            .accept(token as u64, tx, wait)
             .err()
             .map(|e| ErrorInfo::from(&e))
     }
 
-    #[napi]
+    /// Moves submissions waiting for room into the queue (called after every batch).
+    #[napi(catch_unwind)]
+    pub fn drain(&self) {
+        self.shared.drain();
+    }
+
+    /// The token of the first submission still waiting for room, or `null`.
+    #[napi(catch_unwind)]
+    pub fn first_waiting(&self) -> Option<f64> {
+        self.shared.first_waiting().map(|t| t as f64)
+    }
+
+    #[napi(catch_unwind)]
     pub fn query(
         &self,
         sql: String,
         values: Option<Array>,
         names: Option<Vec<String>>,
     ) -> Result<AsyncTask<Blocking>> {
-        let core = Arc::clone(&self.core);
+        let shared = Arc::clone(&self.shared);
         let params = params(values, names)?;
-        Ok(blocking(move || core.query(&sql, params).map(Done::Rows)))
+        Ok(blocking(move || {
+            shared.core.query(&sql, params).map(Done::Rows)
+        }))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn flush(&self) -> AsyncTask<Blocking> {
-        let core = Arc::clone(&self.core);
-        blocking(move || core.flush().map(|()| Done::Unit))
-    }
-
-    #[napi]
-    pub fn checkpoint(&self, mode: String) -> AsyncTask<Blocking> {
-        let core = Arc::clone(&self.core);
+        let shared = Arc::clone(&self.shared);
         blocking(move || {
-            let mode: CheckpointMode = mode.parse()?;
-            core.checkpoint(mode).map(Done::Checkpoint)
+            // The barrier takes a queue slot too.
+            shared.sink.in_core.fetch_add(1, Ordering::AcqRel);
+            let flushed = shared.core.flush();
+            shared.sink.in_core.fetch_sub(1, Ordering::AcqRel);
+            flushed.map(|()| Done::Unit)
         })
     }
 
-    /// Closes on the libuv pool (it commits what is queued and joins the writer).
-    #[napi]
+    #[napi(catch_unwind)]
+    pub fn checkpoint(&self, mode: String) -> AsyncTask<Blocking> {
+        let shared = Arc::clone(&self.shared);
+        blocking(move || {
+            let mode: CheckpointMode = mode.parse()?;
+            shared.core.checkpoint(mode).map(Done::Checkpoint)
+        })
+    }
+
+    /// Closes on the libuv pool: hands over what waits, commits what is queued, joins the
+    /// writer.
+    #[napi(catch_unwind)]
     pub fn close(&self, env: Env) -> Result<AsyncTask<Blocking>> {
         let hook = self
             .cleanup
@@ -533,18 +788,24 @@ impl NativeCommitter {
         if let Some(hook) = hook {
             env.remove_env_cleanup_hook(hook)?;
         }
-        let core = Arc::clone(&self.core);
-        Ok(blocking(move || core.close().map(|()| Done::Unit)))
+        let shared = Arc::clone(&self.shared);
+        Ok(blocking(move || shared.shutdown().map(|()| Done::Unit)))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn metrics_text(&self) -> String {
-        self.core.metrics_text()
+        self.shared.core.metrics_text()
     }
 
-    #[napi]
+    /// The configuration in effect (defaults filled in).
+    #[napi(catch_unwind)]
+    pub fn config(&self) -> EffectiveConfig {
+        EffectiveConfig::from(self.shared.core.config())
+    }
+
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> JsStats {
-        let s = self.core.stats();
+        let s = self.shared.core.stats();
         let counts = |m: std::collections::BTreeMap<String, u64>| {
             m.into_iter().map(|(k, v)| (k, v as f64)).collect()
         };
@@ -570,22 +831,23 @@ impl NativeCommitter {
     }
 
     /// Keeps the event loop alive (some promise is pending).
-    #[napi(js_name = "ref")]
+    #[napi(js_name = "ref", catch_unwind)]
     pub fn keep_alive(&self, env: Env) -> Result<()> {
         self.set_ref(env, true)
     }
 
     /// Lets the event loop exit (nothing is pending).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn unref(&self, env: Env) -> Result<()> {
         self.set_ref(env, false)
     }
 
     fn set_ref(&self, env: Env, on: bool) -> Result<()> {
-        if self.sink.tsfn.aborted() {
+        let tsfn = &self.shared.sink.tsfn;
+        if tsfn.aborted() {
             return Ok(());
         }
-        let raw = self.sink.tsfn.raw();
+        let raw = tsfn.raw();
         let status = unsafe {
             if on {
                 sys::napi_ref_threadsafe_function(env.raw(), raw)
@@ -603,6 +865,13 @@ impl NativeCommitter {
     }
 }
 
+/// Test helper (not public API): panics inside an export, which must reach JavaScript as
+/// an Error rather than abort the process.
+#[napi(js_name = "__panic", catch_unwind)]
+pub fn panic_for_tests(message: String) {
+    panic!("{message}");
+}
+
 /// What `benchCore` measured.
 #[napi(object)]
 pub struct CoreBench {
@@ -613,14 +882,16 @@ pub struct CoreBench {
 
 /// Benchmark helper (not public API): `n` single-row inserts into `bench(id, payload)` with
 /// `in_flight` submitted at once, through the Rust core alone, on this thread.
-#[napi(js_name = "__benchCore")]
+#[napi(js_name = "__benchCore", catch_unwind)]
 pub fn bench_core(
     path: String,
     options: HashMap<String, String>,
     n: u32,
     in_flight: u32,
 ) -> Result<CoreBench> {
-    let core = Committer::open(&path, config(options)?).map_err(|e| core_error(&e))?;
+    let core = config(options)
+        .and_then(|config| Committer::open(&path, config))
+        .map_err(|e| core_error(&e))?;
     core.execute(
         "CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, payload TEXT)",
         (),

@@ -1,11 +1,12 @@
 'use strict';
+const fs = require('node:fs');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Committer, LitecommitError } = require('..');
-const { tempDb } = require('./helpers');
+const { tempDb, holdWriteLock, waitUntil } = require('./helpers');
 
-async function open(options) {
-  const db = new Committer(tempDb(), options);
+async function open({ path = tempDb(), ...options } = {}) {
+  const db = new Committer(path, options);
   await db.execute('CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER)');
   return db;
 }
@@ -57,7 +58,9 @@ test('query resolves to row objects keyed by column name and sees resolved write
   await db.execute('INSERT INTO kv VALUES (?, ?)', ['x', 42]);
   assert.deepEqual(await db.query('SELECT k AS key, v FROM kv WHERE v > ?', [1]), [{ key: 'x', v: 42 }]);
   assert.deepEqual(await db.query('SELECT count(*) AS n FROM kv WHERE k = :k', { k: 'x' }), [{ n: 1 }]);
-  await assert.rejects(db.query('INSERT INTO kv VALUES (1, 2)'), (e) => e instanceof LitecommitError);
+  // The read pool is read-only.
+  await assert.rejects(db.query('INSERT INTO kv VALUES (1, 2)'), (e) => e instanceof LitecommitError && e.code === 'SQLITE_READONLY');
+  assert.deepEqual(await db.query('SELECT count(*) AS n FROM kv'), [{ n: 1 }]);
   // Any column name is a column, even one that names a special property.
   const [odd] = await db.query("SELECT x'00' AS __proto__, 1 AS constructor");
   assert.equal(Object.getPrototypeOf(odd), Object.prototype);
@@ -80,18 +83,54 @@ test('flush is a barrier for everything submitted before it', async () => {
   await db.close();
 });
 
-test('checkpoint runs each mode and rejects an unknown one', async () => {
-  const db = await open({ checkpoint: false });
+test('checkpoint copies the WAL into the database, counts it, and resets the WAL', async () => {
+  const path = tempDb();
+  const db = await open({ path, checkpoint: false });
   for (let i = 0; i < 50; i++) await db.execute('INSERT INTO kv VALUES (?, ?)', [`k${i}`, i]);
-  for (const mode of ['passive', 'full', 'restart', 'truncate']) {
+  const s0 = db.stats();
+  assert.ok(s0.walBacklogFrames > 0, 'the WAL holds frames no checkpoint copied');
+
+  // PASSIVE with nobody reading: every frame is copied back.
+  const passive = await db.checkpoint('passive');
+  assert.equal(passive.mode, 'passive');
+  assert.ok(passive.logFrames > 0);
+  assert.equal(passive.checkpointedFrames, passive.logFrames);
+  assert.equal(passive.busy, false);
+  const s1 = db.stats();
+  assert.equal(s1.checkpoints.passive, (s0.checkpoints.passive ?? 0) + 1);
+  assert.equal(s1.walBacklogFrames, 0);
+  assert.equal(await db.checkpoint().then((r) => r.mode), 'passive'); // the default mode
+
+  // FULL and RESTART after more writes: all copied; RESTART makes the next write start
+  // the WAL over, so it then holds only that write's frames.
+  for (const mode of ['full', 'restart']) {
+    for (let i = 0; i < 20; i++) await db.execute('UPDATE kv SET v = v + 1 WHERE k = ?', [`k${i}`]);
     const r = await db.checkpoint(mode);
     assert.equal(r.mode, mode);
-    assert.equal(typeof r.logFrames, 'number');
-    assert.equal(typeof r.checkpointedFrames, 'number');
-    assert.equal(typeof r.busy, 'boolean');
+    assert.ok(r.logFrames > 0, mode);
+    assert.equal(r.checkpointedFrames, r.logFrames, mode);
+    assert.equal(r.busy, false, mode);
+    assert.equal(db.stats().checkpoints[mode], 1, mode);
   }
-  const dflt = await db.checkpoint();
-  assert.equal(dflt.mode, 'passive');
+  const bigLog = (await db.checkpoint('passive')).logFrames;
+  await db.execute('UPDATE kv SET v = 0 WHERE k = ?', ['k0']);
+  const small = await db.checkpoint('passive');
+  assert.ok(small.logFrames < bigLog, `the WAL restarted (${small.logFrames} < ${bigLog} frames)`);
+
+  // TRUNCATE empties the WAL file: the main file alone holds every row.
+  await db.execute('UPDATE kv SET v = -1 WHERE k = ?', ['k1']);
+  const t = await db.checkpoint('truncate');
+  assert.equal(t.busy, false);
+  assert.equal(t.logFrames, 0);
+  assert.equal(db.stats().checkpoints.truncate, 1);
+  assert.equal(db.stats().walFileBytes, 0);
+  assert.equal(fs.statSync(`${path}-wal`).size, 0);
+  const copy = `${path}.copy`;
+  fs.copyFileSync(path, copy);
+  const other = new Committer(copy);
+  assert.deepEqual(await other.query('SELECT count(*) AS n, sum(v = -1) AS m FROM kv'), [{ n: 50, m: 1 }]);
+  await other.close();
+
   await assert.rejects(db.checkpoint('sideways'), { code: 'LITECOMMIT_INVALID_CONFIG' });
   await assert.rejects(db.checkpoint(3), TypeError);
   await db.close();
@@ -124,39 +163,105 @@ test('metricsText and stats report the committer figures', async () => {
   await db.close();
 });
 
-test('camelCase options map to the configuration; bad ones throw', async () => {
-  const db = new Committer(tempDb(), {
-    durability: 'normal',
-    flushPolicy: 'ticker',
-    maxBatchSize: 7,
-    maxWaitMs: 1,
-    queueCapacity: 100,
-    readConnections: 2,
-    checkpoint: false,
-    passiveThresholdMb: 1,
-    restartThresholdMb: 2.5,
-    dynamicBatchSize: false,
-    busyTimeoutMs: '1000',
-    cacheSizeKib: 1024,
-    journalSizeLimit: -1,
-    foreignKeys: true,
-    lingerMs: undefined,
-  });
-  await db.execute('CREATE TABLE t (v INTEGER)');
-  await Promise.all(Array.from({ length: 50 }, (_, i) => db.execute('INSERT INTO t VALUES (?)', [i])));
-  assert.ok(db.stats().maxBatchSize <= 7);
+// Every option, each set to a value other than its default.
+const EVERY_OPTION = {
+  durability: 'normal',
+  flushPolicy: 'ticker',
+  maxBatchSize: 7,
+  maxWaitMs: 3,
+  lingerMs: 2,
+  queueCapacity: 100,
+  busyTimeoutMs: 1234,
+  readConnections: 2,
+  checkpoint: false,
+  passiveThresholdMb: 1.5,
+  restartThresholdMb: 2.5,
+  checkpointBusyTimeoutMs: 77,
+  dynamicBatchSize: false,
+  truncateWhenIdle: true,
+  idleVacuumPages: 9,
+  idleVacuumBudgetMs: 11,
+  idleMs: 5000,
+  cacheSizeKib: 1024,
+  mmapSize: 65536,
+  journalSizeLimit: 123456,
+  foreignKeys: false,
+  statementCacheCapacity: 17,
+};
+
+/** Reads a pragma on the writer connection (through a transaction). */
+async function writerPragma(db, name) {
+  const { rows } = await db.execute(`PRAGMA ${name}`);
+  return Object.values(rows[0])[0];
+}
+
+test('every camelCase option maps to its configuration field', async () => {
+  const native = require('../litecommit.node');
+  // As index.js passes them: strings.
+  const strings = Object.fromEntries(Object.entries(EVERY_OPTION).map(([k, v]) => [k, String(v)]));
+  const db = native.open(tempDb(), strings, () => {});
+  assert.ok(db instanceof native.NativeCommitter);
+  const config = db.config();
+  assert.deepEqual(config, EVERY_OPTION);
+  const [err] = await db.close();
+  assert.equal(err, undefined);
+  // The defaults differ from every value above, so each option changed something.
+  const dflt = native.open(tempDb(), {}, () => {});
+  const defaults = dflt.config();
+  for (const [name, value] of Object.entries(EVERY_OPTION)) assert.notDeepEqual(defaults[name], value, name);
+  assert.deepEqual(Object.keys(defaults).sort(), Object.keys(EVERY_OPTION).sort());
+  await dflt.close();
+  // A negative journal size limit keeps the WAL file at its high-water mark.
+  const keep = native.open(tempDb(), { journalSizeLimit: '-1' }, () => {});
+  assert.equal(keep.config().journalSizeLimit, -1);
+  await keep.close();
+});
+
+test('options reach the connections and the writer: pragmas, batch sizes, timers, queue', async () => {
+  const path = tempDb();
+  const db = new Committer(path, { ...EVERY_OPTION, maxWaitMs: 1, lingerMs: undefined });
+  // Connection settings, read on the writer connection.
+  assert.equal(await writerPragma(db, 'busy_timeout'), 1234);
+  assert.equal(await writerPragma(db, 'cache_size'), -1024);
+  assert.equal(await writerPragma(db, 'mmap_size'), 65536);
+  assert.equal(await writerPragma(db, 'journal_size_limit'), 123456);
+  assert.equal(await writerPragma(db, 'foreign_keys'), 0);
+  assert.equal(await writerPragma(db, 'synchronous'), 1);
+  // foreignKeys: false lets a dangling reference in.
+  await db.execute('CREATE TABLE parent (id INTEGER PRIMARY KEY)');
+  await db.execute('CREATE TABLE child (p INTEGER REFERENCES parent (id))');
+  await db.execute('INSERT INTO child VALUES (42)');
+  // The ticker flushed those lone transactions on its timer.
+  assert.ok(db.stats().flushes.timer >= 1);
   await db.close();
 
-  const bad = (options, code) => assert.throws(() => new Committer(tempDb(), options), { code });
-  bad({ maxBatchSize: 0 }, 'LITECOMMIT_INVALID_CONFIG');
-  bad({ durability: 'sometimes' }, 'LITECOMMIT_INVALID_CONFIG');
-  bad({ restartThresholdMb: 1, passiveThresholdMb: 4 }, 'LITECOMMIT_INVALID_CONFIG');
-  bad({ noSuchOption: 1 }, 'LITECOMMIT_INVALID_CONFIG');
-  bad({ maxBatchSize: 'many' }, 'LITECOMMIT_INVALID_CONFIG');
+  // maxBatchSize: with the writer held back by a lock, 50 submissions queue up (the writer
+  // may have taken a first few before it blocked); the rest commit in batches of exactly 7.
+  const db2 = new Committer(path, { maxBatchSize: 7, busyTimeoutMs: 60000, checkpoint: false });
+  await db2.execute('CREATE TABLE t (v INTEGER)');
+  const lock = await holdWriteLock(path);
+  const writes = Array.from({ length: 50 }, (_, i) => db2.execute('INSERT INTO t VALUES (?)', [i]));
+  await lock.release();
+  await Promise.all(writes);
+  const s = db2.stats();
+  assert.equal(s.maxBatchSize, 7);
+  assert.ok(s.batches >= 1 + Math.ceil(50 / 7), `${s.batches} batches`);
+  assert.equal(s.transactionsCommitted, 51);
+  await db2.close();
+});
+
+test('bad options throw LITECOMMIT_INVALID_CONFIG or a TypeError naming the option', async () => {
+  const bad = (options, message) =>
+    assert.throws(() => new Committer(tempDb(), options), { code: 'LITECOMMIT_INVALID_CONFIG', message }, JSON.stringify(options));
+  bad({ maxBatchSize: 0 }, /max_batch_size/);
+  bad({ durability: 'sometimes' }, /durability/);
+  bad({ restartThresholdMb: 1, passiveThresholdMb: 4 }, /restart_threshold_mb/);
+  bad({ noSuchOption: 1 }, /noSuchOption/);
+  bad({ maxBatchSize: 'many' }, /max_batch_size/);
   assert.throws(() => new Committer(tempDb(), { maxBatchSize: {} }), { name: 'TypeError', message: /maxBatchSize/ });
   assert.throws(() => new Committer(tempDb(), 'fast'), TypeError);
   assert.throws(() => new Committer(42), TypeError);
-  assert.throws(() => new Committer('/nonexistent-dir/sub/x.db'), { code: 'LITECOMMIT_OPEN' });
+  assert.throws(() => new Committer('/nonexistent-dir/sub/x.db'), { code: 'SQLITE_CANTOPEN' });
 });
 
 test('close is idempotent and every call after it fails with LITECOMMIT_CLOSED', async () => {

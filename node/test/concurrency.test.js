@@ -57,7 +57,7 @@ test('one threadsafe-function call per batch settles all of its transactions', a
   let calls = 0;
   let done;
   const allSeen = new Promise((resolve) => (done = resolve));
-  const db = new native.NativeCommitter(tempDb(), { maxBatchSize: '64' }, ([numbers]) => {
+  const db = native.open(tempDb(), { maxBatchSize: '64' }, ([numbers]) => {
     calls++;
     for (let j = 0; j < numbers.length; j += 4) {
       assert.equal(numbers[j + 1], 0, 'committed');
@@ -66,8 +66,8 @@ test('one threadsafe-function call per batch settles all of its transactions', a
     if (seen.size === N + 1) done();
   });
   db.ref();
-  assert.equal(db.submit(0, 'CREATE TABLE t (v INTEGER)', undefined, undefined), null);
-  for (let i = 1; i <= N; i++) assert.equal(db.submit(i, 'INSERT INTO t VALUES (?)', [i], undefined), null);
+  assert.equal(db.submit(0, 'CREATE TABLE t (v INTEGER)', undefined, undefined, false), null);
+  for (let i = 1; i <= N; i++) assert.equal(db.submit(i, 'INSERT INTO t VALUES (?)', [i], undefined, false), null);
   await allSeen;
   db.unref();
   const s = db.stats();

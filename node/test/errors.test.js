@@ -1,14 +1,24 @@
 'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Committer, LitecommitError } = require('..');
 const { tempDb, holdWriteLock } = require('./helpers');
 
 test('constraint violations reject with code, message, statementIndex; the rest of the batch commits', async () => {
-  const db = new Committer(tempDb());
-  await db.execute('CREATE TABLE u (k TEXT UNIQUE, n INTEGER NOT NULL CHECK (n >= 0))');
-  await db.execute('INSERT INTO u VALUES (?, ?)', ['taken', 1]);
-  // Submitted together so they share batches.
+  // The ticker policy with a timer that never fires flushes exactly when 5 are queued (or
+  // on flush()): the five transactions below are certain to share one batch.
+  const db = new Committer(tempDb(), {
+    flushPolicy: 'ticker',
+    maxBatchSize: 5,
+    maxWaitMs: 600_000,
+    dynamicBatchSize: false,
+    checkpoint: false,
+  });
+  await Promise.all([db.execute('CREATE TABLE u (k TEXT UNIQUE, n INTEGER NOT NULL CHECK (n >= 0))'), db.flush()]);
+  await Promise.all([db.execute('INSERT INTO u VALUES (?, ?)', ['taken', 1]), db.flush()]);
+  const before = db.stats();
   const outcomes = await Promise.allSettled([
     db.execute('INSERT INTO u VALUES (?, ?)', ['a', 1]),
     db.execute('INSERT INTO u VALUES (?, ?)', ['taken', 2]),
@@ -33,6 +43,13 @@ test('constraint violations reject with code, message, statementIndex; the rest 
   assert.equal(check.code, 'SQLITE_CONSTRAINT_CHECK');
   const rows = await db.query('SELECT k FROM u ORDER BY k');
   assert.deepEqual(rows.map((r) => r.k), ['a', 'e', 'taken']);
+  // All five in one batch, which committed.
+  const after = db.stats();
+  assert.equal(after.batches - before.batches, 1);
+  assert.equal(after.maxBatchSize, 5);
+  assert.equal((after.flushes.size ?? 0) - (before.flushes.size ?? 0), 1);
+  assert.equal(after.transactionsCommitted - before.transactionsCommitted, 2);
+  assert.equal(after.transactionsFailed - before.transactionsFailed, 3);
   await db.close();
 });
 
@@ -124,7 +141,42 @@ test('close waits for submissions still waiting for queue room', async () => {
 test('opening fails cleanly', () => {
   assert.throws(() => new Committer('/proc/definitely/not/here.db'), (e) => {
     assert.ok(e instanceof LitecommitError);
-    assert.equal(e.code, 'LITECOMMIT_OPEN');
+    assert.equal(e.code, 'SQLITE_CANTOPEN');
+    assert.equal(e.errno, 14);
+    assert.match(e.message, /here\.db/);
     return true;
   });
+});
+
+test('opening a file that is not a database fails with SQLITE_NOTADB', () => {
+  const path = tempDb();
+  fs.writeFileSync(path, crypto.randomBytes(8192));
+  assert.throws(() => new Committer(path), (e) => {
+    assert.ok(e instanceof LitecommitError);
+    assert.equal(e.code, 'SQLITE_NOTADB');
+    assert.equal(e.errno, 26);
+    assert.equal(e.extendedCode, 26);
+    return true;
+  });
+  // Nothing was written to it.
+  assert.equal(fs.existsSync(`${path}-wal`), false);
+});
+
+test('opening a database another process holds locked fails with SQLITE_BUSY', async () => {
+  const path = tempDb();
+  const lock = await holdWriteLock(path, { exclusive: true });
+  try {
+    assert.throws(() => new Committer(path, { busyTimeoutMs: 50 }), (e) => {
+      assert.ok(e instanceof LitecommitError);
+      assert.equal(e.code, 'SQLITE_BUSY');
+      assert.equal(e.errno, 5);
+      return true;
+    });
+  } finally {
+    await lock.release();
+  }
+  // Once the lock is gone it opens.
+  const db = new Committer(path);
+  assert.deepEqual(await db.query('SELECT count(*) AS n FROM held'), [{ n: 0 }]);
+  await db.close();
 });

@@ -62,13 +62,17 @@ function linkPackage(dir) {
 
 /**
  * Holds SQLite's write lock on `dbPath` from another process (Python's sqlite3) until
- * `release()` is called: the committer's writer then waits in its busy handler.
+ * `release()` is called: the committer's writer then waits in its busy handler. With
+ * `exclusive`, takes an EXCLUSIVE lock on a rollback-journal database instead, which
+ * keeps every other connection out, even from reading its schema.
  */
-function holdWriteLock(dbPath) {
+function holdWriteLock(dbPath, { exclusive = false } = {}) {
   const script = [
     'import sqlite3, sys',
     'c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)',
-    "c.execute('BEGIN IMMEDIATE')",
+    ...(exclusive
+      ? ["c.execute('PRAGMA journal_mode=DELETE')", "c.execute('CREATE TABLE IF NOT EXISTS held (v)')", "c.execute('BEGIN EXCLUSIVE')"]
+      : ["c.execute('BEGIN IMMEDIATE')"]),
     "print('locked', flush=True)",
     'sys.stdin.readline()',
     "c.execute('COMMIT')",
@@ -92,4 +96,16 @@ function holdWriteLock(dbPath) {
   });
 }
 
-module.exports = { NODE_DIR, tempDir, tempDb, run, runScript, linkPackage, holdWriteLock };
+/**
+ * Resolves once `ready()` (sync or async) returns true, checking every few milliseconds.
+ * Rejects only after `timeoutMs`, which is generous: reaching it means something is stuck.
+ */
+async function waitUntil(ready, what, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+module.exports = { NODE_DIR, tempDir, tempDb, run, runScript, linkPackage, holdWriteLock, waitUntil };

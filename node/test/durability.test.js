@@ -1,0 +1,71 @@
+'use strict';
+// Durability modes and the adaptive policy's linger.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { performance } = require('node:perf_hooks');
+const { Committer } = require('..');
+const { tempDb } = require('./helpers');
+
+/** Reads a pragma on the writer connection (through a transaction). */
+async function writerPragma(db, name) {
+  const { rows } = await db.execute(`PRAGMA ${name}`);
+  return Object.values(rows[0])[0];
+}
+
+test("durability sets the writer's PRAGMA synchronous: full 2, normal 1, off 0", async () => {
+  const expected = { full: 2, normal: 1, off: 0, [undefined]: 2 };
+  for (const durability of ['full', 'normal', 'off', undefined]) {
+    const db = new Committer(tempDb(), { durability });
+    assert.equal(await writerPragma(db, 'synchronous'), expected[durability], String(durability));
+    assert.equal(await writerPragma(db, 'journal_mode'), 'wal');
+    await db.execute('CREATE TABLE t (v INTEGER)');
+    await Promise.all(Array.from({ length: 100 }, (_, i) => db.execute('INSERT INTO t VALUES (?)', [i])));
+    assert.deepEqual(await db.query('SELECT count(*) AS n FROM t'), [{ n: 100 }]);
+    await db.close();
+  }
+});
+
+test('lingerMs: a lone transaction waits for company, and those that come share its batch', async () => {
+  // A linger far longer than the test: the batch below can only commit because it fills.
+  const db = new Committer(tempDb(), {
+    lingerMs: 600_000,
+    maxBatchSize: 3,
+    dynamicBatchSize: false,
+    checkpoint: false,
+    durability: 'off',
+  });
+  // flush() ends a batch at once, linger or not.
+  await Promise.all([db.execute('CREATE TABLE t (v INTEGER)'), db.flush()]);
+  const before = db.stats();
+  const settled = [];
+  const a = db.execute('INSERT INTO t VALUES (1)').then((r) => (settled.push('a'), r));
+  // Each submission in its own turn of the event loop, after a round trip to the read pool
+  // (time in which a writer that does not linger commits what it has).
+  assert.deepEqual(await db.query('SELECT count(*) AS n FROM t'), [{ n: 0 }]);
+  const b = db.execute('INSERT INTO t VALUES (2)').then((r) => (settled.push('b'), r));
+  assert.deepEqual(await db.query('SELECT count(*) AS n FROM t'), [{ n: 0 }]);
+  assert.deepEqual(settled, []);
+  const c = db.execute('INSERT INTO t VALUES (3)');
+  await Promise.all([a, b, c]);
+  const after = db.stats();
+  assert.equal(after.batches - before.batches, 1, 'one batch');
+  assert.equal(after.flushes.size - (before.flushes.size ?? 0), 1, 'flushed because it was full');
+  assert.equal(after.maxBatchSize, 3);
+  await db.close();
+});
+
+test('lingerMs: a transaction alone commits no sooner than the linger', async () => {
+  const lingerMs = 1000;
+  const db = new Committer(tempDb(), { lingerMs, checkpoint: false, durability: 'off' });
+  await Promise.all([db.execute('CREATE TABLE t (v INTEGER)'), db.flush()]);
+  // The writer waits until lingerMs after it took the transaction, which is after it was
+  // submitted: a lower bound that holds however slow the machine is (both clocks are the
+  // monotonic clock).
+  const start = performance.now();
+  await db.execute('INSERT INTO t VALUES (1)');
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed >= lingerMs - 1, `committed after ${elapsed} ms`);
+  // It waited alone for the whole linger; then the writer committed it by itself.
+  assert.equal(db.stats().flushes.adaptive, 1);
+  await db.close();
+});
