@@ -27,9 +27,9 @@
  * Thread safety:
  *  - A committer may be used from any number of threads at once: submit, execute, query,
  *    flush, checkpoint, metrics and stats are all thread-safe. Transactions submitted from
- *    one thread commit in submission order. litecommit_close may be called from any thread
- *    (except from a callback, see below); litecommit_committer_free only once no other
- *    thread uses the committer any more.
+ *    one thread commit in submission order. litecommit_close may be called from any thread,
+ *    a completion callback included; litecommit_committer_free only once no other thread
+ *    uses the committer any more.
  *  - A completion queue may be shared by several committers and polled from any thread.
  *    It must not be freed while a thread is polling it.
  *  - A pending handle may be waited on from any thread, by one thread at a time.
@@ -628,7 +628,8 @@ litecommit_status litecommit_open(const char *path,
  * Stops accepting work, commits everything already queued, delivers every outcome, stops
  * the scheduler and closes the connections. Idempotent: closing a closed committer returns
  * `LITECOMMIT_OK`. Every later call on it fails with `LITECOMMIT_CLOSED`.
- * Must not be called from a completion callback.
+ * Called from a completion callback it returns at once and the writer finishes closing
+ * on its own.
  */
 litecommit_status litecommit_close(const struct litecommit_committer *db);
 

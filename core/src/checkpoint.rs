@@ -97,6 +97,7 @@ impl Scheduler {
         metrics: Arc<Metrics>,
     ) -> Result<(Arc<Scheduler>, JoinHandle<()>)> {
         let conn = crate::connection::open_checkpointer(path, config)?;
+        let wal_path = wal_path(&conn);
         // Reading the schema also puts this connection's pager in WAL mode; until then a
         // checkpoint on it reports -1 frames.
         let page_size: i64 = conn
@@ -131,7 +132,7 @@ impl Scheduler {
         });
         let worker = Worker {
             conn,
-            wal_path: wal_path(path),
+            wal_path,
             scheduler: Arc::clone(&scheduler),
             listener: config.event_listener.clone(),
             idle: (config.checkpoint && config.truncate_when_idle)
@@ -513,11 +514,10 @@ fn checkpoint_v2(conn: &Connection, mode: CheckpointMode) -> Result<(i64, i64, b
     }
 }
 
-/// The path of a database's -wal file.
-pub(crate) fn wal_path(db: &Path) -> PathBuf {
-    let mut s = db.as_os_str().to_owned();
-    s.push("-wal");
-    PathBuf::from(s)
+/// The path of the -wal file of the database `conn` has open (for a `file:` URI, SQLite's
+/// resolved file name, not the URI text).
+pub(crate) fn wal_path(conn: &Connection) -> PathBuf {
+    PathBuf::from(format!("{}-wal", conn.path().unwrap_or_default()))
 }
 
 pub(crate) fn file_len(path: &Path) -> u64 {

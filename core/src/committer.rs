@@ -42,6 +42,7 @@ struct Inner {
     readers: Arc<ReadPool>,
     metrics: Arc<Metrics>,
     path: PathBuf,
+    wal_path: PathBuf,
     config: Config,
     /// The process that opened it.
     pid: u32,
@@ -62,6 +63,7 @@ impl Committer {
         let path = path.as_ref().to_path_buf();
         let metrics = Arc::new(Metrics::new());
         let conn = crate::connection::open_writer(&path, &config)?;
+        let wal_path = crate::checkpoint::wal_path(&conn);
         let readers = Arc::new(ReadPool::open(&path, &config)?);
         let (scheduler, scheduler_thread) = Scheduler::start(&path, &config, Arc::clone(&metrics))?;
         let intake = Arc::new(Intake::default());
@@ -112,6 +114,7 @@ impl Committer {
                 readers,
                 metrics,
                 path,
+                wal_path,
                 config,
                 pid: std::process::id(),
             }),
@@ -236,8 +239,7 @@ impl Committer {
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
         let mut stats = inner.metrics.stats();
-        stats.wal_file_bytes =
-            crate::checkpoint::file_len(&crate::checkpoint::wal_path(&inner.path));
+        stats.wal_file_bytes = crate::checkpoint::file_len(&inner.wal_path);
         stats.queue_length = inner.queue.len() as u64;
         stats.submitting = inner.intake.inside() as u64;
         stats

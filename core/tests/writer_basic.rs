@@ -492,3 +492,23 @@ fn each_durability_sets_its_synchronous_level_on_the_writer() {
     assert_eq!(synchronous_with(Durability::Normal), 1);
     assert_eq!(synchronous_with(Durability::Off), 0);
 }
+
+#[test]
+fn a_uri_path_opens_the_file_it_names_and_stats_measure_its_wal() {
+    let (_dir, path) = temp_db();
+    let uri = format!("file:{}?cache=private", path.display());
+    let db = open(std::path::Path::new(&uri), Config::default());
+    exec(&db, "CREATE TABLE t (v)", ());
+    exec(&db, "INSERT INTO t VALUES (1)", ());
+    let wal = std::fs::metadata(format!("{}-wal", path.display()))
+        .unwrap()
+        .len();
+    assert!(wal > 0, "the -wal file next to {} is empty", path.display());
+    assert_eq!(db.stats().wal_file_bytes, wal);
+    db.close().unwrap();
+    let plain = rusqlite::Connection::open(&path).unwrap();
+    let n: i64 = plain
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}

@@ -212,7 +212,8 @@ pub unsafe extern "C" fn litecommit_open(
 /// Stops accepting work, commits everything already queued, delivers every outcome, stops
 /// the scheduler and closes the connections. Idempotent: closing a closed committer returns
 /// `LITECOMMIT_OK`. Every later call on it fails with `LITECOMMIT_CLOSED`.
-/// Must not be called from a completion callback.
+/// Called from a completion callback it returns at once and the writer finishes closing
+/// on its own.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_close(db: *const litecommit_committer) -> litecommit_status {
     guard("litecommit_close", || {
