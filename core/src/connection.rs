@@ -141,8 +141,11 @@ const TOTAL_CHANGES_BASE: &CStr = c"litecommit.total_changes_base";
 /// SQLite sets the connection's `changes()` to 0 whenever an INSERT, UPDATE or DELETE
 /// statement ends, without adding to `total_changes()`: that is how the writer gives every
 /// transaction the `changes()` of a fresh connection.
-const CHANGES_RESET_TABLE: &CStr = c"litecommit_changes_reset";
-const CHANGES_RESET: &str = "DELETE FROM litecommit_changes_reset";
+const CHANGES_RESET_TABLE: &CStr = c"sqlite_litecommit_changes_reset";
+const CHANGES_RESET: &str = "DELETE FROM sqlite_litecommit_changes_reset";
+/// The reset table's name, which submitted SQL may not use. Applications cannot create
+/// tables or views under SQLite's reserved `sqlite_` prefix, so none can shadow it.
+pub(crate) const RESERVED_NAME: &str = "sqlite_litecommit_changes_reset";
 
 /// Prepares the writer for the next transaction, so that the SQL functions reading
 /// connection state answer as on a fresh connection: `last_insert_rowid()` and

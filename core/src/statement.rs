@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use crate::connection::RESERVED_NAME;
 use crate::error::{Error, Result};
 use crate::transaction::{Rows, Statement, StatementResult};
 use crate::value::{Params, Value};
@@ -83,10 +84,46 @@ pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
     while tokens.peek() == Some(Token::Punct(';')) {
         tokens.next();
     }
-    check_statement(&mut tokens).map_err(|reason| Error::Refused {
+    let refuse = |reason| Error::Refused {
         reason,
         statement_index,
-    })
+    };
+    check_one_statement(&sql[sql.len() - tokens.rest.len()..]).map_err(refuse)?;
+    check_statement(&mut tokens).map_err(refuse)
+}
+
+/// Refuses a text that holds more than one statement, before SQLite sees it: preparing the
+/// first statement can compile the next one too (to tell whether the rest is empty), and a
+/// pragma acts when it is compiled. Also refuses the name litecommit reserves on the writer.
+fn check_one_statement(sql: &str) -> std::result::Result<(), String> {
+    let mut tokens = Tokens { rest: sql };
+    while let Some(token) = tokens.next() {
+        if token == Token::Punct(';') {
+            let end = sql.len() - tokens.rest.len();
+            let rest_is_empty = tokens.clone().all(|t| t == Token::Punct(';'));
+            // A `;` inside a CREATE TRIGGER body does not end the statement.
+            if !rest_is_empty && is_complete(&sql[..end]) {
+                return Err(
+                    "more than one statement in one SQL text; pass each statement separately"
+                        .into(),
+                );
+            }
+        } else if token.name().as_deref() == Some(RESERVED_NAME) {
+            return Err(format!(
+                "{RESERVED_NAME} is a name litecommit reserves on its writer connection"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// SQLite's own test of whether `sql` ends with a complete statement.
+fn is_complete(sql: &str) -> bool {
+    let Ok(text) = std::ffi::CString::new(sql) else {
+        return false;
+    };
+    // SAFETY: `text` is a valid NUL-terminated string; sqlite3_complete only reads it.
+    unsafe { rusqlite::ffi::sqlite3_complete(text.as_ptr()) != 0 }
 }
 
 /// Checks one statement; `Err` holds the reason for refusing it.

@@ -341,6 +341,30 @@ fn query_only_is_refused_and_the_next_batches_commit() {
 }
 
 #[test]
+fn a_second_statement_in_one_text_is_refused_before_sqlite_compiles_it() {
+    let pair = Pair::new(&["CREATE TABLE t (v)"]);
+    for sql in [
+        "INSERT INTO t VALUES (9); PRAGMA query_only=1",
+        "SELECT 1; PRAGMA recursive_triggers=1",
+        "SELECT 1 ; /* c */ BEGIN",
+    ] {
+        assert_refused(&pair.db, sql, "more than one statement");
+    }
+    assert_refused(
+        &pair.db,
+        "DELETE FROM sqlite_litecommit_changes_reset",
+        "reserves on its writer connection",
+    );
+    pair.alone(
+        &["CREATE TRIGGER two AFTER INSERT ON t WHEN new.v = 1 BEGIN \
+           INSERT INTO t VALUES (2); INSERT INTO t VALUES (3); END;"],
+    );
+    pair.alone(&["INSERT INTO t VALUES (1);;"]);
+    assert_eq!(query_int(&pair.db, "SELECT count(*) FROM t", ()), 3);
+    pair.assert_same_database();
+}
+
+#[test]
 fn connection_settings_cannot_be_changed_by_a_transaction() {
     let pair = Pair::new(&[
         "CREATE TABLE t (v CHECK (v > 0))",
