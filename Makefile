@@ -1,6 +1,7 @@
-# litecommit: `make demo` runs the seed's benchmark, `make test` runs every suite.
-# Each component adds its own targets in mk/<component>.mk and appends its test target to
-# TEST_TARGETS (and its benchmark to BENCH_TARGETS) once its suite is in place.
+# litecommit: `make demo` runs the checkpoint benchmark, `make test` runs every suite,
+# `make help` lists every target. Each component adds its own targets in mk/<component>.mk
+# and appends its test target to TEST_TARGETS (and its benchmark to BENCH_TARGETS).
+# A target documents itself with a `## ` comment on its rule line.
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -9,18 +10,22 @@ export CARGO_TERM_COLOR ?= never
 TEST_TARGETS := test-core
 BENCH_TARGETS := bench-core
 
-.PHONY: all test demo bench lint test-core bench-core
+.PHONY: all help test demo bench lint test-core bench-core
 all: test
 
 include $(sort $(wildcard mk/*.mk))
 
-test: lint $(TEST_TARGETS)
+help: ## list the targets and what they do
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) \
+		| sed -E 's/^([^:]+):.*## (.*)$$/  \1\t\2/' | expand -t 20
 
-lint:
+test: lint $(TEST_TARGETS) ## every test suite of every language (installs what it needs)
+
+lint: ## rustfmt and clippy on the core crate
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy -p litecommit --all-targets -- -D warnings
 
-test-core:
+test-core: ## the core crate's tests
 	$(CARGO) test -p litecommit
 
-bench: $(BENCH_TARGETS)
+bench: $(BENCH_TARGETS) ## every benchmark, each beside its baseline

@@ -1,61 +1,15 @@
 /*
  * litecommit: group commit for SQLite, C API.
  *
- * Link: the static library target/release/liblitecommit.a (cargo build -p litecommit-ffi
- * --release) plus -lpthread -ldl -lm -lrt, or the shared library liblitecommit.so.
+ * Link the static library target/release/liblitecommit.a (cargo build -p litecommit-ffi
+ * --release) with -lpthread -ldl -lm -lrt, or the shared library liblitecommit.so.
  *
- * Status codes: every function except the free functions returns a litecommit_status;
- * LITECOMMIT_OK (0) is success. After a failure, litecommit_last_error() describes it
- * (message, SQLite primary and extended code, statement index) until the next failing
- * call on the same thread. NULL pointers, invalid UTF-8, unknown enum values and out of
- * range indexes are answered with LITECOMMIT_INVALID_ARGUMENT; a panic inside the library
- * is caught and answered with LITECOMMIT_INTERNAL: nothing ever unwinds into C.
- *
- * Ownership: every object the library hands out (committer, pending, result, rows, queue,
- * string) is freed with its litecommit_*_free function, which takes the ADDRESS of the
- * caller's pointer and sets it to NULL: freeing NULL is a no-op, so a second free through
- * the same variable is harmless. Freeing the same object through a copy of the pointer is
- * a double free, as with free(3). Pointers INTO an object (column names, text and blob
- * values, rows of a statement result, error strings of a result) stay valid as long as
- * that object. Input pointers (statements, parameters) are only read during the call:
- * litecommit copies what it keeps.
- *
- * Close versus free: litecommit_close(db) commits what is queued, delivers every outcome
- * and is idempotent; any later call on db returns LITECOMMIT_CLOSED. The handle stays
- * valid until litecommit_committer_free(&db), which closes first if needed.
- *
- * Thread safety:
- *  - A committer may be used from any number of threads at once: submit, execute, query,
- *    flush, checkpoint, metrics and stats are all thread-safe. Transactions submitted from
- *    one thread commit in submission order. litecommit_close may be called from any thread,
- *    a completion callback included; litecommit_committer_free only once no other thread
- *    uses the committer any more.
- *  - A completion queue may be shared by several committers and polled from any thread.
- *    It must not be freed while a thread is polling it.
- *  - A pending handle may be waited on from any thread, by one thread at a time.
- *  - Results and rows are immutable: any thread may read them; free them once.
- *  - litecommit_last_error is per thread.
- *
- * Processes: a committer belongs to the process that opened it. In a forked child every
- * call on a committer, pending handle or completion queue of the parent returns
- * LITECOMMIT_FORKED at once, and freeing them there releases nothing (the writer thread,
- * the connections and the locks are the parent's). The parent is unaffected. A child that
- * needs the database opens its own committer.
- *
- * Callbacks (litecommit_submit_callback) run on the committer's writer thread, once per
- * transaction, after its batch committed. While a callback runs, no other batch commits,
- * so a callback must return quickly and must NOT: block on litecommit_execute,
- * litecommit_pending_wait, litecommit_flush or litecommit_close/litecommit_committer_free
- * of the same committer (the writer would wait for itself: deadlock), block on locks held
- * by threads that wait for this committer, or unwind (C++ exceptions, longjmp) out of the
- * callback. It may submit new transactions with litecommit_try_submit or
- * litecommit_submit_queue(..., block = 0), store the result, signal a condition variable,
- * or write to a pipe. It owns the result and must free it.
- *
- * Durability: with LITECOMMIT_DURABILITY_FULL (the default) an outcome is delivered only
- * after the batch's COMMIT and its fsync. The read pool uses the same SQLite library as
- * the writer: never open the same database file with a second copy of SQLite in the same
- * process (POSIX locks would be lost; see SQLite's "How To Corrupt", section 2.2.1).
+ * Every function except the free functions returns a litecommit_status: LITECOMMIT_OK (0)
+ * is success, and litecommit_last_error() describes a failure. Every function's
+ * "Ownership:" line says who owns what it hands out and for how long a borrowed pointer
+ * stays valid. Each litecommit_*_free function takes the ADDRESS of the caller's pointer
+ * and sets it to NULL: freeing NULL is a no-op. Input pointers (paths, options, statements,
+ * parameters) are only read during the call: litecommit copies what it keeps.
  */
 
 #ifndef LITECOMMIT_H
@@ -66,76 +20,48 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/**
- * `litecommit_checkpoint` mode: copy what it can without waiting.
+/*
+ * Contents, one section per concept:
+ *   status      Status codes: what every function except the free functions returns.
+ *   committer   The committer: open a database, run transactions and queries, close it.
+ *   error       Error details: why a call failed.
+ *   values      Statements and values: what a transaction is made of.
+ *   results     Results and rows: the outcome of a transaction and the rows of a query.
+ *   submit      Submitting without waiting: pending handles and completion callbacks.
+ *   queue       Completion queues: outcomes collected until the caller polls them.
+ *   options     Options of `litecommit_open`.
+ *   checkpoint  Manual checkpoints.
+ *   stats       Stats and metrics.
  */
-#define LITECOMMIT_CHECKPOINT_PASSIVE 0
+
+/* Every struct, declared here so that any section may point to any of them. */
+struct litecommit_committer;
+struct litecommit_error_info;
+struct litecommit_value;
+struct litecommit_statement;
+struct litecommit_result;
+struct litecommit_rows;
+struct litecommit_statement_result;
+struct litecommit_pending;
+struct litecommit_completion_queue;
+struct litecommit_completion;
+struct litecommit_options;
+struct litecommit_checkpoint_result;
+struct litecommit_stats;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
 
 /**
- * `litecommit_checkpoint` mode: wait for the writer, then copy everything.
+ * @defgroup status Status codes: what every function except the free functions returns.
+ *
+ * `LITECOMMIT_OK` (0) is success. After a failure, `litecommit_last_error` describes it until
+ * the next failing call on the same thread. NULL pointers, invalid UTF-8, unknown enum values
+ * and out-of-range indexes are answered with `LITECOMMIT_INVALID_ARGUMENT`; a panic inside
+ * the library is caught and answered with `LITECOMMIT_INTERNAL`: nothing unwinds into C.
+ * @{
  */
-#define LITECOMMIT_CHECKPOINT_FULL 1
-
-/**
- * `litecommit_checkpoint` mode: like FULL, then wait for readers so the WAL restarts.
- */
-#define LITECOMMIT_CHECKPOINT_RESTART 2
-
-/**
- * `litecommit_checkpoint` mode: like RESTART, then truncate the WAL file.
- */
-#define LITECOMMIT_CHECKPOINT_TRUNCATE 3
-
-/**
- * `durability`: fsync the WAL at every batch commit (survives power loss). Default.
- */
-#define LITECOMMIT_DURABILITY_FULL 0
-
-/**
- * `durability`: fsync only at checkpoints (survives process crashes; a power loss may
- * roll back the latest batches, never corrupts).
- */
-#define LITECOMMIT_DURABILITY_NORMAL 1
-
-/**
- * `durability`: no fsync (survives process crashes only).
- */
-#define LITECOMMIT_DURABILITY_OFF 2
-
-/**
- * `flush_policy`: commit whatever is queued the moment the writer is free. Default.
- */
-#define LITECOMMIT_FLUSH_ADAPTIVE 0
-
-/**
- * `flush_policy`: commit at `max_batch_size` queued or every `max_wait_ms`.
- */
-#define LITECOMMIT_FLUSH_TICKER 1
-
-/**
- * `litecommit_value.type`: SQL NULL.
- */
-#define LITECOMMIT_TYPE_NULL 0
-
-/**
- * `litecommit_value.type`: a 64-bit integer in `i`.
- */
-#define LITECOMMIT_TYPE_INTEGER 1
-
-/**
- * `litecommit_value.type`: a double in `d`.
- */
-#define LITECOMMIT_TYPE_REAL 2
-
-/**
- * `litecommit_value.type`: UTF-8 text at `ptr`, `len` bytes (no NUL needed).
- */
-#define LITECOMMIT_TYPE_TEXT 3
-
-/**
- * `litecommit_value.type`: bytes at `ptr`, `len` bytes.
- */
-#define LITECOMMIT_TYPE_BLOB 4
 
 /**
  * What a call returned. `LITECOMMIT_OK` (0) is success; every other value is an error
@@ -210,20 +136,283 @@ typedef int32_t litecommit_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+/** @} */
+
+/**
+ * @defgroup committer The committer: open a database, run transactions and queries, close it.
+ *
+ * A committer may be used from any number of threads at once; transactions submitted from
+ * one thread commit in submission order. `litecommit_close` commits what is queued,
+ * delivers every outcome and may be called from any thread, a completion callback
+ * included; the handle stays valid (every call then returns `LITECOMMIT_CLOSED`) until
+ * `litecommit_committer_free`, which may be called once no other thread uses it.
+ *
+ * A committer belongs to the process that opened it. In a forked child every call on it
+ * (and on its pending handles and completion queues) returns `LITECOMMIT_FORKED`, and
+ * freeing it there releases nothing of the parent's; a child that needs the database opens
+ * its own committer.
+ * @{
+ */
+
 /**
  * A group committer on one database. Opaque; see `litecommit_open`.
  */
 typedef struct litecommit_committer litecommit_committer;
 
 /**
- * A completion queue. Opaque; see `litecommit_completion_queue_new`.
+ * Opens (creating if needed) the database at `path` in WAL mode and starts the writer and
+ * the checkpoint scheduler. The read pool uses the same SQLite library as the writer:
+ * never open the same database file with a second copy of SQLite in the same process
+ * (POSIX locks would be lost; see SQLite's "How To Corrupt", section 2.2.1).
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_committer_free`. `path` and
+ * `opts` are only read during the call.
+ *
+ * @param path UTF-8, NUL-terminated.
+ * @param opts NULL for all defaults, else filled by `litecommit_options_default` first.
+ * @param out receives the committer; NULL on failure.
+ * @return `LITECOMMIT_OK`; a failure SQLite reports (a file that is not a database:
+ *         SQLITE_NOTADB; a database locked by another process: SQLITE_BUSY) is
+ *         `LITECOMMIT_SQLITE_ERROR` with SQLite's codes in `litecommit_last_error`.
+ * @see litecommit_options_default, litecommit_close
  */
-typedef struct litecommit_completion_queue litecommit_completion_queue;
+litecommit_status litecommit_open(const char *path,
+                                  const struct litecommit_options *opts,
+                                  struct litecommit_committer **out);
 
 /**
- * A submitted transaction to wait on. Opaque; see `litecommit_submit`.
+ * Stops accepting work, commits everything already queued, delivers every outcome, stops
+ * the scheduler and closes the connections. Idempotent: closing a closed committer returns
+ * `LITECOMMIT_OK`. Every later call on it fails with `LITECOMMIT_CLOSED`.
+ * Called from a completion callback it returns at once and the writer finishes closing
+ * on its own.
+ *
+ * Ownership: borrows `db`; the handle stays valid until `litecommit_committer_free`.
  */
-typedef struct litecommit_pending litecommit_pending;
+litecommit_status litecommit_close(const struct litecommit_committer *db);
+
+/**
+ * Closes (as `litecommit_close`) and frees a committer, then sets `*db` to NULL. NULL or
+ * `*db == NULL` is a no-op, so a second free through the same variable does nothing. No
+ * other thread may still be using the committer. In a forked child it releases nothing
+ * (the writer thread and the connections are the parent's) and only forgets the handle.
+ *
+ * Ownership: takes the committer. Freeing it through a copy of the pointer after this is
+ * a double free, as with free(3).
+ */
+void litecommit_committer_free(struct litecommit_committer **db);
+
+/**
+ * Runs a transaction of `n` statements and waits until it is durable.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_result_free`. The statements
+ * are only read during the call.
+ *
+ * @param stmts `n` statements (at least one), applied all or none.
+ * @param out receives the result; NULL on failure, with the error in
+ *            `litecommit_last_error`.
+ * @see litecommit_submit, litecommit_submit_callback, litecommit_submit_queue to submit
+ *      without waiting.
+ */
+litecommit_status litecommit_execute(const struct litecommit_committer *db,
+                                     const struct litecommit_statement *stmts,
+                                     size_t n,
+                                     struct litecommit_result **out);
+
+/**
+ * Runs one read-only statement on the read pool. It sees every transaction that
+ * completed before it started.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_rows_free`. The statement is
+ * only read during the call.
+ */
+litecommit_status litecommit_query(const struct litecommit_committer *db,
+                                   const struct litecommit_statement *stmt,
+                                   struct litecommit_rows **out);
+
+/**
+ * A barrier: returns once every transaction submitted before it is committed.
+ *
+ * Ownership: borrows `db` for the call.
+ */
+litecommit_status litecommit_flush(const struct litecommit_committer *db);
+
+/**
+ * The version of this library, e.g. "0.1.0".
+ *
+ * Ownership: a static string; do not free it.
+ */
+const char *litecommit_version(void);
+
+/** @} */
+
+/**
+ * @defgroup error Error details: why a call failed.
+ *
+ * A function that fails returns its status and stores the details (message, SQLite's
+ * primary and extended code, the failing statement's index) in a per-thread slot that
+ * `litecommit_last_error` reads. The outcome of a transaction delivered later (by a
+ * callback or a completion queue) carries its own error: `litecommit_result_error`.
+ * @{
+ */
+
+/**
+ * Details of an error. The strings belong to litecommit: for `litecommit_last_error` they
+ * stay valid until the next failing call on the same thread; for `litecommit_result_error`
+ * as long as the result.
+ */
+typedef struct litecommit_error_info {
+    /**
+     * The status the call returned.
+     */
+    litecommit_status status;
+    /**
+     * SQLite primary result code (19 = SQLITE_CONSTRAINT), 0 when not from SQLite.
+     */
+    int32_t sqlite_code;
+    /**
+     * SQLite extended result code (2067 = SQLITE_CONSTRAINT_UNIQUE), 0 when not from SQLite.
+     */
+    int32_t extended_code;
+    /**
+     * Index of the failing statement within its transaction, -1 when none applies.
+     */
+    int64_t statement_index;
+    /**
+     * A human-readable message (UTF-8, NUL-terminated).
+     */
+    const char *message;
+    /**
+     * A symbolic name: "SQLITE_CONSTRAINT_UNIQUE", "LITECOMMIT_CLOSED", ...
+     */
+    const char *code_name;
+} litecommit_error_info;
+
+/**
+ * Fills `out` with the details of the most recent failed call on this thread; when no
+ * call has failed on this thread yet, `out->status` is `LITECOMMIT_OK` and the message is
+ * empty.
+ *
+ * Ownership: the strings in `*out` are borrowed from this thread's slot, valid until the
+ * next failing call on this thread.
+ *
+ * @param out filled on success.
+ * @return `LITECOMMIT_OK`; `LITECOMMIT_INVALID_ARGUMENT` if `out` is NULL.
+ * @see litecommit_result_error for the error of a delivered transaction.
+ */
+litecommit_status litecommit_last_error(struct litecommit_error_info *out);
+
+/**
+ * The symbolic name of a status ("LITECOMMIT_CLOSED"), or "LITECOMMIT_UNKNOWN_STATUS" for a
+ * value that is no status.
+ *
+ * Ownership: a static string, never NULL; do not free it.
+ */
+const char *litecommit_status_name(int32_t status);
+
+/** @} */
+
+/**
+ * @defgroup values Statements and values: what a transaction is made of.
+ *
+ * A transaction is an array of `litecommit_statement`s, each one SQL statement with its
+ * parameters. litecommit only reads them during the call that takes them and copies what
+ * it keeps, so the caller may reuse or free them as soon as that call returns.
+ * @{
+ */
+
+/**
+ * The type of a `litecommit_value`: one of the `LITECOMMIT_TYPE_*` constants.
+ */
+typedef uint32_t litecommit_value_type;
+
+/**
+ * `litecommit_value.type`: SQL NULL.
+ */
+#define LITECOMMIT_TYPE_NULL 0
+
+/**
+ * `litecommit_value.type`: a 64-bit integer in `i`.
+ */
+#define LITECOMMIT_TYPE_INTEGER 1
+
+/**
+ * `litecommit_value.type`: a double in `d`.
+ */
+#define LITECOMMIT_TYPE_REAL 2
+
+/**
+ * `litecommit_value.type`: UTF-8 text at `ptr`, `len` bytes (no NUL needed).
+ */
+#define LITECOMMIT_TYPE_TEXT 3
+
+/**
+ * `litecommit_value.type`: bytes at `ptr`, `len` bytes.
+ */
+#define LITECOMMIT_TYPE_BLOB 4
+
+/**
+ * One SQL value: a parameter going in, or a column value coming out. Only the fields of
+ * its `type` are read. Text coming out of litecommit is also NUL-terminated (the NUL is
+ * not counted in `len`).
+ */
+typedef struct litecommit_value {
+    /**
+     * `LITECOMMIT_TYPE_*`.
+     */
+    litecommit_value_type type;
+    /**
+     * The value of an INTEGER.
+     */
+    int64_t i;
+    /**
+     * The value of a REAL.
+     */
+    double d;
+    /**
+     * The bytes of a TEXT or BLOB (may be NULL when `len` is 0).
+     */
+    const void *ptr;
+    /**
+     * The length of a TEXT or BLOB in bytes.
+     */
+    size_t len;
+} litecommit_value;
+
+/**
+ * One statement of a transaction: SQL text and its parameters.
+ */
+typedef struct litecommit_statement {
+    /**
+     * Exactly one SQL statement, UTF-8, NUL-terminated.
+     */
+    const char *sql;
+    /**
+     * `n_params` values (may be NULL when `n_params` is 0).
+     */
+    const struct litecommit_value *params;
+    /**
+     * Number of parameters.
+     */
+    size_t n_params;
+    /**
+     * NULL for positional parameters (`?`, `?NNN`, in order); otherwise `n_params`
+     * NUL-terminated names (`":id"` or `"id"`) matching `params` one to one.
+     */
+    const char *const *param_names;
+} litecommit_statement;
+
+/** @} */
+
+/**
+ * @defgroup results Results and rows: the outcome of a transaction and the rows of a query.
+ *
+ * A `litecommit_result` is immutable: any thread may read it, and it is freed once, by
+ * whoever owns it. Pointers into it (rows of a statement, column names, text and blob
+ * values, error strings) stay valid as long as the result; the same holds for the rows
+ * of `litecommit_query`.
+ * @{
+ */
 
 /**
  * The outcome of one transaction: per-statement results, or an error. Opaque.
@@ -234,6 +423,386 @@ typedef struct litecommit_result litecommit_result;
  * Rows of a query or a RETURNING clause: column names and typed values. Opaque.
  */
 typedef struct litecommit_rows litecommit_rows;
+
+/**
+ * One statement's result inside a `litecommit_result`.
+ */
+typedef struct litecommit_statement_result {
+    /**
+     * Rows inserted, updated or deleted by the statement.
+     */
+    uint64_t changes;
+    /**
+     * The connection's last insert rowid after the statement.
+     */
+    int64_t last_insert_rowid;
+    /**
+     * Rows of a RETURNING clause (zero rows otherwise); owned by the result.
+     */
+    const struct litecommit_rows *rows;
+} litecommit_statement_result;
+
+/**
+ * The status of a transaction's outcome.
+ *
+ * Ownership: borrows `result` for the call.
+ *
+ * @return `LITECOMMIT_OK` if the transaction committed, otherwise its error's status
+ *         (details with `litecommit_result_error`); `LITECOMMIT_INVALID_ARGUMENT` for a
+ *         NULL result.
+ */
+litecommit_status litecommit_result_status(const struct litecommit_result *result);
+
+/**
+ * Fills `out` with the error of a failed transaction. For a committed transaction
+ * `out->status` is `LITECOMMIT_OK`.
+ *
+ * Ownership: the strings in `*out` are borrowed from `result`, valid as long as it.
+ */
+litecommit_status litecommit_result_error(const struct litecommit_result *result,
+                                          struct litecommit_error_info *out);
+
+/**
+ * Stores in `*out` the number of statement results (0 for a failed transaction).
+ *
+ * Ownership: borrows `result` for the call.
+ */
+litecommit_status litecommit_result_statement_count(const struct litecommit_result *result,
+                                                    size_t *out);
+
+/**
+ * Fills `out` with the result of statement `index` (from 0).
+ *
+ * Ownership: `out->rows` is borrowed from `result`, valid as long as it; never free it.
+ *
+ * @return `LITECOMMIT_INVALID_ARGUMENT` for a failed transaction or an index out of range.
+ */
+litecommit_status litecommit_result_statement(const struct litecommit_result *result,
+                                              size_t index,
+                                              struct litecommit_statement_result *out);
+
+/**
+ * Frees a result and sets `*result` to NULL. NULL or `*result == NULL` is a no-op, so a
+ * second free through the same variable does nothing.
+ *
+ * Ownership: takes the result; every pointer borrowed from it becomes invalid.
+ */
+void litecommit_result_free(struct litecommit_result **result);
+
+/**
+ * Stores the number of columns in `*n_columns` and of rows in `*n_rows`.
+ *
+ * Ownership: borrows `rows` for the call.
+ */
+litecommit_status litecommit_rows_size(const struct litecommit_rows *rows,
+                                       size_t *n_columns,
+                                       size_t *n_rows);
+
+/**
+ * Stores in `*out` the name of column `column` (from 0), NUL-terminated.
+ *
+ * Ownership: `*out` is borrowed from `rows`, valid as long as they are.
+ */
+litecommit_status litecommit_rows_column_name(const struct litecommit_rows *rows,
+                                              size_t column,
+                                              const char **out);
+
+/**
+ * Fills `out` with the value at (`row`, `column`), both from 0.
+ *
+ * Ownership: text and blob pointers in `*out` are borrowed from `rows`, valid as long as
+ * they are.
+ */
+litecommit_status litecommit_rows_value(const struct litecommit_rows *rows,
+                                        size_t row,
+                                        size_t column,
+                                        struct litecommit_value *out);
+
+/**
+ * Fills `out[0..n]` with the values of row `row` (from 0); `n` must be the column count.
+ *
+ * Ownership: text and blob pointers in `out` are borrowed from `rows`, valid as long as
+ * they are.
+ */
+litecommit_status litecommit_rows_row(const struct litecommit_rows *rows,
+                                      size_t row,
+                                      struct litecommit_value *out,
+                                      size_t n);
+
+/**
+ * Frees rows returned by `litecommit_query` and sets `*rows` to NULL (NULL is a no-op).
+ *
+ * Ownership: takes the rows of `litecommit_query`. Never pass the rows of a
+ * `litecommit_statement_result`: the result owns those.
+ */
+void litecommit_rows_free(struct litecommit_rows **rows);
+
+/** @} */
+
+/**
+ * @defgroup submit Submitting without waiting: pending handles and completion callbacks.
+ *
+ * `litecommit_submit` returns a pending handle to wait on later; any thread may wait on
+ * it, one thread at a time. `litecommit_submit_callback` instead calls a function with the
+ * outcome.
+ *
+ * Callbacks run on the committer's writer thread, once per transaction, after its batch
+ * committed. While a callback runs, no other batch commits, so a callback must return
+ * quickly and must NOT: block on `litecommit_execute`, `litecommit_pending_wait`,
+ * `litecommit_flush` or `litecommit_close`/`litecommit_committer_free` of the same
+ * committer (the writer would wait for itself: deadlock), block on locks held by threads
+ * that wait for this committer, or unwind (C++ exceptions, longjmp) out of the callback. It
+ * may submit new transactions with `litecommit_try_submit` or
+ * `litecommit_submit_queue(..., block = 0)`, store the result, signal a condition variable,
+ * or write to a pipe.
+ * @{
+ */
+
+/**
+ * A submitted transaction to wait on. Opaque; see `litecommit_submit`.
+ */
+typedef struct litecommit_pending litecommit_pending;
+
+/**
+ * Called once on the writer thread with the outcome of a transaction submitted with
+ * `litecommit_submit_callback`. `result` is the callback's to free
+ * (`litecommit_result_free`). See this section's introduction for what it must not do.
+ */
+typedef void (*litecommit_callback)(void *user_data, struct litecommit_result *result);
+
+/**
+ * Queues a transaction (waiting while the queue is full) and returns at once with a
+ * handle to wait on.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_pending_free`. The statements
+ * are only read during the call.
+ *
+ * @see litecommit_pending_wait, litecommit_try_submit
+ */
+litecommit_status litecommit_submit(const struct litecommit_committer *db,
+                                    const struct litecommit_statement *stmts,
+                                    size_t n,
+                                    struct litecommit_pending **out);
+
+/**
+ * Like `litecommit_submit`, but fails at once with `LITECOMMIT_QUEUE_FULL` when the
+ * queue is full.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_pending_free`. The statements
+ * are only read during the call.
+ */
+litecommit_status litecommit_try_submit(const struct litecommit_committer *db,
+                                        const struct litecommit_statement *stmts,
+                                        size_t n,
+                                        struct litecommit_pending **out);
+
+/**
+ * Waits for a submitted transaction. A handle can be waited on until it returns something
+ * other than `LITECOMMIT_TIMEOUT`; after that, waiting again is
+ * `LITECOMMIT_INVALID_ARGUMENT`.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_result_free`. The handle
+ * stays the caller's.
+ *
+ * @param timeout_ms `< 0` waits without limit, otherwise at most that long.
+ * @param out receives the result; NULL on failure, with the transaction's error in
+ *            `litecommit_last_error`.
+ * @return `LITECOMMIT_TIMEOUT` when the time ran out (the transaction may still commit:
+ *         wait again).
+ */
+litecommit_status litecommit_pending_wait(const struct litecommit_pending *pending,
+                                          int64_t timeout_ms,
+                                          struct litecommit_result **out);
+
+/**
+ * Frees a pending handle (waited on or not: the transaction still commits) and sets
+ * `*pending` to NULL. NULL or `*pending == NULL` is a no-op.
+ *
+ * Ownership: takes the handle.
+ */
+void litecommit_pending_free(struct litecommit_pending **pending);
+
+/**
+ * Queues a transaction (waiting while the queue is full); `callback(user_data, result)`
+ * runs exactly once on the writer thread with the outcome, also when the transaction
+ * fails. If this call itself fails, the callback is never called.
+ *
+ * Ownership: the callback owns each `result` it receives and must free it with
+ * `litecommit_result_free`; `user_data` is passed through untouched.
+ */
+litecommit_status litecommit_submit_callback(const struct litecommit_committer *db,
+                                             const struct litecommit_statement *stmts,
+                                             size_t n,
+                                             litecommit_callback callback,
+                                             void *user_data);
+
+/** @} */
+
+/**
+ * @defgroup queue Completion queues: outcomes collected until the caller polls them.
+ *
+ * A caller (typically a language binding) crosses the boundary once per batch of outcomes
+ * rather than once per transaction. A queue may serve several committers and be polled
+ * from any thread; it must not be freed while a thread is polling it.
+ * @{
+ */
+
+/**
+ * A completion queue. Opaque; see `litecommit_completion_queue_new`.
+ */
+typedef struct litecommit_completion_queue litecommit_completion_queue;
+
+/**
+ * One completed transaction, as returned by `litecommit_completion_queue_poll`.
+ */
+typedef struct litecommit_completion {
+    /**
+     * The token given to `litecommit_submit_queue`.
+     */
+    uint64_t token;
+    /**
+     * `LITECOMMIT_OK` if it committed, else the error's status (details with
+     * `litecommit_result_error(result, ...)`).
+     */
+    litecommit_status status;
+    /**
+     * Number of statement results (0 on error).
+     */
+    size_t statement_count;
+    /**
+     * Rows changed by the last statement (0 on error).
+     */
+    uint64_t changes;
+    /**
+     * Last insert rowid after the last statement (0 on error).
+     */
+    int64_t last_insert_rowid;
+    /**
+     * 1 when some statement returned rows (RETURNING), else 0.
+     */
+    int32_t has_rows;
+    /**
+     * The full outcome; owned by the caller: free it with `litecommit_result_free` or
+     * `litecommit_completions_free`.
+     */
+    struct litecommit_result *result;
+} litecommit_completion;
+
+/**
+ * Creates a completion queue in `*out`. One queue can serve several committers; any
+ * thread may poll it.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_completion_queue_free`.
+ */
+litecommit_status litecommit_completion_queue_new(struct litecommit_completion_queue **out);
+
+/**
+ * Queues a transaction whose outcome goes to `queue` tagged with `token` (any value the
+ * caller likes, e.g. an index into its own table of waiters). With `block != 0` it waits
+ * while the committer's queue is full; otherwise it fails with `LITECOMMIT_QUEUE_FULL`.
+ * If this call fails, nothing is delivered to the queue for this token.
+ *
+ * Ownership: the outcome's result goes to whoever polls `queue`; the statements are only
+ * read during the call.
+ *
+ * @see litecommit_completion_queue_poll
+ */
+litecommit_status litecommit_submit_queue(const struct litecommit_committer *db,
+                                          const struct litecommit_statement *stmts,
+                                          size_t n,
+                                          const struct litecommit_completion_queue *queue,
+                                          uint64_t token,
+                                          int32_t block);
+
+/**
+ * Moves up to `max` completions into `out[0..max]` and stores how many in `*n_out`.
+ * Waits while the queue is empty.
+ *
+ * Ownership: the caller owns each returned `result`; free them with
+ * `litecommit_completions_free` (or one by one with `litecommit_result_free`).
+ *
+ * @param timeout_ms `< 0` waits without limit, `0` not at all, otherwise at most that long
+ *                   (then `*n_out` is 0 and the status `LITECOMMIT_OK`).
+ * @return `LITECOMMIT_CLOSED` at once when the queue is closed and empty.
+ */
+litecommit_status litecommit_completion_queue_poll(const struct litecommit_completion_queue *queue,
+                                                   struct litecommit_completion *out,
+                                                   size_t max,
+                                                   int64_t timeout_ms,
+                                                   size_t *n_out);
+
+/**
+ * Closes the queue: pollers waiting on it wake up, polls return what is left and then
+ * `LITECOMMIT_CLOSED`, and new submits to it fail with `LITECOMMIT_CLOSED`. Transactions
+ * already submitted still deliver their completions. Idempotent.
+ *
+ * Ownership: borrows `queue`; it stays valid until `litecommit_completion_queue_free`.
+ */
+litecommit_status litecommit_completion_queue_close(const struct litecommit_completion_queue *queue);
+
+/**
+ * Frees the queue and every completion not yet polled, and sets `*queue` to NULL (NULL is
+ * a no-op). No thread may be polling it. Completions of transactions still in flight are
+ * dropped when they arrive.
+ *
+ * Ownership: takes the queue and the results it still holds.
+ */
+void litecommit_completion_queue_free(struct litecommit_completion_queue **queue);
+
+/**
+ * Frees the results of `n` completions returned by a poll (one call for a whole batch)
+ * and sets their `result` to NULL.
+ *
+ * Ownership: takes each `completions[i].result`; the array itself stays the caller's.
+ */
+void litecommit_completions_free(struct litecommit_completion *completions, size_t n);
+
+/** @} */
+
+/**
+ * @defgroup options Options of `litecommit_open`.
+ *
+ * Start from `litecommit_options_default`, then change the fields you need.
+ * @{
+ */
+
+/**
+ * What a commit survives once its outcome is delivered: one of the
+ * `LITECOMMIT_DURABILITY_*` constants. With FULL (the default) an outcome is delivered
+ * only after the batch's COMMIT and its fsync.
+ */
+typedef uint32_t litecommit_durability;
+
+/**
+ * Fsync the WAL at every batch commit (survives power loss). Default.
+ */
+#define LITECOMMIT_DURABILITY_FULL 0
+
+/**
+ * Fsync only at checkpoints (survives process crashes; a power loss may roll back the
+ * latest batches, never corrupts).
+ */
+#define LITECOMMIT_DURABILITY_NORMAL 1
+
+/**
+ * No fsync (survives process crashes only).
+ */
+#define LITECOMMIT_DURABILITY_OFF 2
+
+/**
+ * When the writer commits what is queued: one of the `LITECOMMIT_FLUSH_*` constants.
+ */
+typedef uint32_t litecommit_flush_policy;
+
+/**
+ * Commit whatever is queued the moment the writer is free. Default.
+ */
+#define LITECOMMIT_FLUSH_ADAPTIVE 0
+
+/**
+ * Commit at `max_batch_size` queued or every `max_wait_ms`.
+ */
+#define LITECOMMIT_FLUSH_TICKER 1
 
 /**
  * Options of `litecommit_open`. Always start from `litecommit_options_default`, which
@@ -250,11 +819,11 @@ typedef struct litecommit_options {
     /**
      * `LITECOMMIT_DURABILITY_*`. Default FULL.
      */
-    uint32_t durability;
+    litecommit_durability durability;
     /**
      * `LITECOMMIT_FLUSH_*`. Default ADAPTIVE.
      */
-    uint32_t flush_policy;
+    litecommit_flush_policy flush_policy;
     /**
      * Run the background checkpoint scheduler. Turn it off when an external tool
      * (Litestream, a backup job) does the checkpoints. Default 1.
@@ -340,62 +909,50 @@ typedef struct litecommit_options {
 } litecommit_options;
 
 /**
- * One SQL value: a parameter going in, or a column value coming out. Only the fields of
- * its `type` are read. Text coming out of litecommit is also NUL-terminated (the NUL is
- * not counted in `len`).
+ * Fills `*opts` with the defaults and sets `opts->struct_size`.
+ *
+ * Ownership: `opts` is the caller's storage.
+ *
+ * @return `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL.
+ * @see litecommit_open
  */
-typedef struct litecommit_value {
-    /**
-     * `LITECOMMIT_TYPE_*`.
-     */
-    uint32_t type;
-    /**
-     * The value of an INTEGER.
-     */
-    int64_t i;
-    /**
-     * The value of a REAL.
-     */
-    double d;
-    /**
-     * The bytes of a TEXT or BLOB (may be NULL when `len` is 0).
-     */
-    const void *ptr;
-    /**
-     * The length of a TEXT or BLOB in bytes.
-     */
-    size_t len;
-} litecommit_value;
+litecommit_status litecommit_options_default(struct litecommit_options *opts);
+
+/** @} */
 
 /**
- * One statement of a transaction: SQL text and its parameters.
+ * @defgroup checkpoint Manual checkpoints.
+ *
+ * The background scheduler keeps the WAL small on its own (see
+ * `litecommit_options.checkpoint`); a manual checkpoint is for a backup or a shutdown.
+ * @{
  */
-typedef struct litecommit_statement {
-    /**
-     * Exactly one SQL statement, UTF-8, NUL-terminated.
-     */
-    const char *sql;
-    /**
-     * `n_params` values (may be NULL when `n_params` is 0).
-     */
-    const struct litecommit_value *params;
-    /**
-     * Number of parameters.
-     */
-    size_t n_params;
-    /**
-     * NULL for positional parameters (`?`, `?NNN`, in order); otherwise `n_params`
-     * NUL-terminated names (`":id"` or `"id"`) matching `params` one to one.
-     */
-    const char *const *param_names;
-} litecommit_statement;
 
 /**
- * Called once on the writer thread with the outcome of a transaction submitted with
- * `litecommit_submit_callback`. `result` is the callback's to free
- * (`litecommit_result_free`). See the header's preamble for what it must not do.
+ * A checkpoint mode of `litecommit_checkpoint`: one of the `LITECOMMIT_CHECKPOINT_*`
+ * constants (SQLite's modes, with SQLite's values).
  */
-typedef void (*litecommit_callback)(void *user_data, struct litecommit_result *result);
+typedef uint32_t litecommit_checkpoint_mode;
+
+/**
+ * Copy what it can without waiting.
+ */
+#define LITECOMMIT_CHECKPOINT_PASSIVE 0
+
+/**
+ * Wait for the writer, then copy everything.
+ */
+#define LITECOMMIT_CHECKPOINT_FULL 1
+
+/**
+ * Like FULL, then wait for readers so the WAL restarts.
+ */
+#define LITECOMMIT_CHECKPOINT_RESTART 2
+
+/**
+ * Like RESTART, then truncate the WAL file.
+ */
+#define LITECOMMIT_CHECKPOINT_TRUNCATE 3
 
 /**
  * What a manual checkpoint did.
@@ -414,6 +971,28 @@ typedef struct litecommit_checkpoint_result {
      */
     int32_t busy;
 } litecommit_checkpoint_result;
+
+/**
+ * Runs a checkpoint now on the scheduler's connection.
+ *
+ * Ownership: borrows `db` for the call; `out` is the caller's storage.
+ *
+ * @param mode a `LITECOMMIT_CHECKPOINT_*` constant.
+ * @param out filled with what the checkpoint did; may be NULL.
+ * @return `LITECOMMIT_INVALID_ARGUMENT` for an unknown mode.
+ */
+litecommit_status litecommit_checkpoint(const struct litecommit_committer *db,
+                                        litecommit_checkpoint_mode mode,
+                                        struct litecommit_checkpoint_result *out);
+
+/** @} */
+
+/**
+ * @defgroup stats Stats and metrics.
+ *
+ * A committer's figures, as a struct or in the Prometheus text format.
+ * @{
+ */
 
 /**
  * A snapshot of a committer's figures (the same as its metrics). Pass `sizeof` to
@@ -513,370 +1092,48 @@ typedef struct litecommit_stats {
      */
     uint64_t queue_depth;
     /**
-     * Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE catch-up), in ms.
+     * Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE
+     * catch-up), in ms.
      */
     double max_writer_stall_ms;
+    /**
+     * Messages (transactions and flush barriers) in the queue right now.
+     */
+    uint64_t queue_length;
+    /**
+     * Calls handing work to the queue right now: while the queue is full, the submitters
+     * waiting for room.
+     */
+    uint64_t submitting;
 } litecommit_stats;
 
 /**
- * Details of an error. The strings belong to litecommit: for `litecommit_last_error` they
- * stay valid until the next failing call on the same thread; for `litecommit_result_error`
- * as long as the result.
- */
-typedef struct litecommit_error_info {
-    /**
-     * The status the call returned.
-     */
-    litecommit_status status;
-    /**
-     * SQLite primary result code (19 = SQLITE_CONSTRAINT), 0 when not from SQLite.
-     */
-    int32_t sqlite_code;
-    /**
-     * SQLite extended result code (2067 = SQLITE_CONSTRAINT_UNIQUE), 0 when not from SQLite.
-     */
-    int32_t extended_code;
-    /**
-     * Index of the failing statement within its transaction, -1 when none applies.
-     */
-    int64_t statement_index;
-    /**
-     * A human-readable message (UTF-8, NUL-terminated).
-     */
-    const char *message;
-    /**
-     * A symbolic name: "SQLITE_CONSTRAINT_UNIQUE", "LITECOMMIT_CLOSED", ...
-     */
-    const char *code_name;
-} litecommit_error_info;
-
-/**
- * One completed transaction, as returned by `litecommit_completion_queue_poll`.
- */
-typedef struct litecommit_completion {
-    /**
-     * The token given to `litecommit_submit_queue`.
-     */
-    uint64_t token;
-    /**
-     * `LITECOMMIT_OK` if it committed, else the error's status (details with
-     * `litecommit_result_error(result, ...)`).
-     */
-    litecommit_status status;
-    /**
-     * Number of statement results (0 on error).
-     */
-    size_t statement_count;
-    /**
-     * Rows changed by the last statement (0 on error).
-     */
-    uint64_t changes;
-    /**
-     * Last insert rowid after the last statement (0 on error).
-     */
-    int64_t last_insert_rowid;
-    /**
-     * 1 when some statement returned rows (RETURNING), else 0.
-     */
-    int32_t has_rows;
-    /**
-     * The full outcome; owned by the caller: free it with `litecommit_result_free` or
-     * `litecommit_completions_free`.
-     */
-    struct litecommit_result *result;
-} litecommit_completion;
-
-/**
- * One statement's result inside a `litecommit_result`.
- */
-typedef struct litecommit_statement_result {
-    /**
-     * Rows inserted, updated or deleted by the statement.
-     */
-    uint64_t changes;
-    /**
-     * The connection's last insert rowid after the statement.
-     */
-    int64_t last_insert_rowid;
-    /**
-     * Rows of a RETURNING clause (zero rows otherwise); owned by the result.
-     */
-    const struct litecommit_rows *rows;
-} litecommit_statement_result;
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
-
-/**
- * The version of this library, e.g. "0.1.0" (static string).
- */
-const char *litecommit_version(void);
-
-/**
- * Opens (creating if needed) the database at `path` (UTF-8) in WAL mode and starts the
- * writer and the checkpoint scheduler. `opts` may be NULL for all defaults. On success
- * `*out` is the committer; on failure it is NULL. A failure SQLite reports (a file that
- * is not a database: SQLITE_NOTADB; a database locked by another process: SQLITE_BUSY)
- * is `LITECOMMIT_SQLITE_ERROR` with SQLite's codes in `litecommit_last_error`.
- */
-litecommit_status litecommit_open(const char *path,
-                                  const struct litecommit_options *opts,
-                                  struct litecommit_committer **out);
-
-/**
- * Stops accepting work, commits everything already queued, delivers every outcome, stops
- * the scheduler and closes the connections. Idempotent: closing a closed committer returns
- * `LITECOMMIT_OK`. Every later call on it fails with `LITECOMMIT_CLOSED`.
- * Called from a completion callback it returns at once and the writer finishes closing
- * on its own.
- */
-litecommit_status litecommit_close(const struct litecommit_committer *db);
-
-/**
- * Closes (as `litecommit_close`) and frees a committer, then sets `*db` to NULL. NULL or
- * `*db == NULL` is a no-op, so a second free through the same variable does nothing. No
- * other thread may still be using the committer. In a forked child it releases nothing
- * (the writer thread and the connections are the parent's) and only forgets the handle.
- */
-void litecommit_committer_free(struct litecommit_committer **db);
-
-/**
- * Runs a transaction of `n` statements and waits until it is durable. On success
- * `*out` is the result (free it with `litecommit_result_free`); on failure `*out` is
- * NULL and the error is in `litecommit_last_error`.
- */
-litecommit_status litecommit_execute(const struct litecommit_committer *db,
-                                     const struct litecommit_statement *stmts,
-                                     size_t n,
-                                     struct litecommit_result **out);
-
-/**
- * Queues a transaction (waiting while the queue is full) and returns at once with a
- * handle in `*out` to wait on with `litecommit_pending_wait`.
- */
-litecommit_status litecommit_submit(const struct litecommit_committer *db,
-                                    const struct litecommit_statement *stmts,
-                                    size_t n,
-                                    struct litecommit_pending **out);
-
-/**
- * Like `litecommit_submit`, but fails at once with `LITECOMMIT_QUEUE_FULL` when the
- * queue is full.
- */
-litecommit_status litecommit_try_submit(const struct litecommit_committer *db,
-                                        const struct litecommit_statement *stmts,
-                                        size_t n,
-                                        struct litecommit_pending **out);
-
-/**
- * Waits for a submitted transaction: `timeout_ms < 0` without limit, otherwise at most
- * that long (`LITECOMMIT_TIMEOUT`; the transaction may still commit, wait again). On
- * success `*out` is the result; on failure NULL, with the transaction's error in
- * `litecommit_last_error`. A handle can be waited on until it returns something other
- * than `LITECOMMIT_TIMEOUT`; after that, waiting again is `LITECOMMIT_INVALID_ARGUMENT`.
- */
-litecommit_status litecommit_pending_wait(const struct litecommit_pending *pending,
-                                          int64_t timeout_ms,
-                                          struct litecommit_result **out);
-
-/**
- * Frees a pending handle (waited on or not: the transaction still commits) and sets
- * `*pending` to NULL. NULL or `*pending == NULL` is a no-op.
- */
-void litecommit_pending_free(struct litecommit_pending **pending);
-
-/**
- * Queues a transaction (waiting while the queue is full); `callback(user_data, result)`
- * runs exactly once on the writer thread with the outcome, also when the transaction
- * fails. If this call itself fails, the callback is never called.
- */
-litecommit_status litecommit_submit_callback(const struct litecommit_committer *db,
-                                             const struct litecommit_statement *stmts,
-                                             size_t n,
-                                             litecommit_callback callback,
-                                             void *user_data);
-
-/**
- * Queues a transaction whose outcome goes to `queue` tagged with `token` (any value the
- * caller likes, e.g. an index into its own table of waiters). With `block != 0` it waits
- * while the committer's queue is full; otherwise it fails with `LITECOMMIT_QUEUE_FULL`.
- * If this call fails, nothing is delivered to the queue for this token.
- */
-litecommit_status litecommit_submit_queue(const struct litecommit_committer *db,
-                                          const struct litecommit_statement *stmts,
-                                          size_t n,
-                                          const struct litecommit_completion_queue *queue,
-                                          uint64_t token,
-                                          int32_t block);
-
-/**
- * Runs one read-only statement on the read pool; `*out` gets the rows (free them with
- * `litecommit_rows_free`). It sees every transaction that completed before it started.
- */
-litecommit_status litecommit_query(const struct litecommit_committer *db,
-                                   const struct litecommit_statement *stmt,
-                                   struct litecommit_rows **out);
-
-/**
- * A barrier: returns once every transaction submitted before it is committed.
- */
-litecommit_status litecommit_flush(const struct litecommit_committer *db);
-
-/**
- * Runs a checkpoint now (`LITECOMMIT_CHECKPOINT_*`) on the scheduler's connection.
- * `out` may be NULL.
- */
-litecommit_status litecommit_checkpoint(const struct litecommit_committer *db,
-                                        uint32_t mode,
-                                        struct litecommit_checkpoint_result *out);
-
-/**
- * The metrics in the Prometheus text format, in `*out` (free it with
- * `litecommit_string_free`).
- */
-litecommit_status litecommit_metrics_text(const struct litecommit_committer *db, char **out);
-
-/**
- * Frees a string returned by litecommit and sets `*s` to NULL (NULL is a no-op).
- */
-void litecommit_string_free(char **s);
-
-/**
- * Fills `out` with the committer's figures. `size` is `sizeof(litecommit_stats)` as the
- * caller was compiled: only that many bytes are written.
+ * Fills `out` with the committer's figures.
+ *
+ * Ownership: borrows `db` for the call; `out` is the caller's storage.
+ *
+ * @param size `sizeof(litecommit_stats)` as the caller was compiled: only that many bytes
+ *             are written, so a program built against an older header keeps working.
  */
 litecommit_status litecommit_get_stats(const struct litecommit_committer *db,
                                        struct litecommit_stats *out,
                                        size_t size);
 
 /**
- * Fills `out` with the details of the most recent failed call on this thread. Returns
- * `LITECOMMIT_INVALID_ARGUMENT` if `out` is NULL; when no call has failed on this thread
- * yet, `out->status` is `LITECOMMIT_OK` and the message is empty. The strings stay valid
- * until the next failing call on this thread.
+ * Stores in `*out` the metrics in the Prometheus text format.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_string_free`.
  */
-litecommit_status litecommit_last_error(struct litecommit_error_info *out);
+litecommit_status litecommit_metrics_text(const struct litecommit_committer *db, char **out);
 
 /**
- * The symbolic name of a status ("LITECOMMIT_CLOSED"); a static string, never NULL.
+ * Frees a string returned by litecommit and sets `*s` to NULL (NULL is a no-op).
+ *
+ * Ownership: takes the string (from `litecommit_metrics_text`).
  */
-const char *litecommit_status_name(int32_t status);
+void litecommit_string_free(char **s);
 
-/**
- * Fills `*opts` with the defaults and sets `opts->struct_size`. Returns
- * `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL.
- */
-litecommit_status litecommit_options_default(struct litecommit_options *opts);
-
-/**
- * Creates a completion queue in `*out`. One queue can serve several committers; any
- * thread may poll it.
- */
-litecommit_status litecommit_completion_queue_new(struct litecommit_completion_queue **out);
-
-/**
- * Moves up to `max` completions into `out[0..max]` and stores how many in `*n_out`.
- * Waits while the queue is empty: `timeout_ms < 0` without limit, `0` not at all,
- * otherwise at most that long (then `*n_out` is 0 and the status `LITECOMMIT_OK`).
- * Once the queue is closed and empty it returns `LITECOMMIT_CLOSED` at once.
- * Each returned `result` is the caller's to free.
- */
-litecommit_status litecommit_completion_queue_poll(const struct litecommit_completion_queue *queue,
-                                                   struct litecommit_completion *out,
-                                                   size_t max,
-                                                   int64_t timeout_ms,
-                                                   size_t *n_out);
-
-/**
- * Closes the queue: pollers waiting on it wake up, polls return what is left and then
- * `LITECOMMIT_CLOSED`, and new submits to it fail with `LITECOMMIT_CLOSED`. Transactions
- * already submitted still deliver their completions. Idempotent.
- */
-litecommit_status litecommit_completion_queue_close(const struct litecommit_completion_queue *queue);
-
-/**
- * Frees the queue and every completion not yet polled, and sets `*queue` to NULL (NULL is
- * a no-op). No thread may be polling it. Completions of transactions still in flight are
- * dropped when they arrive.
- */
-void litecommit_completion_queue_free(struct litecommit_completion_queue **queue);
-
-/**
- * Frees the results of `n` completions returned by a poll (one call for a whole batch)
- * and sets their `result` to NULL.
- */
-void litecommit_completions_free(struct litecommit_completion *completions, size_t n);
-
-/**
- * The status of a transaction's outcome: `LITECOMMIT_OK` if it committed, otherwise the
- * error's status (details with `litecommit_result_error`). Returns
- * `LITECOMMIT_INVALID_ARGUMENT` for a NULL result.
- */
-litecommit_status litecommit_result_status(const struct litecommit_result *result);
-
-/**
- * Fills `out` with the error of a failed transaction (strings valid as long as the
- * result). For a committed transaction `out->status` is `LITECOMMIT_OK`.
- */
-litecommit_status litecommit_result_error(const struct litecommit_result *result,
-                                          struct litecommit_error_info *out);
-
-/**
- * The number of statement results (0 for a failed transaction).
- */
-litecommit_status litecommit_result_statement_count(const struct litecommit_result *result,
-                                                    size_t *out);
-
-/**
- * Fills `out` with the result of statement `index`; `out->rows` belongs to the result.
- */
-litecommit_status litecommit_result_statement(const struct litecommit_result *result,
-                                              size_t index,
-                                              struct litecommit_statement_result *out);
-
-/**
- * Frees a result and sets `*result` to NULL. NULL or `*result == NULL` is a no-op, so a
- * second free through the same variable does nothing.
- */
-void litecommit_result_free(struct litecommit_result **result);
-
-/**
- * The number of columns and rows.
- */
-litecommit_status litecommit_rows_size(const struct litecommit_rows *rows,
-                                       size_t *n_columns,
-                                       size_t *n_rows);
-
-/**
- * The name of column `column` (NUL-terminated, owned by the rows).
- */
-litecommit_status litecommit_rows_column_name(const struct litecommit_rows *rows,
-                                              size_t column,
-                                              const char **out);
-
-/**
- * Fills `out` with the value at (`row`, `column`); text and blob pointers belong to the
- * rows.
- */
-litecommit_status litecommit_rows_value(const struct litecommit_rows *rows,
-                                        size_t row,
-                                        size_t column,
-                                        struct litecommit_value *out);
-
-/**
- * Fills `out[0..n]` with the values of row `row`; `n` must be the column count.
- */
-litecommit_status litecommit_rows_row(const struct litecommit_rows *rows,
-                                      size_t row,
-                                      struct litecommit_value *out,
-                                      size_t n);
-
-/**
- * Frees rows returned by `litecommit_query` and sets `*rows` to NULL (NULL is a no-op).
- * Never call it on the rows of a `litecommit_statement_result`: the result owns those.
- */
-void litecommit_rows_free(struct litecommit_rows **rows);
+/** @} */
 
 #ifdef __cplusplus
 }  // extern "C"

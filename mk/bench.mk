@@ -1,7 +1,8 @@
 # Benchmarks (bench/, crate litecommit-bench).
-#   make demo         the seed's benchmark: 200,000 transactions per configuration, inline
-#                     autocheckpoint vs the seed's trigger vs litecommit, plus the
-#                     checkpoint-starvation scenario (DEMO_ARGS=--short for a quick run)
+#   make demo         checkpoint strategies: 200,000 transactions per configuration, inline
+#                     autocheckpoint vs a stat trigger (PASSIVE when the -wal file exceeds
+#                     4 MB, RESTART at 16 MB) vs litecommit, plus the checkpoint-starvation
+#                     scenario (DEMO_ARGS=--short for a quick run)
 #   make bench-core   group commit vs a connection per thread vs one big transaction
 #   make test-bench   lint + a smoke run of both, so the binary cannot rot (its targets are
 #                     printed as "smoke: not judged": a smoke run is too small to judge)
@@ -20,13 +21,13 @@ BENCH_NO_FAIL_ARG = $(if $(filter-out 0,$(BENCH_NO_FAIL)),--no-fail)
 
 .PHONY: demo bench-core test-bench
 
-demo:
+demo: ## checkpoint strategies under 200,000 transactions each (DEMO_ARGS=--short: 20,000)
 	$(CARGO) run --release -q -p litecommit-bench -- demo $(BENCH_DIR_ARG) $(BENCH_NO_FAIL_ARG) $(DEMO_ARGS)
 
-bench-core:
+bench-core: ## group commit vs a connection per thread vs one big transaction
 	$(CARGO) run --release -q -p litecommit-bench -- core $(BENCH_DIR_ARG) $(BENCH_NO_FAIL_ARG) $(BENCH_CORE_ARGS)
 
-test-bench:
+test-bench: ## clippy, tests and a smoke run of both benchmarks
 	$(CARGO) clippy -p litecommit-bench --all-targets -- -D warnings
 	$(CARGO) test -p litecommit-bench
 	$(CARGO) run -q -p litecommit-bench -- core --smoke $(BENCH_DIR_ARG)

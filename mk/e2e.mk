@@ -8,13 +8,13 @@
 
 .PHONY: test-e2e soak
 
-test-e2e:
+test-e2e: ## differential, power-loss, I/O-fault and kill -9 tests (bounded slice)
 	$(CARGO) clippy -p litecommit-tests --all-targets -- -D warnings
 	$(CARGO) test --release -p litecommit-tests
 
 SOAK_KILL_ROUNDS ?= 50
 
-soak: ffi-lib
+soak: ffi-lib ## the long differential, power-loss, fault and kill runs
 	LITECOMMIT_SOAK=1 $(CARGO) test --release -p litecommit-tests -- --nocapture --test-threads=1
 	$(MAKE) --no-print-directory $(FFI_OUT)/test_processes
 	LITECOMMIT_KILL_ROUNDS=$(SOAK_KILL_ROUNDS) $(FFI_OUT)/test_processes

@@ -12,11 +12,11 @@ GO ?= go
 
 .PHONY: ffi-lib header test-ffi test-go bench-go
 
-ffi-lib:
+ffi-lib: ## build the C library (target/release/liblitecommit.a and .so)
 	$(CARGO) build -p litecommit-ffi --release
 
 # Rewrites the checked-in header from ffi/src (ffi/tests/header.rs fails when it is stale).
-header:
+header: ## regenerate include/litecommit.h from ffi/src
 	$(CARGO) run -q -p litecommit-ffi --example generate_header
 
 $(FFI_OUT)/%: bindings/c/%.c include/litecommit.h $(FFI_LIB) | $(FFI_OUT)
@@ -29,7 +29,7 @@ $(FFI_LIB): ffi-lib
 
 # test_processes (fork, another process's lock, kill -9) runs natively: under valgrind the
 # forked and killed children would be valgrind's processes, not the library's.
-test-ffi: ffi-lib
+test-ffi: ffi-lib ## the C ABI: clippy, Rust tests, C tests under valgrind, fork and kill -9
 	@command -v valgrind >/dev/null || { echo "test-ffi needs valgrind (apt-get install valgrind)"; exit 1; }
 	$(CARGO) clippy -p litecommit-ffi --all-targets -- -D warnings
 	$(CARGO) test -p litecommit-ffi
@@ -39,7 +39,7 @@ test-ffi: ffi-lib
 	$(FFI_OUT)/test_processes
 
 # The Go package links $(FFI_LIB) through cgo (see bindings/go/litecommit.go).
-test-go: ffi-lib
+test-go: ffi-lib ## the Go package: gofmt, go vet, go test -race
 	@command -v $(GO) >/dev/null || { echo "test-go needs the go toolchain"; exit 1; }
 	cd bindings/go && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	cd bindings/go && $(GO) vet ./...
@@ -47,10 +47,13 @@ test-go: ffi-lib
 
 # Go, 64 goroutines of single-row insert transactions: litecommit vs database/sql with
 # modernc.org/sqlite (one connection), both WAL + synchronous=FULL, in the same run.
+# BENCH_GO_TAGS=litecommit_nolockosthread measures the package without pinning each
+# library call to its OS thread (bindings/go/thread_nolock.go: for measuring only).
 BENCH_GO_N ?= 20000
-bench-go: ffi-lib
+BENCH_GO_TAGS ?=
+bench-go: ffi-lib ## Go: database/sql + modernc.org/sqlite vs litecommit, 64 goroutines
 	rm -rf target/bench-go && mkdir -p target/bench-go
-	cd bindings/go/bench && $(GO) vet . && $(GO) run . -n $(BENCH_GO_N) -goroutines 64 -dir $(CURDIR)/target/bench-go
+	cd bindings/go/bench && $(GO) vet . && $(GO) run -tags '$(BENCH_GO_TAGS)' . -n $(BENCH_GO_N) -goroutines 64 -dir $(CURDIR)/target/bench-go
 	rm -rf target/bench-go
 
 TEST_TARGETS += test-ffi test-go

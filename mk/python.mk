@@ -3,26 +3,38 @@
 PY_VENV := $(CURDIR)/.venv
 PY_STAMP := $(PY_VENV)/.litecommit-python-deps
 PY := $(PY_VENV)/bin/python
+PY_MYPY_CONFIG := python/pyproject.toml
+PY_MATURIN := cd python && VIRTUAL_ENV=$(PY_VENV) PATH="$(PY_VENV)/bin:$$PATH" \
+	maturin develop --release --quiet
 
-.PHONY: python-develop test-python bench-python
+.PHONY: python-develop python-develop-bench test-python bench-python
 
-# The virtual environment and the tools the suite and the benchmark need.
-$(PY_STAMP):
+# The virtual environment and the tools the suite and the benchmark need (reinstalled when
+# this file changes, so that a new pin reaches every existing .venv).
+$(PY_STAMP): mk/python.mk
 	test -x $(PY) || python3 -m venv $(PY_VENV)
 	$(PY) -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=8" pytest-asyncio "ruff>=0.17,<0.18" \
-		"prometheus_client>=0.17" aiosqlite
+		"mypy>=2.3,<3" "prometheus_client>=0.17" aiosqlite
 	touch $@
 
-# Builds the extension (release, in the shared target/) and installs the package editable.
-python-develop: $(PY_STAMP)
-	cd python && VIRTUAL_ENV=$(PY_VENV) PATH="$(PY_VENV)/bin:$$PATH" maturin develop --release --quiet
+python-develop: $(PY_STAMP) ## build the Python extension (release) and install it into .venv
+	$(PY_MATURIN)
 
-test-python: python-develop
-	$(CARGO) clippy -p litecommit-python -- -D warnings
+# The same with the `bench` feature: the extension then also has `bench_core`.
+python-develop-bench: $(PY_STAMP)
+	$(PY_MATURIN) --features bench
+
+test-python: python-develop ## clippy, ruff, mypy --strict, stubtest and pytest on python/
+	$(CARGO) clippy -p litecommit-python --all-targets -- -D warnings
+	$(CARGO) clippy -p litecommit-python --all-targets --features bench -- -D warnings
 	$(PY_VENV)/bin/ruff check --no-cache python
+	$(PY_VENV)/bin/ruff format --check --no-cache python
+	$(PY) -m mypy --config-file $(PY_MYPY_CONFIG) python/litecommit
+	$(PY) -m mypy.stubtest --mypy-config-file $(PY_MYPY_CONFIG) \
+		--allowlist python/stubtest-allowlist.txt litecommit
 	$(PY) -m pytest -q python/tests
 
-bench-python: python-develop
+bench-python: python-develop-bench ## the Python benchmark: stdlib sqlite3, aiosqlite, the core alone
 	$(PY) python/bench/bench.py
 
 TEST_TARGETS += test-python

@@ -2,7 +2,9 @@
 // Builds the native addon litecommit.node with cargo. This is the install script: when a
 // project runs `npm install <checkout>/node`, npm links this folder without installing its
 // own dependencies, so the build must need nothing but Node and Rust.
-//   node build-addon.js [--debug]
+//   node build-addon.js [--debug] [--bench]
+// --bench adds the benchmark helper (cargo feature `bench`) that node/bench/bench.js needs;
+// the addon users get is built without it.
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -11,6 +13,7 @@ const path = require('node:path');
 const cargo = process.env.CARGO || 'cargo';
 const args = ['build', '-p', 'litecommit-node', '--lib', '--message-format=json-render-diagnostics'];
 if (!process.argv.includes('--debug')) args.push('--release');
+if (process.argv.includes('--bench')) args.push('--features', 'bench');
 
 const run = spawnSync(cargo, args, {
   cwd: __dirname,

@@ -86,7 +86,13 @@ export interface Stats {
   walFrames: number;
   walBacklogFrames: number;
   walFileBytes: number;
+  /** Transactions queued when the latest batch was formed. */
   queueDepth: number;
+  /** Messages (transactions and flush barriers) in the queue right now. */
+  queueLength: number;
+  /** Calls handing work to the queue right now (blocked while the queue is full). */
+  submitting: number;
+  /** Longest time the writer paused for a checkpoint, in ms. */
   maxWriterStallMs: number;
 }
 

@@ -9,6 +9,13 @@ const native = loadNative();
 /** Promises settled per macrotask before yielding to the event loop. */
 const SETTLE_CHUNK = 128;
 
+/** A batch's numbers per completion: token, status, changes, lastInsertRowid (src/sink.rs). */
+const NUMBERS_PER_COMPLETION = 4;
+/** Statuses of a completion in a batch's numbers (src/sink.rs): the result is in the
+ * numbers alone, in the extras, or the extras hold the error. */
+const DONE_SIMPLE = 0;
+const DONE_FULL = 1;
+
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 
@@ -186,7 +193,7 @@ class Inflight {
   }
 
   /**
-   * Called once per committed batch with `[numbers, extras]` (see JsBatch in src/lib.rs).
+   * Called once per committed batch with `[numbers, extras]` (see JsBatch in src/sink.rs).
    * The batch made room in the queue: waiting submissions move in at once. Batches are
    * settled in order, at most SETTLE_CHUNK promises per macrotask, so a large batch never
    * holds up timers and I/O for long.
@@ -208,25 +215,25 @@ class Inflight {
     while (budget > 0 && this.batches.length > 0) {
       const [numbers, extras] = this.batches[0];
       let i = this.offset;
-      const end = Math.min(numbers.length / 4, i + budget);
+      const end = Math.min(numbers.length / NUMBERS_PER_COMPLETION, i + budget);
       budget -= end - i;
       for (; i < end; i++) {
-        const j = i * 4;
+        const j = i * NUMBERS_PER_COMPLETION;
         const entry = this.pending.get(numbers[j]);
         if (entry === undefined) continue;
         this.pending.delete(numbers[j]);
         const status = numbers[j + 1];
-        if (status === 0) {
+        if (status === DONE_SIMPLE) {
           const r = { changes: numbers[j + 2], lastInsertRowid: numbers[j + 3], rows: [] };
           entry.resolve(entry.single ? r : [r]);
-        } else if (status === 1) {
+        } else if (status === DONE_FULL) {
           const all = extras[i];
           entry.resolve(entry.single ? all[all.length - 1] : all);
         } else {
           entry.reject(new LitecommitError(extras[i]));
         }
       }
-      if (i * 4 >= numbers.length) {
+      if (i * NUMBERS_PER_COMPLETION >= numbers.length) {
         this.batches.shift();
         this.offset = 0;
       } else {

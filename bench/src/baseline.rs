@@ -3,9 +3,10 @@
 //! SAVEPOINT like litecommit) with either
 //! - `Inline`: SQLite's default autocheckpoint (PASSIVE on the writer, inside COMMIT, once
 //!   the WAL holds 1000 frames), or
-//! - `SeedTrigger`: the seed's trigger: after every batch, stat the -wal file; past 4 MB run
-//!   a PASSIVE checkpoint (past 16 MB a RESTART) on a second connection in a background
-//!   thread, one at a time, and double the max batch size while it runs.
+//! - `StatTrigger`: after every batch, stat the -wal file; past 4 MB run a PASSIVE
+//!   checkpoint (past 16 MB a RESTART) on a second connection in a background thread, one
+//!   at a time, and double the max batch size while it runs (the design Marmot's
+//!   benchmark measured).
 
 use std::os::raw::c_int;
 use std::path::{Path, PathBuf};
@@ -21,27 +22,38 @@ use crate::record::{Checkpoint, Recorder};
 
 /// SQLite's default `wal_autocheckpoint`, in frames.
 pub const AUTOCHECKPOINT_FRAMES: c_int = 1000;
-const SEED_PASSIVE_BYTES: u64 = 4 * 1024 * 1024;
-const SEED_RESTART_BYTES: u64 = 16 * 1024 * 1024;
+/// `StatTrigger`: a -wal file this large starts a PASSIVE checkpoint.
+const STAT_PASSIVE_BYTES: u64 = 4 * 1024 * 1024;
+/// `StatTrigger`: a -wal file this large starts a RESTART checkpoint instead.
+const STAT_RESTART_BYTES: u64 = 16 * 1024 * 1024;
 
+/// How the baseline writer checkpoints (see the module's documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     Inline,
-    SeedTrigger,
+    StatTrigger,
 }
 
 /// Called on the writer thread with whether the insert committed.
 pub type Done = Box<dyn FnOnce(bool) + Send>;
 
+/// One queued insert.
 struct Job {
+    /// The row's payload.
     payload: Vec<u8>,
+    /// Told whether the insert committed.
     done: Done,
 }
 
+/// A plain group-commit writer on its own thread (see the module's documentation).
 pub struct Baseline {
+    /// The writer's queue; `None` once closed.
     queue: Option<Sender<Job>>,
+    /// The writer thread, joined by `close`.
     writer: Option<JoinHandle<()>>,
+    /// The -wal file, whose size `sample` reads.
     wal_path: PathBuf,
+    /// Where the writer and the checkpoints record what they did.
     recorder: Arc<Recorder>,
 }
 
@@ -99,7 +111,7 @@ impl Baseline {
         )?;
         let checkpointer = match strategy {
             Strategy::Inline => None,
-            Strategy::SeedTrigger => Some(SeedCheckpointer::start(
+            Strategy::StatTrigger => Some(StatCheckpointer::start(
                 path,
                 synchronous,
                 Arc::clone(&recorder),
@@ -158,12 +170,19 @@ impl Drop for Baseline {
     }
 }
 
+/// The writer thread's state.
 struct Writer {
+    /// The one write connection.
     conn: Connection,
+    /// Frames in the WAL after the latest commit, from the WAL hook.
     frames: Arc<AtomicU64>,
+    /// Where batches are recorded.
     recorder: Arc<Recorder>,
-    checkpointer: Option<SeedCheckpointer>,
+    /// The stat trigger's checkpointer (`None` for `Inline`).
+    checkpointer: Option<StatCheckpointer>,
+    /// The -wal file, stat-ed after every batch by the stat trigger.
     wal_path: PathBuf,
+    /// Most inserts per batch (doubled while a checkpoint runs).
     max_batch: usize,
 }
 
@@ -171,7 +190,7 @@ impl Writer {
     fn run(mut self, rx: Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let running = self.checkpointer.as_ref().is_some_and(|c| c.running());
-            // The seed's dynamic batch sizing: twice the batch while a checkpoint runs.
+            // Dynamic batch sizing: twice the batch while a checkpoint runs.
             let max = if running {
                 self.max_batch * 2
             } else {
@@ -225,14 +244,17 @@ impl Writer {
     }
 }
 
-/// The seed's background checkpoint goroutine, as a thread with its own connection.
-struct SeedCheckpointer {
+/// The stat trigger's background checkpointer: a thread with its own connection.
+struct StatCheckpointer {
+    /// Checkpoint modes to run, one at a time.
     requests: Sender<&'static str>,
+    /// Set from a request until its checkpoint finished.
     running: Arc<AtomicBool>,
+    /// The checkpoint thread, joined by `stop`.
     handle: Option<JoinHandle<()>>,
 }
 
-impl SeedCheckpointer {
+impl StatCheckpointer {
     fn start(path: &Path, synchronous: &str, recorder: Arc<Recorder>) -> rusqlite::Result<Self> {
         let conn = open(path, synchronous)?;
         let wal = crate::wal_path(path);
@@ -240,7 +262,7 @@ impl SeedCheckpointer {
         let flag = Arc::clone(&running);
         let (requests, rx) = crossbeam_channel::unbounded::<&'static str>();
         let handle = std::thread::Builder::new()
-            .name("seed-checkpointer".into())
+            .name("stat-checkpointer".into())
             .spawn(move || {
                 while let Ok(mode) = rx.recv() {
                     recorder.checkpoint_started(crate::file_len(&wal));
@@ -257,7 +279,7 @@ impl SeedCheckpointer {
                 }
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(SeedCheckpointer {
+        Ok(StatCheckpointer {
             requests,
             running,
             handle: Some(handle),
@@ -268,12 +290,12 @@ impl SeedCheckpointer {
         self.running.load(Ordering::Acquire)
     }
 
-    /// The seed's trigger: the -wal file's size by stat, checked after every commit.
+    /// The trigger: the -wal file's size by stat, checked after every commit.
     fn after_commit(&self, wal_bytes: u64) {
-        if wal_bytes < SEED_PASSIVE_BYTES || self.running() {
+        if wal_bytes < STAT_PASSIVE_BYTES || self.running() {
             return;
         }
-        let mode = if wal_bytes >= SEED_RESTART_BYTES {
+        let mode = if wal_bytes >= STAT_RESTART_BYTES {
             "restart"
         } else {
             "passive"

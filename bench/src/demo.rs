@@ -1,8 +1,10 @@
-//! `litecommit-bench demo` (`make demo`): the seed's benchmark on an embedded temporary
-//! database. The same load of single-row insert transactions runs against
-//! (a) a plain group-commit writer with SQLite's inline autocheckpoint (the seed's "before"),
-//! (b) the same writer with the seed's trigger (stat the -wal file after every batch,
-//!     background PASSIVE past 4 MB, RESTART past 16 MB), and
+//! `litecommit-bench demo` (`make demo`): checkpoint strategies under sustained single-row
+//! inserts, on an embedded temporary database. The same load of single-row insert
+//! transactions runs against
+//! (a) a plain group-commit writer with SQLite's inline autocheckpoint,
+//! (b) the same writer with a stat trigger (stat the -wal file after every batch,
+//!     background PASSIVE past 4 MB, RESTART past 16 MB: the design Marmot's published
+//!     benchmark measured), and
 //! (c) litecommit's `Committer` and its checkpoint scheduler,
 //! then (a) and (c) again with a reader holding 50 ms read transactions back to back.
 
@@ -38,7 +40,7 @@ pub struct Args {
     /// Payload bytes per row.
     #[arg(long, default_value_t = 200)]
     pub payload: usize,
-    /// Max batch size of every configuration (the seed used 100).
+    /// Max batch size of every configuration (Marmot's benchmark used 100).
     #[arg(long, default_value_t = 100)]
     pub max_batch_size: usize,
     /// Durability modes to run, comma-separated (full, normal).
@@ -58,10 +60,11 @@ pub struct Args {
     pub no_fail: bool,
 }
 
+/// The configurations compared (see the module's documentation).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Inline,
-    Seed,
+    StatTrigger,
     Lite,
 }
 
@@ -69,7 +72,7 @@ impl Kind {
     fn label(self) -> &'static str {
         match self {
             Kind::Inline => "(a) inline autocheckpoint",
-            Kind::Seed => "(b) seed trigger",
+            Kind::StatTrigger => "(b) stat trigger",
             Kind::Lite => "(c) litecommit",
         }
     }
@@ -114,16 +117,23 @@ impl Engine {
 
 /// Latencies and in-flight windows of the submitting threads.
 struct Tracker {
+    /// Submit-to-outcome time of every transaction.
     latencies: Samples,
+    /// Transactions with an outcome.
     done: AtomicU64,
+    /// Transactions that did not commit.
     failed: AtomicU64,
+    /// Per submitting thread: its transactions in flight, and a signal when one ends.
     windows: Vec<(Mutex<usize>, Condvar)>,
 }
 
+/// What a transaction's outcome is reported to.
 #[derive(Clone)]
 struct Completion {
     tracker: Arc<Tracker>,
+    /// The submitting thread, whose window the outcome frees.
     thread: usize,
+    /// When the transaction was submitted.
     submitted: Instant,
 }
 
@@ -141,9 +151,9 @@ impl Completion {
     }
 }
 
-/// Cheap, incompressible-looking bytes (xorshift), different for every transaction.
-fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+/// Cheap, incompressible-looking bytes (xorshift), different for every transaction `n`.
+fn payload(len: usize, n: u64) -> Vec<u8> {
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -157,19 +167,31 @@ fn payload(len: usize, seed: u64) -> Vec<u8> {
 /// What one configuration measured.
 struct Run {
     kind: Kind,
+    /// Transactions committed.
     committed: u64,
+    /// Transactions that did not commit.
     failed: u64,
+    /// Wall time of the load.
     seconds: f64,
+    /// Submit-to-outcome latency, in ms.
     latency: Summary,
+    /// Batches and checkpoints as recorded during the run.
     rec: Recorded,
     /// p50, p99, max of the flush duration; `exact` is false when read from histogram buckets.
     flush: Summary,
+    /// Un-checkpointed WAL frames, sampled every 5 ms.
     backlog_sampled: Summary,
+    /// -wal file size in bytes, sampled every 5 ms.
     file_sampled: Summary,
+    /// Bytes written and syncs per file, from the counting VFS.
     io: vfs::Counts,
+    /// Bytes the process sent to storage (/proc/self/io).
     proc_write_bytes: u64,
+    /// litecommit's longest writer stall; `None` for the baselines.
     writer_stall_ms: Option<f64>,
+    /// Read transactions the reader held (starvation scenario).
     reads: u64,
+    /// Bytes per WAL frame (page size + 24-byte header).
     frame_bytes: f64,
 }
 
@@ -230,11 +252,11 @@ pub fn run(args: Args) -> Result<(), String> {
     let base_dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     crate::warn_if_memory_backed(&base_dir);
     println!(
-        "litecommit demo: the seed's benchmark on an embedded temporary database (in {})",
+        "litecommit demo: checkpoint strategies under sustained single-row inserts, on an embedded temporary database (in {})",
         base_dir.display()
     );
     println!(
-        "load: {} single-row INSERT transactions per configuration ({}-byte payload), {} submitting threads x {} in flight, max batch size {} (the seed used 100), SQLite {}",
+        "load: {} single-row INSERT transactions per configuration ({}-byte payload), {} submitting threads x {} in flight, max batch size {} (Marmot's benchmark used 100), SQLite {}",
         args.transactions,
         args.payload,
         args.threads,
@@ -243,7 +265,7 @@ pub fn run(args: Args) -> Result<(), String> {
         litecommit::sqlite_version()
     );
     println!("(a) one rusqlite writer doing the same group commit, SQLite's default autocheckpoint (PASSIVE inside COMMIT every 1000 frames)");
-    println!("(b) the same writer, autocheckpoint off, the seed's trigger: stat the -wal file after every batch; PASSIVE past 4 MB, RESTART past 16 MB, on a background connection; batch x2 while it runs");
+    println!("(b) the same writer, autocheckpoint off, stat trigger: stat the -wal file after every batch; PASSIVE past 4 MB, RESTART past 16 MB, on a background connection; batch x2 while it runs");
     println!("(c) litecommit Committer: default checkpoint scheduler (PASSIVE at 4 MB / RESTART at 16 MB of un-checkpointed WAL frames)\n");
 
     let started = Instant::now();
@@ -251,7 +273,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let mut summary = Vec::new();
     for durability in &durabilities {
         let mut runs = Vec::new();
-        for kind in [Kind::Inline, Kind::Seed, Kind::Lite] {
+        for kind in [Kind::Inline, Kind::StatTrigger, Kind::Lite] {
             runs.push(run_one(&args, &base_dir, kind, *durability, false)?);
         }
         print_main(&args, *durability, &runs);
@@ -318,11 +340,11 @@ fn run_one(
             .map_err(|e| e.to_string())?;
             Engine::Lite(Box::new(db))
         }
-        Kind::Inline | Kind::Seed => {
+        Kind::Inline | Kind::StatTrigger => {
             let strategy = if kind == Kind::Inline {
                 Strategy::Inline
             } else {
-                Strategy::SeedTrigger
+                Strategy::StatTrigger
             };
             let b = Baseline::start(
                 &path,
@@ -717,7 +739,7 @@ fn print_main(args: &Args, durability: Durability, runs: &[Run]) {
         "/proc/self/io write_bytes MB",
         cells(&|r| mb(r.proc_write_bytes as f64)),
     );
-    t.append_column("seed (reported)", seed_figure);
+    t.append_column("Marmot (reported)", marmot_figure);
     print!("{}", t.render());
     if let [a, b, c] = runs {
         println!("ratios ({name}):");
@@ -771,8 +793,9 @@ fn print_notes() {
     println!("  bytes written = counted per file by a pass-through VFS registered as the process's default; /proc/self/io counts every file of the process\n");
 }
 
-/// The figures of the seed's commit message (its own machine and load), by row label.
-fn seed_figure(label: &str) -> String {
+/// The figures Marmot published with its adaptive checkpoint design (its own machine and
+/// load), by row label.
+fn marmot_figure(label: &str) -> String {
     let figure = match label {
         "transactions committed (failed)" => "200000",
         "PASSIVE / RESTART / other" => "8132 / 0 / 0",
@@ -780,7 +803,7 @@ fn seed_figure(label: &str) -> String {
         "efficiency (checkpointed/log) mean" => "99%",
         "-wal file at checkpoint start" => "4 - 8",
         "while a checkpoint runs" => "max 200",
-        "flush duration p50 / p99 / max" => "- / <=10 (goal) / -",
+        "flush duration p50 / p99 / max" => "- / <=10 (target) / -",
         _ => "",
     };
     figure.to_string()
@@ -930,19 +953,19 @@ fn print_targets(summary: &[(Durability, Vec<Run>)], judge: &mut Judge) {
             c.checkpoints("restart"),
         );
 
-        let (seed_count, lite_count) = (b.rec.checkpoints.len(), c.rec.checkpoints.len());
-        let target = ">= 10x fewer checkpoints than the seed's trigger";
+        let (stat_count, lite_count) = (b.rec.checkpoints.len(), c.rec.checkpoints.len());
+        let target = ">= 10x fewer checkpoints than the stat trigger";
         let verdict = judge.judge(
             &format!("[{name}] {target}"),
             Verdict::of(
-                seed_count > 0,
-                lite_count * 10 <= seed_count,
-                "the seed's trigger ran no checkpoint",
+                stat_count > 0,
+                lite_count * 10 <= stat_count,
+                "the stat trigger ran no checkpoint",
             ),
         );
         println!(
-            "  [{name}] {target}: {lite_count} vs {seed_count} ({}) -> {verdict}",
-            fmt_ratio(ratio(seed_count as f64, lite_count as f64)),
+            "  [{name}] {target}: {lite_count} vs {stat_count} ({}) -> {verdict}",
+            fmt_ratio(ratio(stat_count as f64, lite_count as f64)),
         );
 
         let eff = c.efficiency();

@@ -2,7 +2,7 @@
 //!
 //! - `core`: group commit against the naive pattern (a connection per thread, one
 //!   transaction per insert) and against one big transaction.
-//! - `demo`: the seed's benchmark, `make demo`.
+//! - `demo`: checkpoint strategies under sustained single-row inserts, `make demo`.
 //!
 //! Both end with verdicts on their targets; a MISSED target makes the run fail (exit
 //! status 1) unless `--no-fail` is given.
@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Group commit vs a connection per thread vs one big transaction.
     Core(core_bench::Args),
-    /// The seed's benchmark: checkpoint strategies under 200,000 transactions.
+    /// Checkpoint strategies under 200,000 single-row insert transactions.
     Demo(demo::Args),
 }
 

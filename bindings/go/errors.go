@@ -7,8 +7,10 @@ import "C"
 
 import (
 	"fmt"
-	"runtime"
 )
+
+// sqliteConstraint is SQLite's primary result code SQLITE_CONSTRAINT.
+const sqliteConstraint = 19
 
 // Status is the status code of a failed call, as in include/litecommit.h.
 type Status int32
@@ -67,7 +69,7 @@ func (e *Error) Is(target error) bool {
 // IsConstraint reports whether the error is a constraint violation (UNIQUE, NOT NULL,
 // CHECK, FOREIGN KEY, ...).
 func (e *Error) IsConstraint() bool {
-	return e.SQLiteCode == 19
+	return e.SQLiteCode == sqliteConstraint
 }
 
 // Sentinels for errors.Is.
@@ -94,10 +96,10 @@ func errorFromInfo(info *C.litecommit_error_info) *Error {
 }
 
 // call runs one library call and, if it fails, reads the thread-local last error on the
-// same OS thread (hence the lock).
+// same OS thread (hence the lock, see lockThread).
 func call(f func() C.litecommit_status) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	lockThread()
+	defer unlockThread()
 	if f() == C.LITECOMMIT_OK {
 		return nil
 	}

@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -117,6 +118,9 @@ type Options struct {
 	PollBatch int
 }
 
+// defaultPollBatch is Options.PollBatch's default.
+const defaultPollBatch = 256
+
 // Bool returns a pointer to b, for the Options fields that default to on.
 func Bool(b bool) *bool { return &b }
 
@@ -174,7 +178,7 @@ func (o *Options) toC() (C.litecommit_options, error) {
 			return c, configError("%s: must not be negative, got %d", f.name, f.v)
 		}
 	}
-	if o.IdleVacuumPages < 0 || int64(o.IdleVacuumPages) > 1<<32-1 {
+	if o.IdleVacuumPages < 0 || int64(o.IdleVacuumPages) > math.MaxUint32 {
 		return c, configError("IdleVacuumPages: out of range: %d", o.IdleVacuumPages)
 	}
 	c.idle_vacuum_pages = C.uint32_t(o.IdleVacuumPages)
@@ -211,6 +215,7 @@ func (o *Options) toC() (C.litecommit_options, error) {
 // concurrent use. Close it when done; a Committer that is garbage-collected unclosed is
 // closed then (committing what it had queued).
 type Committer struct {
+	// c is everything but the handle itself (see committer).
 	c *committer
 }
 
@@ -221,31 +226,44 @@ type Committer struct {
 type committer struct {
 	// mu guards db and q: read-locked for every call into the library, write-locked only
 	// to free them.
-	mu     sync.RWMutex
-	db     *C.litecommit_committer
-	q      *C.litecommit_completion_queue
+	mu sync.RWMutex
+	// db is the library's committer; nil once freed.
+	db *C.litecommit_committer
+	// q is the completion queue every transaction of this committer reports to.
+	q *C.litecommit_completion_queue
+	// closed is set when Close starts: new calls fail with ErrClosed at once.
 	closed atomic.Bool
-	token  atomic.Uint64
+	// token numbers the transactions, so that the poller finds each one's waiter.
+	token atomic.Uint64
 	// slots holds one entry per transaction in flight (submitted, outcome not delivered
 	// yet); its capacity is the queue capacity, so the library's queue never makes a
 	// submit block inside cgo: a caller waits here, in Go, where ctx can cancel it.
-	slots    chan struct{}
-	waitMu   sync.Mutex
-	waiters  map[uint64]chan outcome
+	slots chan struct{}
+	// waitMu guards waiters.
+	waitMu sync.Mutex
+	// waiters maps each token in flight to the channel its caller waits on.
+	waiters map[uint64]chan outcome
+	// pollDone is closed when the poller goroutine has returned.
 	pollDone chan struct{}
-	batch    int
+	// batch is how many completions the poller takes per cgo call (Options.PollBatch).
+	batch int
 	// accepted counts the transactions the library has queued and waitingForSlot the
 	// callers waiting for a slot (tests wait on them).
 	accepted       atomic.Uint64
 	waitingForSlot atomic.Int64
 
+	// closeOnce runs the close sequence once; closeErr is what it returned, for every
+	// later Close.
 	closeOnce sync.Once
 	closeErr  error
 }
 
+// outcome is one transaction's result as the poller hands it to its waiter.
 type outcome struct {
+	// results has one entry per statement when the transaction committed.
 	results []Result
-	err     error
+	// err is the transaction's error, nil when it committed.
+	err error
 }
 
 // Open opens (creating if needed) the database at path in WAL mode and starts its writer,
@@ -267,7 +285,7 @@ func Open(path string, opts Options) (*Committer, error) {
 		batch:    opts.PollBatch,
 	}
 	if c.batch == 0 {
-		c.batch = 256
+		c.batch = defaultPollBatch
 	}
 	if err := call(func() C.litecommit_status { return C.litecommit_open(cpath, &copts, &c.db) }); err != nil {
 		return nil, err
@@ -542,7 +560,7 @@ type CheckpointResult struct {
 }
 
 func (c *committer) checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
-	var cmode C.uint32_t
+	var cmode C.litecommit_checkpoint_mode
 	switch mode {
 	case CheckpointPassive, "":
 		cmode = C.LITECOMMIT_CHECKPOINT_PASSIVE
@@ -582,25 +600,48 @@ func (c *committer) metricsText() (string, error) {
 
 // Stats is a snapshot of a committer's figures (the same as its metrics).
 type Stats struct {
+	// TransactionsCommitted counts the transactions committed.
 	TransactionsCommitted uint64
-	TransactionsFailed    uint64
-	TransactionsAborted   uint64
-	Batches               uint64
+	// TransactionsFailed counts the transactions rejected by one of their own statements.
+	TransactionsFailed uint64
+	// TransactionsAborted counts the transactions rejected because their batch's BEGIN or
+	// COMMIT failed.
+	TransactionsAborted uint64
+	// Batches counts the batches committed (or attempted).
+	Batches uint64
 	// Flushes counts batches by trigger: adaptive, size, timer, flush, close.
-	Flushes             map[string]uint64
-	MaxBatchSize        uint64
-	MeanBatchSize       float64
-	MeanFlushMs         float64
+	Flushes map[string]uint64
+	// MaxBatchSize is the largest batch so far.
+	MaxBatchSize uint64
+	// MeanBatchSize is the mean number of transactions per batch.
+	MeanBatchSize float64
+	// MeanFlushMs is the mean time to run and commit a batch, in ms.
+	MeanFlushMs float64
+	// MeanCommitLatencyMs is the mean time from submit to outcome, in ms.
 	MeanCommitLatencyMs float64
 	// Checkpoints counts checkpoints by mode: passive, full, restart, truncate.
-	Checkpoints       map[string]uint64
-	CheckpointsBusy   uint64
+	Checkpoints map[string]uint64
+	// CheckpointsBusy counts the checkpoints for which SQLite reported busy.
+	CheckpointsBusy uint64
+	// CheckpointRunning is true while a checkpoint runs.
 	CheckpointRunning bool
-	WalFrames         uint64
-	WalBacklogFrames  uint64
-	WalFileBytes      uint64
-	QueueDepth        uint64
-	MaxWriterStallMs  float64
+	// WalFrames is the number of frames in the WAL after the latest commit.
+	WalFrames uint64
+	// WalBacklogFrames is the number of WAL frames not yet checkpointed.
+	WalBacklogFrames uint64
+	// WalFileBytes is the size of the -wal file at the latest reading.
+	WalFileBytes uint64
+	// QueueDepth is the number of transactions queued when the latest batch was formed.
+	QueueDepth uint64
+	// MaxWriterStallMs is the longest time the writer paused for a checkpoint
+	// (RESTART/TRUNCATE, or a PASSIVE catch-up), in ms.
+	MaxWriterStallMs float64
+	// QueueLength is the number of messages (transactions and flush barriers) in the
+	// library's queue right now.
+	QueueLength uint64
+	// Submitting is the number of calls handing work to the library's queue right now:
+	// while it is full, the submitters waiting for room.
+	Submitting uint64
 }
 
 func (c *committer) stats() (Stats, error) {
@@ -614,6 +655,13 @@ func (c *committer) stats() (Stats, error) {
 	}); err != nil {
 		return Stats{}, err
 	}
+	return statsFromC(&s), nil
+}
+
+// statsFromC copies the C struct field by field (schema_test.go checks that none is
+// missed): the C struct's flushes_* and checkpoints_* counts become the Flushes and
+// Checkpoints maps.
+func statsFromC(s *C.litecommit_stats) Stats {
 	return Stats{
 		TransactionsCommitted: uint64(s.transactions_committed),
 		TransactionsFailed:    uint64(s.transactions_failed),
@@ -643,7 +691,9 @@ func (c *committer) stats() (Stats, error) {
 		WalFileBytes:      uint64(s.wal_file_bytes),
 		QueueDepth:        uint64(s.queue_depth),
 		MaxWriterStallMs:  float64(s.max_writer_stall_ms),
-	}, nil
+		QueueLength:       uint64(s.queue_length),
+		Submitting:        uint64(s.submitting),
+	}
 }
 
 func (c *committer) close() error {

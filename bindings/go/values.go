@@ -17,13 +17,17 @@ import (
 // Statement is one SQL statement of a transaction and its arguments (all positional or
 // all named with sql.Named / NamedArg).
 type Statement struct {
-	SQL  string
+	// SQL is exactly one SQL statement.
+	SQL string
+	// Args are its parameters: positional values, or NamedArg / sql.NamedArg for all.
 	Args []any
 }
 
 // NamedArg is a named parameter (":id", "@id", "$id" or "id"); sql.NamedArg works too.
 type NamedArg struct {
-	Name  string
+	// Name is the parameter's name, with or without its prefix.
+	Name string
+	// Value is the parameter's value (see the package documentation for the types).
 	Value any
 }
 
@@ -34,6 +38,7 @@ func Named(name string, value any) NamedArg {
 
 // Rows are the rows of a query or a RETURNING clause.
 type Rows struct {
+	// Columns are the column names, in order.
 	Columns []string
 	// Values holds each row's values in column order: nil, int64, float64, string or
 	// []byte.
@@ -52,16 +57,17 @@ type Result struct {
 
 // value is one argument, converted and checked, before it is copied into C memory.
 type value struct {
-	typ   C.uint32_t
-	i     int64
-	d     float64
-	bytes string // text or blob bytes
+	typ   C.litecommit_value_type // LITECOMMIT_TYPE_*
+	i     int64                   // an INTEGER's value
+	d     float64                 // a REAL's value
+	bytes string                  // text or blob bytes
 }
 
+// stmtIn is one statement, converted and checked, before it is copied into C memory.
 type stmtIn struct {
-	sql    string
-	values []value
-	names  []string // nil for positional
+	sql    string   // the statement's SQL text
+	values []value  // its parameters, in order
+	names  []string // the parameters' names; nil for positional
 }
 
 func convertValue(v any, what string) (value, error) {
@@ -158,9 +164,9 @@ func convertStatement(s Statement, index int) (stmtIn, error) {
 // cStatements is a transaction copied into one C allocation (one malloc and one free per
 // transaction instead of one per string).
 type cStatements struct {
-	mem   unsafe.Pointer
-	stmts *C.litecommit_statement
-	n     C.size_t
+	mem   unsafe.Pointer          // the allocation, freed by free
+	stmts *C.litecommit_statement // the first statement, at the start of mem
+	n     C.size_t                // the number of statements
 }
 
 func (c *cStatements) free() {

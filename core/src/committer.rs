@@ -10,9 +10,12 @@ use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 
 use crate::checkpoint::{CheckpointResult, Scheduler};
 use crate::completion::{BatchSink, Outcome, Pending, Reply};
-use crate::config::{CheckpointMode, Config};
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::files::{file_len, wal_path};
+use crate::gate::Gate;
 use crate::metrics::{Metrics, Stats};
+use crate::modes::CheckpointMode;
 use crate::read_pool::ReadPool;
 use crate::statement;
 use crate::transaction::{Rows, Statement, Transaction, TransactionResult};
@@ -30,19 +33,31 @@ pub struct Committer {
     inner: ManuallyDrop<Inner>,
 }
 
+/// Everything a committer holds.
 struct Inner {
+    /// The writer's queue.
     queue: Sender<Msg>,
+    /// Lets `close` wait for callers still handing work to the queue.
     intake: Arc<Intake>,
     /// Disconnects once the writer thread has shut everything down.
     stopped: Receiver<()>,
+    /// The writer thread, joined by the first `close` that waits for it.
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The writer thread's id: `close` called on it does not wait for itself.
     writer_id: ThreadId,
+    /// The scheduler thread's id: `close` called on it does not wait for the writer.
     scheduler_id: ThreadId,
+    /// Runs manual checkpoints.
     scheduler: Arc<Scheduler>,
+    /// Serves `query`.
     readers: Arc<ReadPool>,
+    /// The figures behind `stats`, `metrics_text` and `registry`.
     metrics: Arc<Metrics>,
+    /// The database path it was opened with.
     path: PathBuf,
+    /// The -wal file, whose size `stats` reports.
     wal_path: PathBuf,
+    /// The configuration it was opened with.
     config: Config,
     /// The process that opened it.
     pid: u32,
@@ -50,8 +65,11 @@ struct Inner {
 
 /// How `enqueue` waits when the queue is full.
 enum Wait {
+    /// Until there is room.
     Block,
+    /// Up to this long, then [`Error::Timeout`].
     Timeout(Duration),
+    /// Not at all: [`Error::QueueFull`] at once.
     Never,
 }
 
@@ -63,9 +81,12 @@ impl Committer {
         let path = path.as_ref().to_path_buf();
         let metrics = Arc::new(Metrics::new());
         let conn = crate::connection::open_writer(&path, &config)?;
-        let wal_path = crate::checkpoint::wal_path(&conn);
+        let wal_path = wal_path(&conn);
         let readers = Arc::new(ReadPool::open(&path, &config)?);
-        let (scheduler, scheduler_thread) = Scheduler::start(&path, &config, Arc::clone(&metrics))?;
+        let gate = Arc::new(Gate::default());
+        let (scheduler, scheduler_thread) =
+            Scheduler::start(&path, &config, Arc::clone(&metrics), Arc::clone(&gate))?;
+        let scheduler_id = scheduler_thread.thread().id();
         let intake = Arc::new(Intake::default());
         let writer = Writer::new(
             conn,
@@ -73,17 +94,9 @@ impl Committer {
             config.clone(),
             Arc::clone(&metrics),
             Arc::clone(&scheduler),
+            gate,
             Arc::clone(&intake),
         );
-        let writer = match writer {
-            Ok(w) => w,
-            Err(e) => {
-                scheduler.stop();
-                drop(scheduler_thread.join());
-                return Err(e);
-            }
-        };
-        let scheduler_id = scheduler_thread.thread().id();
         let (queue, rx) = crossbeam_channel::bounded(config.queue_capacity);
         let (stopped_tx, stopped) = crossbeam_channel::bounded(0);
         let shutdown = Shutdown {
@@ -91,17 +104,7 @@ impl Committer {
             readers: Arc::clone(&readers),
             stopped: stopped_tx,
         };
-        let spawned = std::thread::Builder::new()
-            .name("litecommit-writer".into())
-            .spawn(move || writer.run(rx, shutdown));
-        let writer_thread = match spawned {
-            Ok(handle) => handle,
-            Err(e) => {
-                // The scheduler thread's handle went with the closure; it stops on its own.
-                scheduler.stop();
-                return Err(Error::Open(format!("cannot start the writer thread: {e}")));
-            }
-        };
+        let writer_thread = start_writer(writer, rx, shutdown, &scheduler)?;
         Ok(Committer {
             inner: ManuallyDrop::new(Inner {
                 queue,
@@ -239,7 +242,7 @@ impl Committer {
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
         let mut stats = inner.metrics.stats();
-        stats.wal_file_bytes = crate::checkpoint::file_len(&inner.wal_path);
+        stats.wal_file_bytes = file_len(&inner.wal_path);
         stats.queue_length = inner.queue.len() as u64;
         stats.submitting = inner.intake.inside() as u64;
         stats
@@ -301,6 +304,8 @@ impl Committer {
         }
     }
 
+    /// Checks a transaction and hands it to the writer's queue, waiting for room as `wait`
+    /// says.
     fn enqueue(&self, tx: Transaction, mut reply: Reply, wait: Wait) -> Result<()> {
         // Errors returned here are the caller's answer: the reply must not get a second one.
         let inner = match self.live() {
@@ -328,17 +333,17 @@ impl Committer {
         // A message handed back by a failed send is disarmed: the caller gets the error
         // from this call, not a second time through its callback or sink.
         match wait {
-            Wait::Block => inner.queue.send(msg).map_err(|e| {
-                disarm(e.0);
-                Error::Closed
-            }),
+            Wait::Block => inner
+                .queue
+                .send(msg)
+                .map_err(|e| disarm(e.0, Error::Closed)),
             Wait::Timeout(t) => inner.queue.send_timeout(msg, t).map_err(|e| match e {
-                SendTimeoutError::Timeout(m) => (disarm(m), Error::Timeout).1,
-                SendTimeoutError::Disconnected(m) => (disarm(m), Error::Closed).1,
+                SendTimeoutError::Timeout(m) => disarm(m, Error::Timeout),
+                SendTimeoutError::Disconnected(m) => disarm(m, Error::Closed),
             }),
             Wait::Never => inner.queue.try_send(msg).map_err(|e| match e {
-                TrySendError::Full(m) => (disarm(m), Error::QueueFull).1,
-                TrySendError::Disconnected(m) => (disarm(m), Error::Closed).1,
+                TrySendError::Full(m) => disarm(m, Error::QueueFull),
+                TrySendError::Disconnected(m) => disarm(m, Error::Closed),
             }),
         }
     }
@@ -352,10 +357,41 @@ impl Committer {
     }
 }
 
-fn disarm(msg: Msg) {
+/// Starts the writer thread. If the writer could not be set up or its thread cannot start,
+/// stops the scheduler.
+fn start_writer(
+    writer: Result<Writer>,
+    rx: Receiver<Msg>,
+    mut shutdown: Shutdown,
+    scheduler: &Scheduler,
+) -> Result<JoinHandle<()>> {
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            scheduler.stop();
+            if let Some(thread) = shutdown.scheduler_thread.take() {
+                drop(thread.join());
+            }
+            return Err(e);
+        }
+    };
+    std::thread::Builder::new()
+        .name("litecommit-writer".into())
+        .spawn(move || writer.run(rx, shutdown))
+        .map_err(|e| {
+            // The scheduler thread's handle went with the closure; it stops on its own.
+            scheduler.stop();
+            Error::Open(format!("cannot start the writer thread: {e}"))
+        })
+}
+
+/// Disarms the reply of a message a failed send handed back, and returns the error the
+/// caller gets instead.
+fn disarm(msg: Msg, error: Error) -> Error {
     if let Msg::Tx(_, mut reply) = msg {
         reply.disarm();
     }
+    error
 }
 
 impl Drop for Committer {

@@ -27,6 +27,7 @@ pub trait BatchSink: Send + Sync + 'static {
 /// A handle on a submitted transaction; [`Pending::wait`] blocks until it is durable.
 #[derive(Debug)]
 pub struct Pending {
+    /// Receives the outcome from the writer thread.
     rx: Receiver<Outcome>,
 }
 
@@ -65,13 +66,19 @@ type Callback = Box<dyn FnOnce(Outcome) + Send>;
 /// Where one transaction's outcome goes. Dropping an unanswered `Reply` (a panic in the
 /// writer, a queue dropped at shutdown) answers it with an error, so nobody waits forever.
 pub(crate) struct Reply {
+    /// Where the outcome goes; `None` once answered or disarmed.
     target: Option<Target>,
+    /// When it was submitted, for the commit latency.
     pub(crate) submitted: Instant,
 }
 
+/// The three ways a submitter learns the outcome.
 enum Target {
+    /// A [`Pending`] handle waits on this channel.
     Handle(Sender<Outcome>),
+    /// A callback run on the writer thread.
     Callback(Callback),
+    /// A batch sink, with the submitter's token.
     Sink(Arc<dyn BatchSink>, u64),
 }
 
@@ -112,12 +119,19 @@ impl Drop for Reply {
     }
 }
 
-type SinkBatch = (Arc<dyn BatchSink>, Vec<(u64, Outcome)>);
+/// The completions of one batch for one sink.
+struct SinkBatch {
+    /// The sink.
+    sink: Arc<dyn BatchSink>,
+    /// Its `(token, outcome)` pairs, in submission order.
+    completions: Vec<(u64, Outcome)>,
+}
 
 /// Delivers the outcomes of one batch: handles and callbacks at once, sinks once each (in
 /// [`Completions::deliver`]) with all of their completions.
 #[derive(Default)]
 pub(crate) struct Completions {
+    /// The sink completions gathered so far, one entry per sink.
     sinks: Vec<SinkBatch>,
 }
 
@@ -125,9 +139,12 @@ impl Completions {
     pub(crate) fn push(&mut self, reply: &mut Reply, outcome: Outcome) {
         match reply.target.take() {
             Some(Target::Sink(sink, token)) => {
-                match self.sinks.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &sink)) {
-                    Some((_, list)) => list.push((token, outcome)),
-                    None => self.sinks.push((sink, vec![(token, outcome)])),
+                match self.sinks.iter_mut().find(|b| Arc::ptr_eq(&b.sink, &sink)) {
+                    Some(batch) => batch.completions.push((token, outcome)),
+                    None => self.sinks.push(SinkBatch {
+                        sink,
+                        completions: vec![(token, outcome)],
+                    }),
                 }
             }
             // The waiter may have given up (dropped its handle); that is fine.
@@ -138,8 +155,10 @@ impl Completions {
     }
 
     pub(crate) fn deliver(self) {
-        for (sink, list) in self.sinks {
-            drop(catch_unwind(AssertUnwindSafe(|| sink.complete(list))));
+        for SinkBatch { sink, completions } in self.sinks {
+            drop(catch_unwind(AssertUnwindSafe(|| {
+                sink.complete(completions)
+            })));
         }
     }
 }

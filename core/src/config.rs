@@ -1,93 +1,43 @@
 //! Configuration of a [`Committer`](crate::Committer), validated at open.
+//!
+//! Every option is one entry of the `options!` table below, which generates its `Config`
+//! field, its default, its line in [`Config::OPTIONS`], [`Config::set`], [`Config::get`],
+//! `Debug` and its range check.
 
 use std::fmt;
-use std::str::FromStr;
-use std::sync::Arc;
 
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::EventListener;
+use crate::modes::{Durability, FlushPolicy};
+use crate::schema::doc_text;
 
-/// What a commit survives once its promise resolves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Durability {
-    /// `synchronous=FULL`: the WAL is fsynced at every batch commit. Survives process
-    /// crashes and power loss.
-    #[default]
-    Full,
-    /// `synchronous=NORMAL`: no fsync per commit, only at checkpoints. Survives process
-    /// crashes; a power loss may roll back the most recent batches (never corrupts).
-    Normal,
-    /// `synchronous=OFF`: no fsync at all. Survives process crashes; a power loss may lose
-    /// recent batches or corrupt the database.
-    Off,
+/// How an option's value is written as text, in [`Config::set`] and [`Config::get`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionKind {
+    /// `true` or `false` (`set` also takes `1`/`0`, `on`/`off`, `yes`/`no`).
+    Bool,
+    /// A whole number within the option's range.
+    Int,
+    /// A number above 0.
+    Float,
+    /// One of a few lower-case names (`full`, `normal`, `off`, ...), in any case.
+    Text,
+    /// A whole number, or a negative one for none; `get` shows none as `-1`.
+    OptionalInt,
 }
 
-/// When the writer commits the transactions it has queued.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FlushPolicy {
-    /// Commit whatever is queued (up to the effective max batch size) the moment the writer
-    /// is free: a lone transaction at idle commits at once, batches grow with load.
-    #[default]
-    Adaptive,
-    /// Commit when `max_batch_size` transactions are queued or every `max_wait_ms`,
-    /// whichever comes first.
-    Ticker,
+/// One option of [`Config`], for bindings that list, document or forward options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionSpec {
+    /// The snake_case name: the `Config` field and the name [`Config::set`] takes.
+    pub name: &'static str,
+    /// How its value is written as text.
+    pub kind: OptionKind,
+    /// Its default value, as [`Config::get`] shows it.
+    pub default: &'static str,
+    /// The field's documentation, on one line.
+    pub doc: &'static str,
 }
-
-/// A WAL checkpoint mode, as in `sqlite3_wal_checkpoint_v2`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CheckpointMode {
-    /// Copy what it can without waiting for anyone.
-    Passive,
-    /// Wait for the writer, then copy everything.
-    Full,
-    /// Like `Full`, then wait for readers so the next write restarts the WAL.
-    Restart,
-    /// Like `Restart`, then truncate the WAL file to zero bytes.
-    Truncate,
-}
-
-impl CheckpointMode {
-    /// The lower-case name used in metrics labels and configuration strings.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckpointMode::Passive => "passive",
-            CheckpointMode::Full => "full",
-            CheckpointMode::Restart => "restart",
-            CheckpointMode::Truncate => "truncate",
-        }
-    }
-}
-
-macro_rules! string_enum {
-    ($ty:ty, $field:literal, $($name:literal => $variant:expr),+) => {
-        impl FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                match s.to_ascii_lowercase().as_str() {
-                    $($name => Ok($variant),)+
-                    _ => Err(Error::InvalidConfig(format!(
-                        "{}: unknown value {:?} (expected one of: {})",
-                        $field, s, [$($name),+].join(", ")
-                    ))),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(Durability, "durability", "full" => Durability::Full, "normal" => Durability::Normal, "off" => Durability::Off);
-string_enum!(FlushPolicy, "flush_policy", "adaptive" => FlushPolicy::Adaptive, "ticker" => FlushPolicy::Ticker);
-string_enum!(CheckpointMode, "checkpoint mode", "passive" => CheckpointMode::Passive, "full" => CheckpointMode::Full, "restart" => CheckpointMode::Restart, "truncate" => CheckpointMode::Truncate);
-
-impl fmt::Display for CheckpointMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A callback that receives every [`Event`]; see [`Config::event_listener`].
-pub type EventListener = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// Largest accepted value of the `*_ms` options other than the busy timeouts: one day. It
 /// keeps every deadline computed from them far from `Instant`'s limits.
@@ -111,305 +61,164 @@ const MAX_BYTES: u64 = i64::MAX as u64;
 const MAX_VACUUM_PAGES: u64 = i32::MAX as u64;
 /// Checkpoint thresholds (1 TiB of WAL).
 const MAX_THRESHOLD_MB: f64 = 1_048_576.0;
+/// Bytes in a MiB.
+const MIB: u64 = 1024 * 1024;
 
-/// The accepted range of an integer option.
-fn integer_bounds(field: &str) -> Option<(u64, u64)> {
-    Some(match field {
-        "max_batch_size" => (1, MAX_BATCH_SIZE),
-        "queue_capacity" => (1, MAX_QUEUE_CAPACITY),
-        "read_connections" => (1, MAX_READ_CONNECTIONS),
-        "max_wait_ms" | "linger_ms" | "idle_vacuum_budget_ms" | "idle_ms" => (0, MAX_MS),
-        "busy_timeout_ms" | "checkpoint_busy_timeout_ms" => (0, MAX_BUSY_TIMEOUT_MS),
-        "idle_vacuum_pages" => (0, MAX_VACUUM_PAGES),
-        "cache_size_kib" => (0, MAX_CACHE_SIZE_KIB),
-        "mmap_size" | "journal_size_limit" => (0, MAX_BYTES),
-        "statement_cache_capacity" => (0, MAX_STATEMENT_CACHE),
-        _ => return None,
-    })
-}
+/// Generates `Config` and everything that lists its options from one table. An entry is
+/// `name: Type = default => "default as text", Kind(range arguments);`, where `Kind` is an
+/// [`OptionKind`] and names the `codec` that parses, shows and checks the value.
+macro_rules! options {
+    ($(
+        $(#[doc = $doc:literal])+
+        $name:ident: $ty:ty = $default:expr => $text:literal, $kind:ident $(($($arg:expr),*))?;
+    )+) => {
+        /// Settings of a committer. `Config::default()` holds the documented defaults; every
+        /// value is range-checked when the committer opens.
+        #[derive(Clone)]
+        pub struct Config {
+            $($(#[doc = $doc])+ pub $name: $ty,)+
+            /// Receives [`Event`](crate::Event)s on the writer and scheduler threads; it must
+            /// return quickly.
+            pub event_listener: Option<EventListener>,
+        }
 
-fn integer_error(field: &str, shown: impl fmt::Display) -> Error {
-    let (min, max) = integer_bounds(field).unwrap_or((0, u64::MAX));
-    let no_limit = if field == "journal_size_limit" {
-        " (or negative for no limit)"
-    } else {
-        ""
+        impl Default for Config {
+            fn default() -> Self {
+                Config {
+                    $($name: $default,)+
+                    event_listener: None,
+                }
+            }
+        }
+
+        impl fmt::Debug for Config {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("Config")
+                    $(.field(stringify!($name), &self.$name))+
+                    .field("event_listener", &self.event_listener.is_some())
+                    .finish()
+            }
+        }
+
+        impl Config {
+            /// Every option [`Config::set`] and [`Config::get`] take, in field order (all
+            /// fields but `event_listener`, which only code can set).
+            pub const OPTIONS: &'static [OptionSpec] = &[$(OptionSpec {
+                name: stringify!($name),
+                kind: OptionKind::$kind,
+                default: $text,
+                doc: doc_text(concat!($($doc),+)),
+            },)+];
+
+            /// Sets one option from its name and a string value, as bindings receive them.
+            /// Accepts snake_case and camelCase names; a value out of the option's range is
+            /// rejected with the same error as [`Config::validate`] gives.
+            pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
+                let key = snake_case(name);
+                match key.as_str() {
+                    $(stringify!($name) => {
+                        self.$name = codec::$kind::parse(&key, value $($(, $arg)*)?)?
+                    })+
+                    _ => {
+                        return Err(Error::InvalidConfig(format!(
+                            "{name}: unknown configuration option"
+                        )))
+                    }
+                }
+                Ok(())
+            }
+
+            /// The value of one option as text that [`Config::set`] takes back (snake_case
+            /// or camelCase name); `None` for an unknown name.
+            pub fn get(&self, name: &str) -> Option<String> {
+                Some(match snake_case(name).as_str() {
+                    $(stringify!($name) => codec::$kind::show(&self.$name),)+
+                    _ => return None,
+                })
+            }
+
+            /// The first option out of its range. Integers are reported before thresholds.
+            fn check_ranges(&self) -> Result<(), Error> {
+                let mut checks = [$((
+                    OptionKind::$kind,
+                    codec::$kind::check(stringify!($name), &self.$name $($(, $arg)*)?),
+                ),)+];
+                checks.sort_by_key(|(kind, _)| *kind == OptionKind::Float);
+                checks.into_iter().map(|(_, checked)| checked).collect()
+            }
+        }
     };
-    Error::InvalidConfig(format!(
-        "{field}: must be an integer from {min} to {max}{no_limit}, got {shown}"
-    ))
 }
 
-fn check_integer(field: &str, value: u64) -> Result<(), Error> {
-    match integer_bounds(field) {
-        Some((min, max)) if (min..=max).contains(&value) => Ok(()),
-        _ => Err(integer_error(field, value)),
-    }
-}
-
-fn check_threshold(field: &str, value: f64) -> Result<(), Error> {
-    if value.is_finite() && value > 0.0 && value <= MAX_THRESHOLD_MB {
-        Ok(())
-    } else {
-        Err(threshold_error(field, value))
-    }
-}
-
-fn threshold_error(field: &str, shown: impl fmt::Display) -> Error {
-    Error::InvalidConfig(format!(
-        "{field}: must be a number above 0 and at most {MAX_THRESHOLD_MB}, got {shown}"
-    ))
-}
-
-/// Parses an integer option as `Config::set` receives it, with the range check of
-/// `validate`.
-fn parse_integer<T: TryFrom<u64>>(field: &str, value: &str) -> Result<T, Error> {
-    let parsed: i128 = value
-        .trim()
-        .parse()
-        .map_err(|_| integer_error(field, format!("{value:?}")))?;
-    let checked = u64::try_from(parsed).map_err(|_| integer_error(field, parsed))?;
-    check_integer(field, checked)?;
-    T::try_from(checked).map_err(|_| integer_error(field, parsed))
-}
-
-fn parse_threshold(field: &str, value: &str) -> Result<f64, Error> {
-    let parsed: f64 = value
-        .trim()
-        .parse()
-        .map_err(|_| threshold_error(field, format!("{value:?}")))?;
-    check_threshold(field, parsed)?;
-    Ok(parsed)
-}
-
-/// Settings of a committer. `Config::default()` holds the documented defaults; every
-/// value is range-checked when the committer opens.
-#[derive(Clone)]
-pub struct Config {
+options! {
     /// Fsync policy of each batch commit. Default `Full`.
-    pub durability: Durability,
+    durability: Durability = Durability::Full => "full", Text;
     /// When batches are committed. Default `Adaptive`.
-    pub flush_policy: FlushPolicy,
+    flush_policy: FlushPolicy = FlushPolicy::Adaptive => "adaptive", Text;
     /// Most transactions in one batch (doubled while a checkpoint runs when
     /// `dynamic_batch_size` is on). Default 10,000: with a deep queue, fewer and larger
     /// batches mean fewer fsyncs (measured: +30% throughput with 10,000 in flight vs 1,000).
     /// From 1 to 1,000,000.
-    pub max_batch_size: usize,
+    max_batch_size: usize = 10_000 => "10000", Int(1, MAX_BATCH_SIZE);
     /// `Ticker`: flush at least this often. `Adaptive`: unused. Default 10 ms. At most one
     /// day (86,400,000), and at least 1 with `Ticker`.
-    pub max_wait_ms: u64,
+    max_wait_ms: u64 = 10 => "10", Int(0, MAX_MS);
     /// `Adaptive`: after the first transaction of a batch, wait this long for more.
     /// Default 0 (no wait). At most one day.
-    pub linger_ms: u64,
+    linger_ms: u64 = 0 => "0", Int(0, MAX_MS);
     /// Transactions that may wait in the queue before submitters block. Default 10,000.
     /// From 1 to 1,000,000: every slot is allocated at open (about 80 bytes each).
-    pub queue_capacity: usize,
+    queue_capacity: usize = 10_000 => "10000", Int(1, MAX_QUEUE_CAPACITY);
     /// How long the writer and readers wait for locks held by other processes. Default
     /// 5000 ms. At most 2,147,483,647 (SQLite keeps it in an `int`).
-    pub busy_timeout_ms: u64,
+    busy_timeout_ms: u64 = 5000 => "5000", Int(0, MAX_BUSY_TIMEOUT_MS);
     /// Read-only connections serving `query`. Default 4. From 1 to 256.
-    pub read_connections: usize,
+    read_connections: usize = 4 => "4", Int(1, MAX_READ_CONNECTIONS);
     /// Run the background checkpoint scheduler. Turn it off when an external tool
     /// (Litestream, a backup job) does the checkpoints. Default on.
-    pub checkpoint: bool,
+    checkpoint: bool = true => "true", Bool;
     /// Un-checkpointed WAL content that triggers a PASSIVE checkpoint. Default 4 MB.
     /// Above 0, at most 1,048,576 (1 TiB).
-    pub passive_threshold_mb: f64,
+    passive_threshold_mb: f64 = 4.0 => "4", Float(MAX_THRESHOLD_MB);
     /// WAL content that triggers a RESTART checkpoint (the WAL is not wrapping). Default 16 MB.
     /// At least `passive_threshold_mb`, at most 1,048,576.
-    pub restart_threshold_mb: f64,
+    restart_threshold_mb: f64 = 16.0 => "16", Float(MAX_THRESHOLD_MB);
     /// How long RESTART/TRUNCATE checkpoints wait for readers before giving up. Default
     /// 100 ms. At most 2,147,483,647.
-    pub checkpoint_busy_timeout_ms: u64,
+    checkpoint_busy_timeout_ms: u64 = 100 => "100", Int(0, MAX_BUSY_TIMEOUT_MS);
     /// Double the effective max batch size while a checkpoint runs. Default on.
-    pub dynamic_batch_size: bool,
+    dynamic_batch_size: bool = true => "true", Bool;
     /// Run a TRUNCATE checkpoint once the writer has been idle for `idle_ms`. Default off.
-    pub truncate_when_idle: bool,
+    truncate_when_idle: bool = false => "false", Bool;
     /// Pages of `PRAGMA incremental_vacuum` to run once idle (needs `auto_vacuum=INCREMENTAL`).
     /// Default 0 (off). At most 2,147,483,647.
-    pub idle_vacuum_pages: u32,
+    idle_vacuum_pages: u32 = 0 => "0", Int(0, MAX_VACUUM_PAGES);
     /// Most time one idle incremental vacuum may take. Default 50 ms. At most one day.
-    pub idle_vacuum_budget_ms: u64,
+    idle_vacuum_budget_ms: u64 = 50 => "50", Int(0, MAX_MS);
     /// How long without commits counts as idle. Default 1000 ms. At most one day, and at
     /// least 1 when idle work is enabled.
-    pub idle_ms: u64,
+    idle_ms: u64 = 1000 => "1000", Int(0, MAX_MS);
     /// `PRAGMA cache_size` in KiB for every connection. Default 8192 (8 MiB). At most
     /// 2,147,483,647 (SQLite's `int`).
-    pub cache_size_kib: u64,
+    cache_size_kib: u64 = 8192 => "8192", Int(0, MAX_CACHE_SIZE_KIB);
     /// `PRAGMA mmap_size` in bytes. Default 0 (off). At most `i64::MAX`; SQLite caps it at
     /// its compile-time maximum.
-    pub mmap_size: u64,
+    mmap_size: u64 = 0 => "0", Int(0, MAX_BYTES);
     /// `PRAGMA journal_size_limit` in bytes: the WAL file is truncated to this after it
     /// restarts. Default 64 MiB; `None` (a negative value in [`Config::set`]) keeps the
     /// file at its high-water mark. At most `i64::MAX`.
-    pub journal_size_limit: Option<u64>,
+    journal_size_limit: Option<u64> = Some(64 * MIB) => "67108864", OptionalInt(0, MAX_BYTES);
     /// `PRAGMA foreign_keys` on the writer. Default on.
-    pub foreign_keys: bool,
+    foreign_keys: bool = true => "true", Bool;
     /// Prepared statements cached by the writer and each reader. Default 256. At most
     /// 100,000.
-    pub statement_cache_capacity: usize,
-    /// Receives [`Event`]s on the writer and scheduler threads; it must return quickly.
-    pub event_listener: Option<EventListener>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            durability: Durability::Full,
-            flush_policy: FlushPolicy::Adaptive,
-            max_batch_size: 10_000,
-            max_wait_ms: 10,
-            linger_ms: 0,
-            queue_capacity: 10_000,
-            busy_timeout_ms: 5000,
-            read_connections: 4,
-            checkpoint: true,
-            passive_threshold_mb: 4.0,
-            restart_threshold_mb: 16.0,
-            checkpoint_busy_timeout_ms: 100,
-            dynamic_batch_size: true,
-            truncate_when_idle: false,
-            idle_vacuum_pages: 0,
-            idle_vacuum_budget_ms: 50,
-            idle_ms: 1000,
-            cache_size_kib: 8192,
-            mmap_size: 0,
-            journal_size_limit: Some(64 * 1024 * 1024),
-            foreign_keys: true,
-            statement_cache_capacity: 256,
-            event_listener: None,
-        }
-    }
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("durability", &self.durability)
-            .field("flush_policy", &self.flush_policy)
-            .field("max_batch_size", &self.max_batch_size)
-            .field("max_wait_ms", &self.max_wait_ms)
-            .field("linger_ms", &self.linger_ms)
-            .field("queue_capacity", &self.queue_capacity)
-            .field("busy_timeout_ms", &self.busy_timeout_ms)
-            .field("read_connections", &self.read_connections)
-            .field("checkpoint", &self.checkpoint)
-            .field("passive_threshold_mb", &self.passive_threshold_mb)
-            .field("restart_threshold_mb", &self.restart_threshold_mb)
-            .field(
-                "checkpoint_busy_timeout_ms",
-                &self.checkpoint_busy_timeout_ms,
-            )
-            .field("dynamic_batch_size", &self.dynamic_batch_size)
-            .field("truncate_when_idle", &self.truncate_when_idle)
-            .field("idle_vacuum_pages", &self.idle_vacuum_pages)
-            .field("idle_vacuum_budget_ms", &self.idle_vacuum_budget_ms)
-            .field("idle_ms", &self.idle_ms)
-            .field("cache_size_kib", &self.cache_size_kib)
-            .field("mmap_size", &self.mmap_size)
-            .field("journal_size_limit", &self.journal_size_limit)
-            .field("foreign_keys", &self.foreign_keys)
-            .field("statement_cache_capacity", &self.statement_cache_capacity)
-            .field("event_listener", &self.event_listener.is_some())
-            .finish()
-    }
+    statement_cache_capacity: usize = 256 => "256", Int(0, MAX_STATEMENT_CACHE);
 }
 
 impl Config {
-    /// Sets one option from its name and a string value, as bindings receive them.
-    /// Accepts snake_case and camelCase names; a value out of the option's range is
-    /// rejected with the same error as [`Config::validate`] gives.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
-        fn flag(field: &str, value: &str) -> Result<bool, Error> {
-            match value.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "on" | "yes" => Ok(true),
-                "0" | "false" | "off" | "no" => Ok(false),
-                _ => Err(Error::InvalidConfig(format!(
-                    "{field}: {value:?} is not a boolean"
-                ))),
-            }
-        }
-        let key: String = name
-            .chars()
-            .flat_map(|c| {
-                let lower = c.to_ascii_lowercase();
-                let underscore = (c.is_ascii_uppercase()).then_some('_');
-                underscore.into_iter().chain(std::iter::once(lower))
-            })
-            .collect();
-        match key.as_str() {
-            "durability" => self.durability = value.parse()?,
-            "flush_policy" => self.flush_policy = value.parse()?,
-            "max_batch_size" => self.max_batch_size = parse_integer(&key, value)?,
-            "max_wait_ms" => self.max_wait_ms = parse_integer(&key, value)?,
-            "linger_ms" => self.linger_ms = parse_integer(&key, value)?,
-            "queue_capacity" => self.queue_capacity = parse_integer(&key, value)?,
-            "busy_timeout_ms" => self.busy_timeout_ms = parse_integer(&key, value)?,
-            "read_connections" => self.read_connections = parse_integer(&key, value)?,
-            "checkpoint" => self.checkpoint = flag(&key, value)?,
-            "passive_threshold_mb" => self.passive_threshold_mb = parse_threshold(&key, value)?,
-            "restart_threshold_mb" => self.restart_threshold_mb = parse_threshold(&key, value)?,
-            "checkpoint_busy_timeout_ms" => {
-                self.checkpoint_busy_timeout_ms = parse_integer(&key, value)?
-            }
-            "dynamic_batch_size" => self.dynamic_batch_size = flag(&key, value)?,
-            "truncate_when_idle" => self.truncate_when_idle = flag(&key, value)?,
-            "idle_vacuum_pages" => self.idle_vacuum_pages = parse_integer(&key, value)?,
-            "idle_vacuum_budget_ms" => self.idle_vacuum_budget_ms = parse_integer(&key, value)?,
-            "idle_ms" => self.idle_ms = parse_integer(&key, value)?,
-            "cache_size_kib" => self.cache_size_kib = parse_integer(&key, value)?,
-            "mmap_size" => self.mmap_size = parse_integer(&key, value)?,
-            "journal_size_limit" => {
-                // As in SQLite, a negative limit means no limit.
-                let negative = value.trim().parse::<i128>().is_ok_and(|v| v < 0);
-                self.journal_size_limit = if negative {
-                    None
-                } else {
-                    Some(parse_integer(&key, value)?)
-                };
-            }
-            "foreign_keys" => self.foreign_keys = flag(&key, value)?,
-            "statement_cache_capacity" => {
-                self.statement_cache_capacity = parse_integer(&key, value)?
-            }
-            _ => {
-                return Err(Error::InvalidConfig(format!(
-                    "{name}: unknown configuration option"
-                )))
-            }
-        }
-        Ok(())
-    }
-
     /// Checks every field; the error names the first invalid one and its accepted range.
     pub fn validate(&self) -> Result<(), Error> {
-        let size = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
-        for (field, value) in [
-            ("max_batch_size", size(self.max_batch_size)),
-            ("max_wait_ms", self.max_wait_ms),
-            ("linger_ms", self.linger_ms),
-            ("queue_capacity", size(self.queue_capacity)),
-            ("busy_timeout_ms", self.busy_timeout_ms),
-            ("read_connections", size(self.read_connections)),
-            (
-                "checkpoint_busy_timeout_ms",
-                self.checkpoint_busy_timeout_ms,
-            ),
-            ("idle_vacuum_pages", u64::from(self.idle_vacuum_pages)),
-            ("idle_vacuum_budget_ms", self.idle_vacuum_budget_ms),
-            ("idle_ms", self.idle_ms),
-            ("cache_size_kib", self.cache_size_kib),
-            ("mmap_size", self.mmap_size),
-            ("journal_size_limit", self.journal_size_limit.unwrap_or(0)),
-            (
-                "statement_cache_capacity",
-                size(self.statement_cache_capacity),
-            ),
-        ] {
-            check_integer(field, value)?;
-        }
-        check_threshold("passive_threshold_mb", self.passive_threshold_mb)?;
-        check_threshold("restart_threshold_mb", self.restart_threshold_mb)?;
+        self.check_ranges()?;
         let bad = |msg: String| Err(Error::InvalidConfig(msg));
         if self.flush_policy == FlushPolicy::Ticker && self.max_wait_ms == 0 {
             return bad("max_wait_ms: must be at least 1 with the ticker flush policy".into());
@@ -433,5 +242,341 @@ impl Config {
         } else {
             self.max_batch_size
         }
+    }
+}
+
+/// An option name in snake_case: `maxBatchSize` becomes `max_batch_size`.
+fn snake_case(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            let underscore = c.is_ascii_uppercase().then_some('_');
+            underscore
+                .into_iter()
+                .chain(std::iter::once(c.to_ascii_lowercase()))
+        })
+        .collect()
+}
+
+/// How the values of each [`OptionKind`] are handled: `parse` reads the text
+/// [`Config::set`] takes (range-checked), `show` writes the text [`Config::get`] gives, and
+/// `check` is the range check of [`Config::validate`]. Each takes the range arguments of its
+/// kind's entries in the `options!` table.
+mod codec {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use crate::error::Error;
+
+    /// The accepted values of an integer option, and how its errors describe them.
+    struct IntRange {
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+        /// Appended to the description of the range in errors.
+        note: &'static str,
+    }
+
+    impl IntRange {
+        /// The error for a value outside the range, shown as `shown`.
+        fn error(&self, field: &str, shown: impl Display) -> Error {
+            let IntRange { min, max, note } = self;
+            Error::InvalidConfig(format!(
+                "{field}: must be an integer from {min} to {max}{note}, got {shown}"
+            ))
+        }
+
+        /// Whether `value` is in the range.
+        fn check(&self, field: &str, value: u64) -> Result<(), Error> {
+            if (self.min..=self.max).contains(&value) {
+                Ok(())
+            } else {
+                Err(self.error(field, value))
+            }
+        }
+
+        /// Reads a whole number in the range as a `T`.
+        fn parse<T: TryFrom<u64>>(&self, field: &str, text: &str) -> Result<T, Error> {
+            let parsed: i128 = text
+                .trim()
+                .parse()
+                .map_err(|_| self.error(field, format!("{text:?}")))?;
+            let checked = u64::try_from(parsed).map_err(|_| self.error(field, parsed))?;
+            self.check(field, checked)?;
+            T::try_from(checked).map_err(|_| self.error(field, parsed))
+        }
+    }
+
+    /// [`OptionKind::Bool`](super::OptionKind::Bool).
+    pub(super) struct Bool;
+
+    impl Bool {
+        pub(super) fn parse(field: &str, text: &str) -> Result<bool, Error> {
+            match text.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "on" | "yes" => Ok(true),
+                "0" | "false" | "off" | "no" => Ok(false),
+                _ => Err(Error::InvalidConfig(format!(
+                    "{field}: {text:?} is not a boolean"
+                ))),
+            }
+        }
+
+        pub(super) fn show(value: &bool) -> String {
+            value.to_string()
+        }
+
+        pub(super) fn check(_field: &str, _value: &bool) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    /// [`OptionKind::Int`](super::OptionKind::Int), from `min` to `max`.
+    pub(super) struct Int;
+
+    impl Int {
+        pub(super) fn parse<T: TryFrom<u64>>(
+            field: &str,
+            text: &str,
+            min: u64,
+            max: u64,
+        ) -> Result<T, Error> {
+            IntRange { min, max, note: "" }.parse(field, text)
+        }
+
+        pub(super) fn show(value: &impl Display) -> String {
+            value.to_string()
+        }
+
+        pub(super) fn check<T: Copy + TryInto<u64>>(
+            field: &str,
+            value: &T,
+            min: u64,
+            max: u64,
+        ) -> Result<(), Error> {
+            let value = (*value).try_into().unwrap_or(u64::MAX);
+            IntRange { min, max, note: "" }.check(field, value)
+        }
+    }
+
+    /// [`OptionKind::OptionalInt`](super::OptionKind::OptionalInt): none, or from `min`
+    /// to `max`. As in SQLite, a negative value means none (no limit).
+    pub(super) struct OptionalInt;
+
+    /// How the ranges of [`OptionalInt`] options are described in errors.
+    const NO_LIMIT: &str = " (or negative for no limit)";
+
+    impl OptionalInt {
+        pub(super) fn parse(
+            field: &str,
+            text: &str,
+            min: u64,
+            max: u64,
+        ) -> Result<Option<u64>, Error> {
+            if text.trim().parse::<i128>().is_ok_and(|v| v < 0) {
+                return Ok(None);
+            }
+            let range = IntRange {
+                min,
+                max,
+                note: NO_LIMIT,
+            };
+            range.parse(field, text).map(Some)
+        }
+
+        pub(super) fn show(value: &Option<u64>) -> String {
+            value.map_or_else(|| "-1".to_string(), |v| v.to_string())
+        }
+
+        pub(super) fn check(
+            field: &str,
+            value: &Option<u64>,
+            min: u64,
+            max: u64,
+        ) -> Result<(), Error> {
+            let range = IntRange {
+                min,
+                max,
+                note: NO_LIMIT,
+            };
+            value.map_or(Ok(()), |v| range.check(field, v))
+        }
+    }
+
+    /// [`OptionKind::Float`](super::OptionKind::Float): above 0, at most `max`.
+    pub(super) struct Float;
+
+    impl Float {
+        /// The error for a value outside the range, shown as `shown`.
+        fn error(field: &str, max: f64, shown: impl Display) -> Error {
+            Error::InvalidConfig(format!(
+                "{field}: must be a number above 0 and at most {max}, got {shown}"
+            ))
+        }
+
+        pub(super) fn parse(field: &str, text: &str, max: f64) -> Result<f64, Error> {
+            let parsed: f64 = text
+                .trim()
+                .parse()
+                .map_err(|_| Float::error(field, max, format!("{text:?}")))?;
+            Float::check(field, &parsed, max)?;
+            Ok(parsed)
+        }
+
+        pub(super) fn show(value: &f64) -> String {
+            value.to_string()
+        }
+
+        pub(super) fn check(field: &str, value: &f64, max: f64) -> Result<(), Error> {
+            if value.is_finite() && *value > 0.0 && *value <= max {
+                Ok(())
+            } else {
+                Err(Float::error(field, max, value))
+            }
+        }
+    }
+
+    /// [`OptionKind::Text`](super::OptionKind::Text): a type with lower-case names.
+    pub(super) struct Text;
+
+    impl Text {
+        pub(super) fn parse<T: FromStr<Err = Error>>(_field: &str, text: &str) -> Result<T, Error> {
+            text.parse()
+        }
+
+        pub(super) fn show(value: &impl Display) -> String {
+            value.to_string()
+        }
+
+        pub(super) fn check<T>(_field: &str, _value: &T) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value of the option other than its default, as `set` takes it.
+    fn other_value(spec: &OptionSpec) -> Vec<String> {
+        match spec.kind {
+            OptionKind::Bool => vec![(spec.default != "true").to_string()],
+            OptionKind::Int => vec!["7".into()],
+            OptionKind::Float => vec!["2.5".into()],
+            OptionKind::OptionalInt => vec!["7".into(), "-1".into()],
+            // Every name of every choice type: those the option takes are checked below.
+            OptionKind::Text => ["full", "normal", "off", "adaptive", "ticker"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    #[test]
+    fn every_option_round_trips_through_set_and_get() {
+        for spec in Config::OPTIONS {
+            let mut config = Config::default();
+            let mut changed = false;
+            for value in other_value(spec) {
+                if config.set(spec.name, &value).is_err() {
+                    assert_eq!(
+                        spec.kind,
+                        OptionKind::Text,
+                        "{}: {value} refused",
+                        spec.name
+                    );
+                    continue;
+                }
+                assert_eq!(config.get(spec.name).as_deref(), Some(value.as_str()));
+                changed |= value != spec.default;
+                let shown = config.get(spec.name).unwrap();
+                let mut again = Config::default();
+                again.set(spec.name, &shown).unwrap();
+                assert_eq!(again.get(spec.name), Some(shown), "{}", spec.name);
+            }
+            assert!(
+                changed,
+                "{}: no value other than the default was set",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_option_has_its_documented_default() {
+        let config = Config::default();
+        for spec in Config::OPTIONS {
+            assert_eq!(config.get(spec.name).as_deref(), Some(spec.default));
+            let mut set = Config::default();
+            set.set(spec.name, spec.default).unwrap();
+            assert_eq!(format!("{set:?}"), format!("{config:?}"), "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn options_are_exactly_the_fields_but_the_listener() {
+        let shown = format!("{:?}", Config::default());
+        let fields: Vec<&str> = shown
+            .trim_start_matches("Config { ")
+            .split(", ")
+            .filter_map(|part| part.split_once(": ").map(|(name, _)| name))
+            .collect();
+        let mut names: Vec<&str> = Config::OPTIONS.iter().map(|o| o.name).collect();
+        names.push("event_listener");
+        assert_eq!(fields, names);
+        let config = Config::default();
+        for spec in Config::OPTIONS {
+            assert!(config.get(spec.name).is_some(), "{}", spec.name);
+            assert!(
+                !spec.doc.is_empty() && !spec.doc.starts_with(' '),
+                "{}",
+                spec.name
+            );
+        }
+        assert_eq!(config.get("event_listener"), None);
+        assert_eq!(config.get("no_such_option"), None);
+    }
+
+    #[test]
+    fn get_takes_camel_case_names() {
+        let mut config = Config::default();
+        config.set("maxBatchSize", "12").unwrap();
+        assert_eq!(config.get("maxBatchSize").as_deref(), Some("12"));
+        assert_eq!(config.get("max_batch_size").as_deref(), Some("12"));
+        assert_eq!(config.max_batch_size, 12);
+    }
+
+    #[test]
+    fn integer_ranges_are_reported_before_thresholds() {
+        let config = Config {
+            passive_threshold_mb: -1.0,
+            statement_cache_capacity: 1_000_000,
+            ..Config::default()
+        };
+        assert_eq!(
+            config.validate().unwrap_err().to_string(),
+            "invalid configuration: statement_cache_capacity: must be an integer from 0 to \
+             100000, got 1000000"
+        );
+    }
+
+    #[test]
+    fn the_docs_are_the_field_docs_on_one_line() {
+        let spec = Config::OPTIONS
+            .iter()
+            .find(|o| o.name == "read_connections")
+            .unwrap();
+        assert_eq!(
+            spec.doc,
+            "Read-only connections serving `query`. Default 4. From 1 to 256."
+        );
+        let spec = Config::OPTIONS
+            .iter()
+            .find(|o| o.name == "linger_ms")
+            .unwrap();
+        assert!(
+            spec.doc.contains("wait this long for more. Default 0"),
+            "{}",
+            spec.doc
+        );
     }
 }

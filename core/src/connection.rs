@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use rusqlite::{ffi, Connection, OpenFlags};
 
-use crate::config::{Config, Durability};
-use crate::error::{Error, Result};
+use crate::config::Config;
+use crate::error::{primary_code, Error, Result};
+use crate::modes::Durability;
 
 /// The `PRAGMA synchronous` value of a durability.
 pub(crate) fn synchronous_pragma(durability: Durability) -> &'static str {
@@ -123,7 +124,7 @@ pub(crate) fn open_error(path: &Path, err: rusqlite::Error) -> Error {
             let suffix = format!(": {}", path.to_string_lossy());
             let message = message.strip_suffix(&suffix).unwrap_or(&message);
             Error::Sqlite {
-                code: e.extended_code & 0xff,
+                code: primary_code(e.extended_code),
                 extended_code: e.extended_code,
                 message: format!("cannot open database {shown}: {message}"),
                 statement_index: None,

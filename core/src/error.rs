@@ -96,11 +96,21 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Sqlite`] from an (extended) result code a raw SQLite call returned.
+    pub(crate) fn from_code(extended_code: i32, message: String) -> Error {
+        Error::Sqlite {
+            code: primary_code(extended_code),
+            extended_code,
+            message,
+            statement_index: None,
+        }
+    }
+
     /// Builds an [`Error::Sqlite`] from a rusqlite error, tagged with a statement index.
     pub(crate) fn from_sqlite(err: rusqlite::Error, statement_index: Option<usize>) -> Error {
         match err {
             rusqlite::Error::SqliteFailure(e, msg) => Error::Sqlite {
-                code: e.extended_code & 0xff,
+                code: primary_code(e.extended_code),
                 extended_code: e.extended_code,
                 message: msg.unwrap_or_else(|| e.to_string()),
                 statement_index,
@@ -109,7 +119,7 @@ impl Error {
             rusqlite::Error::SqlInputError {
                 error, msg, offset, ..
             } => Error::Sqlite {
-                code: error.extended_code & 0xff,
+                code: primary_code(error.extended_code),
                 extended_code: error.extended_code,
                 message: format!("{msg} (at offset {offset})"),
                 statement_index,
@@ -140,6 +150,11 @@ impl Error {
             other => other,
         }
     }
+}
+
+/// The primary result code within an extended one (its low byte, as SQLite defines them).
+pub(crate) fn primary_code(extended_code: i32) -> i32 {
+    extended_code & 0xff
 }
 
 /// Symbolic name of an SQLite primary or extended result code.
@@ -199,7 +214,7 @@ pub fn code_name(code: i32) -> &'static str {
         2323 => "SQLITE_CONSTRAINT_VTAB",
         2579 => "SQLITE_CONSTRAINT_ROWID",
         3091 => "SQLITE_CONSTRAINT_DATATYPE",
-        other if other & 0xff != other => code_name(other & 0xff),
+        other if primary_code(other) != other => code_name(primary_code(other)),
         _ => "SQLITE_UNKNOWN",
     }
 }

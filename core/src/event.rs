@@ -1,9 +1,22 @@
 //! Observable events of the writer and the checkpoint scheduler, for logging, tracing and
 //! tests that must wait for something to happen rather than sleep.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::CheckpointMode;
+use crate::modes::CheckpointMode;
+
+/// A callback that receives every [`Event`]; set it in
+/// [`Config::event_listener`](crate::Config::event_listener).
+pub type EventListener = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Hands `event` to the listener, if any; a panic in the listener is caught.
+pub(crate) fn emit(listener: Option<&EventListener>, event: Event) {
+    if let Some(listener) = listener {
+        drop(catch_unwind(AssertUnwindSafe(|| listener(&event))));
+    }
+}
 
 /// Why a batch was committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
 
-use crate::config::CheckpointMode;
 use crate::event::FlushTrigger;
+use crate::modes::CheckpointMode;
+use crate::schema::doc_text;
 
 const MS_BUCKETS: &[f64] = &[
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
@@ -48,19 +50,33 @@ impl TxOutcome {
 
 /// Every metric of one committer.
 pub(crate) struct Metrics {
+    /// This committer's own registry, holding every metric below.
     registry: Registry,
+    /// `batch_committer_flushes_total`, by trigger.
     flushes: IntCounterVec,
+    /// `batch_committer_batch_size`.
     batch_size: Histogram,
+    /// `batch_committer_flush_duration_ms`.
     flush_duration: Histogram,
+    /// `batch_committer_checkpoint_total`, by mode.
     checkpoints: IntCounterVec,
+    /// `batch_committer_checkpoint_duration_ms`, by mode.
     checkpoint_duration: HistogramVec,
+    /// `batch_committer_wal_size_mb`.
     wal_size_mb: Histogram,
+    /// `batch_committer_wal_frames_log`.
     wal_frames_log: Histogram,
+    /// `batch_committer_wal_frames_checkpointed`.
     wal_frames_checkpointed: Histogram,
+    /// `batch_committer_checkpoint_busy_total`, by whether SQLite reported busy.
     checkpoint_busy: IntCounterVec,
+    /// `batch_committer_checkpoint_efficiency`.
     checkpoint_efficiency: Histogram,
+    /// `batch_committer_commit_latency_ms`.
     commit_latency: Histogram,
+    /// `batch_committer_queue_depth`.
     queue_depth: IntGauge,
+    /// `batch_committer_transactions_total`, by outcome.
     transactions: IntCounterVec,
     /// Children of `transactions` by outcome, resolved once (they are hit per transaction).
     outcomes: [IntCounter; 3],
@@ -212,33 +228,38 @@ impl Metrics {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
-    pub(crate) fn batch(&self, size: usize, trigger: FlushTrigger, duration_ms: f64) {
+    /// Counts a batch of `size` transactions that took `duration` to run and commit.
+    pub(crate) fn batch(&self, size: usize, trigger: FlushTrigger, duration: Duration) {
         self.flushes.with_label_values(&[trigger.as_str()]).inc();
         self.batch_size.observe(size as f64);
-        self.flush_duration.observe(duration_ms);
+        self.flush_duration.observe(ms(duration));
         self.max_batch_size
             .fetch_max(size as u64, Ordering::Relaxed);
     }
 
-    pub(crate) fn transaction(&self, outcome: TxOutcome, latency_ms: f64) {
+    /// Counts a transaction answered `latency` after it was submitted.
+    pub(crate) fn transaction(&self, outcome: TxOutcome, latency: Duration) {
         self.outcomes[outcome as usize].inc();
-        self.commit_latency.observe(latency_ms);
+        self.commit_latency.observe(ms(latency));
     }
 
+    /// Records the transactions queued when a batch was formed.
     pub(crate) fn queue_depth(&self, depth: usize) {
         self.queue_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
+    /// Records a reading of the -wal file's size.
     pub(crate) fn wal_file(&self, bytes: u64) {
         self.wal_file_bytes.store(bytes, Ordering::Relaxed);
         self.wal_size_mb.observe(bytes as f64 / MB);
     }
 
+    /// Counts a checkpoint and the frame counts it reported.
     pub(crate) fn checkpoint(
         &self,
         mode: CheckpointMode,
-        duration_ms: f64,
+        duration: Duration,
         log: i64,
         done: i64,
         busy: bool,
@@ -246,7 +267,7 @@ impl Metrics {
         self.checkpoints.with_label_values(&[mode.as_str()]).inc();
         self.checkpoint_duration
             .with_label_values(&[mode.as_str()])
-            .observe(duration_ms);
+            .observe(ms(duration));
         self.checkpoint_busy
             .with_label_values(&[if busy { "true" } else { "false" }])
             .inc();
@@ -262,11 +283,14 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn writer_stall(&self, micros: u64) {
+    /// Records how long the writer waited for a checkpoint before a batch.
+    pub(crate) fn writer_stall(&self, waited: Duration) {
+        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
         self.max_writer_stall_us
             .fetch_max(micros, Ordering::Relaxed);
     }
 
+    /// The figures as [`Stats`] (without the queue's, which the committer fills in).
     pub(crate) fn stats(&self) -> Stats {
         let labels = |vec: &IntCounterVec, names: &[&'static str]| -> BTreeMap<String, u64> {
             names
@@ -299,12 +323,22 @@ impl Metrics {
             queue_depth: u64::try_from(self.queue_depth.get()).unwrap_or(0),
             queue_length: 0,
             submitting: 0,
-            max_writer_stall_ms: self.max_writer_stall_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            max_writer_stall_ms: self.max_writer_stall_us.load(Ordering::Relaxed) as f64
+                / MICROS_PER_MS,
         }
     }
 }
 
+/// Bytes in a MB, as `batch_committer_wal_size_mb` counts them.
 const MB: f64 = 1024.0 * 1024.0;
+
+/// Microseconds in a millisecond.
+const MICROS_PER_MS: f64 = 1000.0;
+
+/// A duration in (fractional) milliseconds, the unit of every duration metric.
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
 
 fn mean(h: &Histogram) -> f64 {
     let n = h.get_sample_count();
@@ -315,47 +349,170 @@ fn mean(h: &Histogram) -> f64 {
     }
 }
 
-/// A snapshot of a committer's figures (the same as its Prometheus metrics).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Stats {
+/// One figure of [`Stats`], for bindings that list or document them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatSpec {
+    /// The snake_case name: the `Stats` field.
+    pub name: &'static str,
+    /// The field's documentation, on one line.
+    pub doc: &'static str,
+}
+
+/// The value of one figure of [`Stats`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum StatValue {
+    /// A count or a size.
+    Int(u64),
+    /// A mean or a duration.
+    Float(f64),
+    /// A yes/no state.
+    Bool(bool),
+    /// Counts by label (flush trigger, checkpoint mode); labels never seen are left out.
+    Counts(BTreeMap<String, u64>),
+}
+
+impl From<u64> for StatValue {
+    fn from(value: u64) -> StatValue {
+        StatValue::Int(value)
+    }
+}
+
+impl From<f64> for StatValue {
+    fn from(value: f64) -> StatValue {
+        StatValue::Float(value)
+    }
+}
+
+impl From<bool> for StatValue {
+    fn from(value: bool) -> StatValue {
+        StatValue::Bool(value)
+    }
+}
+
+impl From<BTreeMap<String, u64>> for StatValue {
+    fn from(value: BTreeMap<String, u64>) -> StatValue {
+        StatValue::Counts(value)
+    }
+}
+
+/// Generates `Stats`, [`Stats::FIELDS`] and [`Stats::fields`] from one list of documented
+/// fields; each field's type must convert into a [`StatValue`].
+macro_rules! stats {
+    ($($(#[doc = $doc:literal])+ $name:ident: $ty:ty,)+) => {
+        /// A snapshot of a committer's figures (the same as its Prometheus metrics).
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct Stats {
+            $($(#[doc = $doc])+ pub $name: $ty,)+
+        }
+
+        impl Stats {
+            /// Every figure, in field order.
+            pub const FIELDS: &'static [StatSpec] = &[$(StatSpec {
+                name: stringify!($name),
+                doc: doc_text(concat!($($doc),+)),
+            },)+];
+
+            /// Every figure with its value, in the order of [`Stats::FIELDS`].
+            pub fn fields(&self) -> Vec<(&'static str, StatValue)> {
+                vec![$((stringify!($name), StatValue::from(self.$name.clone())),)+]
+            }
+        }
+    };
+}
+
+stats! {
     /// Transactions committed.
-    pub transactions_committed: u64,
+    transactions_committed: u64,
     /// Transactions rejected by one of their own statements.
-    pub transactions_failed: u64,
+    transactions_failed: u64,
     /// Transactions rejected because their batch failed as a whole (BEGIN, COMMIT or a
     /// ROLLBACK failed).
-    pub transactions_aborted: u64,
+    transactions_aborted: u64,
     /// Batches committed (or attempted).
-    pub batches: u64,
+    batches: u64,
     /// Batches by flush trigger (`adaptive`, `size`, `timer`, `flush`, `close`).
-    pub flushes: BTreeMap<String, u64>,
+    flushes: BTreeMap<String, u64>,
     /// Largest batch so far.
-    pub max_batch_size: u64,
+    max_batch_size: u64,
     /// Mean transactions per batch.
-    pub mean_batch_size: f64,
+    mean_batch_size: f64,
     /// Mean time to run and commit a batch, in ms.
-    pub mean_flush_ms: f64,
+    mean_flush_ms: f64,
     /// Mean time from submit to resolved, in ms.
-    pub mean_commit_latency_ms: f64,
+    mean_commit_latency_ms: f64,
     /// Checkpoints by mode (`passive`, `full`, `restart`, `truncate`).
-    pub checkpoints: BTreeMap<String, u64>,
+    checkpoints: BTreeMap<String, u64>,
     /// Checkpoints for which SQLite reported busy.
-    pub checkpoints_busy: u64,
+    checkpoints_busy: u64,
     /// Whether a checkpoint is running now.
-    pub checkpoint_running: bool,
+    checkpoint_running: bool,
     /// Frames in the WAL after the latest commit.
-    pub wal_frames: u64,
+    wal_frames: u64,
     /// Frames not yet checkpointed.
-    pub wal_backlog_frames: u64,
+    wal_backlog_frames: u64,
     /// Size of the -wal file at the latest reading, in bytes.
-    pub wal_file_bytes: u64,
+    wal_file_bytes: u64,
     /// Transactions queued when the latest batch was formed.
-    pub queue_depth: u64,
+    queue_depth: u64,
     /// Messages (transactions and flush barriers) in the queue right now.
-    pub queue_length: u64,
+    queue_length: u64,
     /// Calls handing work to the queue right now: while the queue is full, the submitters
     /// waiting for room.
-    pub submitting: u64,
-    /// Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE catch-up), in ms.
-    pub max_writer_stall_ms: f64,
+    submitting: u64,
+    /// Longest time the writer paused for a checkpoint (RESTART/TRUNCATE, or a PASSIVE
+    /// catch-up), in ms.
+    max_writer_stall_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_lists_every_figure_of_fields_in_order() {
+        let stats = Stats::default();
+        let names: Vec<&str> = stats.fields().iter().map(|(name, _)| *name).collect();
+        let specs: Vec<&str> = Stats::FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(names, specs);
+        let shown = format!("{stats:?}");
+        for spec in Stats::FIELDS {
+            assert!(
+                shown.contains(&format!(" {}: ", spec.name)),
+                "{}",
+                spec.name
+            );
+            assert!(
+                !spec.doc.is_empty() && !spec.doc.starts_with(' '),
+                "{}",
+                spec.name
+            );
+        }
+        assert_eq!(shown.matches(": ").count(), Stats::FIELDS.len());
+    }
+
+    #[test]
+    fn fields_carry_the_values() {
+        let metrics = Metrics::new();
+        metrics.batch(3, FlushTrigger::Size, Duration::from_millis(2));
+        let stats = metrics.stats();
+        let value = |name: &str| {
+            stats
+                .fields()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v)
+        };
+        assert_eq!(value("batches"), Some(StatValue::Int(1)));
+        assert_eq!(value("max_batch_size"), Some(StatValue::Int(3)));
+        assert_eq!(value("mean_batch_size"), Some(StatValue::Float(3.0)));
+        assert_eq!(value("checkpoint_running"), Some(StatValue::Bool(false)));
+        let flushes = BTreeMap::from([("size".to_string(), 1)]);
+        assert_eq!(value("flushes"), Some(StatValue::Counts(flushes)));
+        let doc = |name: &str| Stats::FIELDS.iter().find(|f| f.name == name).unwrap().doc;
+        assert_eq!(
+            doc("submitting"),
+            "Calls handing work to the queue right now: while the queue is full, the \
+             submitters waiting for room."
+        );
+    }
 }

@@ -21,16 +21,21 @@ use crate::transaction::{Rows, Statement};
 /// connections then close as soon as they come back).
 const CLOSE_PATIENCE: Duration = Duration::from_secs(60);
 
+/// The read-only connections, lent to one query at a time.
 pub(crate) struct ReadPool {
+    /// The idle connections and the pool's state.
     state: Mutex<PoolState>,
     /// Signalled when a connection comes back or the pool closes.
     changed: Condvar,
 }
 
+/// What the pool's lock guards.
 struct PoolState {
+    /// Connections waiting for a query.
     idle: Vec<Connection>,
     /// Connections lent out to queries running now.
     lent: usize,
+    /// `close` was called: no query may start.
     closed: bool,
 }
 

@@ -259,6 +259,7 @@ impl Token<'_> {
 /// Splits SQL into tokens, skipping whitespace and comments.
 #[derive(Clone)]
 struct Tokens<'a> {
+    /// The SQL not tokenized yet.
     rest: &'a str,
 }
 

@@ -1,5 +1,6 @@
-//! The seed's seven checkpoint tests, made deterministic and asserting, plus the scheduler's
-//! own guarantees (WAL wraps under a continuous reader, idle TRUNCATE, idle vacuum).
+//! The checkpoint scheduler: thresholds, batches growing while a checkpoint runs, the
+//! ticker held back meanwhile, metrics and events, and its guarantees (the WAL wraps under a
+//! continuous reader, idle TRUNCATE, idle vacuum).
 //! Every wait is on an observable event or counter with a generous timeout; nothing sleeps.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,28 +18,42 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Holds the thread that reaches it while armed, until released. Arming is one-shot.
 #[derive(Default)]
 struct Latch {
-    state: Mutex<(bool, bool)>, // (armed, released)
+    /// Whether it is armed and whether it was released.
+    state: Mutex<LatchState>,
+    /// Signalled on release.
     changed: Condvar,
+}
+
+/// What a [`Latch`]'s lock guards.
+#[derive(Default)]
+struct LatchState {
+    /// The next thread to pass is held.
+    armed: bool,
+    /// The held thread may go on.
+    released: bool,
 }
 
 impl Latch {
     fn arm(&self) {
-        *self.state.lock().unwrap() = (true, false);
+        *self.state.lock().unwrap() = LatchState {
+            armed: true,
+            released: false,
+        };
     }
 
     fn pass(&self) {
         let mut st = self.state.lock().unwrap();
-        if !st.0 {
+        if !st.armed {
             return;
         }
-        st.0 = false;
-        while !st.1 {
+        st.armed = false;
+        while !st.released {
             st = self.changed.wait(st).unwrap();
         }
     }
 
     fn release(&self) {
-        self.state.lock().unwrap().1 = true;
+        self.state.lock().unwrap().released = true;
         self.changed.notify_all();
     }
 }
@@ -47,9 +62,13 @@ impl Latch {
 /// scheduler (at `CheckpointStarted`) or the writer (at `BatchCommitted`).
 #[derive(Default)]
 struct Events {
+    /// Every event so far, in order.
     log: Mutex<Vec<Event>>,
+    /// Signalled at every event.
     changed: Condvar,
+    /// Holds the scheduler at `CheckpointStarted`.
     checkpoint: Latch,
+    /// Holds the writer at `BatchCommitted`.
     batch: Latch,
 }
 
@@ -95,10 +114,15 @@ impl Events {
     }
 }
 
+/// A committer on a fresh database, with its events recorded.
 struct Fixture {
+    /// Removed when the test ends.
     _dir: tempfile::TempDir,
+    /// The database file.
     path: std::path::PathBuf,
+    /// The committer.
     db: Committer,
+    /// Its events.
     events: Arc<Events>,
 }
 

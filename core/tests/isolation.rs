@@ -22,9 +22,13 @@ use rusqlite::Connection;
 /// the failing statement and SQLite's extended code.
 #[derive(Debug, PartialEq)]
 enum Seen {
+    /// Every statement's result.
     Committed(TransactionResult),
+    /// It failed.
     Failed {
+        /// SQLite's extended result code.
         extended_code: i32,
+        /// The failing statement, if one failed.
         statement_index: Option<usize>,
     },
 }
@@ -46,7 +50,9 @@ fn seen(outcome: litecommit::Result<TransactionResult>) -> Seen {
 
 /// The reference database.
 struct Reference {
+    /// Removed when the test ends.
     _dir: tempfile::TempDir,
+    /// The reference database file.
     path: PathBuf,
 }
 
@@ -178,9 +184,13 @@ fn transaction(statements: &[&str]) -> Transaction {
 
 /// A committer and its reference, with the same schema.
 struct Pair {
+    /// The committer under test.
     db: Committer,
+    /// Its event listener, which can hold the writer.
     gate: Arc<Gate>,
+    /// Runs the same transactions one by one.
     reference: Reference,
+    /// Removed when the test ends.
     _dir: tempfile::TempDir,
 }
 

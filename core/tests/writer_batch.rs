@@ -426,7 +426,9 @@ fn a_sink_gets_one_call_per_batch_with_all_its_completions() {
     db.close().unwrap();
 }
 
+/// A batch sink that panics at every call.
 struct PanickingSink {
+    /// Calls so far.
     calls: AtomicUsize,
 }
 

@@ -1,49 +1,19 @@
-//! Status codes, error details and the thread-local last error.
+//! Error details: why a call failed.
+//!
+//! A function that fails returns its status and stores the details (message, SQLite's
+//! primary and extended code, the failing statement's index) in a per-thread slot that
+//! `litecommit_last_error` reads. The outcome of a transaction delivered later (by a
+//! callback or a completion queue) carries its own error: `litecommit_result_error`.
+
+// Internals: the error type every export converts to, the per-thread last error, and
+// `guard`, which runs an export's body under `catch_unwind`.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-/// What a call returned. `LITECOMMIT_OK` (0) is success; every other value is an error
-/// whose details are in `litecommit_last_error` (or `litecommit_result_error` for results
-/// delivered by a callback or a completion queue).
-#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-#[repr(i32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum litecommit_status {
-    /// Success.
-    LITECOMMIT_OK = 0,
-    /// SQLite refused a statement (or the batch's BEGIN/COMMIT failed): see `sqlite_code`,
-    /// `extended_code` and `statement_index`.
-    LITECOMMIT_SQLITE_ERROR = 1,
-    /// A statement that would break the batch (BEGIN, COMMIT, VACUUM, ATTACH, ...) was
-    /// refused before it reached SQLite.
-    LITECOMMIT_REFUSED = 2,
-    /// Wrong parameter count, unknown parameter name or a parameter of the wrong kind.
-    LITECOMMIT_PARAMETER = 3,
-    /// An option is invalid; the message names it.
-    LITECOMMIT_INVALID_CONFIG = 4,
-    /// The committer (or completion queue) is closed.
-    LITECOMMIT_CLOSED = 5,
-    /// A non-blocking submit found the queue full.
-    LITECOMMIT_QUEUE_FULL = 6,
-    /// A timed wait ran out (the transaction may still commit later).
-    LITECOMMIT_TIMEOUT = 7,
-    /// Opening the database failed for a reason other than SQLite's (a failure reported by
-    /// SQLite, such as SQLITE_NOTADB or SQLITE_BUSY, is `LITECOMMIT_SQLITE_ERROR`).
-    LITECOMMIT_OPEN_ERROR = 8,
-    /// A bad argument: a NULL pointer, invalid UTF-8, an unknown value type or mode, an
-    /// index out of range, a pending handle already waited on.
-    LITECOMMIT_INVALID_ARGUMENT = 9,
-    /// A bug inside litecommit (a caught panic); the message says where.
-    LITECOMMIT_INTERNAL = 10,
-    /// The committer was opened by another process: this is a forked child, where it
-    /// cannot be used (its threads and connections belong to the parent). Freeing it in the
-    /// child releases nothing of the parent's.
-    LITECOMMIT_FORKED = 11,
-}
-
+use crate::status::{litecommit_status, status_name, status_of};
 use litecommit_status::*;
 
 /// Details of an error. The strings belong to litecommit: for `litecommit_last_error` they
@@ -66,14 +36,20 @@ pub struct litecommit_error_info {
     pub code_name: *const c_char,
 }
 
-/// An error as the C side sees it.
+/// An error as the C side sees it: the owned strings behind a `litecommit_error_info`.
 #[derive(Debug, Clone)]
 pub(crate) struct FfiError {
+    /// The status the failing call returns.
     pub status: litecommit_status,
+    /// SQLite's primary result code, 0 when the error is not SQLite's.
     pub sqlite_code: i32,
+    /// SQLite's extended result code, 0 when the error is not SQLite's.
     pub extended_code: i32,
+    /// Index of the failing statement in its transaction, -1 when none applies.
     pub statement_index: i64,
+    /// The human-readable message.
     pub message: CString,
+    /// The symbolic name ("SQLITE_CONSTRAINT_UNIQUE", "LITECOMMIT_CLOSED", ...).
     pub code_name: CString,
 }
 
@@ -214,43 +190,16 @@ pub(crate) fn guard_void(body: impl FnOnce()) {
     drop(catch_unwind(AssertUnwindSafe(body)));
 }
 
-/// Every status, in numeric order.
-pub(crate) const STATUSES: [litecommit_status; 12] = [
-    LITECOMMIT_OK,
-    LITECOMMIT_SQLITE_ERROR,
-    LITECOMMIT_REFUSED,
-    LITECOMMIT_PARAMETER,
-    LITECOMMIT_INVALID_CONFIG,
-    LITECOMMIT_CLOSED,
-    LITECOMMIT_QUEUE_FULL,
-    LITECOMMIT_TIMEOUT,
-    LITECOMMIT_OPEN_ERROR,
-    LITECOMMIT_INVALID_ARGUMENT,
-    LITECOMMIT_INTERNAL,
-    LITECOMMIT_FORKED,
-];
-
-pub(crate) fn status_name(status: litecommit_status) -> &'static CStr {
-    match status {
-        LITECOMMIT_OK => c"LITECOMMIT_OK",
-        LITECOMMIT_SQLITE_ERROR => c"LITECOMMIT_SQLITE_ERROR",
-        LITECOMMIT_REFUSED => c"LITECOMMIT_REFUSED",
-        LITECOMMIT_PARAMETER => c"LITECOMMIT_PARAMETER",
-        LITECOMMIT_INVALID_CONFIG => c"LITECOMMIT_INVALID_CONFIG",
-        LITECOMMIT_CLOSED => c"LITECOMMIT_CLOSED",
-        LITECOMMIT_QUEUE_FULL => c"LITECOMMIT_QUEUE_FULL",
-        LITECOMMIT_TIMEOUT => c"LITECOMMIT_TIMEOUT",
-        LITECOMMIT_OPEN_ERROR => c"LITECOMMIT_OPEN_ERROR",
-        LITECOMMIT_INVALID_ARGUMENT => c"LITECOMMIT_INVALID_ARGUMENT",
-        LITECOMMIT_INTERNAL => c"LITECOMMIT_INTERNAL",
-        LITECOMMIT_FORKED => c"LITECOMMIT_FORKED",
-    }
-}
-
-/// Fills `out` with the details of the most recent failed call on this thread. Returns
-/// `LITECOMMIT_INVALID_ARGUMENT` if `out` is NULL; when no call has failed on this thread
-/// yet, `out->status` is `LITECOMMIT_OK` and the message is empty. The strings stay valid
-/// until the next failing call on this thread.
+/// Fills `out` with the details of the most recent failed call on this thread; when no
+/// call has failed on this thread yet, `out->status` is `LITECOMMIT_OK` and the message is
+/// empty.
+///
+/// Ownership: the strings in `*out` are borrowed from this thread's slot, valid until the
+/// next failing call on this thread.
+///
+/// @param out filled on success.
+/// @return `LITECOMMIT_OK`; `LITECOMMIT_INVALID_ARGUMENT` if `out` is NULL.
+/// @see litecommit_result_error for the error of a delivered transaction.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_last_error(
     out: *mut litecommit_error_info,
@@ -277,15 +226,13 @@ pub unsafe extern "C" fn litecommit_last_error(
     }
 }
 
-/// The symbolic name of a status ("LITECOMMIT_CLOSED"); a static string, never NULL.
+/// The symbolic name of a status ("LITECOMMIT_CLOSED"), or "LITECOMMIT_UNKNOWN_STATUS" for a
+/// value that is no status.
+///
+/// Ownership: a static string, never NULL; do not free it.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_status_name(status: i32) -> *const c_char {
-    let name = |status: i32| {
-        STATUSES
-            .iter()
-            .find(|s| **s as i32 == status)
-            .map_or(c"LITECOMMIT_UNKNOWN_STATUS", |s| status_name(*s))
-    };
+    let name = |status: i32| status_of(status).map_or(c"LITECOMMIT_UNKNOWN_STATUS", status_name);
     catch_unwind(|| name(status))
         .unwrap_or(c"LITECOMMIT_INTERNAL")
         .as_ptr()
@@ -294,6 +241,7 @@ pub unsafe extern "C" fn litecommit_status_name(status: i32) -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::STATUSES;
     use std::ffi::CStr;
 
     fn last() -> (litecommit_status, String) {

@@ -1,24 +1,38 @@
-//! The options struct and its conversion into the engine's `Config`.
+//! Options of `litecommit_open`.
+//!
+//! Start from `litecommit_options_default`, then change the fields you need.
+
+// Internals: reading a caller's struct of any published size, and converting it into the
+// engine's `Config`.
 
 use std::mem::size_of;
 use std::ptr;
 
 use engine::{Config, Durability, FlushPolicy};
 
-use crate::error::{guard, litecommit_status, FfiError, FfiResult};
+use crate::error::{guard, FfiError, FfiResult};
+use crate::status::litecommit_status;
 
-/// `durability`: fsync the WAL at every batch commit (survives power loss). Default.
-pub const LITECOMMIT_DURABILITY_FULL: u32 = 0;
-/// `durability`: fsync only at checkpoints (survives process crashes; a power loss may
-/// roll back the latest batches, never corrupts).
-pub const LITECOMMIT_DURABILITY_NORMAL: u32 = 1;
-/// `durability`: no fsync (survives process crashes only).
-pub const LITECOMMIT_DURABILITY_OFF: u32 = 2;
+/// What a commit survives once its outcome is delivered: one of the
+/// `LITECOMMIT_DURABILITY_*` constants. With FULL (the default) an outcome is delivered
+/// only after the batch's COMMIT and its fsync.
+#[allow(non_camel_case_types)]
+pub type litecommit_durability = u32;
+/// Fsync the WAL at every batch commit (survives power loss). Default.
+pub const LITECOMMIT_DURABILITY_FULL: litecommit_durability = 0;
+/// Fsync only at checkpoints (survives process crashes; a power loss may roll back the
+/// latest batches, never corrupts).
+pub const LITECOMMIT_DURABILITY_NORMAL: litecommit_durability = 1;
+/// No fsync (survives process crashes only).
+pub const LITECOMMIT_DURABILITY_OFF: litecommit_durability = 2;
 
-/// `flush_policy`: commit whatever is queued the moment the writer is free. Default.
-pub const LITECOMMIT_FLUSH_ADAPTIVE: u32 = 0;
-/// `flush_policy`: commit at `max_batch_size` queued or every `max_wait_ms`.
-pub const LITECOMMIT_FLUSH_TICKER: u32 = 1;
+/// When the writer commits what is queued: one of the `LITECOMMIT_FLUSH_*` constants.
+#[allow(non_camel_case_types)]
+pub type litecommit_flush_policy = u32;
+/// Commit whatever is queued the moment the writer is free. Default.
+pub const LITECOMMIT_FLUSH_ADAPTIVE: litecommit_flush_policy = 0;
+/// Commit at `max_batch_size` queued or every `max_wait_ms`.
+pub const LITECOMMIT_FLUSH_TICKER: litecommit_flush_policy = 1;
 
 /// Options of `litecommit_open`. Always start from `litecommit_options_default`, which
 /// also sets `struct_size`: fields added in later versions go after the existing ones, and
@@ -32,9 +46,9 @@ pub struct litecommit_options {
     /// `litecommit_options_default`.
     pub struct_size: u32,
     /// `LITECOMMIT_DURABILITY_*`. Default FULL.
-    pub durability: u32,
+    pub durability: litecommit_durability,
     /// `LITECOMMIT_FLUSH_*`. Default ADAPTIVE.
-    pub flush_policy: u32,
+    pub flush_policy: litecommit_flush_policy,
     /// Run the background checkpoint scheduler. Turn it off when an external tool
     /// (Litestream, a backup job) does the checkpoints. Default 1.
     pub checkpoint: i32,
@@ -83,21 +97,35 @@ pub struct litecommit_options {
 /// options struct.
 const MIN_OPTIONS_SIZE: usize = 16;
 
+/// A `usize` option as the C struct's `uint64_t`.
 fn to_u64(v: usize) -> u64 {
     u64::try_from(v).unwrap_or(u64::MAX)
 }
 
+/// A C flag: 0 is off, anything else on.
 fn flag(v: i32) -> bool {
     v != 0
 }
 
 impl litecommit_options {
+    /// The engine's defaults, with `struct_size` set to this library's size.
     pub(crate) fn defaults() -> litecommit_options {
-        let c = Config::default();
+        litecommit_options::from_config(&Config::default())
+    }
+
+    /// The C struct holding `c`'s options, with `struct_size` set to this library's size.
+    pub(crate) fn from_config(c: &Config) -> litecommit_options {
         litecommit_options {
             struct_size: u32::try_from(size_of::<litecommit_options>()).unwrap_or(u32::MAX),
-            durability: LITECOMMIT_DURABILITY_FULL,
-            flush_policy: LITECOMMIT_FLUSH_ADAPTIVE,
+            durability: match c.durability {
+                Durability::Full => LITECOMMIT_DURABILITY_FULL,
+                Durability::Normal => LITECOMMIT_DURABILITY_NORMAL,
+                Durability::Off => LITECOMMIT_DURABILITY_OFF,
+            },
+            flush_policy: match c.flush_policy {
+                FlushPolicy::Adaptive => LITECOMMIT_FLUSH_ADAPTIVE,
+                FlushPolicy::Ticker => LITECOMMIT_FLUSH_TICKER,
+            },
             checkpoint: c.checkpoint.into(),
             max_batch_size: to_u64(c.max_batch_size),
             max_wait_ms: c.max_wait_ms,
@@ -154,6 +182,8 @@ impl litecommit_options {
         Ok(out)
     }
 
+    /// The engine's `Config`, validated; options the struct does not carry keep their
+    /// defaults.
     pub(crate) fn into_config(self) -> FfiResult<Config> {
         fn size(field: &str, v: u64) -> FfiResult<usize> {
             usize::try_from(v).map_err(|_| {
@@ -213,8 +243,12 @@ impl litecommit_options {
     }
 }
 
-/// Fills `*opts` with the defaults and sets `opts->struct_size`. Returns
-/// `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL.
+/// Fills `*opts` with the defaults and sets `opts->struct_size`.
+///
+/// Ownership: `opts` is the caller's storage.
+///
+/// @return `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL.
+/// @see litecommit_open
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_options_default(
     opts: *mut litecommit_options,
@@ -227,4 +261,97 @@ pub unsafe extern "C" fn litecommit_options_default(
         unsafe { ptr::write(opts, litecommit_options::defaults()) };
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debug_fields;
+    use engine::OptionKind;
+
+    /// A valid value of `spec`'s option other than its default.
+    fn other_value(spec: &engine::OptionSpec) -> String {
+        match spec.kind {
+            OptionKind::Bool => (spec.default != "true").to_string(),
+            OptionKind::Int => {
+                (spec.default.parse::<u64>().expect("an Int default") + 1).to_string()
+            }
+            OptionKind::Float => {
+                (spec.default.parse::<f64>().expect("a Float default") + 1.0).to_string()
+            }
+            OptionKind::OptionalInt if spec.default == "-1" => "1".into(),
+            OptionKind::OptionalInt => "-1".into(),
+            OptionKind::Text => {
+                let names = [
+                    Durability::Full.as_str(),
+                    Durability::Normal.as_str(),
+                    Durability::Off.as_str(),
+                    FlushPolicy::Adaptive.as_str(),
+                    FlushPolicy::Ticker.as_str(),
+                ];
+                let mut config = Config::default();
+                names
+                    .into_iter()
+                    .find(|v| *v != spec.default && config.set(spec.name, v).is_ok())
+                    .unwrap_or_else(|| panic!("{}: add one of its values to `names`", spec.name))
+                    .to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn the_c_struct_has_a_field_for_every_option_and_no_other() {
+        let mut c_fields: Vec<String> = debug_fields(&litecommit_options::defaults())
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| name != "struct_size")
+            .collect();
+        let mut options: Vec<&str> = Config::OPTIONS.iter().map(|o| o.name).collect();
+        c_fields.sort();
+        options.sort_unstable();
+        assert_eq!(
+            c_fields, options,
+            "litecommit_options fields vs Config::OPTIONS"
+        );
+    }
+
+    #[test]
+    fn every_option_survives_the_trip_through_the_c_struct() {
+        for spec in Config::OPTIONS {
+            let mut config = Config::default();
+            let value = other_value(spec);
+            config
+                .set(spec.name, &value)
+                .unwrap_or_else(|e| panic!("{} = {value}: {e}", spec.name));
+            let back = litecommit_options::from_config(&config)
+                .into_config()
+                .unwrap_or_else(|e| {
+                    panic!("{} = {value}: {}", spec.name, e.message.to_string_lossy())
+                });
+            for other in Config::OPTIONS {
+                assert_eq!(
+                    back.get(other.name),
+                    config.get(other.name),
+                    "{} after setting {} = {value}",
+                    other.name,
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_engines() {
+        let config = litecommit_options::defaults()
+            .into_config()
+            .unwrap_or_else(|e| panic!("{}", e.message.to_string_lossy()));
+        for spec in Config::OPTIONS {
+            assert_eq!(
+                config.get(spec.name).as_deref(),
+                Some(spec.default),
+                "{}",
+                spec.name
+            );
+        }
+    }
 }

@@ -1,5 +1,10 @@
-//! The completion queue: a `BatchSink` that collects outcomes until the caller polls them,
-//! so a binding pays one call across the boundary per batch rather than per transaction.
+//! Completion queues: outcomes collected until the caller polls them.
+//!
+//! A caller (typically a language binding) crosses the boundary once per batch of outcomes
+//! rather than once per transaction. A queue may serve several committers and be polled
+//! from any thread; it must not be freed while a thread is polling it.
+
+// Internals: the queue is a `BatchSink` the engine hands each batch's outcomes to.
 
 use std::collections::VecDeque;
 use std::ptr;
@@ -8,12 +13,16 @@ use std::time::{Duration, Instant};
 
 use engine::{BatchSink, Outcome};
 
-use crate::error::{guard, guard_void, litecommit_status, FfiError};
-use crate::values::litecommit_result;
+use crate::committer::{committer, litecommit_committer};
+use crate::error::{guard, guard_void, FfiError};
+use crate::results::litecommit_result;
+use crate::status::litecommit_status;
+use crate::values::{litecommit_statement, transaction_in};
 
 /// A completion queue. Opaque; see `litecommit_completion_queue_new`.
 #[allow(non_camel_case_types)]
 pub struct litecommit_completion_queue {
+    /// The outcomes waiting to be polled.
     pub(crate) inner: Arc<Queue>,
     /// The same allocation as `inner`, as the engine wants it (one sink per queue, so the
     /// engine delivers each batch's completions for this queue in one call).
@@ -46,15 +55,20 @@ pub struct litecommit_completion {
     pub result: *mut litecommit_result,
 }
 
+/// The shared part of a completion queue: filled by the writer, drained by pollers.
 #[derive(Default)]
 pub(crate) struct Queue {
+    /// The outcomes and whether the queue is closed.
     state: Mutex<State>,
+    /// Signalled when outcomes arrive or the queue closes.
     ready: Condvar,
 }
 
 #[derive(Default)]
 struct State {
+    /// Outcomes not yet polled, with their tokens, in delivery order.
     items: VecDeque<(u64, Outcome)>,
+    /// Set by `litecommit_completion_queue_close` (or free): new submits are refused.
     closed: bool,
 }
 
@@ -75,6 +89,7 @@ impl BatchSink for Queue {
     }
 }
 
+/// One polled outcome as C sees it; the summary fields spare a call for the common case.
 fn completion(token: u64, outcome: Outcome) -> litecommit_completion {
     let result = litecommit_result::from_outcome(outcome);
     let mut c = litecommit_completion {
@@ -103,6 +118,8 @@ fn completion(token: u64, outcome: Outcome) -> litecommit_completion {
 
 /// Creates a completion queue in `*out`. One queue can serve several committers; any
 /// thread may poll it.
+///
+/// Ownership: the caller owns `*out`; free it with `litecommit_completion_queue_free`.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_completion_queue_new(
     out: *mut *mut litecommit_completion_queue,
@@ -124,11 +141,50 @@ pub unsafe extern "C" fn litecommit_completion_queue_new(
     })
 }
 
+/// Queues a transaction whose outcome goes to `queue` tagged with `token` (any value the
+/// caller likes, e.g. an index into its own table of waiters). With `block != 0` it waits
+/// while the committer's queue is full; otherwise it fails with `LITECOMMIT_QUEUE_FULL`.
+/// If this call fails, nothing is delivered to the queue for this token.
+///
+/// Ownership: the outcome's result goes to whoever polls `queue`; the statements are only
+/// read during the call.
+///
+/// @see litecommit_completion_queue_poll
+#[no_mangle]
+pub unsafe extern "C" fn litecommit_submit_queue(
+    db: *const litecommit_committer,
+    stmts: *const litecommit_statement,
+    n: usize,
+    queue: *const litecommit_completion_queue,
+    token: u64,
+    block: i32,
+) -> litecommit_status {
+    guard("litecommit_submit_queue", || {
+        // SAFETY: NULL or live handles; statements valid per the API.
+        let db = unsafe { committer(db) }?;
+        let q = unsafe { queue.as_ref() }.ok_or_else(|| FfiError::invalid("queue is NULL"))?;
+        crate::error::same_process(q.created_by)?;
+        if q.inner.is_closed() {
+            return Err(FfiError::new(
+                litecommit_status::LITECOMMIT_CLOSED,
+                "the completion queue is closed",
+            ));
+        }
+        let tx = unsafe { transaction_in(stmts, n) }?;
+        db.submit_to_sink(tx, &q.sink, token, block != 0)?;
+        Ok(())
+    })
+}
+
 /// Moves up to `max` completions into `out[0..max]` and stores how many in `*n_out`.
-/// Waits while the queue is empty: `timeout_ms < 0` without limit, `0` not at all,
-/// otherwise at most that long (then `*n_out` is 0 and the status `LITECOMMIT_OK`).
-/// Once the queue is closed and empty it returns `LITECOMMIT_CLOSED` at once.
-/// Each returned `result` is the caller's to free.
+/// Waits while the queue is empty.
+///
+/// Ownership: the caller owns each returned `result`; free them with
+/// `litecommit_completions_free` (or one by one with `litecommit_result_free`).
+///
+/// @param timeout_ms `< 0` waits without limit, `0` not at all, otherwise at most that long
+///                   (then `*n_out` is 0 and the status `LITECOMMIT_OK`).
+/// @return `LITECOMMIT_CLOSED` at once when the queue is closed and empty.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_completion_queue_poll(
     queue: *const litecommit_completion_queue,
@@ -191,6 +247,8 @@ pub unsafe extern "C" fn litecommit_completion_queue_poll(
 /// Closes the queue: pollers waiting on it wake up, polls return what is left and then
 /// `LITECOMMIT_CLOSED`, and new submits to it fail with `LITECOMMIT_CLOSED`. Transactions
 /// already submitted still deliver their completions. Idempotent.
+///
+/// Ownership: borrows `queue`; it stays valid until `litecommit_completion_queue_free`.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_completion_queue_close(
     queue: *const litecommit_completion_queue,
@@ -208,6 +266,8 @@ pub unsafe extern "C" fn litecommit_completion_queue_close(
 /// Frees the queue and every completion not yet polled, and sets `*queue` to NULL (NULL is
 /// a no-op). No thread may be polling it. Completions of transactions still in flight are
 /// dropped when they arrive.
+///
+/// Ownership: takes the queue and the results it still holds.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_completion_queue_free(
     queue: *mut *mut litecommit_completion_queue,
@@ -226,6 +286,8 @@ pub unsafe extern "C" fn litecommit_completion_queue_free(
 
 /// Frees the results of `n` completions returned by a poll (one call for a whole batch)
 /// and sets their `result` to NULL.
+///
+/// Ownership: takes each `completions[i].result`; the array itself stays the caller's.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_completions_free(
     completions: *mut litecommit_completion,

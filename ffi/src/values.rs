@@ -1,23 +1,31 @@
-//! Statements and values coming in from C, results and rows going out.
+//! Statements and values: what a transaction is made of.
+//!
+//! A transaction is an array of `litecommit_statement`s, each one SQL statement with its
+//! parameters. litecommit only reads them during the call that takes them and copies what
+//! it keeps, so the caller may reuse or free them as soon as that call returns.
 
-use std::ffi::{c_char, c_void, CStr, CString};
-use std::ptr;
+// Internals: copying C statements and values into the engine's types.
+
+use std::ffi::{c_char, c_void, CStr};
 use std::slice;
 
-use engine::{Outcome, Params, Rows, Statement, Transaction, Value};
+use engine::{Params, Statement, Transaction, Value};
 
-use crate::error::{cstring, FfiError, FfiResult};
+use crate::error::{FfiError, FfiResult};
 
+/// The type of a `litecommit_value`: one of the `LITECOMMIT_TYPE_*` constants.
+#[allow(non_camel_case_types)]
+pub type litecommit_value_type = u32;
 /// `litecommit_value.type`: SQL NULL.
-pub const LITECOMMIT_TYPE_NULL: u32 = 0;
+pub const LITECOMMIT_TYPE_NULL: litecommit_value_type = 0;
 /// `litecommit_value.type`: a 64-bit integer in `i`.
-pub const LITECOMMIT_TYPE_INTEGER: u32 = 1;
+pub const LITECOMMIT_TYPE_INTEGER: litecommit_value_type = 1;
 /// `litecommit_value.type`: a double in `d`.
-pub const LITECOMMIT_TYPE_REAL: u32 = 2;
+pub const LITECOMMIT_TYPE_REAL: litecommit_value_type = 2;
 /// `litecommit_value.type`: UTF-8 text at `ptr`, `len` bytes (no NUL needed).
-pub const LITECOMMIT_TYPE_TEXT: u32 = 3;
+pub const LITECOMMIT_TYPE_TEXT: litecommit_value_type = 3;
 /// `litecommit_value.type`: bytes at `ptr`, `len` bytes.
-pub const LITECOMMIT_TYPE_BLOB: u32 = 4;
+pub const LITECOMMIT_TYPE_BLOB: litecommit_value_type = 4;
 
 /// One SQL value: a parameter going in, or a column value coming out. Only the fields of
 /// its `type` are read. Text coming out of litecommit is also NUL-terminated (the NUL is
@@ -27,7 +35,7 @@ pub const LITECOMMIT_TYPE_BLOB: u32 = 4;
 #[derive(Clone, Copy, Debug)]
 pub struct litecommit_value {
     /// `LITECOMMIT_TYPE_*`.
-    pub r#type: u32,
+    pub r#type: litecommit_value_type,
     /// The value of an INTEGER.
     pub i: i64,
     /// The value of a REAL.
@@ -52,124 +60,6 @@ pub struct litecommit_statement {
     /// NULL for positional parameters (`?`, `?NNN`, in order); otherwise `n_params`
     /// NUL-terminated names (`":id"` or `"id"`) matching `params` one to one.
     pub param_names: *const *const c_char,
-}
-
-/// One statement's result inside a `litecommit_result`.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct litecommit_statement_result {
-    /// Rows inserted, updated or deleted by the statement.
-    pub changes: u64,
-    /// The connection's last insert rowid after the statement.
-    pub last_insert_rowid: i64,
-    /// Rows of a RETURNING clause (zero rows otherwise); owned by the result.
-    pub rows: *const litecommit_rows,
-}
-
-/// Rows of a query or a RETURNING clause: column names and typed values. Opaque.
-#[allow(non_camel_case_types)]
-pub struct litecommit_rows {
-    pub(crate) columns: Vec<CString>,
-    pub(crate) rows: Vec<Vec<OutValue>>,
-}
-
-/// The outcome of one transaction: per-statement results, or an error. Opaque.
-#[allow(non_camel_case_types)]
-pub struct litecommit_result {
-    pub(crate) outcome: Result<Vec<StatementOut>, FfiError>,
-}
-
-pub(crate) struct StatementOut {
-    pub(crate) changes: u64,
-    pub(crate) last_insert_rowid: i64,
-    pub(crate) rows: litecommit_rows,
-}
-
-/// A value as handed out: text keeps a trailing NUL for C's convenience.
-pub(crate) enum OutValue {
-    Null,
-    Integer(i64),
-    Real(f64),
-    Text(Vec<u8>),
-    Blob(Vec<u8>),
-}
-
-impl OutValue {
-    fn from_value(v: Value) -> OutValue {
-        match v {
-            Value::Null => OutValue::Null,
-            Value::Integer(i) => OutValue::Integer(i),
-            Value::Real(d) => OutValue::Real(d),
-            Value::Text(s) => {
-                let mut bytes = s.into_bytes();
-                bytes.push(0);
-                OutValue::Text(bytes)
-            }
-            Value::Blob(b) => OutValue::Blob(b),
-        }
-    }
-
-    pub(crate) fn to_c(&self) -> litecommit_value {
-        let mut out = litecommit_value {
-            r#type: LITECOMMIT_TYPE_NULL,
-            i: 0,
-            d: 0.0,
-            ptr: ptr::null(),
-            len: 0,
-        };
-        match self {
-            OutValue::Null => {}
-            OutValue::Integer(i) => {
-                out.r#type = LITECOMMIT_TYPE_INTEGER;
-                out.i = *i;
-            }
-            OutValue::Real(d) => {
-                out.r#type = LITECOMMIT_TYPE_REAL;
-                out.d = *d;
-            }
-            OutValue::Text(bytes) => {
-                out.r#type = LITECOMMIT_TYPE_TEXT;
-                out.ptr = bytes.as_ptr().cast();
-                out.len = bytes.len() - 1;
-            }
-            OutValue::Blob(bytes) => {
-                out.r#type = LITECOMMIT_TYPE_BLOB;
-                out.ptr = bytes.as_ptr().cast();
-                out.len = bytes.len();
-            }
-        }
-        out
-    }
-}
-
-impl litecommit_rows {
-    pub(crate) fn from_rows(rows: Rows) -> litecommit_rows {
-        litecommit_rows {
-            columns: rows.columns.iter().map(|c| cstring(c.as_str())).collect(),
-            rows: rows
-                .rows
-                .into_iter()
-                .map(|r| r.into_iter().map(OutValue::from_value).collect())
-                .collect(),
-        }
-    }
-}
-
-impl litecommit_result {
-    pub(crate) fn from_outcome(outcome: Outcome) -> litecommit_result {
-        let outcome = outcome.map_err(FfiError::from).map(|r| {
-            r.statements
-                .into_iter()
-                .map(|s| StatementOut {
-                    changes: s.changes,
-                    last_insert_rowid: s.last_insert_rowid,
-                    rows: litecommit_rows::from_rows(s.rows),
-                })
-                .collect()
-        });
-        litecommit_result { outcome }
-    }
 }
 
 /// A slice from a C pointer and length; NULL is accepted for an empty slice.

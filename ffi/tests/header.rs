@@ -1,5 +1,5 @@
-//! The checked-in `include/litecommit.h` must be exactly what cbindgen generates now
-//! (`make header` rewrites it).
+//! The checked-in `include/litecommit.h` must be exactly what `support/header.rs` generates
+//! now from ffi/src (`make header` rewrites it).
 
 #[path = "support/header.rs"]
 mod generate;

@@ -1,9 +1,10 @@
 'use strict';
 const fs = require('node:fs');
+const { join } = require('node:path');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Committer, LitecommitError } = require('..');
-const { tempDb, holdWriteLock, waitUntil } = require('./helpers');
+const { tempDb, holdWriteLock } = require('./helpers');
 
 async function open({ path = tempDb(), ...options } = {}) {
   const db = new Committer(path, options);
@@ -215,6 +216,23 @@ test('every camelCase option maps to its configuration field', async () => {
   const keep = native.open(tempDb(), { journalSizeLimit: '-1' }, () => {});
   assert.equal(keep.config().journalSizeLimit, -1);
   await keep.close();
+});
+
+/** The member names of `export interface NAME` in index.d.ts, sorted. */
+function declaredMembers(name) {
+  const text = fs.readFileSync(join(__dirname, '..', 'index.d.ts'), 'utf8');
+  const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(text)[1];
+  return [...body.matchAll(/^\s+(\w+)\??:/gm)].map((m) => m[1]).sort();
+}
+
+test('index.d.ts declares every figure of stats() and every option of the configuration', async () => {
+  const db = new Committer(tempDb());
+  assert.deepEqual(Object.keys(db.stats()).sort(), declaredMembers('Stats'));
+  await db.close();
+  const native = require('../litecommit.node');
+  const raw = native.open(tempDb(), {}, () => {});
+  assert.deepEqual(Object.keys(raw.config()).sort(), declaredMembers('Options'));
+  await raw.close();
 });
 
 test('options reach the connections and the writer: pragmas, batch sizes, timers, queue', async () => {

@@ -19,6 +19,9 @@ test('npm install ./node in a fresh project: CommonJS, ESM, subpath and TypeScri
   });
   assert.equal(install.code, 0, install.stdout + install.stderr);
   assert.match(install.stdout, /litecommit: built /, 'the install script built the addon');
+  // The addon users get exports no benchmark helper (only `npm run build:bench` adds it).
+  const addon = require(path.join(NODE_DIR, 'litecommit.node'));
+  assert.deepEqual(Object.keys(addon).sort(), ['NativeCommitter', '__panic', 'open']);
 
   fs.writeFileSync(
     path.join(dir, 'cjs.js'),

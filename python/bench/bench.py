@@ -25,7 +25,11 @@ import threading
 import time
 
 import litecommit
-from litecommit._litecommit import bench_core as core_alone
+
+try:
+    from litecommit._litecommit import bench_core as core_alone
+except ImportError:
+    sys.exit("bench.py needs the extension built with its bench feature: run `make bench-python`")
 
 PAYLOAD = "x" * 100
 CREATE = "CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, payload TEXT)"
@@ -125,9 +129,10 @@ def bench_committer_threads(path, threads, per_thread):
 
 
 def bench_rust(path, n, in_flight):
-    elapsed, lat = core_alone(path, n, in_flight, payload=PAYLOAD, durability="full")
+    measured = core_alone(path, n, in_flight, payload=PAYLOAD, durability="full")
     assert count_rows(path) == n
-    return summary(f"Rust core alone, {in_flight} in flight", n, elapsed, lat)
+    name = f"Rust core alone, {in_flight} in flight"
+    return summary(name, n, measured["seconds"], measured["latencies_ms"])
 
 
 async def run_tasks(tasks, per_task, one):

@@ -21,6 +21,12 @@ from ._errors import (
     SqliteError,
 )
 from ._litecommit import Result, sqlite_version
+from ._types import Options as Options
+from ._types import Params as Params
+from ._types import PathLike as PathLike
+from ._types import Row as Row
+from ._types import StatementSpec as StatementSpec
+from ._types import Value as Value
 
 try:
     __version__ = _metadata.version("litecommit")

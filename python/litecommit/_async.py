@@ -6,14 +6,19 @@ import asyncio
 import threading
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from ._base import CheckpointResult, PathLike, _Base
+from ._base import CheckpointResult, _Base
 from ._errors import QueueFullError
 from ._litecommit import Result
+from ._types import Options, Params, PathLike, Row, StatementSpec
 
-Params = Any
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+T = TypeVar("T")
 
 
 class AsyncCommitter(_Base):
@@ -31,7 +36,7 @@ class AsyncCommitter(_Base):
     In a forked child every call raises ``ForkedError`` at once (see ``Committer``).
     """
 
-    def __init__(self, path: PathLike, **config: Any) -> None:
+    def __init__(self, path: PathLike, **config: Unpack[Options]) -> None:
         super().__init__(path, **config)
         self._overflow: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Overflow] = (
             weakref.WeakKeyDictionary()
@@ -42,7 +47,7 @@ class AsyncCommitter(_Base):
         return self._queue(self._native.submit_async, self._native.submit, sql, params)
 
     def submit_transaction(
-        self, statements: list[tuple[str, Params]]
+        self, statements: Sequence[StatementSpec]
     ) -> asyncio.Future[list[Result]]:
         """Queues a transaction; returns an asyncio future of one ``Result`` per statement."""
         return self._queue(
@@ -53,11 +58,11 @@ class AsyncCommitter(_Base):
         """Runs one statement as a transaction; resolves once it is durable."""
         return await self.submit(sql, params)
 
-    async def transaction(self, statements: list[tuple[str, Params]]) -> list[Result]:
+    async def transaction(self, statements: Sequence[StatementSpec]) -> list[Result]:
         """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement."""
         return await self.submit_transaction(statements)
 
-    async def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    async def query(self, sql: str, params: Params = ()) -> list[Row]:
         """Runs a read-only statement on the read pool (in a worker thread)."""
         self._native.check_process()
         return await _in_thread(self._native.query, sql, params)
@@ -71,7 +76,7 @@ class AsyncCommitter(_Base):
     async def checkpoint(self, mode: str = "passive") -> CheckpointResult:
         """Runs a WAL checkpoint now: ``passive``, ``full``, ``restart`` or ``truncate``."""
         self._native.check_process()
-        return CheckpointResult(*await _in_thread(self._native.checkpoint, mode))
+        return CheckpointResult(**await _in_thread(self._native.checkpoint, mode))
 
     async def close(self) -> None:
         """Commits everything submitted, resolves every future, closes. Idempotent."""
@@ -91,8 +96,11 @@ class AsyncCommitter(_Base):
         await self.close()
 
     def _queue(
-        self, try_submit: Callable[..., Any], submit: Callable[..., None], *args: Any
-    ) -> asyncio.Future[Any]:
+        self,
+        try_submit: Callable[..., asyncio.Future[T]],
+        submit: Callable[..., None],
+        *args: Any,
+    ) -> asyncio.Future[T]:
         # In a forked child the overflow state (its lock, its worker) is the parent's.
         self._native.check_process()
         loop = asyncio.get_running_loop()
@@ -168,7 +176,7 @@ class _Overflow:
                 _settle(future, e)
 
 
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from typing import Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._litecommit import NativeCommitter
+from ._types import Options, PathLike
 
-PathLike = Union[str, "os.PathLike[str]"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class CheckpointResult(NamedTuple):
@@ -19,26 +21,6 @@ class CheckpointResult(NamedTuple):
     log_frames: int
     checkpointed_frames: int
     busy: bool
-
-
-def config_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """Keyword options as the (name, value) strings that ``litecommit::Config::set`` takes."""
-    pairs = []
-    for name, value in config.items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            text = repr(value)
-        elif isinstance(value, str):
-            text = value
-        elif value is None and name == "journal_size_limit":
-            text = "-1"  # keep the WAL file at its high-water mark
-        else:
-            raise TypeError(
-                f"{name}: expected bool, int, float or str, got {type(value).__name__!r}"
-            )
-        pairs.append((name, text))
-    return pairs
 
 
 # Committers still open when the interpreter exits are closed (their queues drained) while
@@ -61,8 +43,8 @@ if hasattr(os, "register_at_fork"):
 
 
 class _Base:
-    def __init__(self, path: PathLike, **config: Any) -> None:
-        self._native = NativeCommitter(os.fspath(path), config_pairs(config))
+    def __init__(self, path: PathLike, **config: Unpack[Options]) -> None:
+        self._native = NativeCommitter(os.fspath(path), config)
         _open.add(self)
 
     @property

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Any, Optional
+from typing import Optional
 
 from ._base import CheckpointResult, _Base
 from ._litecommit import Result
-
-Params = Any  # a sequence (positional) or a mapping (named), or None
+from ._types import Params, Row, StatementSpec
 
 
 class Committer(_Base):
@@ -28,7 +28,7 @@ class Committer(_Base):
         """Runs one statement as a transaction; returns once it is durable."""
         return self._native.execute(sql, params)
 
-    def transaction(self, statements: list[tuple[str, Params]]) -> list[Result]:
+    def transaction(self, statements: Sequence[StatementSpec]) -> list[Result]:
         """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement."""
         return self._native.transaction(statements)
 
@@ -45,7 +45,7 @@ class Committer(_Base):
         return future
 
     def submit_transaction(
-        self, statements: list[tuple[str, Params]], *, block: bool = True
+        self, statements: Sequence[StatementSpec], *, block: bool = True
     ) -> Future[list[Result]]:
         """Queues a transaction; the future resolves to one ``Result`` per statement."""
         future: Future[list[Result]] = Future()
@@ -53,7 +53,7 @@ class Committer(_Base):
         self._native.submit_transaction(statements, None, future, block)
         return future
 
-    def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
         """Runs a read-only statement on the read pool; rows as tuples."""
         return self._native.query(sql, params)
 
@@ -63,7 +63,7 @@ class Committer(_Base):
 
     def checkpoint(self, mode: str = "passive") -> CheckpointResult:
         """Runs a WAL checkpoint now: ``passive``, ``full``, ``restart`` or ``truncate``."""
-        return CheckpointResult(*self._native.checkpoint(mode))
+        return CheckpointResult(**self._native.checkpoint(mode))
 
     def close(self) -> None:
         """Commits everything queued, resolves every future, closes. Idempotent."""

@@ -3,39 +3,65 @@
 import asyncio
 import os
 import pathlib
-from typing import Any, Optional, Union
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any, Optional, TypedDict, final
 
+__all__ = ["NativeCommitter", "ResolveBatch", "Result", "code_name", "sqlite_version"]
+
+@final
 class Result:
-    """What one statement did."""
+    """What one statement did: ``rowcount``, ``lastrowid``, and the rows of a ``RETURNING``
+    clause."""
 
     @property
-    def rowcount(self) -> int: ...
+    def rowcount(self) -> int:
+        """Rows inserted, updated or deleted by the statement."""
     @property
-    def lastrowid(self) -> int: ...
+    def lastrowid(self) -> int:
+        """The connection's last insert rowid after the statement."""
     @property
-    def rows(self) -> list[tuple[Any, ...]]: ...
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Rows of a ``RETURNING`` clause, as tuples (empty otherwise)."""
     @property
-    def columns(self) -> tuple[str, ...]: ...
+    def columns(self) -> tuple[str, ...]:
+        """Column names of ``rows``."""
 
+class _CheckpointFields(TypedDict):
+    mode: str
+    log_frames: int
+    checkpointed_frames: int
+    busy: bool
+
+@final
 class NativeCommitter:
-    def __init__(
-        self,
-        path: Union[str, os.PathLike[str]],
-        config: list[tuple[str, str]],
-    ) -> None: ...
+    """One open committer. The pure-Python ``Committer`` and ``AsyncCommitter`` wrap it."""
+
+    def __new__(
+        cls, path: str | os.PathLike[str], options: Mapping[str, object]
+    ) -> NativeCommitter: ...
     def execute(self, sql: str, params: Any = None) -> Result: ...
     def transaction(self, statements: Any) -> list[Result]: ...
     def submit(
-        self, sql: str, params: Any, event_loop: Optional[Any], future: Any, block: bool
+        self,
+        sql: str,
+        params: Any,
+        event_loop: Optional[asyncio.AbstractEventLoop],
+        future: Future[Result] | asyncio.Future[Result],
+        block: bool,
     ) -> None: ...
     def submit_transaction(
-        self, statements: Any, event_loop: Optional[Any], future: Any, block: bool
+        self,
+        statements: Any,
+        event_loop: Optional[asyncio.AbstractEventLoop],
+        future: Future[list[Result]] | asyncio.Future[list[Result]],
+        block: bool,
     ) -> None: ...
     def submit_async(self, sql: str, params: Any = None) -> asyncio.Future[Result]: ...
     def submit_transaction_async(self, statements: Any) -> asyncio.Future[list[Result]]: ...
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]: ...
     def flush(self) -> None: ...
-    def checkpoint(self, mode: str) -> tuple[str, int, int, bool]: ...
+    def checkpoint(self, mode: str) -> _CheckpointFields: ...
     def metrics_text(self) -> str: ...
     def stats(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
@@ -43,23 +69,19 @@ class NativeCommitter:
     @property
     def closed(self) -> bool: ...
     @property
-    def _waiting(self) -> int: ...
-    @property
     def path(self) -> pathlib.Path: ...
+    @property
+    def _waiting(self) -> int: ...
 
+@final
 class ResolveBatch:
     """The asyncio futures of one batch on one loop; called once by the loop."""
 
     def __call__(self) -> None: ...
     def __len__(self) -> int: ...
 
-def code_name(code: int) -> str: ...
-def sqlite_version() -> str: ...
-def bench_core(
-    path: Union[str, os.PathLike[str]],
-    n: int,
-    in_flight: int,
-    table: str = "bench",
-    payload: str = "x",
-    durability: str = "full",
-) -> tuple[float, list[float]]: ...
+def code_name(code: int) -> str:
+    """Symbolic name of an SQLite result code, e.g. ``SQLITE_CONSTRAINT_UNIQUE``."""
+
+def sqlite_version() -> str:
+    """Version of the SQLite library litecommit is built with."""

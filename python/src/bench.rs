@@ -1,5 +1,5 @@
-//! Hidden benchmark helper: the Rust core alone at a given concurrency, so that
-//! `python/bench/bench.py` can show what the binding costs.
+//! Benchmark helper, built only with the `bench` feature: the Rust core alone at a given
+//! concurrency, so that `python/bench/bench.py` can show what the binding costs.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -38,8 +38,17 @@ impl BatchSink for BenchSink {
     }
 }
 
+/// What one run measured; Python receives it as a dict of these fields.
+#[derive(IntoPyObject)]
+pub struct Measured {
+    /// Wall-clock time from the first submission to the last completion.
+    seconds: f64,
+    /// Submit-to-completion time of each transaction.
+    latencies_ms: Vec<f64>,
+}
+
 /// Runs `n` single-row inserts of `(i, payload)` into `table` through the core with at most
-/// `in_flight` outstanding. Returns `(elapsed seconds, per-transaction latencies in ms)`.
+/// `in_flight` outstanding.
 #[pyfunction]
 #[pyo3(signature = (path, n, in_flight, table="bench", payload="x", durability="full"))]
 pub fn bench_core(
@@ -50,7 +59,7 @@ pub fn bench_core(
     table: &str,
     payload: &str,
     durability: &str,
-) -> PyResult<(f64, Vec<f64>)> {
+) -> PyResult<Measured> {
     py.detach(|| run(path, n, in_flight.max(1), table, payload, durability))
         .map_err(raise(py))
 }
@@ -62,7 +71,7 @@ fn run(
     table: &str,
     payload: &str,
     durability: &str,
-) -> Result<(f64, Vec<f64>), Error> {
+) -> Result<Measured, Error> {
     let mut config = Config::default();
     config.set("durability", durability)?;
     let db = Committer::open(&path, config)?;
@@ -109,7 +118,7 @@ fn run(
         wait.recv()
             .map_err(|_| Error::Internal("bench: permits channel closed".into()))?;
     }
-    let elapsed = begin.elapsed().as_secs_f64();
+    let seconds = begin.elapsed().as_secs_f64();
     db.close()?;
     if let Some(e) = sink
         .failures
@@ -119,7 +128,10 @@ fn run(
     {
         return Err(e.clone());
     }
-    let latencies =
+    let latencies_ms =
         std::mem::take(&mut *sink.latencies_ms.lock().unwrap_or_else(|p| p.into_inner()));
-    Ok((elapsed, latencies))
+    Ok(Measured {
+        seconds,
+        latencies_ms,
+    })
 }

@@ -1,6 +1,6 @@
 //! Python values in (parameters), SQLite values out (rows), and results.
 
-use litecommit::{Params, Rows, Statement, StatementResult, Transaction, Value};
+use litecommit::{Params, Rows, Statement, StatementResult, Transaction, TransactionResult, Value};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -238,6 +238,37 @@ pub fn rows_to_py<'py>(py: Python<'py>, rows: &Rows) -> PyResult<Bound<'py, PyLi
         list.append(PyTuple::new(py, values)?)?;
     }
     Ok(list)
+}
+
+/// What a transaction resolves to in Python.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Returns {
+    /// The `Result` of its last statement (`execute`, `submit`).
+    Last,
+    /// A list with one `Result` per statement (`transaction`, `submit_transaction`).
+    Each,
+}
+
+/// A committed transaction as a `Result` or a list of them, as `returns` says.
+pub fn results_to_py(
+    py: Python<'_>,
+    result: TransactionResult,
+    returns: Returns,
+) -> PyResult<Bound<'_, PyAny>> {
+    let mut statements = result.statements;
+    match returns {
+        Returns::Each => {
+            let items = statements
+                .into_iter()
+                .map(|s| Bound::new(py, PyStatementResult::from(s)))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyList::new(py, items)?.into_any())
+        }
+        Returns::Last => {
+            let last = statements.pop().unwrap_or_default();
+            Ok(Bound::new(py, PyStatementResult::from(last))?.into_any())
+        }
+    }
 }
 
 /// What one statement did: `rowcount`, `lastrowid`, and the rows of a `RETURNING` clause.

@@ -7,26 +7,50 @@ use pyo3::types::PyModule;
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
+/// SQLite primary result codes that choose the exception class.
+mod code {
+    pub const ERROR: i32 = 1;
+    pub const PERM: i32 = 3;
+    pub const ABORT: i32 = 4;
+    pub const BUSY: i32 = 5;
+    pub const LOCKED: i32 = 6;
+    pub const NOMEM: i32 = 7;
+    pub const READONLY: i32 = 8;
+    pub const INTERRUPT: i32 = 9;
+    pub const IOERR: i32 = 10;
+    pub const FULL: i32 = 13;
+    pub const CANTOPEN: i32 = 14;
+    pub const PROTOCOL: i32 = 15;
+    pub const EMPTY: i32 = 16;
+    pub const SCHEMA: i32 = 17;
+    pub const CONSTRAINT: i32 = 19;
+    pub const MISMATCH: i32 = 20;
+}
+
+/// SQLite primary codes reported as `IntegrityError`: constraint violations and type
+/// mismatches, as in the stdlib `sqlite3` module.
+const INTEGRITY: &[i32] = &[code::CONSTRAINT, code::MISMATCH];
+
 /// SQLite primary codes reported as `OperationalError`: the ones the stdlib `sqlite3` module
-/// reports so, plus NOMEM. Constraint and type mismatch are `IntegrityError`; the rest (e.g.
-/// CORRUPT, NOTADB, TOOBIG, MISUSE) plain `SqliteError`, the `DatabaseError` of the stdlib.
+/// reports so (`ERROR` covers syntax errors and missing tables), plus NOMEM. The rest (e.g.
+/// CORRUPT, NOTADB, TOOBIG, MISUSE) are plain `SqliteError`, the `DatabaseError` of the
+/// stdlib.
 const OPERATIONAL: &[i32] = &[
-    1,  // ERROR: syntax errors, missing tables
-    3,  // PERM
-    4,  // ABORT
-    5,  // BUSY
-    6,  // LOCKED
-    7,  // NOMEM
-    8,  // READONLY
-    9,  // INTERRUPT
-    10, // IOERR
-    13, // FULL
-    14, // CANTOPEN
-    15, // PROTOCOL
-    16, // EMPTY
-    17, // SCHEMA
+    code::ERROR,
+    code::PERM,
+    code::ABORT,
+    code::BUSY,
+    code::LOCKED,
+    code::NOMEM,
+    code::READONLY,
+    code::INTERRUPT,
+    code::IOERR,
+    code::FULL,
+    code::CANTOPEN,
+    code::PROTOCOL,
+    code::EMPTY,
+    code::SCHEMA,
 ];
-const SQLITE_CANTOPEN: i32 = 14;
 
 /// The exception instance for a core error.
 pub fn instance<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>> {
@@ -39,7 +63,7 @@ pub fn instance<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
             message,
             statement_index,
         } => {
-            let name = if matches!(code, 19 | 20) {
+            let name = if INTEGRITY.contains(code) {
                 "IntegrityError"
             } else if OPERATIONAL.contains(code) {
                 "OperationalError"
@@ -49,8 +73,8 @@ pub fn instance<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
             class(name)?.call1((*code, *extended_code, message, *statement_index))
         }
         Error::Open(message) => class("OperationalError")?.call1((
-            SQLITE_CANTOPEN,
-            SQLITE_CANTOPEN,
+            code::CANTOPEN,
+            code::CANTOPEN,
             format!("cannot open database: {message}"),
             None::<usize>,
         )),

@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use litecommit::{BatchSink, Outcome, TransactionResult};
+use litecommit::{BatchSink, Outcome};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::PyString;
 
-use crate::convert::PyStatementResult;
+use crate::convert::{results_to_py, Returns};
 use crate::errors;
 
 /// Who waits for a transaction.
@@ -32,12 +32,14 @@ pub enum Waiter {
     },
 }
 
+/// One submitted transaction: who waits for it and what it resolves to.
 pub struct Entry {
     pub waiter: Waiter,
-    /// `transaction()` resolves to a list of results, `execute()` to the last one.
-    pub many: bool,
+    pub returns: Returns,
 }
 
+/// The core's [`BatchSink`] for Python: it hands each batch's completions to the delivery
+/// thread and keeps the entries they resolve.
 pub struct PySink {
     shared: Arc<Shared>,
     deliveries: Sender<Delivery>,
@@ -141,35 +143,36 @@ impl Shared {
 }
 
 fn deliver(py: Python<'_>, entries: Vec<(Entry, Outcome)>) {
-    let mut loops: Vec<(Py<PyAny>, Vec<Resolution>)> = Vec::new();
+    let mut loops: Vec<LoopBatch> = Vec::new();
     for (entry, outcome) in entries {
-        let (ok, value) = outcome_to_py(py, outcome, entry.many);
+        let settlement = Settlement::of(py, outcome, entry.returns);
         match entry.waiter {
             Waiter::Thread(future) => {
-                let method = if ok {
-                    intern!(py, "set_result")
-                } else {
-                    intern!(py, "set_exception")
-                };
                 // concurrent.futures already catches and logs exceptions raised by
                 // done-callbacks; whatever still escapes is reported, never propagated.
-                if let Err(e) = future.call_method1(py, method, (value,)) {
+                if let Err(e) = settlement.apply(future.bind(py)) {
                     e.write_unraisable(py, Some(future.bind(py)));
                 }
             }
             Waiter::Loop { event_loop, future } => {
-                let item = (future, ok, value.unbind());
+                let item = Resolution {
+                    future,
+                    settlement: settlement.unbind(),
+                };
                 match loops
                     .iter_mut()
-                    .find(|(l, _)| l.as_ptr() == event_loop.as_ptr())
+                    .find(|l| l.event_loop.as_ptr() == event_loop.as_ptr())
                 {
-                    Some((_, items)) => items.push(item),
-                    None => loops.push((event_loop, vec![item])),
+                    Some(batch) => batch.items.push(item),
+                    None => loops.push(LoopBatch {
+                        event_loop,
+                        items: vec![item],
+                    }),
                 }
             }
         }
     }
-    for (event_loop, items) in loops {
+    for LoopBatch { event_loop, items } in loops {
         let batch = ResolveBatch {
             items: Mutex::new(items),
         };
@@ -181,7 +184,62 @@ fn deliver(py: Python<'_>, entries: Vec<(Entry, Outcome)>) {
     }
 }
 
-type Resolution = (Py<PyAny>, bool, Py<PyAny>);
+/// The futures of one event loop within one delivery.
+struct LoopBatch {
+    event_loop: Py<PyAny>,
+    items: Vec<Resolution>,
+}
+
+/// How a future is resolved: with a value, or failed with an exception instance.
+enum Settlement<T> {
+    Result(T),
+    Exception(T),
+}
+
+impl<'py> Settlement<Bound<'py, PyAny>> {
+    /// The Python outcome of a transaction; a failed conversion fails the future.
+    fn of(py: Python<'py>, outcome: Outcome, returns: Returns) -> Self {
+        let converted = match outcome {
+            Ok(result) => results_to_py(py, result, returns).map(Settlement::Result),
+            Err(err) => errors::instance(py, &err).map(Settlement::Exception),
+        };
+        converted.unwrap_or_else(|e| Settlement::Exception(e.value(py).clone().into_any()))
+    }
+
+    /// The same, kept beyond this GIL acquisition.
+    fn unbind(self) -> Settlement<Py<PyAny>> {
+        match self {
+            Settlement::Result(v) => Settlement::Result(v.unbind()),
+            Settlement::Exception(e) => Settlement::Exception(e.unbind()),
+        }
+    }
+
+    /// Calls `future.set_result(value)` or `future.set_exception(exc)`.
+    fn apply(self, future: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = future.py();
+        let (method, value): (&Bound<'py, PyString>, _) = match self {
+            Settlement::Result(v) => (intern!(py, "set_result"), v),
+            Settlement::Exception(e) => (intern!(py, "set_exception"), e),
+        };
+        future.call_method1(method, (value,)).map(drop)
+    }
+}
+
+impl Settlement<Py<PyAny>> {
+    /// The same, usable under the GIL held by `py`.
+    fn bind(self, py: Python<'_>) -> Settlement<Bound<'_, PyAny>> {
+        match self {
+            Settlement::Result(v) => Settlement::Result(v.into_bound(py)),
+            Settlement::Exception(e) => Settlement::Exception(e.into_bound(py)),
+        }
+    }
+}
+
+/// An asyncio future and how to resolve it on its loop.
+struct Resolution {
+    future: Py<PyAny>,
+    settlement: Settlement<Py<PyAny>>,
+}
 
 /// The asyncio futures of one batch on one event loop; the loop calls it once, through
 /// `call_soon_threadsafe`, and it resolves them all.
@@ -194,7 +252,7 @@ pub struct ResolveBatch {
 impl ResolveBatch {
     fn __call__(&self, py: Python<'_>) {
         let items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|p| p.into_inner()));
-        for (future, ok, value) in items {
+        for Resolution { future, settlement } in items {
             let future = future.bind(py);
             // A future whose task was cancelled is done already; its transaction committed
             // (or failed) anyway and nobody is waiting for the outcome.
@@ -204,12 +262,7 @@ impl ResolveBatch {
             if !matches!(done, Ok(false)) {
                 continue;
             }
-            let method = if ok {
-                intern!(py, "set_result")
-            } else {
-                intern!(py, "set_exception")
-            };
-            if let Err(e) = future.call_method1(method, (value,)) {
+            if let Err(e) = settlement.bind(py).apply(future) {
                 e.write_unraisable(py, Some(future));
             }
         }
@@ -224,32 +277,5 @@ impl BatchSink for PySink {
     fn complete(&self, completions: Vec<(u64, Outcome)>) {
         // Fails only if the delivery thread is gone; then nobody can be woken anyway.
         drop(self.deliveries.send(Delivery::Batch(completions)));
-    }
-}
-
-/// `(True, result)` or `(False, exception instance)`.
-fn outcome_to_py(py: Python<'_>, outcome: Outcome, many: bool) -> (bool, Bound<'_, PyAny>) {
-    let converted = match outcome {
-        Ok(result) => results_to_py(py, result, many).map(|v| (true, v)),
-        Err(err) => errors::instance(py, &err).map(|e| (false, e)),
-    };
-    converted.unwrap_or_else(|e| (false, e.value(py).clone().into_any()))
-}
-
-pub fn results_to_py(
-    py: Python<'_>,
-    result: TransactionResult,
-    many: bool,
-) -> PyResult<Bound<'_, PyAny>> {
-    let mut statements = result.statements;
-    if many {
-        let items = statements
-            .into_iter()
-            .map(|s| Bound::new(py, PyStatementResult::from(s)))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(PyList::new(py, items)?.into_any())
-    } else {
-        let last = statements.pop().unwrap_or_default();
-        Ok(Bound::new(py, PyStatementResult::from(last))?.into_any())
     }
 }

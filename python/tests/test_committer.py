@@ -229,6 +229,32 @@ def test_metrics_and_stats(db):
     assert isinstance(stats["checkpoints"], dict)
 
 
+def test_stats_has_every_figure_with_its_type(db):
+    stats = db.stats()
+    expected = {
+        "transactions_committed": int,
+        "transactions_failed": int,
+        "transactions_aborted": int,
+        "batches": int,
+        "flushes": dict,
+        "max_batch_size": int,
+        "mean_batch_size": float,
+        "mean_flush_ms": float,
+        "mean_commit_latency_ms": float,
+        "checkpoints": dict,
+        "checkpoints_busy": int,
+        "checkpoint_running": bool,
+        "wal_frames": int,
+        "wal_backlog_frames": int,
+        "wal_file_bytes": int,
+        "queue_depth": int,
+        "max_writer_stall_ms": float,
+    }
+    for name, kind in expected.items():
+        assert type(stats[name]) is kind, name
+    assert stats["flushes"] and all(type(n) is int for n in stats["flushes"].values())
+
+
 def test_context_manager_closes(path):
     with litecommit.Committer(path) as db:
         db.execute("CREATE TABLE x (a)")

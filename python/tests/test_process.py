@@ -286,8 +286,9 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
     """A process writing from 8 threads is killed with SIGKILL at a random moment, 3
     times on one database: every transaction it acknowledged is there, whole."""
     path = str(tmp_path / "crash.db")
-    seed = random.randrange(2**32)
-    rng = random.Random(seed)
+    # Every failure prints it: random.Random(replay) draws the same kill points again.
+    replay = random.randrange(2**32)
+    rng = random.Random(replay)
     acked = set()
     for round_ in range(3):
         child = subprocess.Popen(
@@ -302,7 +303,7 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
             wanted = rng.randint(1, 1000)
             for _ in range(wanted):
                 line = child.stdout.readline()
-                assert line.endswith("\n"), f"seed {seed}: writer ended: {child.stderr.read()}"
+                assert line.endswith("\n"), f"replay {replay}: writer ended: {child.stderr.read()}"
                 acked.add(int(line))
             child.send_signal(signal.SIGKILL)
             # Lines written before the kill were acknowledged too; a cut-off line was not.
@@ -313,14 +314,14 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
             watchdog.cancel()
             child.stdout.close()
             child.stderr.close()
-        assert child.returncode == -signal.SIGKILL, f"seed {seed}"
+        assert child.returncode == -signal.SIGKILL, f"replay {replay}"
         # Read with the stdlib module: this process has no litecommit on that file.
         con = sqlite3.connect(path)
         try:
-            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)], f"seed {seed}"
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)], f"replay {replay}"
             a = {i for (i,) in con.execute("SELECT id FROM a")}
             b = {i for (i,) in con.execute("SELECT id FROM b")}
         finally:
             con.close()
-        assert a == b, f"seed {seed}: a transaction was half applied"
-        assert acked <= a, f"seed {seed}: lost {len(acked - a)} acknowledged transactions"
+        assert a == b, f"replay {replay}: a transaction was half applied"
+        assert acked <= a, f"replay {replay}: lost {len(acked - a)} acknowledged transactions"

@@ -312,6 +312,26 @@ def test_config_value_of_wrong_type(path):
         litecommit.Committer(path, queue_capacity=None)
 
 
+def test_a_value_of_the_wrong_type_is_reported_before_one_out_of_range(path):
+    with pytest.raises(TypeError, match="queue_capacity"):
+        litecommit.Committer(path, max_batch_size=0, queue_capacity=[1])
+
+
+def test_none_is_taken_only_by_an_option_that_may_have_no_value(path):
+    with litecommit.Committer(path, journal_size_limit=None) as db:
+        assert db.execute("PRAGMA journal_size_limit").rows == [(-1,)]
+    for name in ("mmap_size", "durability", "checkpoint"):
+        with pytest.raises(TypeError, match=f"{name}: expected bool, int, float or str"):
+            litecommit.Committer(path, **{name: None})
+
+
+@pytest.mark.parametrize("name", sorted(litecommit.Options.__annotations__))
+def test_every_typed_option_is_an_option_of_the_core(path, name):
+    with pytest.raises(litecommit.ConfigError, match=name) as info:
+        litecommit.Committer(path, **{name: "not a value"})
+    assert "unknown configuration option" not in str(info.value)
+
+
 def test_open_failure(tmp_path):
     with pytest.raises(litecommit.OperationalError, match="cannot open") as info:
         litecommit.Committer(str(tmp_path / "missing-dir" / "x.db"))

@@ -23,13 +23,17 @@ import (
 	_ "modernc.org/sqlite"
 )
 
+// report is what one contender measured.
 type report struct {
-	name       string
-	n          int
-	elapsed    time.Duration
-	latencies  []time.Duration
-	throughput float64
+	name       string          // the contender, as printed
+	n          int             // transactions committed
+	elapsed    time.Duration   // wall time of the whole run
+	latencies  []time.Duration // one per transaction; finish sorts them
+	throughput float64         // transactions per second, set by finish
 }
+
+// synchronousFull is `PRAGMA synchronous`'s value for FULL.
+const synchronousFull = 2
 
 func (r *report) finish() {
 	sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
@@ -110,7 +114,7 @@ func benchDatabaseSQL(dir string, n, g int) *report {
 		log.Fatalf("journal_mode %q: %v", mode, err)
 	}
 	var sync int
-	if err := db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+	if err := db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != synchronousFull {
 		log.Fatalf("synchronous %d: %v", sync, err)
 	}
 	ctx := context.Background()

@@ -88,9 +88,19 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Batch {
     /// `Event::BatchCommitted`.
-    Committed { size: usize, trigger: FlushTrigger },
+    Committed {
+        /// Transactions in the batch.
+        size: usize,
+        /// Why it was flushed.
+        trigger: FlushTrigger,
+    },
     /// `Event::BatchFailed`.
-    Failed { size: usize, error: Error },
+    Failed {
+        /// Transactions in the batch.
+        size: usize,
+        /// The error they were rejected with.
+        error: Error,
+    },
 }
 
 /// Records every batch event and, on request, holds the writer thread inside the next one.
@@ -100,14 +110,20 @@ pub enum Batch {
 /// (adaptive) writer takes all of it as one batch.
 #[derive(Default)]
 pub struct Gate {
+    /// The batches seen and whether the writer is held.
     state: Mutex<GateState>,
+    /// Signalled at every batch and on release.
     changed: Condvar,
 }
 
+/// What a [`Gate`]'s lock guards.
 #[derive(Default)]
 struct GateState {
+    /// The writer is held at its next batch event.
     armed: bool,
+    /// The writer is held now.
     held: bool,
+    /// Every batch event so far.
     batches: Vec<Batch>,
     /// `duration` of each committed batch, in the order of `batches`' committed ones.
     durations: Vec<Duration>,
@@ -217,6 +233,7 @@ impl Gate {
 /// A batch sink that records each call.
 #[derive(Default)]
 pub struct RecordingSink {
+    /// The completions of each call, in call order.
     calls: Mutex<Vec<Vec<(u64, Outcome)>>>,
 }
 

@@ -1,0 +1,274 @@
+//! What to checkpoint when: the automatic thresholds in WAL frames, the bookkeeping of how
+//! much of the WAL is copied, the RESTART backoff, and when idle work is due.
+
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::event::CheckpointReason;
+use crate::modes::CheckpointMode;
+
+use super::CheckpointResult;
+
+/// Bytes of header before each page in a WAL frame.
+const WAL_FRAME_HEADER_BYTES: i64 = 24;
+/// SQLite's smallest page size.
+const MIN_PAGE_SIZE: i64 = 512;
+/// Bytes in a MB, as the thresholds count them.
+const MB: f64 = 1024.0 * 1024.0;
+/// Once an automatic PASSIVE is requested, the next one waits until this fraction of the
+/// passive threshold (1/N) more frames has been written.
+const PASSIVE_SPACING_DIVISOR: u64 = 4;
+/// After an automatic RESTART gave up on readers, the next one waits this many busy
+/// timeouts.
+const RESTART_BACKOFF_TIMEOUTS: u32 = 5;
+/// The busy timeout counted for the RESTART backoff is at least this.
+const MIN_BACKOFF_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// When automatic checkpoints run.
+pub(super) struct Policy {
+    /// Frames not yet checkpointed that call for a PASSIVE.
+    passive_frames: u64,
+    /// Frames in the WAL that call for a RESTART (the WAL is not wrapping).
+    restart_frames: u64,
+    /// How long automatic RESTARTs wait after one gave up on readers.
+    restart_backoff: Duration,
+}
+
+impl Policy {
+    /// The configured thresholds, in frames of pages of `page_size` bytes.
+    pub(super) fn new(config: &Config, page_size: i64) -> Policy {
+        let frame_bytes = (page_size.max(MIN_PAGE_SIZE) + WAL_FRAME_HEADER_BYTES) as f64;
+        let frames = |mb: f64| (mb * MB / frame_bytes).ceil().max(1.0) as u64;
+        let timeout = Duration::from_millis(config.checkpoint_busy_timeout_ms);
+        Policy {
+            passive_frames: frames(config.passive_threshold_mb),
+            restart_frames: frames(config.restart_threshold_mb),
+            restart_backoff: timeout.max(MIN_BACKOFF_TIMEOUT) * RESTART_BACKOFF_TIMEOUTS,
+        }
+    }
+}
+
+/// An automatic checkpoint the policy asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Due {
+    /// The mode to run.
+    pub(super) mode: CheckpointMode,
+    /// The threshold that was crossed.
+    pub(super) reason: CheckpointReason,
+}
+
+/// What the WAL holds and how much of it is copied, shared by the writer (after each
+/// commit) and the scheduler thread (after each checkpoint).
+pub(super) struct TriggerState {
+    /// The WAL hook's frame count at the latest commit.
+    frames: u64,
+    /// Frames of the current WAL generation known to be checkpointed.
+    backfilled: u64,
+    /// Counts WAL restarts seen by commits, so a checkpoint's counts are applied only to
+    /// the generation they describe.
+    generation: u64,
+    /// WAL frames when the latest automatic PASSIVE was requested.
+    passive_requested_at: u64,
+    /// No RESTART before this instant (after one gave up on readers).
+    restart_not_before: Instant,
+    /// When the latest commit happened: idle work waits for a quiet stretch after it.
+    last_commit: Instant,
+    /// Idle work has run since the latest commit (nothing more to do until the next one).
+    idle_work_done: bool,
+}
+
+impl TriggerState {
+    /// A WAL with nothing to do yet.
+    pub(super) fn new(now: Instant) -> TriggerState {
+        TriggerState {
+            frames: 0,
+            backfilled: 0,
+            generation: 0,
+            passive_requested_at: 0,
+            restart_not_before: now,
+            last_commit: now,
+            idle_work_done: true,
+        }
+    }
+
+    /// Records a commit and the WAL hook's frame count after it; returns the backlog
+    /// (frames not yet checkpointed).
+    pub(super) fn record_commit(&mut self, frames: u64, now: Instant) -> u64 {
+        if frames < self.frames {
+            // The WAL restarted from its beginning: nothing of it is checkpointed yet.
+            self.generation += 1;
+            self.backfilled = 0;
+            self.passive_requested_at = 0;
+        }
+        self.frames = frames;
+        self.last_commit = now;
+        self.idle_work_done = false;
+        self.backlog()
+    }
+
+    /// The checkpoint to request after a commit, if a threshold is crossed. Called only
+    /// while no checkpoint runs.
+    pub(super) fn due(&mut self, policy: &Policy, now: Instant) -> Option<Due> {
+        if self.frames >= policy.restart_frames && now >= self.restart_not_before {
+            // The WAL has not wrapped: PASSIVE is not keeping up (often a reader pins it).
+            return Some(Due {
+                mode: CheckpointMode::Restart,
+                reason: CheckpointReason::Restart,
+            });
+        }
+        let spacing = policy.passive_frames / PASSIVE_SPACING_DIVISOR;
+        if self.backlog() >= policy.passive_frames
+            && self.frames >= self.passive_requested_at + spacing
+        {
+            self.passive_requested_at = self.frames;
+            return Some(Due {
+                mode: CheckpointMode::Passive,
+                reason: CheckpointReason::Passive,
+            });
+        }
+        None
+    }
+
+    /// The WAL generation now; pass it back to [`TriggerState::record_checkpoint`].
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Applies what a checkpoint that started in `generation` reported, unless the WAL
+    /// restarted since; returns the new backlog when it was applied.
+    pub(super) fn record_checkpoint(
+        &mut self,
+        generation: u64,
+        result: &CheckpointResult,
+    ) -> Option<u64> {
+        if self.generation != generation || result.log_frames < 0 {
+            return None;
+        }
+        if result.log_frames == 0 {
+            self.frames = 0; // a TRUNCATE emptied it
+        }
+        self.backfilled = result.checkpointed_frames.max(0) as u64;
+        Some(self.backlog())
+    }
+
+    /// An automatic RESTART (or the checkpoint itself) gave up: no RESTART for a while.
+    pub(super) fn back_off_restart(&mut self, policy: &Policy, now: Instant) {
+        self.restart_not_before = now + policy.restart_backoff;
+    }
+
+    /// Whether idle work is due: nothing committed for `idle` and none done since.
+    pub(super) fn idle_work_due(&self, idle: Duration) -> bool {
+        !self.idle_work_done && self.last_commit.elapsed() >= idle
+    }
+
+    /// Idle work finished: none again until the next commit.
+    pub(super) fn idle_work_done(&mut self) {
+        self.idle_work_done = true;
+    }
+
+    /// Frames of the current WAL generation not yet checkpointed.
+    fn backlog(&self) -> u64 {
+        self.frames.saturating_sub(self.backfilled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1 MB passive and 2 MB restart thresholds with 4 KiB pages (4120-byte frames): 255
+    /// and 510 frames.
+    fn policy() -> Policy {
+        let config = Config {
+            passive_threshold_mb: 1.0,
+            restart_threshold_mb: 2.0,
+            checkpoint_busy_timeout_ms: 100,
+            ..Config::default()
+        };
+        Policy::new(&config, 4096)
+    }
+
+    fn passive() -> Option<Due> {
+        Some(Due {
+            mode: CheckpointMode::Passive,
+            reason: CheckpointReason::Passive,
+        })
+    }
+
+    fn restart() -> Option<Due> {
+        Some(Due {
+            mode: CheckpointMode::Restart,
+            reason: CheckpointReason::Restart,
+        })
+    }
+
+    fn copied(log_frames: i64, checkpointed_frames: i64) -> CheckpointResult {
+        CheckpointResult {
+            mode: CheckpointMode::Passive,
+            log_frames,
+            checkpointed_frames,
+            busy: false,
+        }
+    }
+
+    #[test]
+    fn thresholds_are_counted_in_frames_of_page_and_header() {
+        let policy = policy();
+        assert_eq!(policy.passive_frames, 255);
+        assert_eq!(policy.restart_frames, 510);
+        assert_eq!(policy.restart_backoff, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_passive_is_asked_for_at_the_threshold_then_spaced_out() {
+        let (policy, now) = (policy(), Instant::now());
+        let mut st = TriggerState::new(now);
+        assert_eq!(st.record_commit(254, now), 254);
+        assert_eq!(st.due(&policy, now), None);
+        st.record_commit(255, now);
+        assert_eq!(st.due(&policy, now), passive());
+        // Not again until a quarter of the threshold (63 frames) more has been written.
+        st.record_commit(255 + 62, now);
+        assert_eq!(st.due(&policy, now), None);
+        st.record_commit(255 + 63, now);
+        assert_eq!(st.due(&policy, now), passive());
+    }
+
+    #[test]
+    fn checkpointed_frames_lower_the_backlog_of_their_generation_only() {
+        let (policy, now) = (policy(), Instant::now());
+        let mut st = TriggerState::new(now);
+        st.record_commit(300, now);
+        let generation = st.generation();
+        assert_eq!(st.record_checkpoint(generation, &copied(300, 300)), Some(0));
+        assert_eq!(st.record_commit(310, now), 10);
+        assert_eq!(st.due(&policy, now), None);
+        // The WAL restarts: counts from before describe another generation.
+        assert_eq!(st.record_commit(20, now), 20);
+        assert_eq!(st.record_checkpoint(generation, &copied(310, 310)), None);
+        assert_eq!(st.record_commit(30, now), 30);
+    }
+
+    #[test]
+    fn a_restart_is_asked_for_when_the_wal_does_not_wrap_and_backs_off() {
+        let (policy, now) = (policy(), Instant::now());
+        let mut st = TriggerState::new(now);
+        st.record_commit(510, now);
+        assert_eq!(st.due(&policy, now), restart());
+        st.back_off_restart(&policy, now);
+        // Within the backoff a PASSIVE is asked for instead.
+        assert_eq!(st.due(&policy, now + Duration::from_millis(499)), passive());
+        assert_eq!(st.due(&policy, now + Duration::from_millis(500)), restart());
+    }
+
+    #[test]
+    fn idle_work_is_due_once_per_quiet_stretch() {
+        let now = Instant::now();
+        let mut st = TriggerState::new(now);
+        assert!(!st.idle_work_due(Duration::ZERO));
+        st.record_commit(1, now);
+        assert!(st.idle_work_due(Duration::ZERO));
+        st.idle_work_done();
+        assert!(!st.idle_work_due(Duration::ZERO));
+    }
+}

@@ -1,0 +1,269 @@
+//! The scheduler thread: serves checkpoint requests on its own connection, runs idle
+//! TRUNCATE checkpoints, and records what each checkpoint did.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use rusqlite::Connection;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::event::{emit, CheckpointReason, Event, EventListener};
+use crate::files::{file_len, wal_path};
+use crate::gate::Gate;
+use crate::metrics::Metrics;
+use crate::modes::CheckpointMode;
+
+use super::policy::Due;
+use super::wal::{checkpoint_v2, Frames};
+use super::{CheckpointResult, Request, Scheduler};
+
+/// How often an exclusive checkpoint repeats PASSIVE while frames are left behind.
+const RETRY_INTERVAL: Duration = Duration::from_millis(1);
+/// The shortest busy timeout of the final, exclusive step of a checkpoint.
+const MIN_EXCLUSIVE_WAIT: Duration = Duration::from_millis(1);
+/// Extra PASSIVE passes of a catch-up before the last one, which pauses the writer.
+const CATCH_UP_PASSES: usize = 2;
+/// A catch-up pass that found at most this many new frames ends the extra passes.
+const CATCH_UP_SMALL_FRAMES: i64 = 64;
+
+/// The scheduler thread's state.
+pub(super) struct Worker {
+    /// The checkpoint connection (its busy timeout is `checkpoint_busy_timeout_ms`).
+    conn: Connection,
+    /// The -wal file, whose size is recorded around checkpoints.
+    wal_path: PathBuf,
+    /// The trigger state and metrics shared with the writer.
+    scheduler: Arc<Scheduler>,
+    /// Pauses the writer between batches for exclusive checkpoints.
+    gate: Arc<Gate>,
+    /// Receives the checkpoint events.
+    listener: Option<EventListener>,
+    /// How long without commits before an idle TRUNCATE; `None` when it is off.
+    idle: Option<Duration>,
+    /// How long an exclusive checkpoint may keep the writer paused.
+    busy_timeout: Duration,
+}
+
+/// The scheduler's end of the request channel. Dropping it (when the scheduler thread stops,
+/// also by unwinding) discards the requests still queued, so that a manual checkpoint's
+/// caller gets [`Error::Closed`], then clears `checkpoint_running`, so that an automatic
+/// request that never ran does not leave it set.
+struct Requests {
+    /// The requests.
+    rx: Receiver<Request>,
+    /// Where `checkpoint_running` is kept.
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Requests {
+    fn drop(&mut self) {
+        // Dropping the only receiver disconnects the channel and discards what it holds; an
+        // `after_commit` after this finds it disconnected and clears the flag itself.
+        drop(std::mem::replace(&mut self.rx, crossbeam_channel::never()));
+        self.metrics
+            .checkpoint_running
+            .store(false, Ordering::Release);
+    }
+}
+
+impl Worker {
+    /// The worker of `scheduler`, on its own checkpoint connection.
+    pub(super) fn new(
+        conn: Connection,
+        scheduler: Arc<Scheduler>,
+        gate: Arc<Gate>,
+        config: &Config,
+    ) -> Worker {
+        Worker {
+            wal_path: wal_path(&conn),
+            conn,
+            scheduler,
+            gate,
+            listener: config.event_listener.clone(),
+            idle: (config.checkpoint && config.truncate_when_idle)
+                .then(|| Duration::from_millis(config.idle_ms)),
+            busy_timeout: Duration::from_millis(config.checkpoint_busy_timeout_ms),
+        }
+    }
+
+    /// The thread's body: serves requests until asked to stop or every sender is gone.
+    pub(super) fn run(self, rx: Receiver<Request>) {
+        let requests = Requests {
+            rx,
+            metrics: Arc::clone(&self.scheduler.metrics),
+        };
+        while let Some(request) = self.next_request(&requests.rx) {
+            match request {
+                Request::Auto(due) => self.run_automatic(due),
+                Request::Manual(mode, reply) => {
+                    drop(reply.send(self.run_checkpoint(mode, CheckpointReason::Manual)));
+                }
+                Request::Stop => return,
+            }
+        }
+    }
+
+    /// The next request; with idle TRUNCATE on, runs it whenever waiting takes `idle`.
+    fn next_request(&self, rx: &Receiver<Request>) -> Option<Request> {
+        let Some(idle) = self.idle else {
+            return rx.recv().ok();
+        };
+        loop {
+            match rx.recv_timeout(idle) {
+                Ok(request) => return Some(request),
+                Err(RecvTimeoutError::Timeout) => self.truncate_if_idle(idle),
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Runs a checkpoint the policy asked for; a RESTART that gave up backs off.
+    fn run_automatic(&self, due: Due) {
+        let result = self.run_checkpoint(due.mode, due.reason);
+        let gave_up = result.map_or(true, |r| r.busy);
+        if due.mode != CheckpointMode::Passive && gave_up {
+            if let Some(policy) = &self.scheduler.policy {
+                self.scheduler
+                    .state()
+                    .back_off_restart(policy, Instant::now());
+            }
+        }
+    }
+
+    /// Runs a TRUNCATE checkpoint if nothing was committed for `idle` since the last one.
+    fn truncate_if_idle(&self, idle: Duration) {
+        if !self.scheduler.state().idle_work_due(idle) {
+            return;
+        }
+        let result = self.run_checkpoint(CheckpointMode::Truncate, CheckpointReason::Idle);
+        if result.is_ok_and(|r| !r.busy) {
+            self.scheduler.state().idle_work_done();
+        }
+    }
+
+    /// Runs one checkpoint and records it (metrics, trigger state, events).
+    fn run_checkpoint(
+        &self,
+        mode: CheckpointMode,
+        reason: CheckpointReason,
+    ) -> Result<CheckpointResult> {
+        let metrics = &self.scheduler.metrics;
+        metrics.checkpoint_running.store(true, Ordering::Release);
+        emit(
+            self.listener.as_ref(),
+            Event::CheckpointStarted { mode, reason },
+        );
+        let start = Instant::now();
+        metrics.wal_file(file_len(&self.wal_path));
+        let generation = self.scheduler.state().generation();
+        let frames = if reason == CheckpointReason::Passive {
+            self.passive_with_catch_up()
+        } else if mode == CheckpointMode::Passive {
+            checkpoint_v2(&self.conn, mode)
+        } else {
+            self.exclusive_checkpoint(mode)
+        };
+        let duration = start.elapsed();
+        if mode != CheckpointMode::Passive {
+            metrics.wal_file(file_len(&self.wal_path));
+        }
+        metrics.checkpoint_running.store(false, Ordering::Release);
+        let result = frames.map(|f| f.result(mode));
+        if let Ok(r) = &result {
+            self.record(r, reason, generation, duration);
+        }
+        result
+    }
+
+    /// Records a finished checkpoint that started in WAL `generation`.
+    fn record(
+        &self,
+        r: &CheckpointResult,
+        reason: CheckpointReason,
+        generation: u64,
+        duration: Duration,
+    ) {
+        let metrics = &self.scheduler.metrics;
+        metrics.checkpoint(
+            r.mode,
+            duration,
+            r.log_frames,
+            r.checkpointed_frames,
+            r.busy,
+        );
+        {
+            let mut st = self.scheduler.state();
+            if let Some(backlog) = st.record_checkpoint(generation, r) {
+                metrics.wal_backlog_frames.store(backlog, Ordering::Relaxed);
+            }
+        }
+        emit(
+            self.listener.as_ref(),
+            Event::CheckpointFinished {
+                mode: r.mode,
+                reason,
+                log_frames: r.log_frames,
+                checkpointed_frames: r.checkpointed_frames,
+                busy: r.busy,
+                duration,
+            },
+        );
+    }
+
+    /// FULL/RESTART/TRUNCATE, with the writer paused between batches for at most about
+    /// `checkpoint_busy_timeout_ms`.
+    ///
+    /// SQLite's own FULL wait polls one reader slot with its busy handler, and a reader that
+    /// runs read transactions back to back takes that same slot again every time, so the
+    /// wait nearly always times out. Instead, PASSIVE is repeated until it has copied every
+    /// frame (each new read transaction starts on the latest snapshot, since the writer is
+    /// paused); only then does the requested mode wait for readers, which by then start on
+    /// the database file and leave the WAL's reader slots free.
+    fn exclusive_checkpoint(&self, mode: CheckpointMode) -> Result<Frames> {
+        // The bulk of the copying runs while the writer keeps committing.
+        checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+        let _paused = self.gate.pause_writer();
+        let deadline = Instant::now() + self.busy_timeout;
+        while checkpoint_v2(&self.conn, CheckpointMode::Passive)?.left_behind()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(RETRY_INTERVAL);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.conn
+            .busy_timeout(left.max(MIN_EXCLUSIVE_WAIT))
+            .map_err(|e| Error::from_sqlite(e, None))?;
+        checkpoint_v2(&self.conn, mode)
+    }
+
+    /// An automatic PASSIVE. Under sustained writes a background checkpoint never catches
+    /// up with the writer, and SQLite restarts the WAL only when a write begins with every
+    /// frame copied. So while passes keep copying everything they saw, a couple more run
+    /// (each copies only what was committed during the previous one), and the last one runs
+    /// with the writer paused, so that its next write wraps the WAL. The pause is short:
+    /// little is left to copy by then.
+    fn passive_with_catch_up(&self) -> Result<Frames> {
+        let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+        for _ in 0..CATCH_UP_PASSES {
+            if !last.all_copied() {
+                // A reader holds it back (or the WAL is empty): nothing to catch up with.
+                return Ok(last);
+            }
+            let next = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+            let new_frames = next.log - last.log;
+            last = next;
+            if new_frames <= CATCH_UP_SMALL_FRAMES {
+                break;
+            }
+        }
+        if !last.all_copied() {
+            return Ok(last);
+        }
+        let _paused = self.gate.pause_writer();
+        checkpoint_v2(&self.conn, CheckpointMode::Passive)
+    }
+}

@@ -1,0 +1,338 @@
+//! Running the transactions of one batch on the write connection.
+//!
+//! Multi-statement transactions run under their own SAVEPOINT. A single statement is
+//! atomic by itself unless it fails (`OR FAIL` keeps a failing statement's earlier rows; a
+//! deferred foreign-key violation outlives the statement), so single statements run bare,
+//! which saves two statements per transaction; once one fails, every transaction of the
+//! batch gets a savepoint.
+//!
+//! Some failures take more than their own transaction with them: a failing bare statement,
+//! and statements after which SQLite rolls back the whole SQLite transaction (`OR
+//! ROLLBACK`, `RAISE(ROLLBACK)`, SQLITE_FULL, some I/O errors). The failing transaction is
+//! rejected, everything is rolled back, the transactions since the SQLite transaction began
+//! run again (the results reported are those of this final run), and the batch goes on after
+//! the failing one. Re-running the same prefix after each of many such failures would take
+//! quadratic time, so once the statements re-run within one SQLite transaction would pass
+//! [`RERUN_BUDGET`], the prefix runs one last time and is committed at once ("midway"), and
+//! the batch goes on in a new SQLite transaction: each transaction runs a bounded number of
+//! extra times, and each commit midway is paid for by the re-runs it saves.
+//!
+//! With `durability=full`, from the first commit midway to the end of the batch
+//! `synchronous` is NORMAL: commits write their frames to the WAL without a sync. After the
+//! batch's final COMMIT the WAL file is synced once, which covers every frame written before
+//! (the WAL is written from its start again only after a checkpoint has copied all of it,
+//! and checkpoints sync it first), and only then do promises resolve: a resolved promise is
+//! as durable as ever. After a crash before that sync, WAL recovery keeps a prefix of the
+//! batch's commits, each whole or not at all (frame checksums and commit markers), and no
+//! promise of the batch had resolved. If the batch fails after a commit midway, the
+//! transactions committed midway are rejected with an error saying that whether they are
+//! in the database is unknown. Readers may see a commit midway before its promises resolve.
+//! A batch with a statement that mentions `synchronous` is never committed midway (that
+//! statement could read the lowered level), nor is one on a file system without power-safe
+//! overwrite (a commit with `synchronous=FULL` would pad its last frame to a sector there).
+
+use crate::completion::Outcome;
+use crate::error::Error;
+use crate::metrics::TxOutcome;
+use crate::modes::Durability;
+
+use super::conn::WriteConn;
+use super::savepoint::Ran;
+use super::Job;
+
+/// Work that may be re-run within one SQLite transaction after whole-transaction rollbacks,
+/// in statements (each transaction counting one more), before the transactions to re-run
+/// are committed midway instead. Measured: a few times the cost of one commit without a
+/// sync; from 16 to 64 the difference is within noise.
+const RERUN_BUDGET: usize = 32;
+
+/// Executes the batch. `Err` means the batch as a whole failed.
+pub(super) fn run(db: &mut WriteConn, jobs: &[Job]) -> Result<Vec<Outcome>, BatchFailure> {
+    db.prepare()
+        .map_err(|error| BatchFailure::new(error, 0, Vec::new()))?;
+    let mut run = BatchRun {
+        db,
+        jobs,
+        outcomes: vec![None; jobs.len()],
+        given_up: vec![false; jobs.len()],
+        savepoints: false,
+        start: 0,
+        rerun: 0,
+        commit_at: None,
+        repeat_until: 0,
+        unsynced: 0,
+        may_commit_midway: None,
+    };
+    run.begin()?;
+    run.run_all()?;
+    run.finish()
+}
+
+/// One transaction's answer, and how the metrics count it.
+pub(super) struct Answer {
+    /// What its submitter gets.
+    pub(super) outcome: Outcome,
+    /// Its label in `batch_committer_transactions_total`.
+    pub(super) label: TxOutcome,
+}
+
+impl Answer {
+    /// The answer of a transaction of a batch that committed.
+    pub(super) fn committed_batch(outcome: Outcome) -> Answer {
+        let label = match outcome {
+            Ok(_) => TxOutcome::Committed,
+            Err(_) => TxOutcome::Failed,
+        };
+        Answer { outcome, label }
+    }
+}
+
+/// A batch that failed as a whole: BEGIN, COMMIT, or a ROLLBACK failed.
+pub(super) struct BatchFailure {
+    /// Why it failed.
+    pub(super) error: Error,
+    /// The first `unsynced` transactions were committed midway, without a sync, before it.
+    unsynced: usize,
+    /// Transactions already rejected by their own statements (they changed nothing, so
+    /// that answer stands), by index.
+    rejected: Vec<Option<Error>>,
+}
+
+impl BatchFailure {
+    /// A failure after the first `unsynced` transactions were committed midway, given
+    /// the outcomes known so far.
+    fn new(error: Error, unsynced: usize, outcomes: Vec<Option<Outcome>>) -> BatchFailure {
+        let rejected = outcomes
+            .into_iter()
+            .map(|o| o.and_then(Result::err))
+            .collect();
+        BatchFailure {
+            error,
+            unsynced,
+            rejected,
+        }
+    }
+
+    /// Whether transactions were committed (midway) before the failure.
+    pub(super) fn committed_midway(&self) -> bool {
+        self.unsynced > 0
+    }
+
+    /// The answer of transaction `i`: its own rejection, or the batch's error (saying that
+    /// the fate of a transaction committed midway is unknown).
+    pub(super) fn answer(&self, i: usize) -> Answer {
+        let (outcome, label) = match self.rejected.get(i) {
+            Some(Some(own)) => (Err(own.clone()), TxOutcome::Failed),
+            _ if i < self.unsynced => (Err(self.fate_unknown()), TxOutcome::Aborted),
+            _ => (Err(self.error.clone()), TxOutcome::Aborted),
+        };
+        Answer { outcome, label }
+    }
+
+    /// The error of a transaction committed midway: it was written to the WAL but never
+    /// synced, so whether it survives is not known.
+    fn fate_unknown(&self) -> Error {
+        match &self.error {
+            Error::Sqlite {
+                code,
+                extended_code,
+                message,
+                statement_index,
+            } => Error::Sqlite {
+                code: *code,
+                extended_code: *extended_code,
+                message: format!(
+                    "{message}; this transaction was committed earlier in its batch without \
+                     a sync, so whether it is in the database is unknown"
+                ),
+                statement_index: *statement_index,
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+/// Progress through one batch.
+struct BatchRun<'a> {
+    /// The write connection.
+    db: &'a mut WriteConn,
+    /// The batch's transactions.
+    jobs: &'a [Job],
+    /// Each transaction's outcome in the latest run of it.
+    outcomes: Vec<Option<Outcome>>,
+    /// Transactions rejected for good: skipped when the others run again.
+    given_up: Vec<bool>,
+    /// Every transaction runs under a savepoint (a bare statement failed).
+    savepoints: bool,
+    /// The first transaction of the open SQLite transaction.
+    start: usize,
+    /// Work re-run since `start`, in statements (each transaction counting one more).
+    rerun: usize,
+    /// A commit midway is due when the run reaches this transaction.
+    commit_at: Option<usize>,
+    /// The transactions before this one are running again.
+    repeat_until: usize,
+    /// The transactions before this one were committed midway.
+    unsynced: usize,
+    /// Whether commits midway are allowed, once decided.
+    may_commit_midway: Option<bool>,
+}
+
+impl BatchRun<'_> {
+    /// Runs every transaction, starting over after those that spoil the SQLite transaction.
+    fn run_all(&mut self) -> Result<(), BatchFailure> {
+        let mut i = 0;
+        loop {
+            if self.commit_at == Some(i) {
+                self.commit_midway(i)?;
+            }
+            if i == self.jobs.len() {
+                return Ok(());
+            }
+            if self.given_up[i] {
+                i += 1;
+                continue;
+            }
+            match self.run_one(i) {
+                Ran::Done(outcome) => {
+                    self.outcomes[i] = Some(outcome);
+                    i += 1;
+                }
+                Ran::Spoiled(error) => i = self.start_over(i, error)?,
+            }
+        }
+    }
+
+    /// Runs transaction `i`, bare or under its savepoint.
+    fn run_one(&mut self, i: usize) -> Ran {
+        let jobs = self.jobs;
+        let tx = &jobs[i].tx;
+        // A transaction that committed in the run being repeated needs no savepoint: if it
+        // fails this time, the whole SQLite transaction is rolled back and run again.
+        let repeat_ok = i < self.repeat_until && matches!(self.outcomes[i], Some(Ok(_)));
+        let ran = if repeat_ok || (!self.savepoints && tx.statements.len() == 1) {
+            self.db.run_bare(tx)
+        } else {
+            self.db.run_under_savepoint(tx)
+        };
+        #[cfg(test)]
+        self.db.panic_if_injected();
+        ran
+    }
+
+    /// Rejects transaction `i`, rolls back, and begins again; returns the transaction to
+    /// run again from. Plans a commit midway when re-running would pass [`RERUN_BUDGET`].
+    fn start_over(&mut self, i: usize, error: Error) -> Result<usize, BatchFailure> {
+        self.outcomes[i] = Some(Err(error));
+        self.given_up[i] = true;
+        self.savepoints = true;
+        if self.db.in_transaction() {
+            self.db
+                .exec("ROLLBACK")
+                .map_err(|e| self.fail(e.with_context("ROLLBACK failed")))?;
+        }
+        let redo: usize = (self.start..i)
+            .filter(|&j| !self.given_up[j])
+            .map(|j| self.jobs[j].tx.statements.len() + 1)
+            .sum();
+        self.commit_at = None;
+        if redo > 0 && self.rerun + redo > RERUN_BUDGET && self.may_commit_midway() {
+            self.commit_at = Some(i);
+            self.db.lower_synchronous().map_err(|e| self.fail(e))?;
+        } else {
+            self.rerun += redo;
+        }
+        self.begin()?;
+        self.repeat_until = i;
+        Ok(self.start)
+    }
+
+    /// Commits the transactions since `start` midway, then begins a new SQLite
+    /// transaction for the ones from `at` on.
+    fn commit_midway(&mut self, at: usize) -> Result<(), BatchFailure> {
+        self.commit_at = None;
+        self.db
+            .exec("COMMIT")
+            .map_err(|e| self.fail(e.with_context("COMMIT failed")))?;
+        self.unsynced = at;
+        self.start = at;
+        self.rerun = 0;
+        self.begin()
+    }
+
+    /// Begins the next SQLite transaction of the batch.
+    fn begin(&mut self) -> Result<(), BatchFailure> {
+        self.db
+            .exec("BEGIN IMMEDIATE")
+            .map_err(|e| self.fail(e.with_context("BEGIN IMMEDIATE failed")))
+    }
+
+    /// The batch's final COMMIT; after commits midway with `synchronous` lowered, the sync
+    /// that makes all of them durable.
+    fn finish(mut self) -> Result<Vec<Outcome>, BatchFailure> {
+        self.db
+            .exec("COMMIT")
+            .map_err(|e| self.fail(e.with_context("COMMIT failed")))?;
+        if let Err(e) = self.db.sync_if_lowered() {
+            let all = self.outcomes.len();
+            let outcomes = std::mem::take(&mut self.outcomes);
+            let error = e.with_context("COMMIT failed: syncing the WAL");
+            return Err(BatchFailure::new(error, all, outcomes));
+        }
+        Ok(self
+            .outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(Error::Internal(
+                        "a transaction of the batch was never run".into(),
+                    ))
+                })
+            })
+            .collect())
+    }
+
+    /// Ends a failed batch: rolls back what is still open (if that fails too, the next
+    /// batch tries again first) and returns the failure.
+    fn fail(&mut self, error: Error) -> BatchFailure {
+        self.db.roll_back_if_open();
+        let outcomes = std::mem::take(&mut self.outcomes);
+        BatchFailure::new(error, self.unsynced, outcomes)
+    }
+
+    /// Whether this batch may commit midway (decided once per batch): always with
+    /// `durability` normal or off; with full, unless a statement mentions `synchronous`
+    /// or the WAL's file system lacks power-safe overwrite.
+    fn may_commit_midway(&mut self) -> bool {
+        if self.db.durability() != Durability::Full {
+            return true;
+        }
+        let (db, jobs) = (&*self.db, self.jobs);
+        *self.may_commit_midway.get_or_insert_with(|| {
+            db.wal_overwrites_safely()
+                && !jobs
+                    .iter()
+                    .flat_map(|job| &job.tx.statements)
+                    .any(|s| mentions_synchronous(&s.sql))
+        })
+    }
+}
+
+/// Whether SQL text mentions `synchronous` (in any case).
+fn mentions_synchronous(sql: &str) -> bool {
+    sql.as_bytes()
+        .windows(b"synchronous".len())
+        .any(|w| w.eq_ignore_ascii_case(b"synchronous"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_synchronous_in_any_case() {
+        assert!(mentions_synchronous("PRAGMA synchronous"));
+        assert!(mentions_synchronous("select * from pragma_SYNCHRONOUS"));
+        assert!(!mentions_synchronous("INSERT INTO t VALUES ('synchron')"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The write connection: its WAL hook, the statements the writer itself runs, and its
+//! recovery before each batch (a transaction left open, a connection to replace).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+#[cfg(test)]
+use rusqlite::ffi;
+use rusqlite::Connection;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::modes::Durability;
+
+use super::sync::Synchronous;
+#[cfg(test)]
+use super::Msg;
+
+/// Batches in a row that found a transaction left open and could not roll it back, after
+/// which the connection is replaced.
+const REOPEN_AFTER: u32 = 2;
+
+/// The writer's connection and what the writer keeps about it.
+pub(super) struct WriteConn {
+    /// The connection (replaced by [`WriteConn::prepare`] when it cannot recover).
+    conn: Connection,
+    /// The database path, to reopen it.
+    path: PathBuf,
+    /// The committer's settings, to reopen the connection and restore `synchronous`.
+    config: Config,
+    /// WAL frames after the latest commit (the WAL hook's count).
+    wal_frames: Arc<AtomicU64>,
+    /// The `synchronous` level now.
+    pub(super) synchronous: Synchronous,
+    /// Batches in a row that could not roll back a transaction left open.
+    failed_recoveries: u32,
+    /// Faults injected by unit tests.
+    #[cfg(test)]
+    hooks: TestHooks,
+}
+
+/// Faults that unit tests inject through [`Msg`].
+#[cfg(test)]
+#[derive(Default)]
+struct TestHooks {
+    /// Panic inside the next batch.
+    panic_in_batch: bool,
+    /// Rollbacks of a transaction left open that are still to fail.
+    failing_rollbacks: usize,
+}
+
+impl WriteConn {
+    /// Takes over an opened write connection and registers its WAL hook.
+    pub(super) fn new(conn: Connection, path: &Path, config: Config) -> Result<WriteConn> {
+        let mut db = WriteConn {
+            conn,
+            path: path.to_path_buf(),
+            config,
+            wal_frames: Arc::default(),
+            synchronous: Synchronous::Configured,
+            failed_recoveries: 0,
+            #[cfg(test)]
+            hooks: TestHooks::default(),
+        };
+        db.install_wal_hook()?;
+        Ok(db)
+    }
+
+    /// Keeps each commit's WAL frame count. Registering a WAL hook also replaces SQLite's
+    /// inline autocheckpoint.
+    fn install_wal_hook(&mut self) -> Result<()> {
+        let frames = Arc::clone(&self.wal_frames);
+        self.conn
+            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
+                frames.store(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+                Ok(())
+            }))
+            .map_err(|e| Error::Open(format!("cannot register the WAL hook: {e}")))
+    }
+
+    /// The connection.
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// WAL frames after the latest commit.
+    pub(super) fn wal_frames(&self) -> u64 {
+        self.wal_frames.load(Ordering::Relaxed)
+    }
+
+    /// The configured durability.
+    pub(super) fn durability(&self) -> Durability {
+        self.config.durability
+    }
+
+    /// Runs one of the writer's own statements (cached).
+    pub(super) fn exec(&self, sql: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.raw_execute())
+            .map(drop)
+            .map_err(|e| Error::from_sqlite(e, None))
+    }
+
+    /// Whether an SQLite transaction is open.
+    pub(super) fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    /// Rolls back the open SQLite transaction, if any; if that fails, the next batch tries
+    /// again before it begins.
+    pub(super) fn roll_back_if_open(&self) {
+        if self.in_transaction() {
+            drop(self.exec("ROLLBACK"));
+        }
+    }
+
+    /// Before a batch: a transaction left open (a ROLLBACK that failed) is rolled back, and
+    /// `synchronous` is back at its configured level. When that rollback keeps failing, the
+    /// connection is replaced by a new one.
+    pub(super) fn prepare(&mut self) -> Result<()> {
+        if self.in_transaction() {
+            match self.roll_back_leftover() {
+                Ok(()) => self.failed_recoveries = 0,
+                Err(e) => {
+                    self.failed_recoveries += 1;
+                    if self.failed_recoveries < REOPEN_AFTER {
+                        return Err(e.with_context(
+                            "rolling back the transaction a previous batch left open failed",
+                        ));
+                    }
+                    self.reopen()
+                        .map_err(|e| e.with_context("reopening the write connection failed"))?;
+                    self.failed_recoveries = 0;
+                }
+            }
+        }
+        self.restore_synchronous()
+    }
+
+    /// Rolls back a transaction a previous batch left open.
+    fn roll_back_leftover(&mut self) -> Result<()> {
+        #[cfg(test)]
+        if self.hooks.failing_rollbacks > 0 {
+            self.hooks.failing_rollbacks -= 1;
+            return Err(Error::from_code(
+                ffi::SQLITE_IOERR,
+                "disk I/O error (injected by a test)".into(),
+            ));
+        }
+        self.exec("ROLLBACK")
+    }
+
+    /// Replaces the connection by a new one; closing the old one rolls back what it holds.
+    fn reopen(&mut self) -> Result<()> {
+        let conn = crate::connection::open_writer(&self.path, &self.config)?;
+        drop(std::mem::replace(&mut self.conn, conn));
+        self.synchronous = Synchronous::Configured;
+        self.install_wal_hook()
+    }
+
+    /// Pages on the free list (0 if it cannot be read).
+    pub(super) fn freelist_count(&self) -> i64 {
+        self.conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap_or(0)
+    }
+
+    /// Frees up to `pages` pages of the free list; `false` if SQLite refused.
+    pub(super) fn incremental_vacuum(&self, pages: i64) -> bool {
+        self.conn
+            .execute_batch(&format!("PRAGMA incremental_vacuum({pages})"))
+            .is_ok()
+    }
+
+    /// Arms the fault a test message asks for.
+    #[cfg(test)]
+    pub(super) fn inject(&mut self, fault: Msg) {
+        match fault {
+            Msg::Panic => self.hooks.panic_in_batch = true,
+            Msg::LeaveTransactionOpen => drop(self.conn.execute_batch("BEGIN")),
+            Msg::FailRollbacks(n) => self.hooks.failing_rollbacks = n,
+            Msg::Tx(..) | Msg::Flush(_) | Msg::Close => {}
+        }
+    }
+
+    /// Panics once after [`Msg::Panic`], inside the batch that runs next.
+    #[cfg(test)]
+    pub(super) fn panic_if_injected(&mut self) {
+        if std::mem::take(&mut self.hooks.panic_in_batch) {
+            panic!("injected by a test");
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The writer thread: one connection, one SQLite transaction per batch (a few more when
+//! statements roll back the whole SQLite transaction, see `batch`), one savepoint per
+//! submitted transaction; and the order in which everything closes.
+//!
+//! - `intake`: the queue's messages, and how closing waits for callers handing work over.
+//! - `gather`: collecting the next batch from the queue under the flush policy.
+//! - `idle`: the incremental vacuum run between batches.
+//! - `commit`: one batch from the checkpoint gate to resolved promises.
+//! - `batch`: running a batch's transactions, re-runs and commits midway included.
+//! - `conn`, `savepoint`, `sync`: the write connection, one transaction under its
+//!   savepoint, and the `synchronous` level with the WAL sync it defers.
+
+mod batch;
+mod commit;
+mod conn;
+mod gather;
+mod idle;
+mod intake;
+mod savepoint;
+mod sync;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::Connection;
+
+use crate::checkpoint::Scheduler;
+use crate::completion::{Completions, Reply};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::gate::Gate;
+use crate::metrics::Metrics;
+use crate::read_pool::ReadPool;
+use crate::transaction::Transaction;
+
+pub(crate) use intake::{Intake, Msg};
+
+use conn::WriteConn;
+use gather::Gathered;
+
+/// What the writer releases when it stops, after its last batch, in this order: the
+/// checkpoint scheduler, the read connections, its own connection (the last one to close,
+/// so SQLite checkpoints the WAL and removes it), then `stopped`.
+pub(crate) struct Shutdown {
+    /// The checkpoint scheduler's thread, joined once it is asked to stop.
+    pub(crate) scheduler_thread: Option<JoinHandle<()>>,
+    /// The `query` pool.
+    pub(crate) readers: Arc<ReadPool>,
+    /// Dropped last: `close` returns once its channel disconnects.
+    pub(crate) stopped: Sender<()>,
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    /// The write connection.
+    db: WriteConn,
+    /// The committer's settings.
+    config: Config,
+    /// Where batches, transactions and stalls are counted.
+    metrics: Arc<Metrics>,
+    /// Told the WAL's frame count after each commit; stopped at shutdown.
+    scheduler: Arc<Scheduler>,
+    /// Entered around each batch, so that exclusive checkpoints run between batches.
+    gate: Arc<Gate>,
+    /// Tells the writer when closing started and whether callers are still handing work over.
+    intake: Arc<Intake>,
+    /// A batch committed since the latest idle vacuum.
+    idle_vacuum_due: bool,
+    /// Closing: take what is left without waiting for more, then stop.
+    closing: bool,
+}
+
+/// One submitted transaction inside a batch.
+struct Job {
+    /// The transaction.
+    tx: Transaction,
+    /// Where its outcome goes.
+    reply: Reply,
+}
+
+impl Writer {
+    /// The writer of an opened write connection; `run` it on its own thread.
+    pub(crate) fn new(
+        conn: Connection,
+        path: &Path,
+        config: Config,
+        metrics: Arc<Metrics>,
+        scheduler: Arc<Scheduler>,
+        gate: Arc<Gate>,
+        intake: Arc<Intake>,
+    ) -> Result<Writer> {
+        Ok(Writer {
+            db: WriteConn::new(conn, path, config.clone())?,
+            config,
+            metrics,
+            scheduler,
+            gate,
+            intake,
+            idle_vacuum_due: false,
+            closing: false,
+        })
+    }
+
+    /// The writer thread's body: serves until closing and drained, then shuts down (see
+    /// [`Shutdown`]). A panic fails every transaction in flight, queued, or submitted later
+    /// until close, with an internal error.
+    pub(crate) fn run(mut self, rx: Receiver<Msg>, shutdown: Shutdown) {
+        let served = catch_unwind(AssertUnwindSafe(|| self.serve(&rx)));
+        if let Err(panic) = served {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            // The batch it was in is abandoned; rolling it back releases the write lock.
+            self.db.roll_back_if_open();
+            self.refuse_remaining(
+                &rx,
+                Error::Internal(format!("the writer thread panicked: {what}")),
+            );
+        }
+        // From here on a send fails at once instead of queueing for nobody.
+        drop(rx);
+        self.shutdown(shutdown);
+    }
+
+    /// Answers every message until closing and drained: transactions with `error`.
+    fn refuse_remaining(&mut self, rx: &Receiver<Msg>, error: Error) {
+        while let Some(msg) = self.next_message(rx) {
+            match msg {
+                Msg::Tx(_, mut reply) => {
+                    let mut c = Completions::default();
+                    c.push(&mut reply, Err(error.clone()));
+                    c.deliver();
+                }
+                Msg::Flush(done) => drop(done.send(())),
+                Msg::Close => self.closing = true,
+                #[cfg(test)]
+                _ => {}
+            }
+        }
+    }
+
+    /// Stops the scheduler, closes the read connections, then this connection, the last one
+    /// to the database in this process: SQLite then checkpoints the WAL and removes it.
+    fn shutdown(mut self, shutdown: Shutdown) {
+        self.scheduler.stop();
+        if let Some(thread) = shutdown.scheduler_thread {
+            drop(thread.join());
+        }
+        shutdown.readers.close();
+        drop(self.db.restore_synchronous());
+        drop(self);
+        drop(shutdown.stopped);
+    }
+
+    /// Gathers and commits batches until the last one.
+    fn serve(&mut self, rx: &Receiver<Msg>) {
+        let mut batch: Vec<Job> = Vec::new();
+        let mut barriers: Vec<Sender<()>> = Vec::new();
+        loop {
+            let gathered = self.collect(rx, &mut batch, &mut barriers);
+            if !batch.is_empty() {
+                self.metrics.queue_depth(rx.len());
+                self.commit(std::mem::take(&mut batch), &gathered);
+            }
+            for done in barriers.drain(..) {
+                let _ = done.send(());
+            }
+            if gathered.is_last() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::Event;
+    use crate::modes::CheckpointMode;
+    use crate::Committer;
+
+    const PATIENCE: Duration = Duration::from_secs(60);
+
+    /// Holds the writer inside the event of its next batch until released.
+    #[derive(Default)]
+    struct Hold {
+        /// Whether it is armed and whether the writer is held.
+        state: Mutex<HoldState>,
+        /// Signalled when the writer gets held and on release.
+        changed: Condvar,
+    }
+
+    /// What a [`Hold`]'s lock guards.
+    #[derive(Default)]
+    struct HoldState {
+        /// The writer is held at its next batch event.
+        armed: bool,
+        /// The writer is held now.
+        held: bool,
+    }
+
+    impl Hold {
+        fn on_event(&self, event: &Event) {
+            if !matches!(event, Event::BatchCommitted { .. }) {
+                return;
+            }
+            let mut st = self.state.lock().unwrap();
+            if !st.armed {
+                return;
+            }
+            st.armed = false;
+            st.held = true;
+            self.changed.notify_all();
+            drop(self.changed.wait_timeout_while(st, PATIENCE, |st| st.held));
+        }
+
+        /// Returns once the writer is held in the event of a batch of its own.
+        fn hold(&self, db: &Committer) {
+            self.state.lock().unwrap().armed = true;
+            db.execute("SELECT 1", ()).unwrap();
+            let st = self.state.lock().unwrap();
+            let (_st, waited) = self
+                .changed
+                .wait_timeout_while(st, PATIENCE, |st| !st.held)
+                .unwrap();
+            assert!(!waited.timed_out(), "the writer never got held");
+        }
+
+        fn release(&self) {
+            self.state.lock().unwrap().held = false;
+            self.changed.notify_all();
+        }
+    }
+
+    fn open_held() -> (tempfile::TempDir, Committer, Arc<Hold>) {
+        let dir = tempfile::tempdir().unwrap();
+        let hold = Arc::new(Hold::default());
+        let listener = Arc::clone(&hold);
+        let config = Config {
+            event_listener: Some(Arc::new(move |e: &Event| listener.on_event(e))),
+            ..Config::default()
+        };
+        let db = Committer::open(dir.path().join("w.db"), config).unwrap();
+        db.execute("CREATE TABLE t (v INTEGER)", ()).unwrap();
+        (dir, db, hold)
+    }
+
+    /// Runs `f` on another thread; fails the test if it does not return within `PATIENCE`
+    /// (a hang then leaves that thread behind instead of hanging the test).
+    fn within_patience<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || drop(tx.send(f())));
+        rx.recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("{what} did not return"))
+    }
+
+    fn insert(v: i64) -> Transaction {
+        Transaction::single("INSERT INTO t VALUES (?)", crate::params![v])
+    }
+
+    #[test]
+    fn a_panic_inside_a_batch_fails_its_promises_and_leaves_nothing_stuck() {
+        let (_dir, db, hold) = open_held();
+        let db = Arc::new(db);
+        hold.hold(&db);
+        // One batch: the writer panics after running its first transaction, between BEGIN
+        // and COMMIT, with the checkpoint gate closed.
+        let first = db.submit(insert(1)).unwrap();
+        db.send_test_message(Msg::Panic);
+        let second = db.submit(insert(2)).unwrap();
+        hold.release();
+        for pending in [first, second] {
+            match pending.wait_timeout(PATIENCE) {
+                Err(Error::Internal(msg)) => assert!(!msg.is_empty()),
+                other => panic!("expected an internal error, got {other:?}"),
+            }
+        }
+        // Later work is refused with the panic's error, and flush still answers.
+        let later = db.submit(insert(3)).unwrap();
+        match later.wait_timeout(PATIENCE) {
+            Err(Error::Internal(msg)) => assert!(msg.contains("injected by a test"), "{msg}"),
+            other => panic!("expected an internal error, got {other:?}"),
+        }
+        db.flush().unwrap();
+        // A checkpoint that pauses the writer (TRUNCATE) gets through the gate.
+        let cp = Arc::clone(&db);
+        within_patience("an exclusive checkpoint", move || {
+            cp.checkpoint(CheckpointMode::Truncate)
+        })
+        .unwrap();
+        let closing = Arc::clone(&db);
+        within_patience("close", move || closing.close()).unwrap();
+        assert_eq!(db.submit(insert(4)).unwrap_err(), Error::Closed);
+        assert!(!db.stats().checkpoint_running);
+    }
+
+    #[test]
+    fn a_transaction_left_open_is_rolled_back_before_the_next_batch() {
+        let (_dir, db, _hold) = open_held();
+        db.execute("INSERT INTO t VALUES (1)", ()).unwrap();
+        db.send_test_message(Msg::LeaveTransactionOpen);
+        // BEGIN IMMEDIATE would fail inside the open transaction.
+        db.execute("INSERT INTO t VALUES (2)", ()).unwrap();
+        db.execute("INSERT INTO t VALUES (3)", ()).unwrap();
+        let rows = db.query("SELECT sum(v) FROM t", ()).unwrap();
+        assert_eq!(rows.rows[0][0], crate::Value::Integer(6));
+        db.close().unwrap();
+    }
+
+    #[test]
+    fn a_failing_rollback_fails_that_batch_and_the_next_one_recovers() {
+        let (_dir, db, _hold) = open_held();
+        db.send_test_message(Msg::LeaveTransactionOpen);
+        db.send_test_message(Msg::FailRollbacks(1));
+        let err = db.execute("INSERT INTO t VALUES (1)", ()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("rolling back the transaction a previous batch left open failed"),
+            "{err}"
+        );
+        // The next batch rolls it back and commits.
+        db.execute("INSERT INTO t VALUES (2)", ()).unwrap();
+        let rows = db.query("SELECT v FROM t", ()).unwrap();
+        assert_eq!(rows.rows, vec![vec![crate::Value::Integer(2)]]);
+        db.close().unwrap();
+    }
+
+    #[test]
+    fn a_rollback_that_keeps_failing_gets_the_connection_replaced() {
+        let (_dir, db, _hold) = open_held();
+        db.execute("INSERT INTO t VALUES (1)", ()).unwrap();
+        db.send_test_message(Msg::LeaveTransactionOpen);
+        db.send_test_message(Msg::FailRollbacks(usize::MAX));
+        assert!(db.execute("INSERT INTO t VALUES (2)", ()).is_err());
+        // The rollback fails again: the connection is reopened and the batch commits.
+        db.execute("INSERT INTO t VALUES (3)", ()).unwrap();
+        db.execute("INSERT INTO t VALUES (4)", ()).unwrap();
+        let rows = db.query("SELECT sum(v) FROM t", ()).unwrap();
+        assert_eq!(rows.rows[0][0], crate::Value::Integer(8));
+        // The new connection has the committer's settings.
+        let sync = db.execute("PRAGMA synchronous", ()).unwrap();
+        assert_eq!(sync.statements[0].rows.rows[0][0], crate::Value::Integer(2));
+        db.close().unwrap();
+    }
+}

@@ -1,0 +1,120 @@
+//! Per-batch completion delivery: the core calls [`Sink::complete`] once per batch on its
+//! writer thread, which makes ONE threadsafe-function call; on the JavaScript thread the
+//! batch becomes a [`JsBatch`], from which index.js settles every promise of the batch.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use litecommit::{BatchSink, Outcome};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env};
+
+use crate::convert::{to_js, tx_to_js, MAX_NUMBER_INTEGER};
+use crate::errors::{guard, ErrorInfo};
+
+/// One batch of completions: `(token, outcome)` per transaction.
+pub type Batch = Vec<(u64, Outcome)>;
+
+/// Created weak (unreferenced): an idle committer does not keep the process alive. The JS
+/// side references it while any promise is pending (see `ref`/`unref`).
+pub type BatchFn = ThreadsafeFunction<Batch, Unknown<'static>, JsBatch, Status, false, true, 0>;
+
+/// Delivers a committer's completions to its JavaScript callback.
+pub struct Sink {
+    pub tsfn: BatchFn,
+    /// Transactions and flush barriers handed to the core and not completed yet: never
+    /// fewer than the messages this committer has in the core's queue.
+    pub in_core: AtomicUsize,
+}
+
+impl Sink {
+    /// A sink calling `tsfn`, with nothing in the core yet.
+    pub fn new(tsfn: BatchFn) -> Sink {
+        Sink {
+            tsfn,
+            in_core: AtomicUsize::new(0),
+        }
+    }
+
+    /// Passes completions to JavaScript. Non-blocking on an unbounded queue: never stalls
+    /// the writer. It fails only while the environment is being torn down, when there is
+    /// nobody left to tell.
+    pub fn deliver(&self, completions: Batch) {
+        let _ = self
+            .tsfn
+            .call(completions, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+impl BatchSink for Sink {
+    fn complete(&self, completions: Batch) {
+        self.in_core.fetch_sub(completions.len(), Ordering::AcqRel);
+        self.deliver(completions);
+    }
+}
+
+/// Numbers per completion in [`JsBatch`]'s Float64Array: token, status, changes, rowid.
+const NUMBERS_PER_COMPLETION: usize = 4;
+
+/// Status of one completion in [`JsBatch`]'s numbers (index.js reads the same values).
+const DONE_SIMPLE: f64 = 0.0;
+const DONE_FULL: f64 = 1.0;
+const DONE_ERROR: f64 = 2.0;
+
+/// One batch of completions, converted on the JS thread to `[numbers, extras]`:
+/// `numbers` is a Float64Array of `token, status, changes, lastInsertRowid` per completion.
+/// The common case (one statement, no rows, a rowid within ±2^53) needs nothing else, so a
+/// batch costs a handful of N-API calls whatever its size; otherwise `extras[i]` holds the
+/// full result (status 1) or the error (status 2) of completion `i`.
+pub struct JsBatch(pub Batch);
+
+impl ToNapiValue for JsBatch {
+    unsafe fn to_napi_value(env: sys::napi_env, batch: JsBatch) -> Result<sys::napi_value> {
+        // Called by napi inside a C callback: a panic must not unwind out of it.
+        guard(|| batch_to_js(env, batch))
+    }
+}
+
+/// `(changes, lastInsertRowid)` of an outcome that needs nothing else: one statement, no
+/// rows, a rowid that is an exact JS number.
+fn simple(outcome: &Outcome) -> Option<(f64, f64)> {
+    match outcome.as_ref().ok()?.statements.as_slice() {
+        [s] if s.rows.columns.is_empty()
+            && s.last_insert_rowid.unsigned_abs() <= MAX_NUMBER_INTEGER =>
+        {
+            Some((s.changes as f64, s.last_insert_rowid as f64))
+        }
+        _ => None,
+    }
+}
+
+fn batch_to_js(env: sys::napi_env, batch: JsBatch) -> Result<sys::napi_value> {
+    let js_env = Env::from_raw(env);
+    let mut numbers = Vec::with_capacity(batch.0.len() * NUMBERS_PER_COMPLETION);
+    let mut extras: Option<Array> = None;
+    for (i, (token, outcome)) in batch.0.into_iter().enumerate() {
+        if let Some((changes, rowid)) = simple(&outcome) {
+            numbers.extend_from_slice(&[token as f64, DONE_SIMPLE, changes, rowid]);
+            continue;
+        }
+        let extras = match &mut extras {
+            Some(list) => list,
+            None => extras.insert(js_env.create_array(0)?),
+        };
+        match outcome {
+            Ok(result) => {
+                numbers.extend_from_slice(&[token as f64, DONE_FULL, 0.0, 0.0]);
+                extras.set(i as u32, tx_to_js(env, result)?)?;
+            }
+            Err(e) => {
+                numbers.extend_from_slice(&[token as f64, DONE_ERROR, 0.0, 0.0]);
+                extras.set(i as u32, ErrorInfo::from(&e))?;
+            }
+        }
+    }
+    let mut pair = js_env.create_array(2)?;
+    // Copied into V8's heap: external memory would make V8 run full GCs far more often.
+    pair.set(0, Float64ArraySlice::copy_from(&js_env, &numbers)?)?;
+    pair.set(1, extras)?;
+    to_js(env, pair)
+}
