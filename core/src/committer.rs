@@ -63,8 +63,9 @@ struct Inner {
     pid: u32,
 }
 
-/// How `enqueue` waits when the queue is full.
-enum Wait {
+/// How a submit waits when the queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
     /// Until there is room.
     Block,
     /// Up to this long, then [`Error::Timeout`].
@@ -169,17 +170,15 @@ impl Committer {
     }
 
     /// Queues a transaction whose outcome goes to `sink` with `token`, together with every
-    /// other completion of the same batch for that sink. With `block == false` it fails
-    /// with [`Error::QueueFull`] instead of waiting.
+    /// other completion of the same batch for that sink; `wait` says what a full queue does.
     pub fn submit_to_sink(
         &self,
         tx: impl Into<Transaction>,
-        sink: &Arc<dyn BatchSink>,
+        sink: Arc<dyn BatchSink>,
         token: u64,
-        block: bool,
+        wait: Wait,
     ) -> Result<()> {
-        let wait = if block { Wait::Block } else { Wait::Never };
-        self.enqueue(tx.into(), Reply::sink(Arc::clone(sink), token), wait)
+        self.enqueue(tx.into(), Reply::sink(sink, token), wait)
     }
 
     /// Runs one statement as a transaction and waits until it is durable.

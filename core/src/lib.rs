@@ -61,7 +61,7 @@ mod value;
 mod writer;
 
 pub use checkpoint::CheckpointResult;
-pub use committer::Committer;
+pub use committer::{Committer, Wait};
 pub use completion::{BatchSink, Outcome, Pending};
 pub use config::{Config, OptionKind, OptionSpec};
 pub use error::{code_name, Error, Result};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use litecommit::{
-    params, BatchSink, Config, Durability, Error, FlushTrigger, Outcome, Transaction, Value,
+    params, BatchSink, Config, Durability, Error, FlushTrigger, Outcome, Transaction, Value, Wait,
 };
 
 fn adaptive(size: usize) -> Batch {
@@ -380,7 +380,6 @@ fn a_sink_gets_one_call_per_batch_with_all_its_completions() {
     exec(&db, "INSERT INTO t VALUES (-1)", ());
     let first = RecordingSink::new();
     let second = RecordingSink::new();
-    let (first_dyn, second_dyn) = (as_sink(&first), as_sink(&second));
 
     let mark = gate.hold_writer(&db);
     let mut handles = Vec::new();
@@ -390,8 +389,12 @@ fn a_sink_gets_one_call_per_batch_with_all_its_completions() {
         let tx = Transaction::single("INSERT INTO t VALUES (?) RETURNING v", params![v]);
         match token % 4 {
             0 => handles.push(db.submit(tx).unwrap()),
-            1 => db.submit_to_sink(tx, &second_dyn, token, false).unwrap(),
-            _ => db.submit_to_sink(tx, &first_dyn, token, true).unwrap(),
+            1 => db
+                .submit_to_sink(tx, second.clone(), token, Wait::Never)
+                .unwrap(),
+            _ => db
+                .submit_to_sink(tx, first.clone(), token, Wait::Block)
+                .unwrap(),
         }
     }
     gate.release();
@@ -448,7 +451,6 @@ fn a_panicking_callback_or_sink_does_not_stop_the_writer() {
     let sink = Arc::new(PanickingSink {
         calls: AtomicUsize::new(0),
     });
-    let sink_dyn: Arc<dyn BatchSink> = Arc::clone(&sink) as Arc<dyn BatchSink>;
     let recording = RecordingSink::new();
 
     let mark = gate.hold_writer(&db);
@@ -461,16 +463,16 @@ fn a_panicking_callback_or_sink_does_not_stop_the_writer() {
     .unwrap();
     db.submit_to_sink(
         Transaction::single("INSERT INTO t VALUES (3)", ()),
-        &sink_dyn,
+        sink.clone(),
         0,
-        true,
+        Wait::Block,
     )
     .unwrap();
     db.submit_to_sink(
         Transaction::single("INSERT INTO t VALUES (4)", ()),
-        &as_sink(&recording),
+        recording.clone(),
         9,
-        true,
+        Wait::Block,
     )
     .unwrap();
     let after = db

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use litecommit::{
-    params, Committer, Config, Durability, Error, FlushPolicy, Params, Transaction, Value,
+    params, Committer, Config, Durability, Error, FlushPolicy, Params, Transaction, Value, Wait,
 };
 
 const REFUSED: &[&str] = &[
@@ -109,8 +109,16 @@ fn every_batch_breaking_statement_is_refused_at_submit() {
             1,
             sql,
         );
-        is_refused(db.submit_to_sink(tx(), &as_sink(&sink), 1, true), 1, sql);
-        is_refused(db.submit_to_sink(tx(), &as_sink(&sink), 2, false), 1, sql);
+        is_refused(
+            db.submit_to_sink(tx(), sink.clone(), 1, Wait::Block),
+            1,
+            sql,
+        );
+        is_refused(
+            db.submit_to_sink(tx(), sink.clone(), 2, Wait::Never),
+            1,
+            sql,
+        );
         is_refused(db.execute(sql, ()), 0, sql);
         is_refused(db.query(sql, ()), 0, sql);
     }

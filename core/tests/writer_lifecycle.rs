@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use crossbeam_channel::{Receiver, Sender};
 use litecommit::{
-    params, CheckpointMode, Committer, Config, Error, FlushPolicy, FlushTrigger, Transaction,
+    params, CheckpointMode, Committer, Config, Error, FlushPolicy, FlushTrigger, Transaction, Wait,
 };
 
 fn insert(v: i64) -> Transaction {
@@ -41,7 +41,7 @@ fn a_full_queue_pushes_back_on_every_submit_form() {
         Error::Timeout
     );
     assert_eq!(
-        db.submit_to_sink(insert(-3), &as_sink(&sink), 1, false)
+        db.submit_to_sink(insert(-3), sink.clone(), 1, Wait::Never)
             .unwrap_err(),
         Error::QueueFull
     );
@@ -193,7 +193,7 @@ fn close_commits_everything_queued_and_refuses_what_comes_after() {
                 .unwrap()
             }
             _ => db
-                .submit_to_sink(insert(i), &as_sink(&sink), i as u64, true)
+                .submit_to_sink(insert(i), sink.clone(), i as u64, Wait::Block)
                 .unwrap(),
         }
     }
@@ -296,12 +296,12 @@ fn every_method_fails_with_closed_after_close() {
         Error::Closed
     );
     assert_eq!(
-        db.submit_to_sink(insert(1), &as_sink(&sink), 1, true)
+        db.submit_to_sink(insert(1), sink.clone(), 1, Wait::Block)
             .unwrap_err(),
         Error::Closed
     );
     assert_eq!(
-        db.submit_to_sink(insert(1), &as_sink(&sink), 2, false)
+        db.submit_to_sink(insert(1), sink.clone(), 2, Wait::Never)
             .unwrap_err(),
         Error::Closed
     );

@@ -11,7 +11,7 @@ use std::ptr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use engine::{BatchSink, Outcome};
+use engine::{BatchSink, Outcome, Wait};
 
 use crate::committer::{committer, litecommit_committer};
 use crate::error::{guard, guard_void, FfiError};
@@ -24,9 +24,6 @@ use crate::values::{litecommit_statement, transaction_in};
 pub struct litecommit_completion_queue {
     /// The outcomes waiting to be polled.
     pub(crate) inner: Arc<Queue>,
-    /// The same allocation as `inner`, as the engine wants it (one sink per queue, so the
-    /// engine delivers each batch's completions for this queue in one call).
-    pub(crate) sink: Arc<dyn BatchSink>,
     /// The creating process: in a forked child the queue's lock may be held by a thread
     /// of the parent, so every call there fails with `LITECOMMIT_FORKED`.
     pub(crate) created_by: u32,
@@ -129,10 +126,8 @@ pub unsafe extern "C" fn litecommit_completion_queue_new(
             return Err(FfiError::invalid("out is NULL"));
         }
         let inner = Arc::new(Queue::default());
-        let sink: Arc<dyn BatchSink> = inner.clone();
         let q = Box::into_raw(Box::new(litecommit_completion_queue {
             inner,
-            sink,
             created_by: std::process::id(),
         }));
         // SAFETY: non-NULL caller storage.
@@ -171,7 +166,10 @@ pub unsafe extern "C" fn litecommit_submit_queue(
             ));
         }
         let tx = unsafe { transaction_in(stmts, n) }?;
-        db.submit_to_sink(tx, &q.sink, token, block != 0)?;
+        // One sink per queue: the engine delivers each batch's completions for this queue
+        // in one call.
+        let wait = if block != 0 { Wait::Block } else { Wait::Never };
+        db.submit_to_sink(tx, q.inner.clone(), token, wait)?;
         Ok(())
     })
 }

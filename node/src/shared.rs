@@ -10,15 +10,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use litecommit::{BatchSink, Committer, Error as CoreError, Transaction};
+use litecommit::{Committer, Error as CoreError, Transaction, Wait};
 
 use crate::errors::CoreResult;
 use crate::sink::Sink;
-
-/// `block` argument of the core's `submit_to_sink`: fail with `QueueFull` rather than wait.
-const DO_NOT_BLOCK: bool = false;
-/// `block` argument of the core's `submit_to_sink`: wait for room in the queue.
-const BLOCK: bool = true;
 
 /// Whether a submission may wait for room when the core's queue is full.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,8 +47,6 @@ struct Waiting {
 pub struct Shared {
     pub core: Committer,
     pub sink: Arc<Sink>,
-    /// `sink` again, as the trait object the core's `submit_to_sink` takes.
-    dyn_sink: Arc<dyn BatchSink>,
     capacity: usize,
     waiting: Mutex<Waiting>,
 }
@@ -64,7 +57,6 @@ impl Shared {
         Shared {
             capacity: core.config().queue_capacity,
             core,
-            dyn_sink: sink.clone(),
             sink,
             waiting: Mutex::new(Waiting::default()),
         }
@@ -89,7 +81,7 @@ impl Shared {
         let spare = (when_full == WhenFull::Wait && before >= self.capacity).then(|| tx.clone());
         match self
             .core
-            .submit_to_sink(tx, &self.dyn_sink, token, DO_NOT_BLOCK)
+            .submit_to_sink(tx, self.sink.clone(), token, Wait::Never)
         {
             Ok(()) => Ok(None),
             Err(e) => {
@@ -162,7 +154,10 @@ impl Shared {
             let next = self.waiting().list.pop_front();
             let Some((token, tx)) = next else { break };
             self.sink.in_core.fetch_add(1, Ordering::AcqRel);
-            if let Err(e) = self.core.submit_to_sink(tx, &self.dyn_sink, token, BLOCK) {
+            if let Err(e) = self
+                .core
+                .submit_to_sink(tx, self.sink.clone(), token, Wait::Block)
+            {
                 self.sink.in_core.fetch_sub(1, Ordering::AcqRel);
                 self.sink.deliver(vec![(token, Err(e))]);
             }

@@ -6,7 +6,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use litecommit::{BatchSink, Committer, Config, Error, Outcome, Params, Transaction, Value};
+use litecommit::{BatchSink, Committer, Config, Error, Outcome, Params, Transaction, Value, Wait};
 use pyo3::prelude::*;
 
 use crate::errors::raise;
@@ -89,7 +89,6 @@ fn run(
         failures: Mutex::new(Vec::new()),
         permits,
     });
-    let sink_dyn: Arc<dyn BatchSink> = sink.clone();
     let sql = format!("INSERT INTO {table} (id, payload) VALUES (?, ?)");
     let begin = Instant::now();
     for i in 0..n {
@@ -109,9 +108,9 @@ fn run(
         }
         db.submit_to_sink(
             Transaction::single(sql.clone(), params),
-            &sink_dyn,
+            sink.clone(),
             i as u64,
-            true,
+            Wait::Block,
         )?;
     }
     for _ in 0..in_flight {

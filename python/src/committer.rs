@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use litecommit::{BatchSink, CheckpointMode, Committer, Error, Transaction};
+use litecommit::{CheckpointMode, Committer, Error, Transaction, Wait};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -37,8 +37,6 @@ pub struct NativeCommitter {
 struct Open {
     inner: Committer,
     sink: Arc<PySink>,
-    /// `sink` as the core takes it.
-    sink_dyn: Arc<dyn BatchSink>,
 }
 
 /// What a submission does while the queue is full.
@@ -144,11 +142,11 @@ impl NativeCommitter {
             None => Waiter::Thread(future),
         };
         let token = open.sink.register(Entry { waiter, returns });
-        let (inner, sink) = (&open.inner, &open.sink_dyn);
+        let (inner, sink) = (&open.inner, open.sink.clone());
         let queued = match when_full {
-            WhenFull::Wait => self.wait(py, || inner.submit_to_sink(tx, sink, token, true)),
+            WhenFull::Wait => self.wait(py, || inner.submit_to_sink(tx, sink, token, Wait::Block)),
             WhenFull::Raise => {
-                guarded(|| inner.submit_to_sink(tx, sink, token, false)).map_err(raise(py))
+                guarded(|| inner.submit_to_sink(tx, sink, token, Wait::Never)).map_err(raise(py))
             }
         };
         queued.inspect_err(|_| {
@@ -208,13 +206,8 @@ impl NativeCommitter {
         let inner = py
             .detach(|| guarded(|| Committer::open(&path, cfg)))
             .map_err(raise(py))?;
-        let sink_dyn: Arc<dyn BatchSink> = sink.clone();
         Ok(NativeCommitter {
-            open: Some(Open {
-                inner,
-                sink,
-                sink_dyn,
-            }),
+            open: Some(Open { inner, sink }),
             path,
             opened_by: std::process::id(),
             waiting: AtomicUsize::new(0),

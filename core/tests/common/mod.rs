@@ -256,8 +256,3 @@ impl BatchSink for RecordingSink {
             .push(completions);
     }
 }
-
-/// `sink` as the trait object `submit_to_sink` takes.
-pub fn as_sink<S: BatchSink>(sink: &Arc<S>) -> Arc<dyn BatchSink> {
-    Arc::clone(sink) as Arc<dyn BatchSink>
-}
