@@ -283,7 +283,8 @@ typedef struct litecommit_error_info {
      */
     const char *message;
     /**
-     * A symbolic name: "SQLITE_CONSTRAINT_UNIQUE", "LITECOMMIT_CLOSED", ...
+     * A symbolic name: for `LITECOMMIT_SQLITE_ERROR` SQLite's name of the extended code
+     * ("SQLITE_CONSTRAINT_UNIQUE"), else `litecommit_status_name(status)` ("LITECOMMIT_CLOSED").
      */
     const char *code_name;
 } litecommit_error_info;
@@ -303,8 +304,9 @@ typedef struct litecommit_error_info {
 litecommit_status litecommit_last_error(struct litecommit_error_info *out);
 
 /**
- * The symbolic name of a status ("LITECOMMIT_CLOSED"), or "LITECOMMIT_UNKNOWN_STATUS" for a
- * value that is no status.
+ * The symbolic name of a status, the `code_name` its errors report: the constant's name
+ * ("LITECOMMIT_CLOSED"), except "LITECOMMIT_OPEN" for `LITECOMMIT_OPEN_ERROR` (the name
+ * every binding reports); "LITECOMMIT_UNKNOWN_STATUS" for a value that is no status.
  *
  * Ownership: a static string, never NULL; do not free it.
  */

@@ -25,7 +25,7 @@ const (
 	StatusClosed          Status = C.LITECOMMIT_CLOSED
 	StatusQueueFull       Status = C.LITECOMMIT_QUEUE_FULL
 	StatusTimeout         Status = C.LITECOMMIT_TIMEOUT
-	StatusOpenError       Status = C.LITECOMMIT_OPEN_ERROR
+	StatusOpenError       Status = C.LITECOMMIT_OPEN_ERROR // named "LITECOMMIT_OPEN"
 	StatusInvalidArgument Status = C.LITECOMMIT_INVALID_ARGUMENT
 	StatusInternal        Status = C.LITECOMMIT_INTERNAL
 	// StatusForked: the Committer was opened by another process (this one is its forked
@@ -33,7 +33,8 @@ const (
 	StatusForked Status = C.LITECOMMIT_FORKED
 )
 
-// String is the status's symbolic name, e.g. "LITECOMMIT_CLOSED".
+// String is the status's symbolic name, e.g. "LITECOMMIT_CLOSED", also the Code of its
+// errors (but for StatusSQLiteError, whose errors carry SQLite's names).
 func (s Status) String() string {
 	return C.GoString(C.litecommit_status_name(C.int32_t(s)))
 }

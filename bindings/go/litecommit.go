@@ -321,7 +321,7 @@ func (db *Committer) Transaction(ctx context.Context, stmts []Statement) ([]Resu
 }
 
 // Query runs a read-only statement on the read pool. It sees every transaction that
-// returned before it started.
+// returned before it started. If ctx is done first it returns ctx.Err() at once.
 func (db *Committer) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
 	defer runtime.KeepAlive(db)
 	return db.c.query(ctx, sql, args)
@@ -333,7 +333,8 @@ func (db *Committer) Flush(ctx context.Context) error {
 	return db.c.flush(ctx)
 }
 
-// Checkpoint runs a WAL checkpoint now, on the scheduler's connection ("" is passive).
+// Checkpoint runs a WAL checkpoint now, on the scheduler's connection ("" is passive). If
+// ctx is done first it returns ctx.Err() at once; the checkpoint still runs to its end.
 func (db *Committer) Checkpoint(ctx context.Context, mode CheckpointMode) (CheckpointResult, error) {
 	defer runtime.KeepAlive(db)
 	return db.c.checkpoint(ctx, mode)
@@ -502,24 +503,33 @@ func (c *committer) forget(token uint64) {
 }
 
 // async runs a blocking library call on its own goroutine so that the caller can return
-// when ctx is done (the call itself runs to completion).
-func (c *committer) async(ctx context.Context, f func(db *C.litecommit_committer) error) error {
+// when ctx is done. The call itself runs to completion; its value travels back over a
+// channel, so a caller that returned early never shares a variable with it.
+func async[T any](
+	ctx context.Context, c *committer, f func(db *C.litecommit_committer) (T, error),
+) (T, error) {
+	var zero T
 	if err := ctx.Err(); err != nil {
-		return err
+		return zero, err
 	}
 	if err := c.acquire(); err != nil {
-		return err
+		return zero, err
 	}
-	done := make(chan error, 1)
+	type reply struct {
+		value T
+		err   error
+	}
+	done := make(chan reply, 1) // buffered: the call never blocks on a caller that left
 	go func() {
 		defer c.mu.RUnlock()
-		done <- f(c.db)
+		v, err := f(c.db)
+		done <- reply{v, err}
 	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.value, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return zero, ctx.Err()
 	}
 }
 
@@ -528,25 +538,24 @@ func (c *committer) query(ctx context.Context, sql string, args []any) (Rows, er
 	if err != nil {
 		return Rows{}, err
 	}
-	var rows Rows
-	err = c.async(ctx, func(db *C.litecommit_committer) error {
+	return async(ctx, c, func(db *C.litecommit_committer) (Rows, error) {
 		cs := toC([]stmtIn{in})
 		defer cs.free()
 		var r *C.litecommit_rows
 		if err := call(func() C.litecommit_status { return C.litecommit_query(db, cs.stmts, &r) }); err != nil {
-			return err
+			return Rows{}, err
 		}
-		rows = rowsFromC(r)
+		rows := rowsFromC(r)
 		C.litecommit_rows_free(&r)
-		return nil
+		return rows, nil
 	})
-	return rows, err
 }
 
 func (c *committer) flush(ctx context.Context) error {
-	return c.async(ctx, func(db *C.litecommit_committer) error {
-		return call(func() C.litecommit_status { return C.litecommit_flush(db) })
+	_, err := async(ctx, c, func(db *C.litecommit_committer) (struct{}, error) {
+		return struct{}{}, call(func() C.litecommit_status { return C.litecommit_flush(db) })
 	})
+	return err
 }
 
 // CheckpointResult is what a manual checkpoint did.
@@ -573,16 +582,13 @@ func (c *committer) checkpoint(ctx context.Context, mode CheckpointMode) (Checkp
 	default:
 		return CheckpointResult{}, argError("unknown checkpoint mode %q", mode)
 	}
-	var out CheckpointResult
-	err := c.async(ctx, func(db *C.litecommit_committer) error {
+	return async(ctx, c, func(db *C.litecommit_committer) (CheckpointResult, error) {
 		var r C.litecommit_checkpoint_result
 		if err := call(func() C.litecommit_status { return C.litecommit_checkpoint(db, cmode, &r) }); err != nil {
-			return err
+			return CheckpointResult{}, err
 		}
-		out = CheckpointResult{int64(r.log_frames), int64(r.checkpointed_frames), r.busy != 0}
-		return nil
+		return CheckpointResult{int64(r.log_frames), int64(r.checkpointed_frames), r.busy != 0}, nil
 	})
-	return out, err
 }
 
 func (c *committer) metricsText() (string, error) {

@@ -49,7 +49,7 @@ func count(t *testing.T, db *Committer, table string) int64 {
 	return rows.Values[0][0].(int64)
 }
 
-// waitFor polls an observable condition until it holds or patience runs out.
+// waitFor polls an observable condition every millisecond until it holds or patience runs out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
@@ -57,7 +57,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		runtime.Gosched()
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -787,7 +787,7 @@ func TestStatusMapping(t *testing.T) {
 		StatusClosed:          "LITECOMMIT_CLOSED",
 		StatusQueueFull:       "LITECOMMIT_QUEUE_FULL",
 		StatusTimeout:         "LITECOMMIT_TIMEOUT",
-		StatusOpenError:       "LITECOMMIT_OPEN_ERROR",
+		StatusOpenError:       "LITECOMMIT_OPEN",
 		StatusInvalidArgument: "LITECOMMIT_INVALID_ARGUMENT",
 		StatusInternal:        "LITECOMMIT_INTERNAL",
 		StatusForked:          "LITECOMMIT_FORKED",

@@ -28,6 +28,9 @@ const (
 	writerRoundEnv = "LITECOMMIT_TEST_WRITER_ROUND"
 	// lockHolderEnv: hold SQLite's exclusive lock on this file until stdin closes.
 	lockHolderEnv = "LITECOMMIT_TEST_LOCK_HOLDER"
+	// lockRangeEnv: "start,len" of the bytes the lock holder write-locks instead of SQLite's
+	// exclusive lock range.
+	lockRangeEnv = "LITECOMMIT_TEST_LOCK_RANGE"
 )
 
 func TestMain(m *testing.M) {
@@ -35,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(writerProcess(path, os.Getenv(writerRoundEnv)))
 	}
 	if path := os.Getenv(lockHolderEnv); path != "" {
-		os.Exit(lockHolderProcess(path))
+		os.Exit(lockHolderProcess(path, os.Getenv(lockRangeEnv)))
 	}
 	os.Exit(m.Run())
 }
@@ -86,13 +89,21 @@ func writerProcess(path, roundText string) int {
 // range after them is what an exclusive (writing) SQLite connection holds.
 const sqliteLockStart, sqliteLockLen = 1 << 30, 512
 
-func lockHolderProcess(path string) int {
+// lockHolderProcess write-locks byteRange ("start,len"; SQLite's exclusive lock range when
+// empty) of the file at path, prints "locked", and holds the lock until stdin closes.
+func lockHolderProcess(path, byteRange string) int {
+	lock := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: sqliteLockStart, Len: sqliteLockLen}
+	if byteRange != "" {
+		if _, err := fmt.Sscanf(byteRange, "%d,%d", &lock.Start, &lock.Len); err != nil {
+			fmt.Fprintln(os.Stderr, "lock holder: bad range:", err)
+			return 2
+		}
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lock holder:", err)
 		return 2
 	}
-	lock := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: sqliteLockStart, Len: sqliteLockLen}
 	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lock); err != nil {
 		fmt.Fprintln(os.Stderr, "lock holder:", err)
 		return 2
@@ -111,10 +122,11 @@ func helper(t *testing.T, env ...string) *exec.Cmd {
 	return cmd
 }
 
-// A database locked by another process fails Open with SQLite's code, SQLITE_BUSY (5).
-func TestOpenLockedDatabase(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "locked.db")
-	cmd := helper(t, lockHolderEnv+"="+path)
+// holdLock starts a lock holder process on path (with extra env, e.g. lockRangeEnv) and
+// returns once it holds its lock; release makes it let go and waits for it to exit.
+func holdLock(t *testing.T, path string, env ...string) (release func()) {
+	t.Helper()
+	cmd := helper(t, append([]string{lockHolderEnv + "=" + path}, env...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -126,13 +138,33 @@ func TestOpenLockedDatabase(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || line != "locked\n" {
 		t.Fatalf("the lock holder said %q (%v)", line, err)
 	}
+	return func() {
+		t.Helper()
+		released = true
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("lock holder: %v", err)
+		}
+	}
+}
 
-	_, err = Open(path, Options{BusyTimeoutMs: 100})
+// A database locked by another process fails Open with SQLite's code, SQLITE_BUSY (5).
+func TestOpenLockedDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.db")
+	release := holdLock(t, path)
+
+	_, err := Open(path, Options{BusyTimeoutMs: 100})
 	e := asError(t, err)
 	if e.Status != StatusSQLiteError || e.SQLiteCode != 5 || !strings.HasPrefix(e.Code, "SQLITE_BUSY") ||
 		!errors.Is(err, ErrSQLite) {
@@ -140,10 +172,7 @@ func TestOpenLockedDatabase(t *testing.T) {
 	}
 
 	// Once the other process lets go, the same Open succeeds.
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("lock holder: %v", err)
-	}
+	release()
 	db, err := Open(path, Options{BusyTimeoutMs: 100})
 	if err != nil {
 		t.Fatalf("Open after the lock was released: %v", err)

@@ -7,6 +7,7 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use rusqlite::ffi;
 
 use crate::checkpoint::{CheckpointResult, Scheduler};
 use crate::completion::{BatchSink, Outcome, Pending, Reply};
@@ -25,9 +26,16 @@ use crate::writer::{Intake, Msg, Shutdown, Writer};
 /// A group committer on one SQLite database. `Send + Sync`: share it (for example in an
 /// `Arc`) between every thread that writes. Dropping it closes it (see [`Committer::close`]).
 ///
-/// It belongs to the process that opened it: in a forked child every method fails with
-/// [`Error::Forked`], and dropping it there releases nothing (the threads and the SQLite
-/// connections are the parent's).
+/// It belongs to the process that opened it: in a forked child the methods that need its
+/// threads or connections (the submits, `execute`, `transaction`, `query`, `flush`,
+/// `checkpoint`, `close`) fail with [`Error::Forked`], while `path`, `config`, `stats`,
+/// `metrics_text`, `registry` and `is_closed` still answer from this process's copy; dropping
+/// it there releases nothing (the threads and the SQLite connections are the parent's).
+///
+/// Completion callbacks, batch sinks and event listeners run on the committer's own threads:
+/// there, the calls that would wait for that thread (`flush`, `execute`, `transaction`,
+/// submits that wait for room, and `checkpoint` on the checkpoint thread) fail at once with
+/// `SQLITE_MISUSE` instead of waiting forever; `try_submit` and `close` work.
 pub struct Committer {
     /// Dropped by `Drop`, except in a forked child, where it is leaked.
     inner: ManuallyDrop<Inner>,
@@ -183,12 +191,14 @@ impl Committer {
 
     /// Runs one statement as a transaction and waits until it is durable.
     pub fn execute(&self, sql: &str, params: impl Into<Params>) -> Result<TransactionResult> {
+        self.live()?.not_on_writer("execute()")?;
         self.submit(Transaction::single(sql.to_owned(), params))?
             .wait()
     }
 
     /// Runs a transaction and waits until it is durable.
     pub fn transaction(&self, tx: impl Into<Transaction>) -> Result<TransactionResult> {
+        self.live()?.not_on_writer("transaction()")?;
         self.submit(tx)?.wait()
     }
 
@@ -205,6 +215,7 @@ impl Committer {
     /// A barrier: returns once every transaction submitted before it is committed.
     pub fn flush(&self) -> Result<()> {
         let inner = self.live()?;
+        inner.not_on_writer("flush()")?;
         let (done, wait) = crossbeam_channel::bounded(1);
         {
             let Some(_inside) = inner.intake.enter() else {
@@ -223,6 +234,11 @@ impl Committer {
         let inner = self.live()?;
         if inner.intake.is_closed() {
             return Err(Error::Closed);
+        }
+        if std::thread::current().id() == inner.scheduler_id {
+            return Err(waits_for_itself(
+                "checkpoint() called on the checkpoint thread (in an event listener)",
+            ));
         }
         inner.scheduler.checkpoint(mode)
     }
@@ -314,6 +330,12 @@ impl Committer {
                 return Err(e);
             }
         };
+        if wait != Wait::Never {
+            if let Err(e) = inner.not_on_writer("a submit that waits for room in the queue") {
+                reply.disarm();
+                return Err(e);
+            }
+        }
         let allowed = tx
             .statements
             .iter()
@@ -354,6 +376,31 @@ impl Committer {
             panic!("the writer is gone");
         }
     }
+}
+
+impl Inner {
+    /// Fails at once on the writer thread, where `what` would wait for that thread itself.
+    fn not_on_writer(&self, what: &str) -> Result<()> {
+        if std::thread::current().id() == self.writer_id {
+            return Err(waits_for_itself(&format!(
+                "{what} called on the writer thread (in a completion callback, a batch sink \
+                 or an event listener)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The error of a call made on one of the committer's threads that would wait for that
+/// same thread, forever.
+fn waits_for_itself(call: &str) -> Error {
+    Error::from_code(
+        ffi::SQLITE_MISUSE,
+        format!(
+            "{call} would wait for its own thread forever; call it from another thread \
+             (try_submit and close work there)"
+        ),
+    )
 }
 
 /// Starts the writer thread. If the writer could not be set up or its thread cannot start,

@@ -95,20 +95,28 @@ pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
 /// Refuses a text that holds more than one statement, before SQLite sees it: preparing the
 /// first statement can compile the next one too (to tell whether the rest is empty), and a
 /// pragma acts when it is compiled. Also refuses the name litecommit reserves on the writer.
+///
+/// A `;` ends the statement, except inside a CREATE TRIGGER, which only `; END ;` ends
+/// (the rule of SQLite's own `sqlite3_complete`; `CASE ... END;` in a body does not).
 fn check_one_statement(sql: &str) -> std::result::Result<(), String> {
     let mut tokens = Tokens { rest: sql };
+    let trigger = creates_trigger(tokens.clone());
+    // In a trigger: whether the last tokens were `;` and then `; END`.
+    let (mut after_semicolon, mut after_semicolon_end) = (false, false);
     while let Some(token) = tokens.next() {
-        if token == Token::Punct(';') {
-            let end = sql.len() - tokens.rest.len();
-            let rest_is_empty = tokens.clone().all(|t| t == Token::Punct(';'));
-            // A `;` inside a CREATE TRIGGER body does not end the statement.
-            if !rest_is_empty && is_complete(&sql[..end]) {
-                return Err(
-                    "more than one statement in one SQL text; pass each statement separately"
-                        .into(),
-                );
+        let semicolon = token == Token::Punct(';');
+        if semicolon && (!trigger || after_semicolon_end) {
+            if tokens.all(|t| t == Token::Punct(';')) {
+                return Ok(());
             }
-        } else if token.name().as_deref() == Some(RESERVED_NAME) {
+            return Err(
+                "more than one statement in one SQL text; pass each statement separately".into(),
+            );
+        }
+        let end = matches!(token, Token::Word(w) if w.eq_ignore_ascii_case("END"));
+        after_semicolon_end = after_semicolon && end;
+        after_semicolon = semicolon;
+        if token.name().as_deref() == Some(RESERVED_NAME) {
             return Err(format!(
                 "{RESERVED_NAME} is a name litecommit reserves on its writer connection"
             ));
@@ -117,13 +125,24 @@ fn check_one_statement(sql: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// SQLite's own test of whether `sql` ends with a complete statement.
-fn is_complete(sql: &str) -> bool {
-    let Ok(text) = std::ffi::CString::new(sql) else {
+/// Whether the statement starting at `tokens` is a CREATE [TEMP] TRIGGER (explained or not).
+fn creates_trigger(mut tokens: Tokens<'_>) -> bool {
+    let mut keyword = tokens.next_keyword();
+    if keyword.as_deref() == Some("EXPLAIN") {
+        keyword = tokens.next_keyword();
+        if keyword.as_deref() == Some("QUERY") {
+            tokens.next_keyword(); // PLAN
+            keyword = tokens.next_keyword();
+        }
+    }
+    if keyword.as_deref() != Some("CREATE") {
         return false;
-    };
-    // SAFETY: `text` is a valid NUL-terminated string; sqlite3_complete only reads it.
-    unsafe { rusqlite::ffi::sqlite3_complete(text.as_ptr()) != 0 }
+    }
+    let mut kind = tokens.next_keyword();
+    if matches!(kind.as_deref(), Some("TEMP" | "TEMPORARY")) {
+        kind = tokens.next_keyword();
+    }
+    kind.as_deref() == Some("TRIGGER")
 }
 
 /// Checks one statement; `Err` holds the reason for refusing it.
@@ -311,12 +330,52 @@ fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '$' || !c.is_ascii()
 }
 
+/// SQLite's whitespace (`sqlite3Isspace`): ASCII only, unlike Rust's `char::is_whitespace`.
+fn is_sqlite_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// What SQLite skips before a token: its whitespace and, at a token's start only, a
+/// byte-order mark.
+fn is_space_before_token(c: char) -> bool {
+    is_sqlite_space(c) || c == '\u{feff}'
+}
+
+/// The length of a parameter token (`:name`, `@name`, `$name`, `#name`) at the start of
+/// `text`, as SQLite's tokenizer reads it: a name, optionally followed by a Tcl-style
+/// `(...)` suffix that runs to the first whitespace or `)` whatever it holds (quotes and
+/// `;` included), or `::` and more name. `None` when no name follows the sigil.
+fn parameter_len(text: &str) -> Option<usize> {
+    let mut name_chars = 0;
+    let mut chars = text.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if is_word_char(c) {
+            name_chars += 1;
+        } else if c == '(' && name_chars > 0 {
+            let close = text[i..]
+                .find(|c: char| is_sqlite_space(c) || c == ')')
+                .map_or(text.len(), |j| i + j);
+            let end = if text[close..].starts_with(')') {
+                close + 1
+            } else {
+                close
+            };
+            return Some(end);
+        } else if c == ':' && matches!(chars.peek(), Some((_, ':'))) {
+            chars.next();
+        } else {
+            return (name_chars > 0).then_some(i);
+        }
+    }
+    (name_chars > 0).then_some(text.len())
+}
+
 impl<'a> Iterator for Tokens<'a> {
     type Item = Token<'a>;
 
     fn next(&mut self) -> Option<Token<'a>> {
         loop {
-            self.rest = self.rest.trim_start();
+            self.rest = self.rest.trim_start_matches(is_space_before_token);
             if let Some(after) = self.rest.strip_prefix("--") {
                 self.rest = after.find('\n').map_or("", |i| &after[i..]);
             } else if let Some(after) = self.rest.strip_prefix("/*") {
@@ -335,6 +394,12 @@ impl<'a> Iterator for Tokens<'a> {
             '[' => {
                 self.rest = after_first;
                 Some(self.quoted(']', false))
+            }
+            ':' | '@' | '$' | '#' if parameter_len(self.rest).is_some() => {
+                let len = parameter_len(self.rest).unwrap_or(first.len_utf8());
+                let (word, rest) = self.rest.split_at(len);
+                self.rest = rest;
+                Some(Token::Word(word))
             }
             c if is_word_char(c) => {
                 let len = self
@@ -572,6 +637,24 @@ mod tests {
             ("CREATE VIEW 'temp'.v AS SELECT 1", "temp schema"),
             ("EXPLAIN CREATE TEMP TABLE x (a)", "CREATE TEMP"),
             ("SELECT 1\0; DROP TABLE t", "NUL"),
+            // SQLite skips a byte-order mark before any token.
+            ("\u{feff}COMMIT", "savepoint"),
+            (
+                "\u{feff}PRAGMA ignore_check_constraints=1",
+                "only user_version",
+            ),
+            ("CREATE \u{feff}TEMP TABLE x (a)", "CREATE TEMP"),
+            ("\u{feff} \u{feff}BEGIN", "savepoint"),
+            // A Tcl-style parameter suffix runs to whitespace or `)`, quotes included.
+            (
+                "SELECT $a(x') ;PRAGMA query_only=1;--'",
+                "more than one statement",
+            ),
+            ("SELECT :a(') ;BEGIN;--'", "more than one statement"),
+            (
+                "CREATE TRIGGER t AFTER INSERT ON x BEGIN SELECT 1; END; PRAGMA query_only=1",
+                "more than one statement",
+            ),
         ] {
             let reason = reason(sql).unwrap_or_else(|| panic!("{sql:?} was not refused"));
             assert!(
@@ -584,6 +667,11 @@ mod tests {
     #[test]
     fn allows_reads_database_pragmas_and_lookalikes() {
         for sql in [
+            "SELECT $a(;)",
+            "CREATE TRIGGER t AFTER INSERT ON x BEGIN SELECT ';'; DELETE FROM y; END;;",
+            "SELECT @b(x;y)",
+            "SELECT :c::d",
+            "\u{feff}SELECT 1",
             "INSERT INTO t VALUES (1)",
             "PRAGMA journal_mode",
             "PRAGMA query_only",

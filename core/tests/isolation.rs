@@ -357,9 +357,11 @@ fn a_second_statement_in_one_text_is_refused_before_sqlite_compiles_it() {
         "INSERT INTO t VALUES (9); PRAGMA query_only=1",
         "SELECT 1; PRAGMA recursive_triggers=1",
         "SELECT 1 ; /* c */ BEGIN",
+        "SELECT $a(x') ;PRAGMA query_only=1;--'",
     ] {
         assert_refused(&pair.db, sql, "more than one statement");
     }
+    assert_refused(&pair.db, "\u{feff}PRAGMA query_only=1", "only user_version");
     assert_refused(
         &pair.db,
         "DELETE FROM sqlite_litecommit_changes_reset",

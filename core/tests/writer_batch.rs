@@ -1,16 +1,20 @@
 //! Inside a batch: per-transaction atomicity, deferred foreign keys, statements that make
-//! SQLite roll back the whole batch, an external writer holding the lock, and the callback
-//! and batch-sink completion paths.
+//! SQLite roll back the whole batch, an external writer holding the lock, the callback
+//! and batch-sink completion paths, and calls on the committer's own threads that would wait
+//! for themselves.
 
 mod common;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use common::*;
+use crossbeam_channel::{Receiver, Sender};
 use litecommit::{
-    params, BatchSink, Config, Durability, Error, FlushTrigger, Outcome, Transaction, Value, Wait,
+    params, BatchSink, CheckpointMode, Committer, Config, Durability, Error, Event, FlushTrigger,
+    Outcome, Transaction, TransactionResult, Value, Wait,
 };
 
 fn adaptive(size: usize) -> Batch {
@@ -854,5 +858,206 @@ fn reading_synchronous_in_a_rollback_heavy_batch_gives_the_configured_level() {
     }
     assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(402));
     assert_eq!(query_int(&db, "SELECT count(*) FROM u", ()), 201);
+    db.close().unwrap();
+}
+
+// Calls made on the committer's own threads (completion callbacks, batch sinks and event
+// listeners) that would wait for that same thread fail at once instead of hanging.
+
+/// Asserts that `err` refuses `call` at once because it would wait for its own thread.
+fn assert_waits_for_itself(err: &Error, call: &str) {
+    assert_eq!(err.code_name(), "SQLITE_MISUSE", "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(call) && message.contains("would wait for its own thread"),
+        "{message}"
+    );
+}
+
+/// The name of the thread running now.
+fn thread_name() -> Option<String> {
+    std::thread::current().name().map(str::to_owned)
+}
+
+/// Waits for what a call on one of the committer's threads sends back. The sender holds a
+/// handle on the committer, so a call that hangs fails the test here instead of hanging it.
+fn receive<T>(what: &str, rx: &Receiver<T>) -> T {
+    rx.recv_timeout(PATIENCE)
+        .unwrap_or_else(|_| panic!("{what} did not return"))
+}
+
+/// Runs `call` with the committer in a completion callback; returns its result and the
+/// name of the thread it ran on.
+fn in_a_callback<T: Send + 'static>(
+    db: &Arc<Committer>,
+    call: impl FnOnce(&Committer) -> T + Send + 'static,
+) -> (T, Option<String>) {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let handle = Arc::clone(db);
+    db.submit_with_callback(Transaction::single("SELECT 1", ()), move |outcome| {
+        assert!(outcome.is_ok(), "{outcome:?}");
+        drop(tx.send((call(&handle), thread_name())));
+    })
+    .unwrap();
+    receive("the call in the callback", &rx)
+}
+
+/// Opens a committer whose event listener, at the first event `wanted` accepts once the
+/// committer is open, runs `call` with it (on the thread emitting the event) and sends back
+/// the result and that thread's name.
+fn open_calling_in_listener<T: Send + 'static>(
+    path: &Path,
+    wanted: fn(&Event) -> bool,
+    call: impl Fn(&Committer) -> T + Send + Sync + 'static,
+) -> (Arc<Committer>, Receiver<(T, Option<String>)>) {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let once = Mutex::new(Some(tx));
+    let slot: Arc<OnceLock<Weak<Committer>>> = Arc::default();
+    let in_listener = Arc::clone(&slot);
+    let config = Config {
+        event_listener: Some(Arc::new(move |event: &Event| {
+            let Some(db) = in_listener.get().and_then(Weak::upgrade) else {
+                return;
+            };
+            if !wanted(event) {
+                return;
+            }
+            let Some(tx) = once.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+                return;
+            };
+            drop(tx.send((call(&db), thread_name())));
+        })),
+        ..Config::default()
+    };
+    let db = Arc::new(open(path, config));
+    slot.set(Arc::downgrade(&db)).unwrap();
+    (db, rx)
+}
+
+#[test]
+fn flush_in_a_completion_callback_fails_at_once() {
+    let (_dir, path) = temp_db();
+    let db = Arc::new(open(&path, Config::default()));
+    let (flushed, thread) = in_a_callback(&db, |db| db.flush());
+    assert_eq!(thread.as_deref(), Some("litecommit-writer"));
+    assert_waits_for_itself(&flushed.unwrap_err(), "flush()");
+    // From another thread it works.
+    db.flush().unwrap();
+    db.close().unwrap();
+}
+
+#[test]
+fn a_submit_that_would_wait_fails_at_once_in_a_callback_and_try_submit_works() {
+    let (_dir, path) = temp_db();
+    let db = Arc::new(open(&path, Config::default()));
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    let called = Arc::new(AtomicUsize::new(0));
+    let sink = RecordingSink::new();
+    let ((refused, tried), thread) = {
+        let (called, sink) = (Arc::clone(&called), sink.clone());
+        in_a_callback(&db, move |db| {
+            let insert = |v: i64| Transaction::single("INSERT INTO t VALUES (?)", params![v]);
+            let refused = vec![
+                db.submit(insert(1)).map(drop),
+                db.submit_timeout(insert(2), PATIENCE).map(drop),
+                db.submit_with_callback(insert(3), move |_| {
+                    called.fetch_add(1, Ordering::SeqCst);
+                }),
+                db.submit_to_sink(insert(4), sink.clone(), 4, Wait::Block),
+                db.submit_to_sink(insert(5), sink, 5, Wait::Timeout(PATIENCE)),
+            ];
+            (refused, db.try_submit(insert(6)))
+        })
+    };
+    assert_eq!(thread.as_deref(), Some("litecommit-writer"));
+    for result in refused {
+        assert_waits_for_itself(
+            &result.unwrap_err(),
+            "a submit that waits for room in the queue",
+        );
+    }
+    committed(&tried.unwrap());
+    db.flush().unwrap();
+    // The refused ones were not queued, and their callback and sink were never called.
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+    assert!(sink.calls().is_empty());
+    let rows = query(&db, "SELECT v FROM t", ());
+    assert_eq!(rows.rows, vec![vec![Value::Integer(6)]]);
+    db.close().unwrap();
+}
+
+/// What `execute` returned, and the name of the thread it ran on.
+type Executed = (litecommit::Result<TransactionResult>, Option<String>);
+
+/// A sink that runs `execute` with the committer in its first call and sends the result.
+struct ExecutingSink {
+    db: Arc<Committer>,
+    result: Mutex<Option<Sender<Executed>>>,
+}
+
+impl BatchSink for ExecutingSink {
+    fn complete(&self, _: Vec<(u64, Outcome)>) {
+        let once = self.result.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(tx) = once {
+            let executed = self.db.execute("INSERT INTO t VALUES (1)", ());
+            drop(tx.send((executed, thread_name())));
+        }
+    }
+}
+
+#[test]
+fn execute_in_a_batch_sink_fails_at_once() {
+    let (_dir, path) = temp_db();
+    let db = Arc::new(open(&path, Config::default()));
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let sink = Arc::new(ExecutingSink {
+        db: Arc::clone(&db),
+        result: Mutex::new(Some(tx)),
+    });
+    db.submit_to_sink(Transaction::single("SELECT 1", ()), sink, 0, Wait::Block)
+        .unwrap();
+    let (executed, thread) = receive("execute in the sink", &rx);
+    assert_eq!(thread.as_deref(), Some("litecommit-writer"));
+    assert_waits_for_itself(&executed.unwrap_err(), "execute()");
+    assert_eq!(query_int(&db, "SELECT count(*) FROM t", ()), 0);
+    db.close().unwrap();
+}
+
+#[test]
+fn transaction_in_an_event_listener_on_the_writer_thread_fails_at_once() {
+    let (_dir, path) = temp_db();
+    let (db, rx) = open_calling_in_listener(
+        &path,
+        |e| matches!(e, Event::BatchCommitted { .. }),
+        |db| db.transaction(Transaction::single("INSERT INTO t VALUES (1)", ())),
+    );
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    let (result, thread) = receive("transaction in the listener", &rx);
+    assert_eq!(thread.as_deref(), Some("litecommit-writer"));
+    assert_waits_for_itself(&result.unwrap_err(), "transaction()");
+    assert_eq!(query_int(&db, "SELECT count(*) FROM t", ()), 0);
+    db.close().unwrap();
+}
+
+#[test]
+fn checkpoint_in_an_event_listener_on_the_checkpoint_thread_fails_at_once() {
+    let (_dir, path) = temp_db();
+    let (db, rx) = open_calling_in_listener(
+        &path,
+        |e| matches!(e, Event::CheckpointStarted { .. }),
+        |db| db.checkpoint(CheckpointMode::Passive),
+    );
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    // On its own thread: if the listener hung, this checkpoint would never return either.
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    let checkpointer = Arc::clone(&db);
+    std::thread::spawn(move || {
+        drop(done_tx.send(checkpointer.checkpoint(CheckpointMode::Passive)))
+    });
+    let (result, thread) = receive("checkpoint in the listener", &rx);
+    assert_eq!(thread.as_deref(), Some("litecommit-checkpoint"));
+    assert_waits_for_itself(&result.unwrap_err(), "checkpoint()");
+    receive("the checkpoint", &done).unwrap();
     db.close().unwrap();
 }

@@ -1,5 +1,5 @@
-//! A batch whose COMMIT fails rejects every transaction of that batch with a clear error,
-//! and the next batch commits.
+//! A batch whose COMMIT fails rejects every transaction of that batch with a clear error
+//! (except those it committed midway, which resolve), and the next batch commits.
 //!
 //! The failure is injected with a file-size limit (RLIMIT_FSIZE) that stops the WAL from
 //! growing: COMMIT cannot write its frames and SQLite reports SQLITE_IOERR_WRITE (EFBIG),
@@ -223,10 +223,11 @@ fn an_io_error_inside_a_statement_rejects_only_its_transaction() {
 }
 
 /// A batch whose many `OR ROLLBACK` failures made it commit midway, and whose final COMMIT
-/// then fails: the transactions committed midway are told that their fate is unknown, the
-/// others that they failed, and none of the latter is in the database.
+/// then fails: the WAL is still synced, so the transactions committed midway resolve with
+/// their results and are in the database; the others are rejected with the batch's error
+/// and are not.
 #[test]
-fn a_final_commit_failing_after_commits_midway_reports_their_fate_as_unknown() {
+fn a_final_commit_failing_after_commits_midway_still_resolves_those_committed_midway() {
     const PAIRS: i64 = 100;
     let _serial = one_at_a_time();
     // SAFETY: installs the ignore disposition, no handler code.
@@ -245,6 +246,7 @@ fn a_final_commit_failing_after_commits_midway_reports_their_fate_as_unknown() {
     exec(&db, "INSERT INTO u VALUES (0, -1)", ());
 
     let mark = gate.hold_writer(&db);
+    let committed_before = db.stats().transactions_committed;
     // Room for the small commits midway, not for the big last transaction.
     let limit = FileSizeLimit::set(std::fs::metadata(wal(&path)).unwrap().len() + 2_000_000);
     let mut pending = Vec::new();
@@ -272,58 +274,57 @@ fn a_final_commit_failing_after_commits_midway_reports_their_fate_as_unknown() {
         .unwrap();
     gate.release();
     let big_error = rejected(&big);
-    let errors: Vec<Error> = pending.iter().map(rejected).collect();
+    let outcomes: Vec<_> = pending.iter().map(outcome).collect();
     drop(limit);
 
     assert_eq!(big_error.code_name(), "SQLITE_IOERR_WRITE", "{big_error:?}");
-    let unknown = "whether it is in the database is unknown";
-    let mut unsure = Vec::new();
+    let mut resolved = Vec::new();
     let mut failed = Vec::new();
-    for (i, err) in errors.iter().enumerate() {
+    for (i, outcome) in outcomes.iter().enumerate() {
         if i % 2 == 1 {
             // Rejected by its own statement: that answer stands.
+            let err = outcome.as_ref().unwrap_err();
             assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_PRIMARYKEY", "{err:?}");
             continue;
         }
         let v = i as i64 / 2 + 1;
-        assert_eq!(err.code_name(), "SQLITE_IOERR_WRITE", "{err:?}");
-        match err {
-            Error::Sqlite { message, .. } if message.contains(unknown) => {
-                assert!(
-                    message.starts_with("COMMIT failed: disk I/O error"),
-                    "{message}"
-                );
-                unsure.push(v);
+        match outcome {
+            Ok(r) => {
+                assert_eq!(r.statements[0].changes, 1, "{r:?}");
+                resolved.push(v);
             }
-            Error::Sqlite { message, .. } => {
-                assert_eq!(message, "COMMIT failed: disk I/O error");
+            Err(err) => {
+                assert_eq!(err.code_name(), "SQLITE_IOERR_WRITE", "{err:?}");
+                assert_eq!(err.to_string(), "COMMIT failed: disk I/O error");
                 failed.push(v);
             }
-            other => panic!("{other:?}"),
         }
     }
-    assert!(!unsure.is_empty(), "nothing was committed midway");
+    assert!(!resolved.is_empty(), "nothing was committed midway");
     assert!(
         !failed.is_empty(),
         "the last part of the batch was committed midway"
     );
+    // Those committed midway are the first ones; the batch failed after them.
+    let first_failed = failed[0];
+    assert!(resolved.iter().all(|&v| v < first_failed), "{resolved:?}");
     assert!(
         matches!(&gate.wait_batches(mark + 1)[mark], Batch::Failed { size, .. } if *size == 2 * PAIRS as usize + 1),
         "{:?}",
         gate.batches()
     );
+    assert_eq!(
+        db.stats().transactions_committed - committed_before,
+        resolved.len() as u64
+    );
 
-    // The committer goes on; none of the failed transactions is in the database.
+    // The committer goes on; exactly the resolved transactions are in the database.
     exec(&db, "INSERT INTO u (v) VALUES (0)", ());
     let present: Vec<i64> = query(&db, "SELECT v FROM u WHERE v > 0 ORDER BY v", ())
         .rows
         .iter()
         .map(|r| int(&r[0]))
         .collect();
-    assert!(present.iter().all(|v| unsure.contains(v)), "{present:?}");
-    assert!(
-        failed.iter().all(|v| !present.contains(v)),
-        "{present:?} {failed:?}"
-    );
+    assert_eq!(present, resolved);
     db.close().unwrap();
 }

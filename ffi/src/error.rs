@@ -9,7 +9,7 @@
 // `guard`, which runs an export's body under `catch_unwind`.
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
@@ -32,7 +32,8 @@ pub struct litecommit_error_info {
     pub statement_index: i64,
     /// A human-readable message (UTF-8, NUL-terminated).
     pub message: *const c_char,
-    /// A symbolic name: "SQLITE_CONSTRAINT_UNIQUE", "LITECOMMIT_CLOSED", ...
+    /// A symbolic name: for `LITECOMMIT_SQLITE_ERROR` SQLite's name of the extended code
+    /// ("SQLITE_CONSTRAINT_UNIQUE"), else `litecommit_status_name(status)` ("LITECOMMIT_CLOSED").
     pub code_name: *const c_char,
 }
 
@@ -73,7 +74,7 @@ impl FfiError {
             extended_code: 0,
             statement_index: -1,
             message: cstring(message),
-            code_name: status_name(status).into(),
+            code_name: reported_name(status).into(),
         }
     }
 
@@ -226,13 +227,23 @@ pub unsafe extern "C" fn litecommit_last_error(
     }
 }
 
-/// The symbolic name of a status ("LITECOMMIT_CLOSED"), or "LITECOMMIT_UNKNOWN_STATUS" for a
-/// value that is no status.
+/// The name errors of `status` report as their `code_name`: the constant's name, except
+/// that `LITECOMMIT_OPEN_ERROR` is named "LITECOMMIT_OPEN", as in every binding.
+fn reported_name(status: litecommit_status) -> &'static CStr {
+    match status {
+        LITECOMMIT_OPEN_ERROR => c"LITECOMMIT_OPEN",
+        other => status_name(other),
+    }
+}
+
+/// The symbolic name of a status, the `code_name` its errors report: the constant's name
+/// ("LITECOMMIT_CLOSED"), except "LITECOMMIT_OPEN" for `LITECOMMIT_OPEN_ERROR` (the name
+/// every binding reports); "LITECOMMIT_UNKNOWN_STATUS" for a value that is no status.
 ///
 /// Ownership: a static string, never NULL; do not free it.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_status_name(status: i32) -> *const c_char {
-    let name = |status: i32| status_of(status).map_or(c"LITECOMMIT_UNKNOWN_STATUS", status_name);
+    let name = |status: i32| status_of(status).map_or(c"LITECOMMIT_UNKNOWN_STATUS", reported_name);
     catch_unwind(|| name(status))
         .unwrap_or(c"LITECOMMIT_INTERNAL")
         .as_ptr()
@@ -290,6 +301,13 @@ mod tests {
         assert_eq!(cstring("a\0b").to_str().ok(), Some("a b"));
     }
 
+    /// The name `litecommit_status_name` gives `status`.
+    fn name_of(status: i32) -> String {
+        // SAFETY: a static NUL-terminated string.
+        let name = unsafe { CStr::from_ptr(litecommit_status_name(status)) };
+        name.to_string_lossy().into_owned()
+    }
+
     #[test]
     fn status_names_match() {
         for (i, status) in STATUSES.into_iter().enumerate() {
@@ -297,20 +315,21 @@ mod tests {
                 status as usize, i,
                 "STATUSES is in numeric order without gaps"
             );
-            // SAFETY: static NUL-terminated strings.
-            let name = unsafe { CStr::from_ptr(litecommit_status_name(status as i32)) };
-            assert_eq!(name.to_str().ok(), Some(format!("{status:?}").as_str()));
+            // The constant's name, but for the one status whose errors every binding names
+            // without the suffix.
+            let want = match status {
+                LITECOMMIT_OPEN_ERROR => "LITECOMMIT_OPEN".to_owned(),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(name_of(status as i32), want);
         }
-        // SAFETY: as above.
-        let unknown = unsafe { CStr::from_ptr(litecommit_status_name(STATUSES.len() as i32)) };
-        assert_eq!(unknown.to_str().ok(), Some("LITECOMMIT_UNKNOWN_STATUS"));
+        assert_eq!(name_of(STATUSES.len() as i32), "LITECOMMIT_UNKNOWN_STATUS");
     }
 
-    #[test]
-    fn every_engine_error_has_its_own_status() {
+    /// One error of each engine variant, with the status and code name it must get.
+    fn engine_errors() -> Vec<(engine::Error, litecommit_status, &'static str)> {
         use engine::Error as E;
-        let index = Some(2);
-        let cases = [
+        vec![
             (
                 E::Sqlite {
                     code: 26,
@@ -360,10 +379,17 @@ mod tests {
                 LITECOMMIT_FORKED,
                 "LITECOMMIT_FORKED",
             ),
-        ];
-        for (err, status, code_name) in cases {
+        ]
+    }
+
+    #[test]
+    fn every_engine_error_has_its_own_status() {
+        use engine::Error as E;
+        let index = Some(2);
+        for (err, status, code_name) in engine_errors() {
             let has_index = matches!(err, E::Refused { .. } | E::Parameter { .. });
             let message = err.to_string();
+            assert_eq!(err.code_name(), code_name, "{message}");
             let ffi = FfiError::from(err);
             assert_eq!(ffi.status, status, "{message}");
             assert_eq!(ffi.code_name.to_str().ok(), Some(code_name));
@@ -384,5 +410,36 @@ mod tests {
             statement_index: None,
         });
         assert_eq!((notadb.sqlite_code, notadb.extended_code), (26, 26));
+    }
+
+    #[test]
+    fn every_status_is_named_as_its_errors_code_name() {
+        // Every error as the library builds it: from each engine error, and directly for the
+        // statuses the C layer reports itself (it never builds a SQLite error itself).
+        let mut errors: Vec<FfiError> = engine_errors()
+            .into_iter()
+            .map(|(err, _, _)| FfiError::from(err))
+            .collect();
+        errors.extend(
+            STATUSES
+                .into_iter()
+                .filter(|s| *s != LITECOMMIT_SQLITE_ERROR)
+                .map(|s| FfiError::new(s, "x")),
+        );
+        errors.push(FfiError::invalid("x"));
+        for status in STATUSES {
+            let name = name_of(status as i32);
+            let of_status: Vec<&FfiError> = errors.iter().filter(|e| e.status == status).collect();
+            assert!(!of_status.is_empty(), "no error of {name}");
+            for err in of_status {
+                let code_name = err.code_name.to_string_lossy();
+                if status == LITECOMMIT_SQLITE_ERROR {
+                    // A SQLite error is named by SQLite's extended code instead.
+                    assert!(code_name.starts_with("SQLITE_"), "{code_name}");
+                } else {
+                    assert_eq!(code_name, name, "status {}", status as i32);
+                }
+            }
+        }
     }
 }

@@ -12,19 +12,24 @@ from ._committer import Committer
 from ._errors import (
     ClosedError,
     ConfigError,
+    DatabaseError,
+    DataError,
     Error,
     ForkedError,
     IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
     ProgrammingError,
     QueueFullError,
     SqliteError,
 )
 from ._litecommit import Result, sqlite_version
+from ._row import Row
 from ._types import Options as Options
 from ._types import Params as Params
 from ._types import PathLike as PathLike
-from ._types import Row as Row
 from ._types import StatementSpec as StatementSpec
 from ._types import Value as Value
 
@@ -33,16 +38,22 @@ try:
 except _metadata.PackageNotFoundError:  # imported from a source tree
     __version__ = "0.0.0"
 
-# Show (and pickle) the exceptions as litecommit.X rather than litecommit._errors.X.
+# Show (and pickle) the exceptions and Row as litecommit.X rather than litecommit._errors.X.
 for _cls in (
     ClosedError,
     ConfigError,
+    DatabaseError,
+    DataError,
     Error,
     ForkedError,
     IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
     ProgrammingError,
     QueueFullError,
+    Row,
     SqliteError,
 ):
     _cls.__module__ = __name__
@@ -54,13 +65,19 @@ __all__ = [
     "ClosedError",
     "Committer",
     "ConfigError",
+    "DataError",
+    "DatabaseError",
     "Error",
     "ForkedError",
     "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
     "OperationalError",
     "ProgrammingError",
     "QueueFullError",
     "Result",
+    "Row",
     "SqliteError",
     "sqlite_version",
 ]

@@ -6,14 +6,15 @@ import asyncio
 import threading
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from ._base import CheckpointResult, _Base
-from ._errors import QueueFullError
+from ._base import CheckpointResult, _Base, _fail_in_child, _runs_here
+from ._errors import ForkedError, QueueFullError
 from ._litecommit import Result
-from ._types import Options, Params, PathLike, Row, StatementSpec
+from ._row import Row
+from ._types import Options, Params, PathLike, StatementSpec
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -33,7 +34,9 @@ class AsyncCommitter(_Base):
     Cancelling a task that awaits ``execute``/``transaction`` does not withdraw the
     transaction: it may still commit.
 
-    In a forked child every call raises ``ForkedError`` at once (see ``Committer``).
+    In a forked child every call raises ``ForkedError`` at once (see ``Committer``), and
+    the pending futures of the event loop that ran in the forking thread fail with it; those
+    of loops that ran in other threads stay pending (no thread runs those loops there).
     """
 
     def __init__(self, path: PathLike, **config: Unpack[Options]) -> None:
@@ -62,8 +65,14 @@ class AsyncCommitter(_Base):
         """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement."""
         return await self.submit_transaction(statements)
 
+    async def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> list[Result]:
+        """Runs ``sql`` once per parameter set, all in one atomic transaction; one
+        ``Result`` per set."""
+        return await self.transaction([(sql, params) for params in seq_of_params])
+
     async def query(self, sql: str, params: Params = ()) -> list[Row]:
-        """Runs a read-only statement on the read pool (in a worker thread)."""
+        """Runs a read-only statement on the read pool (in a worker thread); rows as
+        ``Row`` tuples, also readable by column name."""
         self._native.check_process()
         return await _in_thread(self._native.query, sql, params)
 
@@ -94,6 +103,18 @@ class AsyncCommitter(_Base):
         tb: Optional[TracebackType],
     ) -> None:
         await self.close()
+
+    def _fail_inherited_futures(self) -> None:
+        super()._fail_inherited_futures()
+        # Submissions that waited for room: their worker thread is gone.
+        for loop, overflow in list(self._overflow.items()):
+            if not _runs_here(loop):
+                continue
+            for future in overflow.take_in_child():
+                try:
+                    self._native.check_process()
+                except ForkedError as error:
+                    _fail_in_child(future, error)
 
     def _queue(
         self,
@@ -156,6 +177,18 @@ class _Overflow:
                 self.busy = False
             raise
         return future
+
+    def take_in_child(self) -> list[asyncio.Future[Any]]:
+        """In a forked child: takes the futures of the waiting submissions (none if a parent
+        thread held the lock at the fork)."""
+        if not self._lock.acquire(blocking=False):
+            return []
+        try:
+            futures = [future for _, _, future in self._waiting]
+            self._waiting.clear()
+            return futures
+        finally:
+            self._lock.release()
 
     def _drain(self) -> None:
         while True:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Optional
 
 from ._base import CheckpointResult, _Base
 from ._litecommit import Result
-from ._types import Params, Row, StatementSpec
+from ._row import Row
+from ._types import Params, StatementSpec
 
 
 class Committer(_Base):
@@ -21,7 +22,9 @@ class Committer(_Base):
     A committer belongs to the process that opened it. In a forked child (``os.fork``,
     ``multiprocessing`` with the fork start method, ``gunicorn --preload``) every call
     raises ``ForkedError`` at once and the parent is unaffected: open committers after
-    forking, in the process that uses them.
+    forking, in the process that uses them. Futures still pending at the fork fail with
+    ``ForkedError`` in the child, except one whose lock a parent thread held at that
+    instant or whose outcome was being delivered then: in a child, wait with a timeout.
     """
 
     def execute(self, sql: str, params: Params = ()) -> Result:
@@ -31,6 +34,11 @@ class Committer(_Base):
     def transaction(self, statements: Sequence[StatementSpec]) -> list[Result]:
         """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement."""
         return self._native.transaction(statements)
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> list[Result]:
+        """Runs ``sql`` once per parameter set, all in one atomic transaction (as
+        ``transaction([(sql, p) for p in seq_of_params])``); one ``Result`` per set."""
+        return self._native.transaction([(sql, params) for params in seq_of_params])
 
     def submit(self, sql: str, params: Params = (), *, block: bool = True) -> Future[Result]:
         """Queues one statement; the future resolves once it is durable.
@@ -54,7 +62,8 @@ class Committer(_Base):
         return future
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
-        """Runs a read-only statement on the read pool; rows as tuples."""
+        """Runs a read-only statement on the read pool; rows as tuples (``Row``: also
+        readable by column name)."""
         return self._native.query(sql, params)
 
     def flush(self) -> None:

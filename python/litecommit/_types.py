@@ -1,10 +1,10 @@
-"""Types of the public API: parameters, statements, rows and the keyword options."""
+"""Types of the public API: parameters, statements and the keyword options."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, TypedDict, Union
+from typing import Optional, TypedDict, Union
 
 Value = Union[None, int, float, str, bytes, bytearray, memoryview]
 """A parameter value; ``bool`` binds as 0/1, as in the stdlib ``sqlite3`` module."""
@@ -16,8 +16,6 @@ StatementSpec = Union[str, tuple[str], tuple[str, Params]]
 """One statement of a transaction: ``(sql, params)``, ``(sql,)`` or a bare ``sql``."""
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-Row = tuple[Any, ...]
 
 
 class Options(TypedDict, total=False):

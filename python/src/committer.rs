@@ -39,23 +39,13 @@ struct Open {
     sink: Arc<PySink>,
 }
 
-/// What a submission does while the queue is full.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WhenFull {
-    /// Waits for room, with the GIL released.
-    Wait,
-    /// Raises `QueueFullError` at once.
-    Raise,
-}
-
-impl WhenFull {
-    /// The `block` argument of `submit` and `submit_transaction`.
-    fn from_block(block: bool) -> Self {
-        if block {
-            WhenFull::Wait
-        } else {
-            WhenFull::Raise
-        }
+/// How `submit` and `submit_transaction` wait for room in a full queue: `block=True` waits
+/// (with the GIL released), `block=False` raises `QueueFullError` at once.
+fn wait_for_room(block: bool) -> Wait {
+    if block {
+        Wait::Block
+    } else {
+        Wait::Never
     }
 }
 
@@ -126,7 +116,8 @@ impl NativeCommitter {
         results_to_py(py, result, returns)
     }
 
-    /// Queues `tx`; `future` is resolved once it is committed (or has failed).
+    /// Queues `tx`, waiting for room in a full queue as `wait` says; `future` is resolved
+    /// once it is committed (or has failed).
     fn enqueue(
         &self,
         py: Python<'_>,
@@ -134,7 +125,7 @@ impl NativeCommitter {
         returns: Returns,
         event_loop: Option<Py<PyAny>>,
         future: Py<PyAny>,
-        when_full: WhenFull,
+        wait: Wait,
     ) -> PyResult<()> {
         let open = self.get(py)?;
         let waiter = match event_loop {
@@ -143,11 +134,11 @@ impl NativeCommitter {
         };
         let token = open.sink.register(Entry { waiter, returns });
         let (inner, sink) = (&open.inner, open.sink.clone());
-        let queued = match when_full {
-            WhenFull::Wait => self.wait(py, || inner.submit_to_sink(tx, sink, token, Wait::Block)),
-            WhenFull::Raise => {
-                guarded(|| inner.submit_to_sink(tx, sink, token, Wait::Never)).map_err(raise(py))
-            }
+        let submit = || inner.submit_to_sink(tx, sink, token, wait);
+        // The GIL is released only where the call may wait for room.
+        let queued = match wait {
+            Wait::Never => guarded(submit).map_err(raise(py)),
+            Wait::Block | Wait::Timeout(_) => self.wait(py, submit),
         };
         queued.inspect_err(|_| {
             // Dropped with the GIL held, as every Python reference should be.
@@ -170,7 +161,7 @@ impl NativeCommitter {
         let future = event_loop.call_method0(intern!(py, "create_future"))?;
         let waiter = future.clone().unbind();
         let event_loop = Some(event_loop.unbind());
-        self.enqueue(py, tx, returns, event_loop, waiter, WhenFull::Raise)?;
+        self.enqueue(py, tx, returns, event_loop, waiter, Wait::Never)?;
         Ok(future)
     }
 }
@@ -256,7 +247,7 @@ impl NativeCommitter {
             Returns::Last,
             event_loop,
             future,
-            WhenFull::from_block(block),
+            wait_for_room(block),
         )
     }
 
@@ -277,7 +268,7 @@ impl NativeCommitter {
             Returns::Each,
             event_loop,
             future,
-            WhenFull::from_block(block),
+            wait_for_room(block),
         )
     }
 
@@ -365,6 +356,26 @@ impl NativeCommitter {
             open.sink.drain();
             closed
         })
+    }
+
+    /// In a forked child: the futures inherited from the parent that still wait for a
+    /// transaction, each with the `ForkedError` to fail it with (taken: asked again, it
+    /// returns none). Empty in the process that opened it.
+    fn take_inherited_futures<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(Py<PyAny>, Bound<'py, PyAny>)>> {
+        let Some(open) = self.open.as_ref().filter(|_| self.forked()) else {
+            return Ok(Vec::new());
+        };
+        let forked = Error::Forked {
+            opened_by: self.opened_by,
+        };
+        open.sink
+            .take_inherited()
+            .into_iter()
+            .map(|future| Ok((future, errors::instance(py, &forked)?)))
+            .collect()
     }
 
     /// Raises `ForkedError` in a forked child; does nothing in the process that opened it.

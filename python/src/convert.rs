@@ -3,6 +3,7 @@
 use litecommit::{Params, Rows, Statement, StatementResult, Transaction, TransactionResult, Value};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMemoryView, PySequence,
     PyString, PyTuple,
@@ -227,17 +228,38 @@ pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny
     })
 }
 
-/// Rows as a list of tuples.
+/// `litecommit._row.row_class`: the `Row` subclass for a tuple of column names.
+static ROW_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Rows as a list of `litecommit.Row` (tuples also readable by column name). Their class,
+/// which holds the column-name index, is looked up once per result and shared by its rows.
 pub fn rows_to_py<'py>(py: Python<'py>, rows: &Rows) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    for row in &rows.rows {
-        let values = row
-            .iter()
-            .map(|v| value_to_py(py, v))
-            .collect::<PyResult<Vec<_>>>()?;
-        list.append(PyTuple::new(py, values)?)?;
+    if rows.rows.is_empty() {
+        return Ok(PyList::empty(py));
     }
-    Ok(list)
+    let columns = PyTuple::new(py, rows.columns.iter())?;
+    let class = ROW_CLASS
+        .import(py, "litecommit._row", "row_class")?
+        .call1((columns,))?;
+    let items = rows
+        .rows
+        .iter()
+        .map(|row| {
+            let values = row
+                .iter()
+                .map(|v| value_to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            let row = class.call1((PyTuple::new(py, values)?,))?;
+            // SAFETY: `row` is a live tuple subclass instance (a GC type) with no `__dict__`
+            // (`__slots__ = ()`), holding only None, int, float, str and bytes: it cannot be
+            // part of a reference cycle, so the collector need not track it. CPython untracks
+            // plain tuples of such values the same way; without it, every full collection
+            // would walk each row of a large result that is kept.
+            unsafe { pyo3::ffi::PyObject_GC_UnTrack(row.as_ptr().cast()) };
+            Ok(row)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
 }
 
 /// What a transaction resolves to in Python.
@@ -297,7 +319,7 @@ impl PyStatementResult {
         self.inner.last_insert_rowid
     }
 
-    /// Rows of a `RETURNING` clause, as tuples (empty otherwise).
+    /// Rows of a `RETURNING` clause, as `Row`s (empty otherwise).
     #[getter]
     fn rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         rows_to_py(py, &self.inner.rows)

@@ -23,6 +23,7 @@ mod code {
     pub const PROTOCOL: i32 = 15;
     pub const EMPTY: i32 = 16;
     pub const SCHEMA: i32 = 17;
+    pub const TOOBIG: i32 = 18;
     pub const CONSTRAINT: i32 = 19;
     pub const MISMATCH: i32 = 20;
 }
@@ -31,10 +32,12 @@ mod code {
 /// mismatches, as in the stdlib `sqlite3` module.
 const INTEGRITY: &[i32] = &[code::CONSTRAINT, code::MISMATCH];
 
+/// SQLite primary codes reported as `DataError` (a string or blob too big), as in the stdlib.
+const DATA: &[i32] = &[code::TOOBIG];
+
 /// SQLite primary codes reported as `OperationalError`: the ones the stdlib `sqlite3` module
 /// reports so (`ERROR` covers syntax errors and missing tables), plus NOMEM. The rest (e.g.
-/// CORRUPT, NOTADB, TOOBIG, MISUSE) are plain `SqliteError`, the `DatabaseError` of the
-/// stdlib.
+/// CORRUPT, NOTADB, MISUSE) are plain `SqliteError`, the `DatabaseError` of the stdlib.
 const OPERATIONAL: &[i32] = &[
     code::ERROR,
     code::PERM,
@@ -67,6 +70,8 @@ pub fn instance<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
                 "IntegrityError"
             } else if OPERATIONAL.contains(code) {
                 "OperationalError"
+            } else if DATA.contains(code) {
+                "DataError"
             } else {
                 "SqliteError"
             };
@@ -88,7 +93,8 @@ pub fn instance<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
         Error::Closed => class("ClosedError")?.call1((err.to_string(),)),
         Error::QueueFull => class("QueueFullError")?.call1((err.to_string(),)),
         Error::Forked { opened_by } => class("ForkedError")?.call1((err.to_string(), *opened_by)),
-        Error::Timeout | Error::Internal(_) => class("Error")?.call1((err.to_string(),)),
+        Error::Internal(_) => class("InternalError")?.call1((err.to_string(),)),
+        Error::Timeout => class("Error")?.call1((err.to_string(),)),
     }
 }
 

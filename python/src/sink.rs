@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use litecommit::{BatchSink, Outcome};
 use pyo3::intern;
@@ -88,6 +88,25 @@ impl PySink {
     /// Takes back an entry whose submission failed (no completion will come for it).
     pub fn forget(&self, token: u64) -> Option<Entry> {
         self.shared.lock().remove(&token)
+    }
+
+    /// In a forked child: takes the futures still waiting for a transaction, in submission
+    /// order. None if a parent thread held their lock at the fork: that thread does not exist
+    /// in the child, so waiting for the lock would never end.
+    pub fn take_inherited(&self) -> Vec<Py<PyAny>> {
+        let mut pending = match self.shared.pending.try_lock() {
+            Ok(pending) => pending,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Vec::new(),
+        };
+        let mut entries: Vec<(u64, Entry)> = pending.drain().collect();
+        entries.sort_unstable_by_key(|(token, _)| *token);
+        entries
+            .into_iter()
+            .map(|(_, entry)| match entry.waiter {
+                Waiter::Thread(future) | Waiter::Loop { future, .. } => future,
+            })
+            .collect()
     }
 
     /// Waits until every completion handed over so far is delivered. Call it without the

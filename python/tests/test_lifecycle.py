@@ -9,6 +9,10 @@ from support import HANG, hold_lock, release, run_python, stop, wait_until
 
 import litecommit
 
+# The largest busy timeout allowed: longer than HANG, so a writer waiting on another
+# process's lock keeps waiting until the test releases it.
+BUSY_FOREVER_MS = 2**31 - 1
+
 
 def count(path):
     with litecommit.Committer(path) as db:
@@ -107,7 +111,7 @@ def test_full_queue(path):
     holder = hold_write_lock(path)
     try:
         config = {"queue_capacity": 3, "max_batch_size": 1, "dynamic_batch_size": False}
-        with litecommit.Committer(path, busy_timeout_ms=60_000, **config) as db:
+        with litecommit.Committer(path, busy_timeout_ms=BUSY_FOREVER_MS, **config) as db:
             # A blocking submit returns once its transaction is in the queue. The fourth
             # finds room only after the writer has taken the first as its batch of one;
             # the writer then waits for the lock with three transactions queued.
@@ -146,7 +150,7 @@ def test_waiting_releases_the_gil(path):
         setup.execute("CREATE TABLE r (i INTEGER)")
     holder = hold_write_lock(path)
     try:
-        with litecommit.Committer(path, busy_timeout_ms=60_000) as db:
+        with litecommit.Committer(path, busy_timeout_ms=BUSY_FOREVER_MS) as db:
             outcome = []
             t = threading.Thread(
                 target=lambda: outcome.append(db.execute("INSERT INTO r VALUES (1)").rowcount)
@@ -170,7 +174,7 @@ def test_second_close_waits_for_the_first(path):
         setup.execute("CREATE TABLE r (i INTEGER)")
     holder = hold_write_lock(path)
     try:
-        db = litecommit.Committer(path, busy_timeout_ms=60_000)
+        db = litecommit.Committer(path, busy_timeout_ms=BUSY_FOREVER_MS)
         futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(100)]
         first = threading.Thread(target=db.close)
         first.start()

@@ -280,23 +280,24 @@ def test_out_of_range_option_is_a_config_error(path, config, option):
         litecommit.AsyncCommitter(path, **config)
 
 
-def test_option_that_would_allocate_without_bound_is_refused():
+def test_option_that_would_allocate_without_bound_is_refused(path):
     """Refused before anything is allocated: run under an address-space limit, so that a
     committer allocating a billion queue slots or connections fails this test instead of
     exhausting the machine."""
     proc = run_python(
         """
-        import resource, tempfile, os
+        import resource, sys
         import litecommit
         resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
-        path = os.path.join(tempfile.mkdtemp(), "x.db")
+        path = sys.argv[1]
         for option in ("queue_capacity", "read_connections", "max_batch_size"):
             try:
                 litecommit.Committer(path, **{option: 10**9}).close()
                 print(option, "accepted")
             except litecommit.ConfigError as e:
                 print(option, "refused" if option in str(e) else e)
-        """
+        """,
+        path,
     )
     assert proc.stdout.split("\n")[:-1] == [
         "queue_capacity refused",

@@ -23,6 +23,13 @@ impl Rng {
             })
     }
 
+    /// The seed of round `round` of run `run` of a test seeded with `seed`. Each round draws
+    /// from its own generator, so a timing-dependent number of draws in one round cannot
+    /// shift the choices of the next, and `LITECOMMIT_SEED=<seed>` replays every round's.
+    pub fn derive(seed: u64, run: usize, round: usize) -> u64 {
+        seed ^ (((run as u64) << 32) | round as u64)
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);

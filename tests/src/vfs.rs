@@ -9,7 +9,7 @@
 //!
 //! Connections reach it through a URI: `Committer::open(disk.uri("db"), config)`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
@@ -276,7 +276,9 @@ struct DiskState {
     cut_on_fault: AtomicBool,
     /// Handles open through the VFS on files of this disk.
     open: AtomicUsize,
-    logs: Mutex<HashMap<String, Arc<Mutex<FileLog>>>>,
+    /// What each file went through since its last sync point; ordered by path so that a
+    /// power loss draws its random choices in the same order in every process.
+    logs: Mutex<BTreeMap<String, Arc<Mutex<FileLog>>>>,
     faults: Mutex<Faults>,
     fired: Condvar,
     hold: Mutex<Hold>,
@@ -408,7 +410,7 @@ impl Disk {
             truncates: AtomicU64::new(0),
             cut_on_fault: AtomicBool::new(false),
             open: AtomicUsize::new(0),
-            logs: Mutex::new(HashMap::new()),
+            logs: Mutex::new(BTreeMap::new()),
             faults: Mutex::new(Faults {
                 plan: None,
                 rng: Rng::new(seed),

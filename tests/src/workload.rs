@@ -917,6 +917,10 @@ pub const REFUSED: &[&str] = &[
     "EXPLAIN PRAGMA query_only=1",
     "EXPLAIN QUERY PLAN PRAGMA defer_foreign_keys=1",
     "EXPLAIN BEGIN",
+    // SQLite skips a byte-order mark before a token; a Tcl-style parameter hides a quote.
+    "\u{feff}COMMIT",
+    "\u{feff}PRAGMA recursive_triggers=1",
+    "SELECT $a(x') ;PRAGMA query_only=1;--'",
     // The name of the writer's internal table that resets changes().
     "DELETE FROM sqlite_litecommit_changes_reset",
     "SELECT * FROM \"SQLITE_LITECOMMIT_CHANGES_RESET\"",

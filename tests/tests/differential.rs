@@ -4,8 +4,8 @@
 //!
 //! `batched_equals_alone` runs random workloads with random configurations (a bounded slice,
 //! or with `LITECOMMIT_SOAK=1` at least a million transactions; `LITECOMMIT_DIFF_TOTAL`
-//! overrides that total). Every run prints its seed; `LITECOMMIT_SEED=<seed>` replays it
-//! (same transactions, threads and configuration; batch boundaries depend on timing).
+//! overrides that total). Every run prints its seed and the environment that replays it
+//! alone (same transactions, threads and configuration; batch boundaries depend on timing).
 //! The other tests force chosen transactions into one batch.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -260,9 +260,25 @@ fn create_schema(db: &Committer) {
     }
 }
 
+/// How many transactions the run with `seed` submits: 500, or in a soak run 2,000 to 8,000.
+fn run_size(seed: u64, soak: bool) -> usize {
+    if soak {
+        2_000 + Rng::new(seed ^ 0x5EED).below(6_000) as usize
+    } else {
+        500
+    }
+}
+
+/// The environment that replays the run with `seed` as the first run of
+/// `batched_equals_alone`, and only that run.
+fn replay(seed: u64, soak: bool) -> String {
+    let soak = if soak { "LITECOMMIT_SOAK=1 " } else { "" };
+    format!("{soak}LITECOMMIT_SEED={seed} LITECOMMIT_DIFF_TOTAL=1")
+}
+
 /// One random run: `count` transactions from `threads` threads on a committer with a
 /// random configuration, then the replay alone and the final comparison.
-fn run_once(seed: u64, count: usize) -> RunReport {
+fn run_once(seed: u64, count: usize, soak: bool) -> RunReport {
     let mut rng = Rng::new(seed);
     let threads = 2 + rng.below(7) as usize;
     let mut config = random_config(&mut rng);
@@ -273,7 +289,8 @@ fn run_once(seed: u64, count: usize) -> RunReport {
     }
     let thread_seeds: Vec<u64> = (0..threads).map(|_| rng.next_u64()).collect();
     println!(
-        "run seed {seed}: {count} transactions, {threads} threads, {}",
+        "run seed {seed} (replay: {}): {count} transactions, {threads} threads, {}",
+        replay(seed, soak),
         describe(&config)
     );
 
@@ -315,7 +332,7 @@ fn run_once(seed: u64, count: usize) -> RunReport {
         committing: started.elapsed(),
         ..RunReport::default()
     };
-    let header = format!("seed {seed} (replay: LITECOMMIT_SEED={seed})");
+    let header = format!("seed {seed} (replay: {})", replay(seed, soak));
 
     // Refusals at submit: exactly the statements that must be refused.
     let mut accepted = HashSet::new();
@@ -555,10 +572,11 @@ fn batched_equals_alone() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if soak { 1_000_000 } else { 3_000 });
+    let soak_env = if soak { "LITECOMMIT_SOAK=1 " } else { "" };
     println!(
-        "differential: seed {seed} (replay: LITECOMMIT_SEED={seed}), at least {total} transactions"
+        "differential: seed {seed} (replay: {soak_env}LITECOMMIT_SEED={seed}), at least {total} \
+         transactions"
     );
-    let mut sizes = Rng::new(seed ^ 0x5EED);
     let started = Instant::now();
     let (mut generated, mut checked, mut runs, mut failed_runs) = (0usize, 0usize, 0u64, 0usize);
     let mut differences = Vec::new();
@@ -567,12 +585,8 @@ fn batched_equals_alone() {
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     while generated < total {
         let run_seed = seed.wrapping_add(runs);
-        let count = if soak {
-            2_000 + sizes.below(6_000) as usize
-        } else {
-            500
-        };
-        let report = run_once(run_seed, count);
+        let count = run_size(run_seed, soak);
+        let report = run_once(run_seed, count, soak);
         runs += 1;
         generated += count;
         checked += report.checked;

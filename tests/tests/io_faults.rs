@@ -254,13 +254,15 @@ fn one_fault(disk: &Disk, committer: &Committer, rng: &mut Rng) -> Result<(), St
     disk.inject(kind, target, trigger);
     if target == Target::Main {
         let modes = [CheckpointMode::Passive, CheckpointMode::Truncate];
+        // The number of attempts depends on timing: they draw from their own generator.
+        let mut modes_rng = Rng::new(rng.next_u64());
         let mut attempts = 0;
         while disk.faults_fired().total() < wanted && disk.fault_armed() {
             attempts += 1;
             if attempts > 100_000 {
                 return Err(format!("{kind:?} on {target:?} ({trigger:?}) never fired"));
             }
-            if let Err(e) = committer.checkpoint(*rng.pick(&modes)) {
+            if let Err(e) = committer.checkpoint(*modes_rng.pick(&modes)) {
                 if !is_io_error(&e) {
                     return Err(format!("checkpoint: unexpected error {e:?}"));
                 }
@@ -279,10 +281,14 @@ fn one_fault(disk: &Disk, committer: &Committer, rng: &mut Rng) -> Result<(), St
 #[test]
 fn random_faults_while_writers_submit_lose_nothing_acknowledged() {
     let seed = Rng::seed_from_env();
-    let mut rng = Rng::new(seed);
+    println!("io faults: seed {seed}");
     let (runs, episodes) = if soak() { (40, 60) } else { (3, 25) };
     let totals = Mutex::new(Totals::default());
     for run in 0..runs {
+        // Generator 0 of a run sets it up and ends it; episode `e` draws from generator
+        // `e + 1`.
+        let run_seed = Rng::derive(seed, run, 0);
+        let mut rng = Rng::new(run_seed);
         let disk = Disk::new(rng.next_u64()).unwrap();
         // A small page cache spills frames to the -wal file in the middle of a batch, so
         // that faults also hit single statements, not only COMMIT.
@@ -292,7 +298,7 @@ fn random_faults_while_writers_submit_lose_nothing_acknowledged() {
         let (stop, next_id) = (AtomicBool::new(false), AtomicU64::new(0));
         let seeds: Vec<u64> = (0..WRITERS).map(|_| rng.next_u64()).collect();
         let mut ending = Ending::Clean;
-        let context = |what: &str| format!("seed {seed}, run {run}: {what}");
+        let context = |what: &str| format!("seed {seed} (run seed {run_seed}), run {run}: {what}");
         std::thread::scope(|scope| {
             let writers: Vec<_> = seeds
                 .into_iter()
@@ -314,10 +320,12 @@ fn random_faults_while_writers_submit_lose_nothing_acknowledged() {
                 })
                 .collect();
             for episode in 0..episodes {
+                let episode_seed = Rng::derive(seed, run, episode + 1);
+                let mut episode_rng = Rng::new(episode_seed);
                 let probe_id = next_id.fetch_add(1, Ordering::SeqCst);
-                let result = one_fault(&disk, &committer, &mut rng).and_then(|()| {
+                let result = one_fault(&disk, &committer, &mut episode_rng).and_then(|()| {
                     // The fault is cleared: the committer must be working again.
-                    let probe = Tagged::random(probe_id, WRITERS, &mut rng);
+                    let probe = Tagged::random(probe_id, WRITERS, &mut episode_rng);
                     ledger.lock().unwrap().submitted(probe.id);
                     committer.transaction(probe.transaction()).map_err(|e| {
                         format!("the first transaction after the fault failed: {e}")
@@ -327,7 +335,12 @@ fn random_faults_while_writers_submit_lose_nothing_acknowledged() {
                 });
                 if let Err(e) = result {
                     stop.store(true, Ordering::SeqCst);
-                    panic!("{}", context(&format!("episode {episode}: {e}")));
+                    panic!(
+                        "{}",
+                        context(&format!(
+                            "episode {episode} (episode seed {episode_seed}): {e}"
+                        ))
+                    );
                 }
                 totals.lock().unwrap().episodes += 1;
             }
@@ -343,9 +356,10 @@ fn random_faults_while_writers_submit_lose_nothing_acknowledged() {
                 Ending::Clean => {}
                 Ending::PowerLoss => disk.cut_power_after(1 + rng.below(50)),
                 Ending::PowerLossAfterFsyncError => {
+                    // Counted before arming: a writer's fsync may hit the fault at once.
+                    let fired = disk.faults_fired().total();
                     disk.cut_power_at_next_fault();
                     disk.inject(FaultKind::FsyncEio, Target::Wal, Trigger::Nth(1));
-                    let fired = disk.faults_fired().total();
                     if !disk.wait_faults_fired(fired + 1, WAIT) {
                         stop.store(true, Ordering::SeqCst);
                         panic!("{}", context("the last fault never fired"));
@@ -374,7 +388,8 @@ fn random_faults_while_writers_submit_lose_nothing_acknowledged() {
             );
         }
         let loss = *rng.pick(&Loss::ALL);
-        disk.apply_power_loss(&mut rng, loss)
+        // Restoring draws once per unsynced write, a number that depends on timing.
+        disk.apply_power_loss(&mut Rng::new(rng.next_u64()), loss)
             .unwrap_or_else(|e| panic!("{}", context(&e)));
         let snapshot = ledger::read(&disk.path("db")).unwrap_or_else(|e| panic!("{}", context(&e)));
         let tally = ledger

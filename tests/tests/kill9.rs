@@ -21,6 +21,7 @@ const THREADS: u64 = 8;
 #[test]
 fn kill_9_never_loses_an_acknowledged_transaction() {
     let seed = Rng::seed_from_env();
+    println!("kill -9: seed {seed}");
     let mut rng = Rng::new(seed);
     let rounds = if soak() { 60 } else { 5 };
     let dir = tempfile::tempdir().unwrap();

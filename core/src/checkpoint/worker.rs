@@ -32,7 +32,8 @@ const CATCH_UP_SMALL_FRAMES: i64 = 64;
 
 /// The scheduler thread's state.
 pub(super) struct Worker {
-    /// The checkpoint connection (its busy timeout is `checkpoint_busy_timeout_ms`).
+    /// The checkpoint connection, opened with a busy timeout of `checkpoint_busy_timeout_ms`;
+    /// each exclusive checkpoint sets it to what is left of `busy_timeout` for its last step.
     conn: Connection,
     /// The -wal file, whose size is recorded around checkpoints.
     wal_path: PathBuf,

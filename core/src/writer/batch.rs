@@ -24,9 +24,10 @@
 //! and checkpoints sync it first), and only then do promises resolve: a resolved promise is
 //! as durable as ever. After a crash before that sync, WAL recovery keeps a prefix of the
 //! batch's commits, each whole or not at all (frame checksums and commit markers), and no
-//! promise of the batch had resolved. If the batch fails after a commit midway, the
-//! transactions committed midway are rejected with an error saying that whether they are
-//! in the database is unknown. Readers may see a commit midway before its promises resolve.
+//! promise of the batch had resolved. If the batch fails after a commit midway, the WAL is
+//! synced all the same and the transactions committed midway get their results; only if
+//! that sync fails too are they rejected with an error saying that whether they are in the
+//! database is unknown. Readers may see a commit midway before its promises resolve.
 //! A batch with a statement that mentions `synchronous` is never committed midway (that
 //! statement could read the lowered level), nor is one on a file system without power-safe
 //! overwrite (a commit with `synchronous=FULL` would pad its last frame to a sector there).
@@ -46,10 +47,11 @@ use super::Job;
 /// sync; from 16 to 64 the difference is within noise.
 const RERUN_BUDGET: usize = 32;
 
-/// Executes the batch. `Err` means the batch as a whole failed.
+/// Executes the batch. `Err` means the batch as a whole failed; the transactions it
+/// committed midway before then still get their results (see [`BatchFailure::answer`]).
 pub(super) fn run(db: &mut WriteConn, jobs: &[Job]) -> Result<Vec<Outcome>, BatchFailure> {
     db.prepare()
-        .map_err(|error| BatchFailure::new(error, 0, Vec::new()))?;
+        .map_err(|error| BatchFailure::new(error, Vec::new()))?;
     let mut run = BatchRun {
         db,
         jobs,
@@ -91,48 +93,54 @@ impl Answer {
 pub(super) struct BatchFailure {
     /// Why it failed.
     pub(super) error: Error,
-    /// The first `unsynced` transactions were committed midway, without a sync, before it.
-    unsynced: usize,
-    /// Transactions already rejected by their own statements (they changed nothing, so
-    /// that answer stands), by index.
-    rejected: Vec<Option<Error>>,
+    /// The first `midway` transactions were committed (midway, or by a COMMIT whose sync
+    /// failed) before it.
+    midway: usize,
+    /// Why the fate of those is unknown: the WAL sync that makes them durable failed.
+    /// `None` when they are durable. Boxed: a failure travels in every `Result` of a batch.
+    unsynced: Option<Box<Error>>,
+    /// Each transaction's outcome in its latest run, if it ran. Those of the transactions
+    /// committed midway stand once synced, and so do rejections by a transaction's own
+    /// statements (they changed nothing).
+    outcomes: Vec<Option<Outcome>>,
 }
 
 impl BatchFailure {
-    /// A failure after the first `unsynced` transactions were committed midway, given
-    /// the outcomes known so far.
-    fn new(error: Error, unsynced: usize, outcomes: Vec<Option<Outcome>>) -> BatchFailure {
-        let rejected = outcomes
-            .into_iter()
-            .map(|o| o.and_then(Result::err))
-            .collect();
+    /// A failure before anything was committed, given the outcomes known so far.
+    fn new(error: Error, outcomes: Vec<Option<Outcome>>) -> BatchFailure {
         BatchFailure {
             error,
-            unsynced,
-            rejected,
+            midway: 0,
+            unsynced: None,
+            outcomes,
         }
     }
 
     /// Whether transactions were committed (midway) before the failure.
     pub(super) fn committed_midway(&self) -> bool {
-        self.unsynced > 0
+        self.midway > 0
     }
 
-    /// The answer of transaction `i`: its own rejection, or the batch's error (saying that
-    /// the fate of a transaction committed midway is unknown).
-    pub(super) fn answer(&self, i: usize) -> Answer {
-        let (outcome, label) = match self.rejected.get(i) {
-            Some(Some(own)) => (Err(own.clone()), TxOutcome::Failed),
-            _ if i < self.unsynced => (Err(self.fate_unknown()), TxOutcome::Aborted),
+    /// The answer of transaction `i` (taken: ask once per transaction): its own rejection,
+    /// its result if it was committed midway and synced, an error saying that its fate is
+    /// unknown if it was committed but the sync failed, or else the batch's error.
+    pub(super) fn answer(&mut self, i: usize) -> Answer {
+        let ran = self.outcomes.get_mut(i).and_then(Option::take);
+        let (outcome, label) = match ran {
+            Some(Err(own)) => (Err(own), TxOutcome::Failed),
+            Some(Ok(result)) if i < self.midway => match &self.unsynced {
+                None => (Ok(result), TxOutcome::Committed),
+                Some(error) => (Err(Self::fate_unknown(error)), TxOutcome::Aborted),
+            },
             _ => (Err(self.error.clone()), TxOutcome::Aborted),
         };
         Answer { outcome, label }
     }
 
-    /// The error of a transaction committed midway: it was written to the WAL but never
-    /// synced, so whether it survives is not known.
-    fn fate_unknown(&self) -> Error {
-        match &self.error {
+    /// The error of a committed transaction whose WAL sync failed with `error`: it was
+    /// written to the WAL but never synced, so whether it survives is not known.
+    fn fate_unknown(error: &Error) -> Error {
+        match error {
             Error::Sqlite {
                 code,
                 extended_code,
@@ -270,14 +278,21 @@ impl BatchRun<'_> {
     /// The batch's final COMMIT; after commits midway with `synchronous` lowered, the sync
     /// that makes all of them durable.
     fn finish(mut self) -> Result<Vec<Outcome>, BatchFailure> {
+        #[cfg(test)]
+        if let Some(e) = self.db.injected_commit_failure() {
+            return Err(self.fail(e.with_context("COMMIT failed")));
+        }
         self.db
             .exec("COMMIT")
             .map_err(|e| self.fail(e.with_context("COMMIT failed")))?;
         if let Err(e) = self.db.sync_if_lowered() {
-            let all = self.outcomes.len();
-            let outcomes = std::mem::take(&mut self.outcomes);
             let error = e.with_context("COMMIT failed: syncing the WAL");
-            return Err(BatchFailure::new(error, all, outcomes));
+            return Err(BatchFailure {
+                error: error.clone(),
+                midway: self.outcomes.len(),
+                unsynced: Some(Box::new(error)),
+                outcomes: std::mem::take(&mut self.outcomes),
+            });
         }
         Ok(self
             .outcomes
@@ -293,11 +308,24 @@ impl BatchRun<'_> {
     }
 
     /// Ends a failed batch: rolls back what is still open (if that fails too, the next
-    /// batch tries again first) and returns the failure.
+    /// batch tries again first) and returns the failure. After commits midway it syncs the
+    /// WAL (as the final COMMIT would have), so that those transactions count as committed.
     fn fail(&mut self, error: Error) -> BatchFailure {
         self.db.roll_back_if_open();
-        let outcomes = std::mem::take(&mut self.outcomes);
-        BatchFailure::new(error, self.unsynced, outcomes)
+        let unsynced = if self.unsynced > 0 {
+            self.db
+                .sync_if_lowered()
+                .err()
+                .map(|e| Box::new(e.with_context("syncing the WAL after the batch failed")))
+        } else {
+            None
+        };
+        BatchFailure {
+            error,
+            midway: self.unsynced,
+            unsynced,
+            outcomes: std::mem::take(&mut self.outcomes),
+        }
     }
 
     /// Whether this batch may commit midway (decided once per batch): always with

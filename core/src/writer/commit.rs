@@ -41,7 +41,7 @@ impl Writer {
                     duration,
                 }
             }
-            Err(failure) => {
+            Err(mut failure) => {
                 self.resolve(&mut jobs, (0..size).map(|i| failure.answer(i)));
                 Event::BatchFailed {
                     size,

@@ -48,6 +48,10 @@ struct TestHooks {
     panic_in_batch: bool,
     /// Rollbacks of a transaction left open that are still to fail.
     failing_rollbacks: usize,
+    /// Fail the next final COMMIT of a batch.
+    failing_final_commit: bool,
+    /// Fail the next WAL sync.
+    failing_sync: bool,
 }
 
 impl WriteConn {
@@ -181,8 +185,32 @@ impl WriteConn {
             Msg::Panic => self.hooks.panic_in_batch = true,
             Msg::LeaveTransactionOpen => drop(self.conn.execute_batch("BEGIN")),
             Msg::FailRollbacks(n) => self.hooks.failing_rollbacks = n,
+            Msg::FailFinalCommit => self.hooks.failing_final_commit = true,
+            Msg::FailSync => self.hooks.failing_sync = true,
             Msg::Tx(..) | Msg::Flush(_) | Msg::Close => {}
         }
+    }
+
+    /// Once after [`Msg::FailFinalCommit`]: the error a batch's final COMMIT fails with.
+    #[cfg(test)]
+    pub(super) fn injected_commit_failure(&mut self) -> Option<Error> {
+        std::mem::take(&mut self.hooks.failing_final_commit).then(|| {
+            Error::from_code(
+                ffi::SQLITE_IOERR_WRITE,
+                "disk I/O error (injected by a test)".into(),
+            )
+        })
+    }
+
+    /// Once after [`Msg::FailSync`]: the error the WAL sync fails with.
+    #[cfg(test)]
+    pub(super) fn injected_sync_failure(&mut self) -> Option<Error> {
+        std::mem::take(&mut self.hooks.failing_sync).then(|| {
+            Error::from_code(
+                ffi::SQLITE_IOERR_FSYNC,
+                "disk I/O error (injected by a test)".into(),
+            )
+        })
     }
 
     /// Panics once after [`Msg::Panic`], inside the batch that runs next.

@@ -26,14 +26,21 @@ pub(crate) enum Msg {
     /// Makes the next `n` rollbacks of a transaction left open fail.
     #[cfg(test)]
     FailRollbacks(usize),
+    /// Makes the final COMMIT of the next batch that gets that far fail.
+    #[cfg(test)]
+    FailFinalCommit,
+    /// Makes the next WAL sync fail.
+    #[cfg(test)]
+    FailSync,
 }
 
 /// How callers hand work to the writer without holding a lock, so that nothing is held
 /// while a submitter waits for room in a full queue.
 ///
-/// A caller enters (`inflight` + 1) before it checks `closed`, and leaves once its send has
-/// returned. `close` sets `closed`; a writer that has seen it stops only once the queue is
-/// empty and nobody is inside. Both sides use SeqCst, so a caller that saw `closed == false`
+/// A caller that finds `closed` set is refused without being counted. Otherwise it enters
+/// (`inflight` + 1), checks `closed` again, and leaves once its send has returned. `close`
+/// sets `closed`; a writer that has seen it stops only once the queue is empty and nobody
+/// is inside. Both sides use SeqCst, so a caller that saw `closed == false` after entering
 /// is counted by the time the writer looks, or its message is already queued: nothing is
 /// left in the queue, and nobody waits for a writer that has stopped.
 #[derive(Default)]
@@ -48,6 +55,10 @@ impl Intake {
     /// Enters, unless closing started. The caller stays inside (keeps the guard) until its
     /// send has returned.
     pub(crate) fn enter(&self) -> Option<Entered<'_>> {
+        if self.closed.load(Ordering::SeqCst) {
+            return None;
+        }
+        // Counted before the check that matters, so that `close` cannot miss this caller.
         self.inflight.fetch_add(1, Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             self.inflight.fetch_sub(1, Ordering::SeqCst);

@@ -303,6 +303,72 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_sync_after_a_batch_failed_past_commits_midway_leaves_their_fate_unknown() {
+        let (_dir, db, hold) = open_held();
+        db.execute("CREATE TABLE u (k INTEGER PRIMARY KEY, v INTEGER)", ())
+            .unwrap();
+        db.execute("INSERT INTO u VALUES (0, -1)", ()).unwrap();
+        hold.hold(&db);
+        // One batch: enough `OR ROLLBACK` failures to commit midway, then its final COMMIT
+        // fails, and so does the WAL sync that would have made the commits midway durable.
+        db.send_test_message(Msg::FailFinalCommit);
+        db.send_test_message(Msg::FailSync);
+        let pending: Vec<_> = (1..=100i64)
+            .flat_map(|i| {
+                [
+                    Transaction::single("INSERT INTO u (v) VALUES (?)", crate::params![i]),
+                    Transaction::single(
+                        "INSERT OR ROLLBACK INTO u VALUES (0, ?)",
+                        crate::params![-i],
+                    ),
+                ]
+            })
+            .map(|tx| db.submit(tx).unwrap())
+            .collect();
+        hold.release();
+        let (mut unknown, mut failed) = (Vec::new(), Vec::new());
+        for (i, p) in pending.iter().enumerate() {
+            let err = match p.wait_timeout(PATIENCE) {
+                Err(Error::Timeout) | Ok(_) => panic!("transaction {i} was not rejected"),
+                Err(e) => e,
+            };
+            let message = err.to_string();
+            if i % 2 == 1 {
+                assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_PRIMARYKEY", "{err:?}");
+            } else if message.contains("whether it is in the database is unknown") {
+                assert_eq!(err.code_name(), "SQLITE_IOERR_FSYNC", "{err:?}");
+                assert!(
+                    message.starts_with("syncing the WAL after the batch failed: disk I/O error"),
+                    "{message}"
+                );
+                assert!(failed.is_empty(), "{i} is unknown after a plain failure");
+                unknown.push(i as i64 / 2 + 1);
+            } else {
+                assert_eq!(
+                    message,
+                    "COMMIT failed: disk I/O error (injected by a test)"
+                );
+                failed.push(i as i64 / 2 + 1);
+            }
+        }
+        assert!(!unknown.is_empty(), "nothing was committed midway");
+        assert!(!failed.is_empty(), "everything was committed midway");
+        // The next batch commits; none of the plainly failed transactions is there.
+        db.execute("INSERT INTO u (v) VALUES (0)", ()).unwrap();
+        let rows = db.query("SELECT v FROM u WHERE v > 0", ()).unwrap();
+        let present: Vec<i64> = rows
+            .rows
+            .iter()
+            .map(|r| match r[0] {
+                crate::Value::Integer(v) => v,
+                ref other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(present.iter().all(|v| !failed.contains(v)), "{present:?}");
+        db.close().unwrap();
+    }
+
+    #[test]
     fn a_transaction_left_open_is_rolled_back_before_the_next_batch() {
         let (_dir, db, _hold) = open_held();
         db.execute("INSERT INTO t VALUES (1)", ()).unwrap();

@@ -44,6 +44,10 @@ impl WriteConn {
     /// batch tries again before it begins.
     pub(super) fn sync_if_lowered(&mut self) -> Result<()> {
         if self.synchronous == Synchronous::Lowered {
+            #[cfg(test)]
+            if let Some(e) = self.injected_sync_failure() {
+                return Err(e);
+            }
             self.sync_wal()?;
             drop(self.restore_synchronous());
         }
