@@ -157,4 +157,6 @@ export declare class Committer {
   readonly closed: boolean;
   /** Commits everything submitted, settles every promise, closes the database. Idempotent. */
   close(): Promise<void>;
+  /** `close()`, for `await using db = new Committer(path)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }

@@ -177,17 +177,17 @@ class Inflight {
     this.waiters = []; // { ready: () => boolean, resolve }
     this.batches = []; // batches received and not fully settled yet, in order
     this.offset = 0; // completions of batches[0] already settled
-    this.nativeRef = null; // WeakRef to the native committer
     this.busy = null; // the native committer, strongly, while anything is pending
   }
 
-  /** Records an accepted submission; references the event loop on the first one. */
-  add(entry) {
+  /**
+   * Records a submission `native` accepted; on the first one, references the event loop
+   * and holds `native` until nothing is pending.
+   */
+  add(entry, native) {
     if (this.busy === null) {
-      const n = this.nativeRef.deref();
-      if (n === undefined) return;
-      n.ref();
-      this.busy = n;
+      native.ref();
+      this.busy = native;
     }
     this.pending.set(entry.token, entry);
   }
@@ -304,7 +304,6 @@ class Committer {
     const opened = native.open(path, opts, (flat) => inflight.onBatch(flat));
     if (!(opened instanceof native.NativeCommitter)) throw new LitecommitError(opened);
     this.#native = opened;
-    inflight.nativeRef = new WeakRef(opened);
     this.#inflight = inflight;
   }
 
@@ -370,7 +369,7 @@ class Committer {
         return reject(e);
       }
       if (err) reject(new LitecommitError(err));
-      else inflight.add(entry);
+      else inflight.add(entry, native);
     });
   }
 
@@ -440,6 +439,17 @@ class Committer {
     }
     return this.#closing;
   }
+}
+
+// `await using db = new Committer(...)` closes it, where the runtime has the symbol.
+if (typeof Symbol.asyncDispose === 'symbol') {
+  Object.defineProperty(Committer.prototype, Symbol.asyncDispose, {
+    value: function asyncDispose() {
+      return this.close();
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 function flattenTransaction(statements) {

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
 
 use litecommit::{Committer, Error as CoreError, Transaction, Wait};
 
@@ -45,7 +46,8 @@ struct Waiting {
 
 /// The state shared by a committer's JavaScript object, pool tasks and exit hooks.
 pub struct Shared {
-    pub core: Committer,
+    /// Shared so that a close after garbage collection can run on a thread of its own.
+    pub core: Arc<Committer>,
     pub sink: Arc<Sink>,
     capacity: usize,
     waiting: Mutex<Waiting>,
@@ -56,7 +58,7 @@ impl Shared {
     pub fn new(core: Committer, sink: Arc<Sink>) -> Shared {
         Shared {
             capacity: core.config().queue_capacity,
-            core,
+            core: Arc::new(core),
             sink,
             waiting: Mutex::new(Waiting::default()),
         }
@@ -138,11 +140,18 @@ impl Shared {
         self.waiting().list.front().map(|(token, _)| *token)
     }
 
-    /// Runs a flush barrier, counted in `in_core` while it takes a queue slot.
+    /// Runs a flush barrier, counted in `in_core` while it takes a queue slot; then moves
+    /// in what waits, since no batch (whose arrival drains too) may follow the barrier.
     pub fn flush(&self) -> CoreResult<()> {
-        self.sink.in_core.fetch_add(1, Ordering::AcqRel);
+        {
+            // Counted under the lock every `offer` holds: an `offer` that saw room queues
+            // before this barrier is sent, and one after it counts the barrier's slot.
+            let _waiting = self.waiting();
+            self.sink.in_core.fetch_add(1, Ordering::AcqRel);
+        }
         let flushed = self.core.flush();
         self.sink.in_core.fetch_sub(1, Ordering::AcqRel);
+        self.drain();
         flushed
     }
 
@@ -172,8 +181,20 @@ impl Shared {
 }
 
 impl Drop for Shared {
-    /// Garbage-collected unclosed: nothing accepted is dropped.
+    /// Garbage-collected unclosed: nothing accepted is dropped. With nothing in the core or
+    /// waiting, the close (a checkpoint and an fsync) runs on a thread of its own so that it
+    /// does not stall the JavaScript thread, where the garbage collector drops this.
     fn drop(&mut self) {
+        let idle = self.waiting().list.is_empty() && self.sink.in_core.load(Ordering::Acquire) == 0;
+        if idle && !self.core.is_closed() {
+            let core = Arc::clone(&self.core);
+            let closing = thread::Builder::new()
+                .name("litecommit-close".into())
+                .spawn(move || drop(core.close()));
+            if closing.is_ok() {
+                return;
+            }
+        }
         let _ = catch_unwind(AssertUnwindSafe(|| self.shutdown()));
     }
 }

@@ -2,9 +2,10 @@
 //! writer thread, which makes ONE threadsafe-function call; on the JavaScript thread the
 //! batch becomes a [`JsBatch`], from which index.js settles every promise of the batch.
 
+use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use litecommit::{BatchSink, Outcome};
+use litecommit::{BatchSink, Error as CoreError, Outcome};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env};
@@ -97,24 +98,70 @@ fn batch_to_js(env: sys::napi_env, batch: JsBatch) -> Result<sys::napi_value> {
             numbers.extend_from_slice(&[token as f64, DONE_SIMPLE, changes, rowid]);
             continue;
         }
+        let (status, extra) = completion_to_js(env, outcome)?;
+        numbers.extend_from_slice(&[token as f64, status, 0.0, 0.0]);
         let extras = match &mut extras {
             Some(list) => list,
             None => extras.insert(js_env.create_array(0)?),
         };
-        match outcome {
-            Ok(result) => {
-                numbers.extend_from_slice(&[token as f64, DONE_FULL, 0.0, 0.0]);
-                extras.set(i as u32, tx_to_js(env, result)?)?;
-            }
-            Err(e) => {
-                numbers.extend_from_slice(&[token as f64, DONE_ERROR, 0.0, 0.0]);
-                extras.set(i as u32, ErrorInfo::from(&e))?;
-            }
-        }
+        extras.set(i as u32, extra)?;
     }
     let mut pair = js_env.create_array(2)?;
     // Copied into V8's heap: external memory would make V8 run full GCs far more often.
     pair.set(0, Float64ArraySlice::copy_from(&js_env, &numbers)?)?;
     pair.set(1, extras)?;
     to_js(env, pair)
+}
+
+/// One completion that is not simple: `(DONE_FULL, result)` or `(DONE_ERROR, error)`.
+/// A committed result that JavaScript cannot hold (a string beyond V8's length limit, a
+/// property assignment that throws) becomes this completion's error alone: the rest of
+/// the batch still settles normally.
+fn completion_to_js(env: sys::napi_env, outcome: Outcome) -> Result<(f64, sys::napi_value)> {
+    let error = match outcome {
+        Ok(result) => match guard(|| tx_to_js(env, result)) {
+            Ok(value) => return Ok((DONE_FULL, value)),
+            Err(e) => unrepresentable(env, &e),
+        },
+        Err(e) => ErrorInfo::from(&e),
+    };
+    Ok((DONE_ERROR, to_js(env, error)?))
+}
+
+/// The error of a transaction that committed but whose result failed to convert with `e`.
+fn unrepresentable(env: sys::napi_env, e: &napi::Error) -> ErrorInfo {
+    let reason = take_exception(env).unwrap_or_else(|| {
+        if e.reason.is_empty() {
+            e.status.to_string()
+        } else {
+            e.reason.clone()
+        }
+    });
+    ErrorInfo {
+        message: format!("committed, but the result cannot be represented in JavaScript: {reason}"),
+        ..ErrorInfo::from(&CoreError::Internal(String::new()))
+    }
+}
+
+/// The JavaScript exception a failed conversion left pending, as text, cleared so that the
+/// other conversions of the batch can go on.
+fn take_exception(env: sys::napi_env) -> Option<String> {
+    let mut pending = false;
+    let status = unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if status != sys::Status::napi_ok || !pending {
+        return None;
+    }
+    let mut exception = ptr::null_mut();
+    unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) };
+    let mut text = ptr::null_mut();
+    let status = unsafe { sys::napi_coerce_to_string(env, exception, &mut text) };
+    let text = (status == sys::Status::napi_ok)
+        .then(|| unsafe { String::from_napi_value(env, text) }.ok())
+        .flatten();
+    if text.is_none() {
+        // Its toString() threw in turn: clear that one too.
+        let mut again = ptr::null_mut();
+        unsafe { sys::napi_get_and_clear_last_exception(env, &mut again) };
+    }
+    Some(text.unwrap_or_else(|| "a JavaScript exception".to_string()))
 }

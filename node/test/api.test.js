@@ -304,3 +304,14 @@ test('close is idempotent and every call after it fails with LITECOMMIT_CLOSED',
   assert.throws(() => db.stats(), closed);
   await db.close();
 });
+
+test('Symbol.asyncDispose closes the committer (await using)', { skip: typeof Symbol.asyncDispose !== 'symbol' }, async () => {
+  const db = await open();
+  const pending = db.execute('INSERT INTO kv VALUES (?, ?)', ['a', 1]);
+  const disposed = db[Symbol.asyncDispose]();
+  assert.equal(db.closed, true);
+  assert.equal(await disposed, undefined);
+  assert.equal((await pending).changes, 1, 'what was submitted before committed');
+  await assert.rejects(db.execute('INSERT INTO kv VALUES (?, ?)', ['b', 2]), { code: 'LITECOMMIT_CLOSED' });
+  assert.equal(db[Symbol.asyncDispose](), db.close(), 'the same promise as close()');
+});

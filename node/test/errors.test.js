@@ -69,6 +69,43 @@ test('SQL errors and refused statements', async () => {
   await db.close();
 });
 
+test('a committed result JavaScript cannot hold rejects its own promise; the rest of its batch settles', async () => {
+  // A linger far longer than the test: the flush below ends the one batch of all three.
+  const db = new Committer(tempDb(), { lingerMs: 600_000, checkpoint: false });
+  await Promise.all([db.execute('CREATE TABLE t (v INTEGER)'), db.flush()]);
+  // Assigning a column of this name to a row object throws, so the addon cannot build the
+  // result of the statement returning it (as with a string beyond V8's length limit).
+  Object.defineProperty(Object.prototype, 'unrepresentable', {
+    set() {
+      throw new Error('no column of this name here');
+    },
+    configurable: true,
+  });
+  try {
+    const before = db.stats().batches;
+    const outcomes = Promise.allSettled([
+      db.execute('INSERT INTO t VALUES (1) RETURNING v'),
+      db.execute('INSERT INTO t VALUES (2) RETURNING v AS unrepresentable'),
+      db.transaction([['INSERT INTO t VALUES (3)'], ['SELECT count(*) AS n FROM t']]),
+    ]);
+    await db.flush();
+    const [first, bad, last] = await outcomes;
+    assert.equal(db.stats().batches - before, 1, 'one batch');
+    assert.deepEqual(first, { status: 'fulfilled', value: { changes: 1, lastInsertRowid: 1, rows: [{ v: 1 }] } });
+    assert.equal(bad.status, 'rejected');
+    assert.ok(bad.reason instanceof LitecommitError);
+    assert.equal(bad.reason.code, 'LITECOMMIT_INTERNAL');
+    assert.match(bad.reason.message, /^committed, but the result cannot be represented in JavaScript: .*no column of this name here/);
+    assert.equal(last.status, 'fulfilled');
+    assert.deepEqual(last.value.map((r) => r.rows), [[], [{ n: 3 }]]);
+  } finally {
+    delete Object.prototype.unrepresentable;
+  }
+  // It committed all the same.
+  assert.deepEqual(await db.query('SELECT v FROM t ORDER BY v'), [{ v: 1 }, { v: 2 }, { v: 3 }]);
+  await db.close();
+});
+
 test('a held write lock turns into SQLITE_BUSY once busyTimeoutMs runs out', async () => {
   const path = tempDb();
   const db = new Committer(path, { busyTimeoutMs: 50, checkpoint: false });

@@ -67,12 +67,28 @@ function linkPackage(dir) {
  * keeps every other connection out, even from reading its schema.
  */
 function holdWriteLock(dbPath, { exclusive = false } = {}) {
+  return holdInPython(
+    dbPath,
+    exclusive
+      ? ["c.execute('PRAGMA journal_mode=DELETE')", "c.execute('CREATE TABLE IF NOT EXISTS held (v)')", "c.execute('BEGIN EXCLUSIVE')"]
+      : ["c.execute('BEGIN IMMEDIATE')"],
+  );
+}
+
+/**
+ * Holds a read transaction on `dbPath` from another process until `release()` is called:
+ * meanwhile no checkpoint can copy what was committed after it started into the database.
+ */
+function holdReadSnapshot(dbPath) {
+  return holdInPython(dbPath, ["c.execute('BEGIN')", "c.execute('SELECT count(*) FROM sqlite_schema').fetchall()"]);
+}
+
+/** Runs `statements` on a Python sqlite3 connection `c` to `dbPath`, then holds it open until `release()`. */
+function holdInPython(dbPath, statements) {
   const script = [
     'import sqlite3, sys',
     'c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)',
-    ...(exclusive
-      ? ["c.execute('PRAGMA journal_mode=DELETE')", "c.execute('CREATE TABLE IF NOT EXISTS held (v)')", "c.execute('BEGIN EXCLUSIVE')"]
-      : ["c.execute('BEGIN IMMEDIATE')"]),
+    ...statements,
     "print('locked', flush=True)",
     'sys.stdin.readline()',
     "c.execute('COMMIT')",
@@ -108,4 +124,4 @@ async function waitUntil(ready, what, timeoutMs = 60_000) {
   }
 }
 
-module.exports = { NODE_DIR, tempDir, tempDb, run, runScript, linkPackage, holdWriteLock, waitUntil };
+module.exports = { NODE_DIR, tempDir, tempDb, run, runScript, linkPackage, holdWriteLock, holdReadSnapshot, waitUntil };

@@ -4,7 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Committer } = require('..');
-const { tempDb, runScript } = require('./helpers');
+const { tempDb, runScript, holdReadSnapshot } = require('./helpers');
 
 const writes = (n, options = {}) => `
 const { Committer } = require('litecommit');
@@ -91,4 +91,64 @@ test('an uncaught exception with more writes in flight than the queue holds: eve
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /boom/);
   assert.equal(await count(path), 50000);
+});
+
+test('a committer garbage-collected unclosed closes off the JavaScript thread, losing nothing', async () => {
+  const path = tempDb();
+  const setup = new Committer(path);
+  await setup.execute('CREATE TABLE t (v INTEGER)');
+  await setup.execute('INSERT INTO t VALUES (1)');
+  await setup.close();
+  // While this reader holds its snapshot, a RESTART checkpoint waits for it (for up to
+  // checkpointBusyTimeoutMs), and so does closing the committer, which stops the
+  // checkpoint thread.
+  const reader = await holdReadSnapshot(path);
+  let r;
+  try {
+    r = await runScript(
+      `
+const { Committer } = require('litecommit');
+require('node:v8').setFlagsFromString('--expose-gc');
+const gc = require('node:vm').runInNewContext('gc');
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+let collected = false;
+const registry = new FinalizationRegistry(() => (collected = true));
+
+async function commitAndForget() {
+  // Every commit crosses the RESTART threshold.
+  const db = new Committer(process.argv[2], {
+    passiveThresholdMb: 0.001,
+    restartThresholdMb: 0.001,
+    checkpointBusyTimeoutMs: 600000,
+  });
+  await db.execute('INSERT INTO t VALUES (2)');
+  while (!db.stats().checkpointRunning) await turn();
+  registry.register(db, 'db');
+}
+
+(async () => {
+  await commitAndForget();
+  while (!collected) {
+    gc();
+    await turn();
+  }
+  // The native half's finalizer has run by now (the collection queued it before the
+  // registry's callback); more turns of the event loop show the thread is free.
+  for (let i = 0; i < 10; i++) {
+    gc();
+    await turn();
+  }
+  console.log('collected');
+})();
+`,
+      [path],
+      { timeoutMs: 300_000 },
+    );
+  } finally {
+    await reader.release();
+  }
+  assert.equal(r.timedOut, false, 'the event loop went on while the close waited for the checkpoint');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'collected');
+  assert.equal(await count(path), 2);
 });

@@ -42,6 +42,12 @@ async function main(): Promise<void> {
       console.log(code, index, e.errno, e.extendedCode, e.message);
     }
   }
+  {
+    await using scoped = new Committer('scoped.db');
+    await scoped.execute('SELECT 1');
+  }
+  const disposed: Promise<void> = new Committer('disposed.db')[Symbol.asyncDispose]();
+  await disposed;
   const registry: RegistryLike = { registerMetric() {} };
   registerMetrics(db, registry);
   const families = parse(text);
