@@ -6,11 +6,13 @@
 //!
 //! Callbacks run on the committer's writer thread, once per transaction, after its batch
 //! committed. While a callback runs, no other batch commits, so a callback must return
-//! quickly and must NOT: block on `litecommit_execute`, `litecommit_pending_wait`,
-//! `litecommit_flush` or `litecommit_close`/`litecommit_committer_free` of the same
-//! committer (the writer would wait for itself: deadlock), block on locks held by threads
-//! that wait for this committer, or unwind (C++ exceptions, longjmp) out of the callback. It
-//! may submit new transactions with `litecommit_try_submit` or
+//! quickly and must NOT: wait in `litecommit_pending_wait` for a transaction of the same
+//! committer that is not committed yet (the writer would wait for itself), free the
+//! committer, block on locks held by threads that wait for this committer, or unwind (C++
+//! exceptions, longjmp) out of the callback. Calls that would wait for the writer
+//! (`litecommit_execute`, `litecommit_flush`, blocking submits) fail there at once with
+//! `SQLITE_MISUSE`, and `litecommit_close` returns at once while the writer finishes
+//! closing. It may submit new transactions with `litecommit_try_submit` or
 //! `litecommit_submit_queue(..., block = 0)`, store the result, signal a condition variable,
 //! or write to a pipe.
 
