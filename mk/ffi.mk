@@ -19,7 +19,7 @@ ffi-lib: ## build the C library (target/release/liblitecommit.a and .so)
 header: ## regenerate include/litecommit.h from ffi/src
 	$(CARGO) run -q -p litecommit-ffi --example generate_header
 
-$(FFI_OUT)/%: bindings/c/%.c include/litecommit.h $(FFI_LIB) | $(FFI_OUT)
+$(FFI_OUT)/%: bindings/c/%.c bindings/c/check.h include/litecommit.h $(FFI_LIB) | $(FFI_OUT)
 	$(CC) $(FFI_CFLAGS) -o $@ $< $(FFI_LDLIBS)
 
 $(FFI_OUT):

@@ -12,20 +12,7 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond) {                                                              \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            litecommit_error_info e_;                                            \
-            litecommit_last_error(&e_);                                          \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s: %s)\n",    \
-                    __FILE__, __LINE__, #cond, e_.code_name, e_.message);        \
-        }                                                                        \
-    } while (0)
-
-#define OK(call) CHECK((call) == LITECOMMIT_OK)
+#include "check.h"
 
 static char dir[256];
 
