@@ -1,5 +1,6 @@
-/* The CHECK/OK macros shared by the C test programs: count passes and failures, and print
- * each failure with the library's last error. Each program defines `passed` and `failed`. */
+/* What the C test programs share: the CHECK/OK macros, which count passes and failures and
+ * print each failure with the library's last error (each program defines `passed` and
+ * `failed`), and exec_sql. */
 #ifndef LITECOMMIT_TEST_CHECK_H
 #define LITECOMMIT_TEST_CHECK_H
 
@@ -21,5 +22,13 @@
     } while (0)
 
 #define OK(call) CHECK((call) == LITECOMMIT_OK)
+
+/* Runs one statement as a transaction, checking that it commits. */
+static void exec_sql(litecommit_committer *db, const char *sql) {
+    litecommit_statement s = {.sql = sql};
+    litecommit_result *r = NULL;
+    OK(litecommit_execute(db, &s, 1, &r));
+    litecommit_result_free(&r);
+}
 
 #endif

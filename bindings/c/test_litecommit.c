@@ -30,13 +30,6 @@ static litecommit_committer *open_db(const char *name) {
     return db;
 }
 
-static void exec_sql(litecommit_committer *db, const char *sql) {
-    litecommit_statement s = {.sql = sql};
-    litecommit_result *r = NULL;
-    OK(litecommit_execute(db, &s, 1, &r));
-    litecommit_result_free(&r);
-}
-
 static int64_t count_rows(litecommit_committer *db, const char *sql) {
     litecommit_statement s = {.sql = sql};
     litecommit_rows *rows = NULL;

@@ -39,13 +39,6 @@ static litecommit_value int_value(int64_t i) {
     return v;
 }
 
-static void exec_sql(litecommit_committer *db, const char *sql) {
-    litecommit_statement s = {.sql = sql};
-    litecommit_result *r = NULL;
-    OK(litecommit_execute(db, &s, 1, &r));
-    litecommit_result_free(&r);
-}
-
 static int64_t query_int(litecommit_committer *db, const char *sql) {
     litecommit_statement s = {.sql = sql};
     litecommit_rows *rows = NULL;

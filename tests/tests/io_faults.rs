@@ -29,6 +29,13 @@ use rusqlite::ffi;
 /// Generous bound on one wait: only a stuck committer reaches it.
 const WAIT: Duration = Duration::from_secs(60);
 const WRITERS: u64 = 3;
+/// Each kind of fault, with the extended code SQLite reports for it.
+const FAULT_CODES: [(FaultKind, i32); 4] = [
+    (FaultKind::WriteEio, ffi::SQLITE_IOERR_WRITE),
+    (FaultKind::FsyncEio, ffi::SQLITE_IOERR_FSYNC),
+    (FaultKind::Enospc, ffi::SQLITE_FULL),
+    (FaultKind::ShortWrite, ffi::SQLITE_FULL),
+];
 /// Transactions that fail with `OR ROLLBACK`: the rest of their batch runs again or is
 /// committed midway.
 const FAILING_PERCENT: u64 = 8;
@@ -74,14 +81,8 @@ fn each_fault_rejects_its_batch_with_its_code_and_the_next_transaction_commits()
     let committer = open(&disk, config(false, 8192));
     let mut rng = Rng::new(1);
     let mut ledger = Ledger::default();
-    let cases = [
-        (FaultKind::WriteEio, ffi::SQLITE_IOERR_WRITE),
-        (FaultKind::FsyncEio, ffi::SQLITE_IOERR_FSYNC),
-        (FaultKind::Enospc, ffi::SQLITE_FULL),
-        (FaultKind::ShortWrite, ffi::SQLITE_FULL),
-    ];
     let mut id = 0;
-    for (kind, code) in cases {
+    for (kind, code) in FAULT_CODES {
         // A commit of one transaction writes at least one frame (a header, then a page) and
         // syncs once: the fault lands on its first or its second write, or on its sync.
         let calls = if kind == FaultKind::FsyncEio { 1 } else { 2 };
@@ -123,13 +124,7 @@ fn a_failed_checkpoint_rejects_no_transaction() {
     let committer = open(&disk, config(false, 8192));
     let mut rng = Rng::new(2);
     let mut ledger = Ledger::default();
-    let cases = [
-        (FaultKind::WriteEio, ffi::SQLITE_IOERR_WRITE),
-        (FaultKind::FsyncEio, ffi::SQLITE_IOERR_FSYNC),
-        (FaultKind::Enospc, ffi::SQLITE_FULL),
-        (FaultKind::ShortWrite, ffi::SQLITE_FULL),
-    ];
-    for (round, (kind, code)) in cases.into_iter().enumerate() {
+    for (round, (kind, code)) in FAULT_CODES.into_iter().enumerate() {
         for i in 0..3 {
             let tagged = Tagged::random(round as u64 * 3 + i, 0, &mut rng);
             ledger.submitted(tagged.id);
