@@ -27,6 +27,7 @@
  *   error       Error details: why a call failed.
  *   values      Statements and values: what a transaction is made of.
  *   results     Results and rows: the outcome of a transaction and the rows of a query.
+ *   snapshot    Read snapshots: several queries that see the database as it was at one moment.
  *   submit      Submitting without waiting: pending handles and completion callbacks.
  *   queue       Completion queues: outcomes collected until the caller polls them.
  *   options     Options of `litecommit_open`.
@@ -42,6 +43,7 @@ struct litecommit_statement;
 struct litecommit_result;
 struct litecommit_rows;
 struct litecommit_statement_result;
+struct litecommit_snapshot;
 struct litecommit_pending;
 struct litecommit_completion_queue;
 struct litecommit_completion;
@@ -412,7 +414,7 @@ typedef struct litecommit_statement {
  * A `litecommit_result` is immutable: any thread may read it, and it is freed once, by
  * whoever owns it. Pointers into it (rows of a statement, column names, text and blob
  * values, error strings) stay valid as long as the result; the same holds for the rows
- * of `litecommit_query`.
+ * of `litecommit_query` and `litecommit_snapshot_query`.
  * @{
  */
 
@@ -510,6 +512,17 @@ litecommit_status litecommit_rows_column_name(const struct litecommit_rows *rows
                                               const char **out);
 
 /**
+ * Stores in `*out` the declared type of column `column` (from 0) as written in its
+ * table's definition ("DATETIME", "VARCHAR(10)"), NUL-terminated; NULL for a column that
+ * is an expression (`1 + 1`, `count(*)`) or was declared without a type.
+ *
+ * Ownership: `*out` is borrowed from `rows`, valid as long as they are.
+ */
+litecommit_status litecommit_rows_column_decltype(const struct litecommit_rows *rows,
+                                                  size_t column,
+                                                  const char **out);
+
+/**
  * Fills `out` with the value at (`row`, `column`), both from 0.
  *
  * Ownership: text and blob pointers in `*out` are borrowed from `rows`, valid as long as
@@ -532,12 +545,74 @@ litecommit_status litecommit_rows_row(const struct litecommit_rows *rows,
                                       size_t n);
 
 /**
- * Frees rows returned by `litecommit_query` and sets `*rows` to NULL (NULL is a no-op).
+ * Frees rows returned by `litecommit_query` or `litecommit_snapshot_query` and sets
+ * `*rows` to NULL (NULL is a no-op).
  *
- * Ownership: takes the rows of `litecommit_query`. Never pass the rows of a
- * `litecommit_statement_result`: the result owns those.
+ * Ownership: takes the rows of `litecommit_query` or `litecommit_snapshot_query`. Never
+ * pass the rows of a `litecommit_statement_result`: the result owns those.
  */
 void litecommit_rows_free(struct litecommit_rows **rows);
+
+/** @} */
+
+/**
+ * @defgroup snapshot Read snapshots: several queries that see the database as it was at one moment.
+ *
+ * `litecommit_snapshot_begin` opens a read transaction on one of the committer's read
+ * connections (waiting while all are busy, as `litecommit_query` does) and fixes it at
+ * once: every `litecommit_snapshot_query` then sees what had committed before the begin,
+ * and nothing that commits later. The snapshot holds its connection, and keeps the
+ * checkpoint scheduler from checkpointing past that moment, until
+ * `litecommit_snapshot_free`: keep it short. A snapshot may be used from any thread;
+ * queries on one snapshot run one after another. `litecommit_close` does not wait for
+ * open snapshots: it closes their connections, and their later queries return
+ * `LITECOMMIT_CLOSED`; they must still be freed. In a forked child every call on a
+ * snapshot returns `LITECOMMIT_FORKED`.
+ * @{
+ */
+
+/**
+ * A read snapshot of a committer's database. Opaque; see `litecommit_snapshot_begin`.
+ */
+typedef struct litecommit_snapshot litecommit_snapshot;
+
+/**
+ * Begins a read snapshot on a read connection of `db`, waiting while all of them are busy.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_snapshot_free` (it may
+ * outlive `db`: freed after `litecommit_committer_free`, it releases what is left).
+ * Borrows `db` for the call.
+ *
+ * @param out receives the snapshot; NULL on failure.
+ * @return `LITECOMMIT_OK`; `LITECOMMIT_CLOSED` once `db` is closed.
+ * @see litecommit_snapshot_query, litecommit_snapshot_free
+ */
+litecommit_status litecommit_snapshot_begin(const struct litecommit_committer *db,
+                                            struct litecommit_snapshot **out);
+
+/**
+ * Runs one read-only statement inside the snapshot. Statements that would end its read
+ * transaction (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...) are refused.
+ *
+ * Ownership: the caller owns `*out`; free it with `litecommit_rows_free`. Borrows the
+ * snapshot; the statement is only read during the call.
+ *
+ * @param out receives the rows; NULL on failure.
+ * @return `LITECOMMIT_OK`; `LITECOMMIT_CLOSED` once the committer is closed.
+ */
+litecommit_status litecommit_snapshot_query(const struct litecommit_snapshot *snapshot,
+                                            const struct litecommit_statement *stmt,
+                                            struct litecommit_rows **out);
+
+/**
+ * Ends a snapshot (its read transaction rolls back and its connection returns to the
+ * read pool), frees it and sets `*snapshot` to NULL. NULL or `*snapshot == NULL` is a
+ * no-op. No other thread may still be using the snapshot. In a forked child it releases
+ * nothing (the connection is the parent's) and only forgets the handle.
+ *
+ * Ownership: takes the snapshot.
+ */
+void litecommit_snapshot_free(struct litecommit_snapshot **snapshot);
 
 /** @} */
 
@@ -910,6 +985,20 @@ typedef struct litecommit_options {
      * Most time one idle incremental vacuum may take, in ms. Default 50.
      */
     uint64_t idle_vacuum_budget_ms;
+    /**
+     * Value of the constant label `db` on every metric (UTF-8, NUL-terminated, read only
+     * during `litecommit_open`). Default NULL: the database file's name.
+     */
+    const char *metrics_label;
+    /**
+     * WAL past which a RESTART may pause the writer for up to `wal_hard_limit_pause_ms`,
+     * in MB. Default 64.
+     */
+    double wal_hard_limit_mb;
+    /**
+     * Longest writer pause of a RESTART past `wal_hard_limit_mb`, in ms. Default 1000.
+     */
+    uint64_t wal_hard_limit_pause_ms;
 } litecommit_options;
 
 /**

@@ -1,8 +1,11 @@
 # Benchmarks (bench/, crate litecommit-bench).
 #   make demo         checkpoint strategies: 200,000 transactions per configuration, inline
 #                     autocheckpoint vs a stat trigger (PASSIVE when the -wal file exceeds
-#                     4 MB, RESTART at 16 MB) vs litecommit, plus the checkpoint-starvation
-#                     scenario (DEMO_ARGS=--short for a quick run)
+#                     4 MB, RESTART at 16 MB) vs litecommit, on this machine's disk and on
+#                     a model of a network-attached cloud SSD (DEMO_ARGS='--disk hdd' picks
+#                     another: bench/src/disk.rs), plus the checkpoint-starvation scenario;
+#                     writes an HTML report with the plots (its path is the last line;
+#                     DEMO_ARGS=--short for a quick run)
 #   make bench-core   group commit vs a connection per thread vs one big transaction
 #   make test-bench   lint + a smoke run of both, so the binary cannot rot (its targets are
 #                     printed as "smoke: not judged": a smoke run is too small to judge)
@@ -21,7 +24,7 @@ BENCH_NO_FAIL_ARG = $(if $(filter-out 0,$(BENCH_NO_FAIL)),--no-fail)
 
 .PHONY: demo bench-core test-bench
 
-demo: ## checkpoint strategies under 200,000 transactions each (DEMO_ARGS=--short: 20,000)
+demo: ## checkpoint strategies under 200,000 transactions each, on two disks, with a report
 	$(CARGO) run --release -q -p litecommit-bench -- demo $(BENCH_DIR_ARG) $(BENCH_NO_FAIL_ARG) $(DEMO_ARGS)
 
 bench-core: ## group commit vs a connection per thread vs one big transaction

@@ -12,14 +12,17 @@ export type Params = readonly SqlValue[] | { readonly [name: string]: SqlValue }
 /** A row, keyed by column name. */
 export type Row = Record<string, SqlResultValue>;
 
-/** What one statement did. */
-export interface StatementResult {
+/**
+ * What one statement did. `T` is the type of its `RETURNING` rows (`Row` unless given:
+ * `execute<{ id: number }>(...)`); it is not checked at run time.
+ */
+export interface StatementResult<T = Row> {
   /** Rows inserted, updated or deleted by the statement. */
   changes: number;
   /** The connection's last insert rowid after the statement (`bigint` outside ±2^53). */
   lastInsertRowid: number | bigint;
   /** Rows of a `RETURNING` clause (empty otherwise). */
-  rows: Row[];
+  rows: T[];
 }
 
 export type CheckpointMode = 'passive' | 'full' | 'restart' | 'truncate';
@@ -39,6 +42,13 @@ export interface CheckpointResult {
  * checked at open: a fraction, a negative or out-of-range count is a LitecommitError.
  */
 export interface Options {
+  /**
+   * Capture the caller's stack when each call is made, so that a rejection's stack shows
+   * where the call was made even when nothing awaits the promise (`.then` chains,
+   * callbacks). Default false: it costs throughput (see the README), and callers that
+   * `await` see their frames without it. Handled in JavaScript, not by the engine.
+   */
+  captureStack?: boolean;
   /** 'full' (default: fsync per batch), 'normal' or 'off'. */
   durability?: 'full' | 'normal' | 'off';
   /** 'adaptive' (default) or 'ticker'. */
@@ -54,6 +64,8 @@ export interface Options {
   passiveThresholdMb?: number;
   restartThresholdMb?: number;
   checkpointBusyTimeoutMs?: number;
+  walHardLimitMb?: number;
+  walHardLimitPauseMs?: number;
   dynamicBatchSize?: boolean;
   truncateWhenIdle?: boolean;
   idleVacuumPages?: number;
@@ -65,6 +77,8 @@ export interface Options {
   journalSizeLimit?: number;
   foreignKeys?: boolean;
   statementCacheCapacity?: number;
+  /** Value of the constant label `db` on every metric (default: the database file's name). */
+  metricsLabel?: string;
 }
 
 /** The committer's figures, the same as its Prometheus metrics. */
@@ -136,15 +150,19 @@ export declare class Committer {
    * Runs one statement as a transaction; resolves once it is durable. When the queue is
    * full it waits for room, in submission order.
    */
-  execute(sql: string, params?: Params): Promise<StatementResult>;
+  execute<T = Row>(sql: string, params?: Params): Promise<StatementResult<T>>;
   /** Runs the statements atomically; resolves to one result per statement once durable. */
   transaction(statements: ReadonlyArray<readonly [sql: string, params?: Params]>): Promise<StatementResult[]>;
   /** Like `execute`, rejecting at once with `LITECOMMIT_QUEUE_FULL` when the queue is full. */
-  tryExecute(sql: string, params?: Params): Promise<StatementResult>;
+  tryExecute<T = Row>(sql: string, params?: Params): Promise<StatementResult<T>>;
   /** Like `transaction`, rejecting at once with `LITECOMMIT_QUEUE_FULL` when the queue is full. */
   tryTransaction(statements: ReadonlyArray<readonly [sql: string, params?: Params]>): Promise<StatementResult[]>;
-  /** Runs a read-only statement on the read pool. */
-  query(sql: string, params?: Params): Promise<Row[]>;
+  /**
+   * Runs a read-only statement on the read pool. `T` is the type of its rows (`Row` unless
+   * given: `query<{ n: number }>('SELECT count(*) AS n FROM t')`); it is not checked at
+   * run time.
+   */
+  query<T = Row>(sql: string, params?: Params): Promise<T[]>;
   /** Resolves once every transaction submitted before it is committed. */
   flush(): Promise<void>;
   /** Runs a WAL checkpoint now (default 'passive'). */

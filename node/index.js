@@ -38,6 +38,88 @@ class LitecommitError extends Error {
 const closedError = () =>
   new LitecommitError({ code: 'LITECOMMIT_CLOSED', message: 'committer is closed' });
 
+/*
+ * Stacks of rejections. The addon settles promises from its completion callback, where no
+ * frame of the caller is on the stack. So the public methods are async functions that
+ * await the submission and create the error themselves when it failed: V8 then appends
+ * the frames of the async functions awaiting them (`at async handler (app.js:12:5)`), at
+ * no cost until an error is made. Callers that do not `await` (`.then` chains) get no
+ * such frames; with the option `captureStack: true` every call captures its caller's
+ * stack when it is made instead, which costs throughput (see the README).
+ */
+
+/**
+ * Where a call was made: the caller's frames above `fn`, captured when the call is made
+ * (`captureStack: true`).
+ */
+function callSite(fn) {
+  const site = {};
+  Error.captureStackTrace(site, fn);
+  return site;
+}
+
+/**
+ * What a submission or pool task failed with as the error to throw: the addon's error
+ * info becomes a LitecommitError (an Error already is one), with the stack of the call
+ * that made it when one was captured.
+ */
+function failure(reason, site) {
+  let err = reason;
+  if (!(reason instanceof Error)) {
+    err = new LitecommitError(reason);
+    Error.captureStackTrace(err, failure);
+  }
+  if (site !== null) {
+    const frames = site.stack;
+    const at = frames.indexOf('\n');
+    err.stack = `${err.name}: ${err.message}${at === -1 ? '' : frames.slice(at)}`;
+  }
+  return err;
+}
+
+/**
+ * Rows as the addon returns them (`[columns, rows]`, each row an array of values) as
+ * objects keyed by column name. With duplicate names the last column wins. Keys are
+ * assigned in column order, except `__proto__`, which is defined so that it stays a column.
+ */
+function rowObjects(raw) {
+  const columns = raw[0];
+  const rows = raw[1];
+  const n = columns.length;
+  const odd = columns.includes('__proto__');
+  for (let i = 0; i < rows.length; i++) {
+    const values = rows[i];
+    const row = {};
+    for (let k = 0; k < n; k++) {
+      if (odd && columns[k] === '__proto__') {
+        Object.defineProperty(row, '__proto__', { value: values[k], writable: true, enumerable: true, configurable: true });
+      } else {
+        row[columns[k]] = values[k];
+      }
+    }
+    rows[i] = row;
+  }
+  return rows;
+}
+
+/** The rows of each result (`{ changes, lastInsertRowid, rows }`) as objects, or as arrays. */
+function resultRows(results, arrays) {
+  for (const r of results) r.rows = arrays ? r.rows[1] : rowObjects(r.rows);
+  return results;
+}
+
+/**
+ * The error (info) of a transaction that committed but whose rows JavaScript cannot hold
+ * as objects (assigning a column name threw): it rejects alone, as the addon does for
+ * results it cannot convert.
+ */
+function unrepresentable(e) {
+  return {
+    code: 'LITECOMMIT_INTERNAL',
+    message: `committed, but the result cannot be represented in JavaScript: ${e}`,
+  };
+}
+
 function loadNative() {
   try {
     return require('./litecommit.node');
@@ -122,14 +204,26 @@ function checkSql(sql, prefix) {
   }
 }
 
+/** Options handled here rather than by the core, with their defaults. */
+const JS_OPTIONS = { captureStack: false };
+
+/** `[core options as strings, JavaScript-side options]`. */
 function normalizeOptions(options) {
-  if (options === undefined || options === null) return {};
+  const js = { ...JS_OPTIONS };
+  if (options === undefined || options === null) return [{}, js];
   if (!isPlainObject(options)) {
     throw new TypeError(`options: expected a plain object, got ${describe(options)}`);
   }
   const out = {};
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined || value === null) continue;
+    if (Object.hasOwn(JS_OPTIONS, name)) {
+      if (typeof value !== 'boolean') {
+        throw new TypeError(`option ${name}: expected a boolean, got ${describe(value)}`);
+      }
+      js[name] = value;
+      continue;
+    }
     if (!['string', 'number', 'bigint', 'boolean'].includes(typeof value)) {
       throw new TypeError(`option ${name}: expected a string, number, bigint or boolean, got ${describe(value)}`);
     }
@@ -137,19 +231,20 @@ function normalizeOptions(options) {
     // rejected there with LITECOMMIT_INVALID_CONFIG naming the option.
     out[name] = String(value);
   }
-  return out;
+  return [out, js];
 }
 
 /** One submitted transaction: what the addon needs, and its promise's resolvers. */
 class Submission {
-  constructor(token, single, sql, values, names) {
+  constructor(token, single, sql, values, names, arrays) {
     this.token = token;
     this.single = single; // execute (one result) or transaction (all results)
     this.sql = sql; // null for a transaction: `values` is then [sql, values, names, ...]
     this.values = values;
     this.names = names;
+    this.arrays = arrays; // rows as arrays of values rather than objects
     this.resolve = null;
-    this.reject = null;
+    this.reject = null; // called with the addon's error info (see `failure`)
   }
 
   /**
@@ -227,10 +322,16 @@ class Inflight {
           const r = { changes: numbers[j + 2], lastInsertRowid: numbers[j + 3], rows: [] };
           entry.resolve(entry.single ? r : [r]);
         } else if (status === DONE_FULL) {
-          const all = extras[i];
-          entry.resolve(entry.single ? all[all.length - 1] : all);
+          let all;
+          try {
+            all = resultRows(entry.single ? extras[i].slice(-1) : extras[i], entry.arrays);
+          } catch (e) {
+            entry.reject(unrepresentable(e));
+            continue;
+          }
+          entry.resolve(entry.single ? all[0] : all);
         } else {
-          entry.reject(new LitecommitError(extras[i]));
+          entry.reject(extras[i]);
         }
       }
       if (i * NUMBERS_PER_COMPLETION >= numbers.length) {
@@ -277,11 +378,14 @@ class Inflight {
   }
 }
 
-/** `[error, value]` from the addon's pool tasks. */
-function unwrap([err, value]) {
-  if (err) throw new LitecommitError(err);
+/** `[error, value]` from the addon's pool tasks: the value, or throws the error. */
+function unwrap([err, value], site = null) {
+  if (err) throw failure(err, site);
   return value;
 }
+
+/** What the adapters (litecommit/drizzle, litecommit/kysely) reach inside a Committer by. */
+const internals = {};
 
 /**
  * A group committer on one SQLite database: `await db.execute(...)` resolves once the
@@ -292,12 +396,13 @@ class Committer {
   #inflight;
   #nextToken = 1;
   #closing = null;
+  #captureStack;
 
   constructor(path, options) {
     if (typeof path !== 'string') {
       throw new TypeError(`path: expected a string, got ${describe(path)}`);
     }
-    const opts = normalizeOptions(options);
+    const [opts, js] = normalizeOptions(options);
     const inflight = new Inflight();
     // The callback must not reference `this` or the native object: the threadsafe function
     // holds it strongly, which would keep the committer from ever being collected.
@@ -305,35 +410,62 @@ class Committer {
     if (!(opened instanceof native.NativeCommitter)) throw new LitecommitError(opened);
     this.#native = opened;
     this.#inflight = inflight;
+    this.#captureStack = js.captureStack;
   }
 
   /**
    * Runs one statement as a transaction; resolves to `{ changes, lastInsertRowid, rows }`
    * once it is durable.
    */
-  execute(sql, params) {
-    return this.#one(sql, params, true);
+  async execute(sql, params) {
+    const site = this.#site(Committer.prototype.execute);
+    try {
+      return await this.#one(sql, params, true, false);
+    } catch (e) {
+      throw failure(e, site);
+    }
   }
 
   /**
    * Runs `[[sql, params], ...]` atomically; resolves to one `{ changes, lastInsertRowid,
    * rows }` per statement.
    */
-  transaction(statements) {
-    return this.#many(statements, true);
+  async transaction(statements) {
+    const site = this.#site(Committer.prototype.transaction);
+    try {
+      return await this.#many(statements, true, false);
+    } catch (e) {
+      throw failure(e, site);
+    }
   }
 
   /** Like `execute`, but rejects at once with LITECOMMIT_QUEUE_FULL when the queue is full. */
-  tryExecute(sql, params) {
-    return this.#one(sql, params, false);
+  async tryExecute(sql, params) {
+    const site = this.#site(Committer.prototype.tryExecute);
+    try {
+      return await this.#one(sql, params, false, false);
+    } catch (e) {
+      throw failure(e, site);
+    }
   }
 
   /** Like `transaction`, but rejects at once with LITECOMMIT_QUEUE_FULL when the queue is full. */
-  tryTransaction(statements) {
-    return this.#many(statements, false);
+  async tryTransaction(statements) {
+    const site = this.#site(Committer.prototype.tryTransaction);
+    try {
+      return await this.#many(statements, false, false);
+    } catch (e) {
+      throw failure(e, site);
+    }
   }
 
-  #one(sql, params, wait) {
+  /** The caller's frames above `fn` when stacks are captured (option `captureStack`). */
+  #site(fn) {
+    return this.#captureStack ? callSite(fn) : null;
+  }
+
+  /** Submits one statement; rejects with a TypeError/RangeError or the addon's error info. */
+  #one(sql, params, wait, arrays) {
     if (this.#closing !== null) return Promise.reject(closedError());
     let values, names;
     try {
@@ -342,10 +474,11 @@ class Committer {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#submit(new Submission(this.#nextToken++, true, sql, values, names), wait);
+    return this.#submit(new Submission(this.#nextToken++, true, sql, values, names, arrays), wait);
   }
 
-  #many(statements, wait) {
+  /** Submits a transaction; rejects as `#one` does. */
+  #many(statements, wait, arrays) {
     if (this.#closing !== null) return Promise.reject(closedError());
     let flat;
     try {
@@ -353,7 +486,7 @@ class Committer {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#submit(new Submission(this.#nextToken++, false, null, flat, null), wait);
+    return this.#submit(new Submission(this.#nextToken++, false, null, flat, null, arrays), wait);
   }
 
   #submit(entry, wait) {
@@ -368,31 +501,69 @@ class Committer {
       } catch (e) {
         return reject(e);
       }
-      if (err) reject(new LitecommitError(err));
+      if (err) reject(err);
       else inflight.add(entry, native);
     });
   }
 
   /** Runs a read-only statement on the read pool; resolves to row objects. */
-  query(sql, params) {
+  async query(sql, params) {
+    const site = this.#site(Committer.prototype.query);
+    const raw = await this.#query(sql, params);
+    if (raw[0]) throw failure(raw[0], site);
+    return rowObjects(raw[1]);
+  }
+
+  /** `[error, [columns, rows]]` of a query; rejects only with a TypeError/RangeError. */
+  #query(sql, params) {
     if (this.#closing !== null) return Promise.reject(closedError());
     try {
       checkSql(sql, '');
       const [values, names] = normalizeParams(params, '');
-      return this.#native.query(sql, values, names).then(unwrap);
+      return this.#native.query(sql, values, names);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
+  static {
+    // `execute`, `transaction` and `query` with rows as arrays of values (in column order,
+    // duplicate column names kept), for the adapters.
+    internals.execute = async (db, sql, params) => {
+      const site = db.#site(internals.execute);
+      try {
+        return await db.#one(sql, params, true, true);
+      } catch (e) {
+        throw failure(e, site);
+      }
+    };
+    internals.transaction = async (db, statements) => {
+      const site = db.#site(internals.transaction);
+      try {
+        return await db.#many(statements, true, true);
+      } catch (e) {
+        throw failure(e, site);
+      }
+    };
+    internals.query = async (db, sql, params) => {
+      const site = db.#site(internals.query);
+      const raw = await db.#query(sql, params);
+      if (raw[0]) throw failure(raw[0], site);
+      return raw[1][1];
+    };
+    /** Whether `db` is a Committer of this module. */
+    internals.isCommitter = (db) => typeof db === 'object' && db !== null && #native in db;
+  }
+
   /** Resolves once every transaction submitted before it is committed (and settled). */
   async flush() {
     if (this.#closing !== null) throw closedError();
+    const site = this.#site(Committer.prototype.flush);
     const inflight = this.#inflight;
     const native = this.#native;
     const mark = this.#nextToken - 1;
     await inflight.waitFor(() => inflight.submittedUpTo(native, mark));
-    unwrap(await native.flush());
+    unwrap(await native.flush(), site);
     await inflight.waitFor(() => inflight.settledUpTo(mark));
   }
 
@@ -402,7 +573,8 @@ class Committer {
     if (typeof mode !== 'string') {
       throw new TypeError(`mode: expected a string, got ${describe(mode)}`);
     }
-    return unwrap(await this.#native.checkpoint(mode));
+    const site = this.#site(Committer.prototype.checkpoint);
+    return unwrap(await this.#native.checkpoint(mode), site);
   }
 
   /** The metrics in the Prometheus text exposition format. */
@@ -430,11 +602,12 @@ class Committer {
     if (this.#closing === null) {
       const inflight = this.#inflight;
       const native = this.#native;
+      const site = this.#site(Committer.prototype.close);
       this.#closing = (async () => {
         // The addon hands over the submissions still waiting for room, then closes.
         const closed = await native.close();
         await inflight.waitFor(() => inflight.pending.size === 0);
-        unwrap(closed);
+        unwrap(closed, site);
       })();
     }
     return this.#closing;
@@ -451,6 +624,68 @@ if (typeof Symbol.asyncDispose === 'symbol') {
     configurable: true,
   });
 }
+
+/** First keywords of statements that only read (a WITH is decided by what follows it). */
+const READ_VERBS = new Set(['SELECT', 'VALUES']);
+const WRITE_VERBS = new Set(['INSERT', 'REPLACE', 'UPDATE', 'DELETE']);
+const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
+
+/**
+ * The statement's verb as SQLite's grammar places it: its first keyword, uppercased, and
+ * for `WITH ...` the SELECT, VALUES, INSERT, REPLACE, UPDATE or DELETE that follows the
+ * common table expressions (outside parentheses). Comments, quoted strings and quoted
+ * names are skipped. `''` when there is none.
+ */
+function statementVerb(sql) {
+  const n = sql.length;
+  let depth = 0;
+  let first = true;
+  let i = 0;
+  while (i < n) {
+    const c = sql[i];
+    if (c === '\uFEFF') {
+      i++; // a byte-order mark, which SQLite skips too
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i);
+      i = end === -1 ? n : end + 1;
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      i = end === -1 ? n : end + 2;
+    } else if (c === "'" || c === '"' || c === '`' || c === '[') {
+      // A quoted string or name; the quote doubled stands for itself (not inside [...]).
+      const close = c === '[' ? ']' : c;
+      let end = sql.indexOf(close, i + 1);
+      while (end !== -1 && close !== ']' && sql[end + 1] === close) end = sql.indexOf(close, end + 2);
+      if (end === -1) return '';
+      i = end + 1;
+      first = false;
+    } else if (c === '(') {
+      depth++;
+      i++;
+    } else if (c === ')') {
+      depth--;
+      i++;
+    } else if (WORD.test(c)) {
+      let j = i + 1;
+      while (j < n && WORD.test(sql[j])) j++;
+      if (depth === 0) {
+        const word = sql.slice(i, j).toUpperCase();
+        if (first && word !== 'WITH') return word;
+        if (!first && (READ_VERBS.has(word) || WRITE_VERBS.has(word))) return word;
+        first = false;
+      }
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  return '';
+}
+
+/** Whether the statement only reads (SELECT, VALUES, or WITH ... SELECT): the adapters
+ * send those to the read pool and everything else to the writer. */
+internals.reads = (sql) => READ_VERBS.has(statementVerb(sql));
+internals.statementVerb = statementVerb;
 
 function flattenTransaction(statements) {
   if (!Array.isArray(statements)) {
@@ -470,3 +705,5 @@ function flattenTransaction(statements) {
 }
 
 module.exports = { Committer, LitecommitError };
+// For the adapters in this package only (not enumerable: not part of the API).
+Object.defineProperty(module.exports, 'internals', { value: internals });

@@ -203,9 +203,17 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let checkpoints_before = self.recorder.checkpoints_finished();
             let start = Instant::now();
             let ok = self.commit(&batch).is_ok();
             let flush_ms = start.elapsed().as_secs_f64() * 1000.0;
+            if self.checkpointer.is_none()
+                && self.recorder.checkpoints_finished() > checkpoints_before
+            {
+                // The inline autocheckpoint ran inside this COMMIT: the writer stood still.
+                self.recorder.checkpointing_commit(flush_ms);
+                self.recorder.pause(start, Instant::now());
+            }
             let frames = self.frames.load(Ordering::Relaxed);
             self.recorder
                 .batch(batch.len(), running, frames, Some(flush_ms));

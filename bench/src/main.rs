@@ -10,7 +10,9 @@
 mod baseline;
 mod core_bench;
 mod demo;
+mod disk;
 mod record;
+mod report;
 mod stats;
 mod table;
 mod verdict;

@@ -2,6 +2,7 @@
 //! for the baseline writers (directly): batches, checkpoints and the WAL backlog.
 
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// One checkpoint as it finished.
 #[derive(Clone, Debug)]
@@ -31,6 +32,15 @@ struct State {
     max_frames: u64,
     wraps: u64,
     wraps_at_checkpoint_start: u64,
+    /// When the running checkpoint started.
+    checkpoint_start: Option<Instant>,
+    /// Each checkpoint's start, end and mode.
+    checkpoint_spans: Vec<(Instant, Instant, &'static str)>,
+    /// Each time the writer stood still for a checkpoint: litecommit's gate waits, and the
+    /// baselines' commits that ran a checkpoint inline.
+    pauses: Vec<(Instant, Instant)>,
+    /// Durations of the commits that ran a checkpoint inline.
+    checkpointing_commits_ms: Vec<f64>,
 }
 
 impl State {
@@ -65,6 +75,12 @@ pub struct Recorded {
     pub max_frames: u64,
     /// Times the WAL restarted from its beginning (seen as a drop in the frame count).
     pub wraps: u64,
+    /// Each checkpoint's start, end and mode.
+    pub checkpoint_spans: Vec<(Instant, Instant, &'static str)>,
+    /// When the writer stood still for a checkpoint (start, end).
+    pub pauses: Vec<(Instant, Instant)>,
+    /// Durations of the commits that ran a checkpoint inline.
+    pub checkpointing_commits_ms: Vec<f64>,
 }
 
 impl Recorder {
@@ -98,6 +114,22 @@ impl Recorder {
         st.backlog_at_start.push(backlog);
         st.file_at_start.push(file_bytes as f64);
         st.wraps_at_checkpoint_start = st.wraps;
+        st.checkpoint_start = Some(Instant::now());
+    }
+
+    /// The writer stood still for a checkpoint from `start` to `end`.
+    pub fn pause(&self, start: Instant, end: Instant) {
+        self.state().pauses.push((start, end));
+    }
+
+    /// A commit that ran a checkpoint inline took `ms` in all.
+    pub fn checkpointing_commit(&self, ms: f64) {
+        self.state().checkpointing_commits_ms.push(ms);
+    }
+
+    /// Checkpoints finished so far.
+    pub fn checkpoints_finished(&self) -> usize {
+        self.state().checkpoints.len()
     }
 
     pub fn checkpoint_finished(&self, c: Checkpoint) {
@@ -108,6 +140,9 @@ impl Recorder {
         if c.done >= 0 && st.wraps == st.wraps_at_checkpoint_start {
             st.backfilled = st.backfilled.max(c.done as u64);
         }
+        let end = Instant::now();
+        let start = st.checkpoint_start.take().unwrap_or(end);
+        st.checkpoint_spans.push((start, end, c.mode));
         st.checkpoints.push(c);
     }
 
@@ -129,6 +164,9 @@ impl Recorder {
             max_backlog_frames: st.max_backlog,
             max_frames: st.max_frames,
             wraps: st.wraps,
+            checkpoint_spans: st.checkpoint_spans,
+            pauses: st.pauses,
+            checkpointing_commits_ms: st.checkpointing_commits_ms,
         }
     }
 }

@@ -5,6 +5,9 @@
 //! every batch rewrites the same database pages again and again). Registered as the default
 //! VFS before any connection opens, it wraps every file that litecommit and the baselines
 //! open in this process, forwarding each call unchanged to the original default VFS.
+//!
+//! Each sync is also charged against the disk model (`crate::disk`) with the bytes written
+//! to that kind of file since its previous sync (the benchmarks use one database at a time).
 
 use std::ffi::{c_int, c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +25,8 @@ pub enum Kind {
 
 static BYTES: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 static SYNCS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+/// Bytes written since the latest sync, per file kind.
+static DIRTY: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 /// Bytes written and syncs per file kind since the program started.
 #[derive(Clone, Copy, Debug, Default)]
@@ -189,7 +194,9 @@ unsafe extern "C" fn x_write(
 ) -> c_int {
     let rc = forward!(f, xWrite, ffi::SQLITE_IOERR, buf, n, off);
     if rc == ffi::SQLITE_OK {
-        BYTES[kind(f)].fetch_add(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+        let n = u64::try_from(n).unwrap_or(0);
+        BYTES[kind(f)].fetch_add(n, Ordering::Relaxed);
+        DIRTY[kind(f)].fetch_add(n, Ordering::Relaxed);
     }
     rc
 }
@@ -200,7 +207,10 @@ unsafe extern "C" fn x_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
 
 unsafe extern "C" fn x_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     SYNCS[kind(f)].fetch_add(1, Ordering::Relaxed);
-    forward!(f, xSync, ffi::SQLITE_IOERR, flags)
+    let dirty = DIRTY[kind(f)].swap(0, Ordering::Relaxed);
+    let rc = forward!(f, xSync, ffi::SQLITE_IOERR, flags);
+    crate::disk::sync(dirty);
+    rc
 }
 
 unsafe extern "C" fn x_file_size(f: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {

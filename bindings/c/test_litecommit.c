@@ -106,11 +106,26 @@ static void test_options(void) {
     opts.struct_size = 3;
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_ARGUMENT);
 
+    litecommit_options_default(&opts);
+    CHECK(opts.metrics_label == NULL);
+    opts.metrics_label = "\xff";
+    CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
+    OK(litecommit_last_error(&e));
+    CHECK(strstr(e.message, "metrics_label") != NULL);
+    opts.metrics_label = "orders";
+    OK(litecommit_open(path, &opts, &db));
+    char *metrics = NULL;
+    OK(litecommit_metrics_text(db, &metrics));
+    CHECK(metrics && strstr(metrics, "\nlitecommit_queue_depth{db=\"orders\"} 0\n"));
+    litecommit_string_free(&metrics);
+    litecommit_committer_free(&db);
+
     /* An old caller that knows only the first fields gets defaults for the rest. */
     litecommit_options_default(&opts);
     opts.struct_size = 16;
     opts.durability = LITECOMMIT_DURABILITY_NORMAL;
-    opts.max_batch_size = 0; /* beyond struct_size: ignored */
+    opts.max_batch_size = 0;     /* beyond struct_size: ignored */
+    opts.metrics_label = "\xff"; /* likewise */
     OK(litecommit_open(path, &opts, &db));
     litecommit_committer_free(&db);
     CHECK(db == NULL);
@@ -767,8 +782,11 @@ static void test_misc_and_close(void) {
     OK(litecommit_checkpoint(db, LITECOMMIT_CHECKPOINT_PASSIVE, NULL));
     char *text = NULL;
     OK(litecommit_metrics_text(db, &text));
-    CHECK(text && strstr(text, "batch_committer_flushes_total") != NULL);
-    CHECK(text && strstr(text, "batch_committer_commit_latency_ms") != NULL);
+    /* The db label is the file's name; every label value is there, at 0 until counted. */
+    CHECK(text && strstr(text, "\nlitecommit_transactions_total{db=\"close.db\",outcome=\"committed\"} 6\n"));
+    CHECK(text && strstr(text, "\nlitecommit_commit_latency_seconds_count{db=\"close.db\"} 6\n"));
+    CHECK(text && strstr(text, "\nlitecommit_checkpoints_total{db=\"close.db\",mode=\"truncate\"} 1\n"));
+    CHECK(text && strstr(text, "\nlitecommit_checkpoints_total{db=\"close.db\",mode=\"restart\"} 0\n"));
     litecommit_string_free(&text);
     CHECK(text == NULL);
     litecommit_string_free(&text);
@@ -836,6 +854,147 @@ static void test_misc_and_close(void) {
     litecommit_committer_free(&db); /* free without close: closes */
 }
 
+/* The count of t inside a snapshot, or -1. */
+static int64_t snapshot_count(const litecommit_snapshot *snap) {
+    litecommit_statement s = {.sql = "SELECT count(*) FROM t"};
+    litecommit_rows *rows = NULL;
+    int64_t n = -1;
+    if (litecommit_snapshot_query(snap, &s, &rows) == LITECOMMIT_OK) {
+        litecommit_value v;
+        if (litecommit_rows_value(rows, 0, 0, &v) == LITECOMMIT_OK && v.type == LITECOMMIT_TYPE_INTEGER)
+            n = v.i;
+    }
+    litecommit_rows_free(&rows);
+    return n;
+}
+
+static void test_snapshots(void) {
+    litecommit_committer *db = open_db("snapshots");
+    exec_sql(db, "CREATE TABLE t (v INTEGER)");
+    exec_sql(db, "INSERT INTO t VALUES (1)");
+
+    /* A write that commits after the begin is not seen inside the snapshot, even by its
+     * first query; it is seen outside. */
+    litecommit_snapshot *snap = NULL;
+    OK(litecommit_snapshot_begin(db, &snap));
+    CHECK(snap != NULL);
+    exec_sql(db, "INSERT INTO t VALUES (2)");
+    CHECK(snapshot_count(snap) == 1);
+    CHECK(count_rows(db, "SELECT count(*) FROM t") == 2);
+
+    /* Parameters, and declared types on a snapshot's rows. */
+    litecommit_value p = int_value(1);
+    litecommit_statement qs = {.sql = "SELECT v, v * 2 FROM t WHERE v >= ?", .params = &p, .n_params = 1};
+    litecommit_rows *rows = NULL;
+    OK(litecommit_snapshot_query(snap, &qs, &rows));
+    size_t cols = 0, nrows = 0;
+    OK(litecommit_rows_size(rows, &cols, &nrows));
+    CHECK(cols == 2 && nrows == 1);
+    const char *decl = NULL;
+    OK(litecommit_rows_column_decltype(rows, 0, &decl));
+    CHECK(decl && strcmp(decl, "INTEGER") == 0);
+    litecommit_rows_free(&rows);
+
+    /* Errors: the snapshot goes on after them. */
+    litecommit_statement commit = {.sql = "COMMIT"};
+    CHECK(litecommit_snapshot_query(snap, &commit, &rows) == LITECOMMIT_REFUSED && rows == NULL);
+    litecommit_statement bad = {.sql = "SELECT nope FROM t"};
+    CHECK(litecommit_snapshot_query(snap, &bad, &rows) == LITECOMMIT_SQLITE_ERROR && rows == NULL);
+    litecommit_error_info e;
+    litecommit_last_error(&e);
+    CHECK(strstr(e.message, "nope") != NULL);
+    CHECK(snapshot_count(snap) == 1);
+
+    /* NULL pointers. */
+    litecommit_statement one = {.sql = "SELECT 1"};
+    litecommit_snapshot *none = NULL;
+    CHECK(litecommit_snapshot_begin(NULL, &none) == LITECOMMIT_INVALID_ARGUMENT && none == NULL);
+    litecommit_last_error(&e);
+    CHECK(strstr(e.message, "db is NULL") != NULL);
+    CHECK(litecommit_snapshot_begin(db, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_snapshot_query(NULL, &one, &rows) == LITECOMMIT_INVALID_ARGUMENT && rows == NULL);
+    litecommit_last_error(&e);
+    CHECK(strstr(e.message, "snapshot is NULL") != NULL);
+    CHECK(litecommit_snapshot_query(snap, NULL, &rows) == LITECOMMIT_INVALID_ARGUMENT && rows == NULL);
+    CHECK(litecommit_snapshot_query(snap, &one, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_snapshot_free(NULL);
+    litecommit_snapshot_free(&none);
+
+    /* Freed: it sets the variable to NULL; a second free through it is a no-op. A new
+     * snapshot sees everything committed before it. */
+    litecommit_snapshot_free(&snap);
+    CHECK(snap == NULL);
+    litecommit_snapshot_free(&snap);
+    OK(litecommit_snapshot_begin(db, &snap));
+    CHECK(snapshot_count(snap) == 2);
+
+    /* Close does not wait for an open snapshot; its queries then fail with CLOSED, a new
+     * snapshot cannot begin, and it is still freed. */
+    OK(litecommit_close(db));
+    CHECK(litecommit_snapshot_query(snap, &one, &rows) == LITECOMMIT_CLOSED && rows == NULL);
+    litecommit_last_error(&e);
+    CHECK(strcmp(e.code_name, "LITECOMMIT_CLOSED") == 0);
+    CHECK(litecommit_snapshot_begin(db, &none) == LITECOMMIT_CLOSED && none == NULL);
+    litecommit_snapshot_free(&snap);
+    CHECK(snap == NULL);
+    /* The WAL is gone: the snapshot's connection closed before the writer's. */
+    char wal[600];
+    db_path(wal, sizeof wal - 4, "snapshots");
+    strcat(wal, "-wal");
+    CHECK(access(wal, F_OK) != 0);
+
+    /* A snapshot freed after its committer was closed and freed. */
+    litecommit_committer_free(&db);
+    db = open_db("snapshots");
+    OK(litecommit_snapshot_begin(db, &snap));
+    litecommit_committer_free(&db);
+    CHECK(litecommit_snapshot_query(snap, &one, &rows) == LITECOMMIT_CLOSED);
+    litecommit_snapshot_free(&snap);
+}
+
+static void test_decltypes(void) {
+    litecommit_committer *db = open_db("decltypes");
+    exec_sql(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME, d date, n)");
+    exec_sql(db, "INSERT INTO t (at, d, n) VALUES ('2024-01-02 03:04:05', '2024-01-02', 1)");
+    litecommit_statement q = {.sql = "SELECT id, at, d, n, id + 1, count(*) FROM t"};
+    litecommit_rows *rows = NULL;
+    OK(litecommit_query(db, &q, &rows));
+    const char *want[] = {"INTEGER", "DATETIME", "date", NULL, NULL, NULL};
+    for (size_t i = 0; i < 6; i++) {
+        const char *decl = "unset";
+        OK(litecommit_rows_column_decltype(rows, i, &decl));
+        CHECK(want[i] ? decl && strcmp(decl, want[i]) == 0 : decl == NULL);
+    }
+    const char *decl = "unset";
+    CHECK(litecommit_rows_column_decltype(rows, 6, &decl) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(strcmp(decl, "unset") == 0);
+    CHECK(litecommit_rows_column_decltype(rows, 0, NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_rows_column_decltype(NULL, 0, &decl) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_error_info e;
+    litecommit_last_error(&e);
+    CHECK(strstr(e.message, "rows is NULL") != NULL);
+    litecommit_rows_free(&rows);
+
+    /* The rows of a RETURNING clause, owned by the result. */
+    litecommit_statement ins = {.sql = "INSERT INTO t (at) VALUES ('now') RETURNING at, 'x'"};
+    litecommit_result *r = NULL;
+    OK(litecommit_execute(db, &ins, 1, &r));
+    litecommit_statement_result sr;
+    OK(litecommit_result_statement(r, 0, &sr));
+    OK(litecommit_rows_column_decltype(sr.rows, 0, &decl));
+    CHECK(decl && strcmp(decl, "DATETIME") == 0);
+    OK(litecommit_rows_column_decltype(sr.rows, 1, &decl));
+    CHECK(decl == NULL);
+    litecommit_result_free(&r);
+    /* No result columns: every column index is out of range. */
+    litecommit_statement upd = {.sql = "UPDATE t SET n = 2"};
+    OK(litecommit_execute(db, &upd, 1, &r));
+    OK(litecommit_result_statement(r, 0, &sr));
+    CHECK(litecommit_rows_column_decltype(sr.rows, 0, &decl) == LITECOMMIT_INVALID_ARGUMENT);
+    litecommit_result_free(&r);
+    litecommit_committer_free(&db);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/litecommit-c-XXXXXX");
     if (!mkdtemp(dir)) {
@@ -851,6 +1010,8 @@ int main(void) {
     test_backpressure();
     test_queue();
     test_inputs_are_copied();
+    test_snapshots();
+    test_decltypes();
     test_misc_and_close();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

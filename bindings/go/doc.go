@@ -36,8 +36,18 @@
 // as with files, call Close rather than rely on it.
 //
 // Values: nil, bool (as 0/1), every int and uint kind (uint64 above MaxInt64 is an
-// error), float32/64, string and []byte go in; NULL, int64, float64, string and []byte
-// come out. Named parameters are given with sql.Named("id", 1) or NamedArg.
+// error), float32/64, string, []byte and time.Time (as TimeFormat text) go in, as do a
+// driver.Valuer (sql.NullString and the other sql.Null* types), a pointer (nil is NULL)
+// and a named type such as `type UserID int64`, resolved as database/sql does; NULL, int64,
+// float64, string and []byte come out. Named parameters are given with sql.Named("id", 1)
+// or NamedArg.
+//
+// database/sql: the package registers the driver "litecommit" (see Driver, ParseDSN for
+// the DSN, and Connector). The connections of one *sql.DB share one Committer; ExecContext
+// is one transaction, QueryContext runs on the read pool, a read-only BeginTx is a read
+// snapshot (Committer.Snapshot), and a read-write BeginTx fails with ErrReadWriteTx (use
+// Committer.Transaction). Text in a column declared DATE, DATETIME or TIMESTAMP scans into
+// a time.Time.
 //
 // All methods of a Committer are safe for concurrent use.
 package litecommit

@@ -91,6 +91,12 @@ type Options struct {
 	// CheckpointBusyTimeoutMs bounds how long RESTART/TRUNCATE wait for readers (default
 	// 100; negative for no wait).
 	CheckpointBusyTimeoutMs int
+	// WalHardLimitMb of WAL lets a RESTART pause the writer for up to
+	// WalHardLimitPauseMs to wait for readers (default 64).
+	WalHardLimitMb float64
+	// WalHardLimitPauseMs is the longest writer pause of a RESTART past WalHardLimitMb
+	// (default 1000; negative for no wait).
+	WalHardLimitPauseMs int
 	// DynamicBatchSize doubles MaxBatchSize while a checkpoint runs (default on).
 	DynamicBatchSize *bool
 	// TruncateWhenIdle runs a TRUNCATE checkpoint once idle for IdleMs (default off).
@@ -114,6 +120,10 @@ type Options struct {
 	// StatementCacheCapacity is the prepared statements cached per connection (default
 	// 256; negative for none).
 	StatementCacheCapacity int
+	// MetricsLabel is the value of the constant label db on every metric, so that
+	// committers on different databases can share one registry (default: the database
+	// file's name).
+	MetricsLabel string
 	// PollBatch is how many completions the poller takes per cgo call (default 256).
 	PollBatch int
 }
@@ -127,6 +137,8 @@ func Bool(b bool) *bool { return &b }
 // Int64 returns a pointer to i, for Options.JournalSizeLimit.
 func Int64(i int64) *int64 { return &i }
 
+// toC is the C struct of o. Its string fields are allocated in C (on success only): free
+// them with freeOptions.
 func (o *Options) toC() (C.litecommit_options, error) {
 	var c C.litecommit_options
 	C.litecommit_options_default(&c)
@@ -162,6 +174,7 @@ func (o *Options) toC() (C.litecommit_options, error) {
 		{"BusyTimeoutMs", int64(o.BusyTimeoutMs), &c.busy_timeout_ms, true},
 		{"ReadConnections", int64(o.ReadConnections), &c.read_connections, false},
 		{"CheckpointBusyTimeoutMs", int64(o.CheckpointBusyTimeoutMs), &c.checkpoint_busy_timeout_ms, true},
+		{"WalHardLimitPauseMs", int64(o.WalHardLimitPauseMs), &c.wal_hard_limit_pause_ms, true},
 		{"IdleMs", int64(o.IdleMs), &c.idle_ms, false},
 		{"IdleVacuumBudgetMs", int64(o.IdleVacuumBudgetMs), &c.idle_vacuum_budget_ms, false},
 		{"CacheSizeKib", int64(o.CacheSizeKib), &c.cache_size_kib, true},
@@ -188,6 +201,9 @@ func (o *Options) toC() (C.litecommit_options, error) {
 	if o.RestartThresholdMb != 0 {
 		c.restart_threshold_mb = C.double(o.RestartThresholdMb)
 	}
+	if o.WalHardLimitMb != 0 {
+		c.wal_hard_limit_mb = C.double(o.WalHardLimitMb)
+	}
 	flag := func(p *bool, dst *C.int32_t) {
 		if p != nil {
 			*dst = 0
@@ -208,7 +224,20 @@ func (o *Options) toC() (C.litecommit_options, error) {
 	if o.PollBatch < 0 {
 		return c, configError("PollBatch: must not be negative, got %d", o.PollBatch)
 	}
+	if strings.IndexByte(o.MetricsLabel, 0) >= 0 {
+		return c, configError("MetricsLabel: contains a NUL byte")
+	}
+	// Allocated last: no error return follows.
+	if o.MetricsLabel != "" {
+		c.metrics_label = C.CString(o.MetricsLabel)
+	}
 	return c, nil
+}
+
+// freeOptions frees the strings toC allocated for c.
+func freeOptions(c *C.litecommit_options) {
+	C.free(unsafe.Pointer(c.metrics_label))
+	c.metrics_label = nil
 }
 
 // Committer is a group committer on one SQLite database. Its methods are safe for
@@ -241,8 +270,8 @@ type committer struct {
 	slots chan struct{}
 	// waitMu guards waiters.
 	waitMu sync.Mutex
-	// waiters maps each token in flight to the channel its caller waits on.
-	waiters map[uint64]chan outcome
+	// waiters maps each token in flight to its caller.
+	waiters map[uint64]waiter
 	// pollDone is closed when the poller goroutine has returned.
 	pollDone chan struct{}
 	// batch is how many completions the poller takes per cgo call (Options.PollBatch).
@@ -256,6 +285,15 @@ type committer struct {
 	// later Close.
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// waiter is a caller waiting for its transaction's outcome.
+type waiter struct {
+	// ch receives the outcome (buffered: the poller never blocks on it).
+	ch chan outcome
+	// columns is true when a statement may return columns (RETURNING, SELECT): the
+	// completion's summary then does not say enough, even with zero rows.
+	columns bool
 }
 
 // outcome is one transaction's result as the poller hands it to its waiter.
@@ -273,6 +311,7 @@ func Open(path string, opts Options) (*Committer, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer freeOptions(&copts)
 	if strings.IndexByte(path, 0) >= 0 {
 		return nil, argError("path contains a NUL byte")
 	}
@@ -280,7 +319,7 @@ func Open(path string, opts Options) (*Committer, error) {
 	defer C.free(unsafe.Pointer(cpath))
 	c := &committer{
 		slots:    make(chan struct{}, int(copts.queue_capacity)),
-		waiters:  make(map[uint64]chan outcome),
+		waiters:  make(map[uint64]waiter),
 		pollDone: make(chan struct{}),
 		batch:    opts.PollBatch,
 	}
@@ -371,7 +410,7 @@ func (c *committer) poll() {
 		status := C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), -1, &n)
 		got := buf[:int(n)]
 		for i := range got {
-			c.deliver(uint64(got[i].token), completionOutcome(&got[i]))
+			c.deliver(&got[i])
 		}
 		C.litecommit_completions_free(&buf[0], n)
 		if status != C.LITECOMMIT_OK {
@@ -383,14 +422,16 @@ func (c *committer) poll() {
 	}
 }
 
-func completionOutcome(cp *C.litecommit_completion) outcome {
+func completionOutcome(cp *C.litecommit_completion, columns bool) outcome {
 	if cp.status != C.LITECOMMIT_OK {
 		var info C.litecommit_error_info
 		C.litecommit_result_error(cp.result, &info)
 		return outcome{err: errorFromInfo(&info)}
 	}
-	// The common case (one statement, no RETURNING rows) needs no further cgo call.
-	if cp.statement_count == 1 && cp.has_rows == 0 {
+	// The common case (one statement that returns no columns) needs no further cgo call.
+	// has_rows is 0 for a RETURNING clause that matched no row, whose column names the
+	// caller still gets: such statements take the full path.
+	if cp.statement_count == 1 && cp.has_rows == 0 && !columns {
 		return outcome{results: []Result{{
 			Changes:      int64(cp.changes),
 			LastInsertID: int64(cp.last_insert_rowid),
@@ -399,24 +440,25 @@ func completionOutcome(cp *C.litecommit_completion) outcome {
 	return outcome{results: resultsFromC(cp.result)}
 }
 
-func (c *committer) deliver(token uint64, o outcome) {
+func (c *committer) deliver(cp *C.litecommit_completion) {
+	token := uint64(cp.token)
 	c.waitMu.Lock()
-	ch, ok := c.waiters[token]
+	w, ok := c.waiters[token]
 	delete(c.waiters, token)
 	c.waitMu.Unlock()
 	<-c.slots
 	if ok {
-		ch <- o // buffered: never blocks, even if the waiter gave up
+		w.ch <- completionOutcome(cp, w.columns) // buffered: never blocks, even if the waiter gave up
 	}
 }
 
 func (c *committer) failWaiters(err error) {
 	c.waitMu.Lock()
 	waiters := c.waiters
-	c.waiters = make(map[uint64]chan outcome)
+	c.waiters = make(map[uint64]waiter)
 	c.waitMu.Unlock()
-	for _, ch := range waiters {
-		ch <- outcome{err: err}
+	for _, w := range waiters {
+		w.ch <- outcome{err: err}
 	}
 }
 
@@ -445,11 +487,13 @@ func (c *committer) transaction(ctx context.Context, stmts []Statement) ([]Resul
 		return nil, argError("a transaction needs at least one statement")
 	}
 	in := make([]stmtIn, len(stmts))
+	columns := false
 	for i, s := range stmts {
 		var err error
 		if in[i], err = convertStatement(s, i); err != nil {
 			return nil, err
 		}
+		columns = columns || mayReturnColumns(s.SQL)
 	}
 	cs := toC(in)
 	defer cs.free()
@@ -472,7 +516,7 @@ func (c *committer) transaction(ctx context.Context, stmts []Statement) ([]Resul
 	token := c.token.Add(1)
 	ch := make(chan outcome, 1)
 	c.waitMu.Lock()
-	c.waiters[token] = ch
+	c.waiters[token] = waiter{ch: ch, columns: columns}
 	c.waitMu.Unlock()
 	err := c.acquire()
 	if err == nil {

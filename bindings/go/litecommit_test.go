@@ -490,6 +490,7 @@ func TestOpenErrors(t *testing.T) {
 		{Options{FlushPolicy: "never"}, "FlushPolicy"},
 		{Options{PassiveThresholdMb: 8, RestartThresholdMb: 2}, "restart_threshold_mb"},
 		{Options{ReadConnections: -3}, "ReadConnections"},
+		{Options{MetricsLabel: "a\x00b"}, "MetricsLabel"},
 	}
 	for _, c := range cases {
 		_, err := Open(path, c.opts)
@@ -510,7 +511,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestFlushCheckpointMetricsStats(t *testing.T) {
-	db, _ := open(t, Options{Checkpoint: Bool(false), JournalSizeLimit: Int64(-1)})
+	db, _ := open(t, Options{Checkpoint: Bool(false), JournalSizeLimit: Int64(-1), MetricsLabel: "orders"})
 	ctx := context.Background()
 	mustExec(t, db, "CREATE TABLE m (x)")
 	for i := 0; i < 10; i++ {
@@ -527,10 +528,16 @@ func TestFlushCheckpointMetricsStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"batch_committer_flushes_total", "batch_committer_batch_size",
-		"batch_committer_checkpoint_total", "batch_committer_commit_latency_ms"} {
-		if !strings.Contains(text, name) {
-			t.Errorf("metrics lack %s", name)
+	for _, line := range []string{
+		`litecommit_flushes_total{db="orders",trigger="size"} 0`,
+		`litecommit_batch_size_count{db="orders"} `,
+		`litecommit_checkpoints_total{db="orders",mode="truncate"} 1`,
+		`litecommit_checkpoints_total{db="orders",mode="restart"} 0`,
+		`litecommit_commit_latency_seconds_count{db="orders"} 11`,
+		`litecommit_transactions_total{db="orders",outcome="committed"} 11`,
+	} {
+		if !strings.Contains(text, "\n"+line) {
+			t.Errorf("metrics lack %s in:\n%s", line, text)
 		}
 	}
 	st, err := db.Stats()
@@ -543,26 +550,28 @@ func TestFlushCheckpointMetricsStats(t *testing.T) {
 }
 
 func TestReadmeShowsTheExample(t *testing.T) {
-	example, err := os.ReadFile("example_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := string(example)
-	begin := strings.Index(src, "// README:begin\n")
-	end := strings.Index(src, "\t// README:end")
-	if begin < 0 || end < begin {
-		t.Fatal("README markers missing in example_test.go")
-	}
-	var body strings.Builder
-	for _, line := range strings.SplitAfter(src[begin+len("// README:begin\n"):end], "\n") {
-		body.WriteString(strings.TrimPrefix(line, "\t"))
-	}
-	if !strings.Contains(string(readme), body.String()) {
-		t.Fatalf("README.md's Go section must contain the example of example_test.go verbatim:\n%s", body.String())
+	for _, file := range []string{"example_test.go", "example_sql_test.go"} {
+		example, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(example)
+		begin := strings.Index(src, "// README:begin\n")
+		end := strings.Index(src, "\t// README:end")
+		if begin < 0 || end < begin {
+			t.Fatalf("README markers missing in %s", file)
+		}
+		var body strings.Builder
+		for _, line := range strings.SplitAfter(src[begin+len("// README:begin\n"):end], "\n") {
+			body.WriteString(strings.TrimPrefix(line, "\t"))
+		}
+		if !strings.Contains(string(readme), body.String()) {
+			t.Fatalf("README.md's Go section must contain the example of %s verbatim:\n%s", file, body.String())
+		}
 	}
 }
 

@@ -64,6 +64,8 @@ func nonDefaults(t reflect.Type) []any {
 		return []any{Bool(false), Bool(true)}
 	case reflect.TypeOf((*int64)(nil)):
 		return []any{Int64(-1)}
+	case reflect.TypeOf(""):
+		return []any{"orders"}
 	}
 	return nil
 }
@@ -92,7 +94,9 @@ func TestToCSetsEveryOptionOfTheCStruct(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Options.%s = %v: %v", f.Name, v, err)
 			}
-			if changed = changedCFields(defaults, c); len(changed) > 0 {
+			changed = changedCFields(defaults, c)
+			freeOptions(&c)
+			if len(changed) > 0 {
 				break
 			}
 		}

@@ -8,9 +8,12 @@ import "C"
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -43,6 +46,9 @@ type Rows struct {
 	// Values holds each row's values in column order: nil, int64, float64, string or
 	// []byte.
 	Values [][]any
+	// declTypes are the columns' declared types as the library reports them ("" for an
+	// expression); the database/sql driver reads time columns by them.
+	declTypes []string
 }
 
 // Result is what one statement did.
@@ -70,7 +76,88 @@ type stmtIn struct {
 	names  []string // the parameters' names; nil for positional
 }
 
+// TimeFormat is how a time.Time argument is stored: as TEXT, in the time's own zone, with
+// up to nine fractional digits and a numeric offset ("2024-05-06 07:08:09.123456789+02:00",
+// "2024-05-06 07:08:09+00:00"), the layout mattn/go-sqlite3 writes by default. SQLite's
+// date and time functions read it, and it sorts chronologically for times in one zone.
+const TimeFormat = "2006-01-02 15:04:05.999999999-07:00"
+
+// maxIndirections bounds how many driver.Valuer calls and pointer dereferences one
+// argument may take to reach a value (a Valuer returning itself would loop forever).
+const maxIndirections = 32
+
+var valuerType = reflect.TypeOf((*driver.Valuer)(nil)).Elem()
+
+// baseValue resolves an argument into one of the types convertValue binds directly: nil,
+// int64 and the other int kinds, uint kinds up to MaxInt64, bool, float32/64, string,
+// []byte and time.Time. It calls driver.Valuer (sql.NullString and the other sql.Null*
+// types, a type of the caller's own), dereferences pointers (nil is NULL) and unwraps named
+// types such as `type UserID int64`, as database/sql's default converter does.
+func baseValue(v any, what string) (any, error) {
+	for i := 0; i <= maxIndirections; i++ {
+		switch x := v.(type) {
+		case nil, int, int8, int16, int32, int64, uint8, uint16, uint32, bool, float32, float64,
+			string, []byte, time.Time:
+			return v, nil
+		case uint:
+			return checkUint(uint64(x), v, what)
+		case uint64:
+			return checkUint(x, v, what)
+		case driver.Valuer:
+			rv := reflect.ValueOf(v)
+			// A nil pointer to a type whose Value has a value receiver is NULL, as in
+			// database/sql (calling Value on it would panic).
+			if rv.Kind() == reflect.Pointer && rv.IsNil() && rv.Type().Elem().Implements(valuerType) {
+				return nil, nil
+			}
+			next, err := x.Value()
+			if err != nil {
+				return nil, argError("%s: %T.Value: %v", what, v, err)
+			}
+			v = next
+			continue
+		}
+		rv := reflect.ValueOf(v)
+		switch rv.Kind() {
+		case reflect.Pointer:
+			if rv.IsNil() {
+				return nil, nil
+			}
+			v = rv.Elem().Interface()
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return rv.Int(), nil
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return checkUint(rv.Uint(), rv.Uint(), what)
+		case reflect.Float32, reflect.Float64:
+			return rv.Float(), nil
+		case reflect.Bool:
+			return rv.Bool(), nil
+		case reflect.String:
+			return rv.String(), nil
+		case reflect.Slice:
+			if rv.Type().Elem().Kind() == reflect.Uint8 {
+				return rv.Bytes(), nil
+			}
+			return nil, argError("%s: unsupported type %T", what, v)
+		default:
+			return nil, argError("%s: unsupported type %T", what, v)
+		}
+	}
+	return nil, argError("%s: more than %d driver.Valuer calls or pointer dereferences", what, maxIndirections)
+}
+
+func checkUint(x uint64, v any, what string) (any, error) {
+	if x > math.MaxInt64 {
+		return nil, argError("%s: %d overflows int64", what, x)
+	}
+	return v, nil
+}
+
 func convertValue(v any, what string) (value, error) {
+	v, err := baseValue(v, what)
+	if err != nil {
+		return value{}, err
+	}
 	switch x := v.(type) {
 	case nil:
 		return value{typ: C.LITECOMMIT_TYPE_NULL}, nil
@@ -85,7 +172,7 @@ func convertValue(v any, what string) (value, error) {
 	case int64:
 		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: x}, nil
 	case uint:
-		return uintValue(uint64(x), what)
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
 	case uint8:
 		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
 	case uint16:
@@ -93,7 +180,7 @@ func convertValue(v any, what string) (value, error) {
 	case uint32:
 		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
 	case uint64:
-		return uintValue(x, what)
+		return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
 	case bool:
 		if x {
 			return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: 1}, nil
@@ -110,16 +197,12 @@ func convertValue(v any, what string) (value, error) {
 			return value{typ: C.LITECOMMIT_TYPE_NULL}, nil
 		}
 		return value{typ: C.LITECOMMIT_TYPE_BLOB, bytes: string(x)}, nil
+	case time.Time:
+		return value{typ: C.LITECOMMIT_TYPE_TEXT, bytes: x.Format(TimeFormat)}, nil
 	default:
+		// baseValue returns only the types above.
 		return value{}, argError("%s: unsupported type %T", what, v)
 	}
-}
-
-func uintValue(x uint64, what string) (value, error) {
-	if x > math.MaxInt64 {
-		return value{}, argError("%s: %d overflows int64", what, x)
-	}
-	return value{typ: C.LITECOMMIT_TYPE_INTEGER, i: int64(x)}, nil
 }
 
 func convertStatement(s Statement, index int) (stmtIn, error) {
@@ -253,7 +336,7 @@ func rowsFromC(rows *C.litecommit_rows) Rows {
 	if rows == nil || C.litecommit_rows_size(rows, &nCols, &nRows) != C.LITECOMMIT_OK {
 		return Rows{}
 	}
-	out := Rows{Columns: make([]string, int(nCols))}
+	out := Rows{Columns: make([]string, int(nCols)), declTypes: columnDeclTypes(rows, int(nCols))}
 	for i := range out.Columns {
 		var name *C.char
 		if C.litecommit_rows_column_name(rows, C.size_t(i), &name) == C.LITECOMMIT_OK {

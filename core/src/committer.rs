@@ -14,10 +14,12 @@ use crate::completion::{BatchSink, Outcome, Pending, Reply};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::files::{file_len, wal_path};
+use crate::future::Room;
 use crate::gate::Gate;
 use crate::metrics::{Metrics, Stats};
 use crate::modes::CheckpointMode;
 use crate::read_pool::ReadPool;
+use crate::snapshot::Snapshot;
 use crate::statement;
 use crate::transaction::{Rows, Statement, Transaction, TransactionResult};
 use crate::value::Params;
@@ -27,8 +29,8 @@ use crate::writer::{Intake, Msg, Shutdown, Writer};
 /// `Arc`) between every thread that writes. Dropping it closes it (see [`Committer::close`]).
 ///
 /// It belongs to the process that opened it: in a forked child the methods that need its
-/// threads or connections (the submits, `execute`, `transaction`, `query`, `flush`,
-/// `checkpoint`, `close`) fail with [`Error::Forked`], while `path`, `config`, `stats`,
+/// threads or connections (the submits, `execute`, `transaction`, `query`, `snapshot`,
+/// `flush`, `checkpoint`, `close`) fail with [`Error::Forked`], while `path`, `config`, `stats`,
 /// `metrics_text`, `registry` and `is_closed` still answer from this process's copy; dropping
 /// it there releases nothing (the threads and the SQLite connections are the parent's).
 ///
@@ -88,9 +90,9 @@ impl Committer {
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Committer> {
         config.validate()?;
         let path = path.as_ref().to_path_buf();
-        let metrics = Arc::new(Metrics::new());
         let conn = crate::connection::open_writer(&path, &config)?;
         let wal_path = wal_path(&conn);
+        let metrics = Arc::new(Metrics::new(&config, &wal_path));
         let readers = Arc::new(ReadPool::open(&path, &config)?);
         let gate = Arc::new(Gate::default());
         let (scheduler, scheduler_thread) =
@@ -212,6 +214,17 @@ impl Committer {
         inner.readers.query(&Statement::new(sql.to_owned(), params))
     }
 
+    /// Begins a read snapshot on a connection of the read pool (waiting while all are
+    /// busy): its queries see every transaction whose promise resolved before this call,
+    /// and nothing that commits later. `close` does not wait for it.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let inner = self.live()?;
+        if inner.intake.is_closed() {
+            return Err(Error::Closed);
+        }
+        Snapshot::begin(&inner.readers)
+    }
+
     /// A barrier: returns once every transaction submitted before it is committed.
     pub fn flush(&self) -> Result<()> {
         let inner = self.live()?;
@@ -253,13 +266,20 @@ impl Committer {
         self.inner.metrics.registry()
     }
 
+    /// Every metric of this committer as one collector, to register in a registry shared
+    /// with other committers: their `db` labels (the `metrics_label` option) must differ,
+    /// or the registry refuses the second one.
+    pub fn collector(&self) -> Box<dyn prometheus::core::Collector> {
+        self.inner.metrics.collector()
+    }
+
     /// The same figures as the metrics, as a plain structure, plus the queue as it is now.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
         let mut stats = inner.metrics.stats();
         stats.wal_file_bytes = file_len(&inner.wal_path);
         stats.queue_length = inner.queue.len() as u64;
-        stats.submitting = inner.intake.inside() as u64;
+        stats.submitting = (inner.intake.inside() + inner.intake.room.waiting()) as u64;
         stats
     }
 
@@ -268,11 +288,13 @@ impl Committer {
         self.inner.intake.is_closed()
     }
 
-    /// Stops accepting work; commits everything already queued, including what submitters
-    /// waiting for room in a full queue hand over meanwhile; resolves every promise; stops
-    /// the scheduler; closes the read connections, then the writer's, last, so that SQLite
-    /// checkpoints the WAL and removes it: the database file alone then holds every
-    /// committed row. Idempotent; afterwards every other method fails with
+    /// Stops accepting work; commits everything already queued, including what blocking
+    /// submitters waiting for room in a full queue hand over meanwhile (async submit futures
+    /// waiting for room fail with [`Error::Closed`] instead); resolves every promise; stops
+    /// the scheduler; closes the read connections (those of open snapshots too, without
+    /// waiting for them to be dropped: their later queries fail with [`Error::Closed`]),
+    /// then the writer's, last, so that SQLite checkpoints the WAL and removes it: the
+    /// database file alone then holds every committed row. Idempotent; afterwards every other method fails with
     /// [`Error::Closed`]. Called from a completion callback, a batch sink or an event
     /// listener, it returns at once and the writer finishes closing on its own.
     pub fn close(&self) -> Result<()> {
@@ -336,12 +358,7 @@ impl Committer {
                 return Err(e);
             }
         }
-        let allowed = tx
-            .statements
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, stmt)| statement::check_allowed(&stmt.sql, i));
-        if let Err(e) = allowed {
+        if let Err(e) = check_statements(&tx) {
             reply.disarm();
             return Err(e);
         }
@@ -369,6 +386,35 @@ impl Committer {
         }
     }
 
+    /// Checks a transaction before it is queued: in this process, refused statements,
+    /// parameters that could not be converted.
+    pub(crate) fn check(&self, tx: &Transaction) -> Result<()> {
+        self.live()?;
+        check_statements(tx)
+    }
+
+    /// Hands a message to the writer's queue without waiting; a full queue hands it back.
+    pub(crate) fn hand_over(&self, msg: Msg) -> HandOver {
+        let inner = match self.live() {
+            Ok(inner) => inner,
+            Err(e) => return HandOver::Failed(disarm(msg, e)),
+        };
+        // Inside the intake until the send returns: the writer does not stop before.
+        let Some(_inside) = inner.intake.enter() else {
+            return HandOver::Failed(disarm(msg, Error::Closed));
+        };
+        match inner.queue.try_send(msg) {
+            Ok(()) => HandOver::Queued,
+            Err(TrySendError::Full(m)) => HandOver::Full(m),
+            Err(TrySendError::Disconnected(m)) => HandOver::Failed(disarm(m, Error::Closed)),
+        }
+    }
+
+    /// The async submitters waiting for room in the queue.
+    pub(crate) fn room(&self) -> &Room {
+        &self.inner.intake.room
+    }
+
     /// Hands a test-only message to the writer.
     #[cfg(test)]
     pub(crate) fn send_test_message(&self, msg: Msg) {
@@ -389,6 +435,31 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// What [`Committer::hand_over`] did with a message.
+pub(crate) enum HandOver {
+    /// It is in the queue.
+    Queued,
+    /// The queue is full: the message, back.
+    Full(Msg),
+    /// It cannot be queued (its reply is disarmed): the error.
+    Failed(Error),
+}
+
+/// Refuses statements that would break the batch, and parameters that could not be
+/// converted, before anything is queued.
+fn check_statements(tx: &Transaction) -> Result<()> {
+    tx.statements.iter().enumerate().try_for_each(|(i, stmt)| {
+        statement::check_allowed(&stmt.sql, i)?;
+        match &stmt.params {
+            Params::Invalid(message) => Err(Error::Parameter {
+                message: message.clone(),
+                statement_index: i,
+            }),
+            _ => Ok(()),
+        }
+    })
 }
 
 /// The error of a call made on one of the committer's threads that would wait for that

@@ -1,5 +1,5 @@
-//! How a submitter learns that its transaction is durable: a handle to wait on, a callback,
-//! or a batch sink that receives all completions of one batch in one call.
+//! How a submitter learns that its transaction is durable: a handle to wait on, a future, a
+//! callback, or a batch sink that receives all completions of one batch in one call.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{Error, Result};
+use crate::future::Slot;
 use crate::transaction::TransactionResult;
 
 /// The outcome of one transaction.
@@ -72,10 +73,12 @@ pub(crate) struct Reply {
     pub(crate) submitted: Instant,
 }
 
-/// The three ways a submitter learns the outcome.
+/// The ways a submitter learns the outcome.
 enum Target {
     /// A [`Pending`] handle waits on this channel.
     Handle(Sender<Outcome>),
+    /// A [`PendingFuture`](crate::PendingFuture) awaits this slot.
+    Future(Arc<Slot>),
     /// A callback run on the writer thread.
     Callback(Callback),
     /// A batch sink, with the submitter's token.
@@ -86,6 +89,12 @@ impl Reply {
     pub(crate) fn handle() -> (Reply, Pending) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         (Reply::new(Target::Handle(tx)), Pending { rx })
+    }
+
+    /// A reply for a [`PendingFuture`](crate::PendingFuture), and the slot it awaits.
+    pub(crate) fn future() -> (Reply, Arc<Slot>) {
+        let slot = Slot::new();
+        (Reply::new(Target::Future(Arc::clone(&slot))), slot)
     }
 
     pub(crate) fn callback(f: impl FnOnce(Outcome) + Send + 'static) -> Reply {
@@ -149,6 +158,7 @@ impl Completions {
             }
             // The waiter may have given up (dropped its handle); that is fine.
             Some(Target::Handle(tx)) => drop(tx.send(outcome)),
+            Some(Target::Future(slot)) => slot.complete(outcome),
             Some(Target::Callback(f)) => drop(catch_unwind(AssertUnwindSafe(|| f(outcome)))),
             None => {}
         }

@@ -24,6 +24,8 @@ pub enum OptionKind {
     Text,
     /// A whole number, or a negative one for none; `get` shows none as `-1`.
     OptionalInt,
+    /// Any text, taken as it is.
+    Str,
 }
 
 /// One option of [`Config`], for bindings that list, document or forward options.
@@ -186,6 +188,14 @@ options! {
     /// How long RESTART/TRUNCATE checkpoints wait for readers before giving up. Default
     /// 100 ms. At most 2,147,483,647.
     checkpoint_busy_timeout_ms: u64 = 100 => "100", Int(0, MAX_BUSY_TIMEOUT_MS);
+    /// WAL content past which a RESTART may pause the writer for up to
+    /// `wal_hard_limit_pause_ms` (instead of `checkpoint_busy_timeout_ms`) to wait for
+    /// readers. Default 64 MB; below `restart_threshold_mb` it counts from there. Above 0,
+    /// at most 1,048,576.
+    wal_hard_limit_mb: f64 = 64.0 => "64", Float(MAX_THRESHOLD_MB);
+    /// Longest writer pause of a RESTART past `wal_hard_limit_mb`. Default 1000 ms. At most
+    /// 2,147,483,647.
+    wal_hard_limit_pause_ms: u64 = 1000 => "1000", Int(0, MAX_BUSY_TIMEOUT_MS);
     /// Double the effective max batch size while a checkpoint runs. Default on.
     dynamic_batch_size: bool = true => "true", Bool;
     /// Run a TRUNCATE checkpoint once the writer has been idle for `idle_ms`. Default off.
@@ -213,6 +223,10 @@ options! {
     /// Prepared statements cached by the writer and each reader. Default 256. At most
     /// 100,000.
     statement_cache_capacity: usize = 256 => "256", Int(0, MAX_STATEMENT_CACHE);
+    /// Value of the constant label `db` on every Prometheus metric, so that committers on
+    /// different databases can share one registry. Default empty: the database file's name
+    /// (`app.db` for `/data/app.db`).
+    metrics_label: String = String::new() => "", Str;
 }
 
 impl Config {
@@ -435,6 +449,23 @@ mod codec {
         }
     }
 
+    /// [`OptionKind::Str`](super::OptionKind::Str): any text.
+    pub(super) struct Str;
+
+    impl Str {
+        pub(super) fn parse(_field: &str, text: &str) -> Result<String, Error> {
+            Ok(text.to_owned())
+        }
+
+        pub(super) fn show(value: &str) -> String {
+            value.to_owned()
+        }
+
+        pub(super) fn check(_field: &str, _value: &str) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
     /// [`OptionKind::Text`](super::OptionKind::Text): a type with lower-case names.
     pub(super) struct Text;
 
@@ -464,6 +495,7 @@ mod tests {
             OptionKind::Int => vec!["7".into()],
             OptionKind::Float => vec!["2.5".into()],
             OptionKind::OptionalInt => vec!["7".into(), "-1".into()],
+            OptionKind::Str => vec!["orders".into()],
             // Every name of every choice type: those the option takes are checked below.
             OptionKind::Text => ["full", "normal", "off", "adaptive", "ticker"]
                 .map(String::from)

@@ -53,6 +53,9 @@ pub enum CheckpointReason {
     Passive,
     /// WAL content reached `restart_threshold_mb` (the WAL is not wrapping).
     Restart,
+    /// WAL content reached `wal_hard_limit_mb`: a RESTART that may pause the writer for up
+    /// to `wal_hard_limit_pause_ms`.
+    Limit,
     /// `truncate_when_idle` and the writer was idle.
     Idle,
     /// A `checkpoint(mode)` call.
@@ -76,6 +79,8 @@ pub enum Event {
         wal_frames: u64,
         /// Time to run and commit it (BEGIN to COMMIT, fsync included).
         duration: Duration,
+        /// How long the writer waited before it, paused by a checkpoint.
+        paused: Duration,
     },
     /// A batch failed as a whole (its BEGIN, COMMIT or a ROLLBACK failed): its transactions
     /// were rejected with this error, except those already rejected by their own statements.

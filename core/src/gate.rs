@@ -31,13 +31,18 @@ impl Gate {
     pub(crate) fn enter_batch(&self) -> InBatch<'_> {
         let start = Instant::now();
         let mut st = self.lock();
+        let paused = st.checkpoint_wants_lock;
         while st.checkpoint_wants_lock {
             st = self.wait(st);
         }
         st.writer_in_batch = true;
         InBatch {
             gate: self,
-            waited: start.elapsed(),
+            waited: if paused {
+                start.elapsed()
+            } else {
+                Duration::ZERO
+            },
         }
     }
 
@@ -67,7 +72,8 @@ impl Gate {
 pub(crate) struct InBatch<'a> {
     /// The gate it holds open.
     gate: &'a Gate,
-    /// How long the writer waited for a checkpoint before it could enter.
+    /// How long the writer waited for a checkpoint before it could enter (zero when it did
+    /// not wait).
     waited: Duration,
 }
 

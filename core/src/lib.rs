@@ -6,6 +6,10 @@
 //! its transaction is durable.
 //! A background scheduler runs WAL checkpoints on its own connection, off the commit path.
 //!
+//! Async code awaits instead of blocking: [`Committer::execute_async`],
+//! [`Committer::transaction_async`] and [`Committer::submit_async`] return `std` futures
+//! that run on any executor and wait for room in a full queue as tasks, not threads.
+//!
 //! ```
 //! use litecommit::{params, Committer, Config, Transaction};
 //!
@@ -50,11 +54,13 @@ mod connection;
 mod error;
 mod event;
 mod files;
+mod future;
 mod gate;
 mod metrics;
 mod modes;
 mod read_pool;
 mod schema;
+mod snapshot;
 mod statement;
 mod transaction;
 mod value;
@@ -66,10 +72,18 @@ pub use completion::{BatchSink, Outcome, Pending};
 pub use config::{Config, OptionKind, OptionSpec};
 pub use error::{code_name, Error, Result};
 pub use event::{CheckpointReason, Event, EventListener, FlushTrigger};
+pub use future::{PendingFuture, SubmitFuture, TransactionFuture};
 pub use metrics::{StatSpec, StatValue, Stats};
 pub use modes::{CheckpointMode, Durability, FlushPolicy};
+pub use snapshot::Snapshot;
 pub use transaction::{Rows, Statement, StatementResult, Transaction, TransactionResult};
 pub use value::{Params, Value};
+
+/// What the [`params!`] macro expands to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::value::{positional, IntoParam};
+}
 
 /// Compiles and runs the README's Rust example as a doc test.
 #[doc = include_str!("../../README.md")]

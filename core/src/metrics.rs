@@ -1,33 +1,97 @@
 //! Prometheus metrics of one committer (its own registry) and the same figures as [`Stats`].
+//!
+//! Every metric is named `litecommit_*` in base units (seconds, bytes), counters end in
+//! `_total`, every label value exists (at 0) from the start, and every sample carries the
+//! constant label `db` (the `metrics_label` option), so that the metrics of several
+//! committers can be gathered into one registry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
 
+use crate::config::Config;
 use crate::event::FlushTrigger;
+use crate::files::file_len;
 use crate::modes::CheckpointMode;
 use crate::schema::doc_text;
 
-const MS_BUCKETS: &[f64] = &[
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
+/// The name of the constant label that tells committers apart.
+pub(crate) const DB_LABEL: &str = "db";
+
+/// Durations (flush, commit latency, checkpoint), in seconds: 100 µs to 10 s.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
+/// Transactions per batch, up to twice the default `max_batch_size`.
 const BATCH_BUCKETS: &[f64] = &[
-    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0,
 ];
-const MB_BUCKETS: &[f64] = &[
+/// WAL file sizes in MiB (converted to bytes): 512 KiB to 1 GiB.
+const WAL_MIB_BUCKETS: [f64; 12] = [
     0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
 ];
+/// WAL frames (pages) reported by a checkpoint.
 const FRAME_BUCKETS: &[f64] = &[
     100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 32000.0, 64000.0, 128000.0,
 ];
+/// Checkpointed frames / log frames.
 const RATIO_BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0];
 
-/// Outcome label of `batch_committer_transactions_total`.
+/// Bytes in a MiB.
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Every flush trigger, in the order of [`trigger_index`].
+const TRIGGERS: [FlushTrigger; 5] = [
+    FlushTrigger::Adaptive,
+    FlushTrigger::Size,
+    FlushTrigger::Timer,
+    FlushTrigger::Flush,
+    FlushTrigger::Close,
+];
+
+/// The position of `trigger` in [`TRIGGERS`].
+fn trigger_index(trigger: FlushTrigger) -> usize {
+    match trigger {
+        FlushTrigger::Adaptive => 0,
+        FlushTrigger::Size => 1,
+        FlushTrigger::Timer => 2,
+        FlushTrigger::Flush => 3,
+        FlushTrigger::Close => 4,
+    }
+}
+
+/// Every checkpoint mode, in the order of [`mode_index`].
+const MODES: [CheckpointMode; 4] = [
+    CheckpointMode::Passive,
+    CheckpointMode::Full,
+    CheckpointMode::Restart,
+    CheckpointMode::Truncate,
+];
+
+/// The position of `mode` in [`MODES`].
+fn mode_index(mode: CheckpointMode) -> usize {
+    match mode {
+        CheckpointMode::Passive => 0,
+        CheckpointMode::Full => 1,
+        CheckpointMode::Restart => 2,
+        CheckpointMode::Truncate => 3,
+    }
+}
+
+/// Values of the `busy` label of `litecommit_checkpoint_busy_total`, by `busy as usize`.
+const BUSY: [&str; 2] = ["false", "true"];
+
+/// Outcome label of `litecommit_transactions_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TxOutcome {
     /// Committed.
@@ -37,6 +101,9 @@ pub(crate) enum TxOutcome {
     /// The batch failed as a whole (BEGIN, COMMIT or a ROLLBACK).
     Aborted,
 }
+
+/// Every outcome, in the order of their discriminants.
+const OUTCOMES: [TxOutcome; 3] = [TxOutcome::Committed, TxOutcome::Failed, TxOutcome::Aborted];
 
 impl TxOutcome {
     fn as_str(self) -> &'static str {
@@ -48,42 +115,162 @@ impl TxOutcome {
     }
 }
 
+/// The metric families of one committer, as one collector: the committer's own registry
+/// holds one, and [`Metrics::collector`] hands out more (clones share the figures).
+#[derive(Clone)]
+struct Families {
+    /// `litecommit_flushes_total`, by trigger.
+    flushes: IntCounterVec,
+    /// `litecommit_batch_size`.
+    batch_size: Histogram,
+    /// `litecommit_flush_duration_seconds`.
+    flush_duration: Histogram,
+    /// `litecommit_checkpoints_total`, by mode.
+    checkpoints: IntCounterVec,
+    /// `litecommit_checkpoint_duration_seconds`, by mode.
+    checkpoint_duration: HistogramVec,
+    /// `litecommit_checkpoint_wal_size_bytes`.
+    checkpoint_wal_size: Histogram,
+    /// `litecommit_checkpoint_log_frames`.
+    log_frames: Histogram,
+    /// `litecommit_checkpoint_checkpointed_frames`.
+    checkpointed_frames: Histogram,
+    /// `litecommit_checkpoint_busy_total`, by whether SQLite reported busy.
+    checkpoint_busy: IntCounterVec,
+    /// `litecommit_checkpoint_efficiency_ratio`.
+    checkpoint_efficiency: Histogram,
+    /// `litecommit_commit_latency_seconds`.
+    commit_latency: Histogram,
+    /// `litecommit_queue_depth`.
+    queue_depth: IntGauge,
+    /// `litecommit_transactions_total`, by outcome.
+    transactions: IntCounterVec,
+    /// `litecommit_wal_size_bytes`, read from the file at each collection.
+    wal_size: IntGauge,
+    /// `litecommit_wal_backlog_frames`, read from `backlog` at each collection.
+    wal_backlog: IntGauge,
+    /// The -wal file whose size `wal_size` reports.
+    wal_path: Arc<PathBuf>,
+    /// WAL frames not yet checkpointed, as the scheduler reckons them.
+    backlog: Arc<AtomicU64>,
+}
+
+impl Families {
+    /// Every metric, as collectors.
+    fn all(&self) -> [&dyn Collector; 15] {
+        [
+            &self.flushes,
+            &self.batch_size,
+            &self.flush_duration,
+            &self.checkpoints,
+            &self.checkpoint_duration,
+            &self.checkpoint_wal_size,
+            &self.log_frames,
+            &self.checkpointed_frames,
+            &self.checkpoint_busy,
+            &self.checkpoint_efficiency,
+            &self.commit_latency,
+            &self.queue_depth,
+            &self.transactions,
+            &self.wal_size,
+            &self.wal_backlog,
+        ]
+    }
+}
+
+impl Collector for Families {
+    fn desc(&self) -> Vec<&Desc> {
+        self.all().into_iter().flat_map(|c| c.desc()).collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.wal_size.set(gauge_value(file_len(&self.wal_path)));
+        self.wal_backlog
+            .set(gauge_value(self.backlog.load(Ordering::Relaxed)));
+        self.all().into_iter().flat_map(|c| c.collect()).collect()
+    }
+}
+
+/// A count as an `IntGauge` value.
+fn gauge_value(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Builds the metrics of one committer, each with the constant label `db`.
+struct Builder {
+    /// The constant labels of every metric.
+    labels: HashMap<String, String>,
+}
+
+impl Builder {
+    fn opts(&self, name: &str, help: &str) -> Opts {
+        Opts::new(name, help).const_labels(self.labels.clone())
+    }
+
+    fn histogram_opts(&self, name: &str, help: &str, buckets: &[f64]) -> HistogramOpts {
+        HistogramOpts::new(name, help)
+            .const_labels(self.labels.clone())
+            .buckets(buckets.to_vec())
+    }
+
+    // Names, help texts and buckets are fixed and valid, so building cannot fail.
+
+    fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+        Histogram::with_opts(self.histogram_opts(name, help, buckets))
+            .unwrap_or_else(|e| panic!("metric {name}: {e}"))
+    }
+
+    fn histogram_vec(&self, name: &str, help: &str, buckets: &[f64], label: &str) -> HistogramVec {
+        HistogramVec::new(self.histogram_opts(name, help, buckets), &[label])
+            .unwrap_or_else(|e| panic!("metric {name}: {e}"))
+    }
+
+    fn counter_vec(&self, name: &str, help: &str, label: &str) -> IntCounterVec {
+        IntCounterVec::new(self.opts(name, help), &[label])
+            .unwrap_or_else(|e| panic!("metric {name}: {e}"))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        IntGauge::with_opts(self.opts(name, help)).unwrap_or_else(|e| panic!("metric {name}: {e}"))
+    }
+}
+
+/// The `db` label of a committer: the `metrics_label` option, or else the database file's
+/// name (the name of its -wal file without `-wal`).
+fn db_label(config: &Config, wal_path: &Path) -> String {
+    if !config.metrics_label.is_empty() {
+        return config.metrics_label.clone();
+    }
+    let file = wal_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match file.strip_suffix("-wal") {
+        Some(db) => db.to_owned(),
+        None => file,
+    }
+}
+
 /// Every metric of one committer.
 pub(crate) struct Metrics {
-    /// This committer's own registry, holding every metric below.
+    /// This committer's own registry, holding `families`.
     registry: Registry,
-    /// `batch_committer_flushes_total`, by trigger.
-    flushes: IntCounterVec,
-    /// `batch_committer_batch_size`.
-    batch_size: Histogram,
-    /// `batch_committer_flush_duration_ms`.
-    flush_duration: Histogram,
-    /// `batch_committer_checkpoint_total`, by mode.
-    checkpoints: IntCounterVec,
-    /// `batch_committer_checkpoint_duration_ms`, by mode.
-    checkpoint_duration: HistogramVec,
-    /// `batch_committer_wal_size_mb`.
-    wal_size_mb: Histogram,
-    /// `batch_committer_wal_frames_log`.
-    wal_frames_log: Histogram,
-    /// `batch_committer_wal_frames_checkpointed`.
-    wal_frames_checkpointed: Histogram,
-    /// `batch_committer_checkpoint_busy_total`, by whether SQLite reported busy.
-    checkpoint_busy: IntCounterVec,
-    /// `batch_committer_checkpoint_efficiency`.
-    checkpoint_efficiency: Histogram,
-    /// `batch_committer_commit_latency_ms`.
-    commit_latency: Histogram,
-    /// `batch_committer_queue_depth`.
-    queue_depth: IntGauge,
-    /// `batch_committer_transactions_total`, by outcome.
-    transactions: IntCounterVec,
-    /// Children of `transactions` by outcome, resolved once (they are hit per transaction).
+    /// Every metric family.
+    families: Families,
+    /// Children of `families.flushes`, in the order of [`TRIGGERS`].
+    flushes: [IntCounter; 5],
+    /// Children of `families.checkpoints`, in the order of [`MODES`].
+    checkpoints: [IntCounter; 4],
+    /// Children of `families.checkpoint_duration`, in the order of [`MODES`].
+    checkpoint_durations: [Histogram; 4],
+    /// Children of `families.checkpoint_busy`, in the order of [`BUSY`].
+    checkpoint_busy: [IntCounter; 2],
+    /// Children of `families.transactions`, in the order of [`OUTCOMES`].
     outcomes: [IntCounter; 3],
     /// WAL frames after the latest commit (the WAL hook's count).
     pub(crate) wal_frames: AtomicU64,
     /// WAL frames not yet checkpointed, as the scheduler reckons them.
-    pub(crate) wal_backlog_frames: AtomicU64,
+    pub(crate) wal_backlog_frames: Arc<AtomicU64>,
     /// Size of the -wal file at the latest reading.
     pub(crate) wal_file_bytes: AtomicU64,
     /// Largest batch committed so far.
@@ -94,131 +281,127 @@ pub(crate) struct Metrics {
     pub(crate) checkpoint_running: AtomicBool,
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
-    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
-        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    register(registry, h.clone());
-    h
-}
-
-fn counter_vec(registry: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), &[label])
-        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    register(registry, c.clone());
-    c
-}
-
-fn register<C: prometheus::core::Collector + 'static>(registry: &Registry, c: C) {
-    // Names are fixed and distinct, so registration cannot fail on a fresh registry.
-    registry
-        .register(Box::new(c))
-        .unwrap_or_else(|e| panic!("registering a metric: {e}"));
-}
-
 impl Metrics {
-    pub(crate) fn new() -> Metrics {
-        let r = Registry::new();
-        let checkpoint_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "batch_committer_checkpoint_duration_ms",
-                "Duration of WAL checkpoints in milliseconds",
-            )
-            .buckets(MS_BUCKETS.to_vec()),
-            &["mode"],
-        )
-        .unwrap_or_else(|e| panic!("metric checkpoint_duration: {e}"));
-        register(&r, checkpoint_duration.clone());
-        let queue_depth = IntGauge::new(
-            "batch_committer_queue_depth",
-            "Transactions waiting in the queue when the latest batch was formed",
-        )
-        .unwrap_or_else(|e| panic!("metric queue_depth: {e}"));
-        register(&r, queue_depth.clone());
-        let transactions = counter_vec(
-            &r,
-            "batch_committer_transactions_total",
-            "Transactions by outcome",
-            "outcome",
-        );
-        Metrics {
-            flushes: counter_vec(
-                &r,
-                "batch_committer_flushes_total",
-                "Batches committed, by trigger",
+    /// The metrics of a committer opened with `config` whose WAL is the file `wal_path`.
+    pub(crate) fn new(config: &Config, wal_path: &Path) -> Metrics {
+        let b = Builder {
+            labels: HashMap::from([(DB_LABEL.to_owned(), db_label(config, wal_path))]),
+        };
+        let backlog = Arc::new(AtomicU64::new(0));
+        let families = Families {
+            flushes: b.counter_vec(
+                "litecommit_flushes_total",
+                "Batches committed (or attempted), by what triggered the flush",
                 "trigger",
             ),
-            batch_size: histogram(
-                &r,
-                "batch_committer_batch_size",
+            batch_size: b.histogram(
+                "litecommit_batch_size",
                 "Transactions per batch",
                 BATCH_BUCKETS,
             ),
-            flush_duration: histogram(
-                &r,
-                "batch_committer_flush_duration_ms",
-                "Time to run and commit one batch, in milliseconds",
-                MS_BUCKETS,
+            flush_duration: b.histogram(
+                "litecommit_flush_duration_seconds",
+                "Time to run and commit one batch, in seconds",
+                SECONDS_BUCKETS,
             ),
-            checkpoints: counter_vec(
-                &r,
-                "batch_committer_checkpoint_total",
+            checkpoints: b.counter_vec(
+                "litecommit_checkpoints_total",
                 "WAL checkpoints run, by mode",
                 "mode",
             ),
-            checkpoint_duration,
-            wal_size_mb: histogram(
-                &r,
-                "batch_committer_wal_size_mb",
-                "Size of the -wal file when a checkpoint starts, in MB",
-                MB_BUCKETS,
+            checkpoint_duration: b.histogram_vec(
+                "litecommit_checkpoint_duration_seconds",
+                "Duration of WAL checkpoints, in seconds, by mode",
+                SECONDS_BUCKETS,
+                "mode",
             ),
-            wal_frames_log: histogram(
-                &r,
-                "batch_committer_wal_frames_log",
-                "Frames in the WAL reported by each checkpoint",
+            checkpoint_wal_size: b.histogram(
+                "litecommit_checkpoint_wal_size_bytes",
+                "Size of the -wal file in bytes, read when each checkpoint starts and after \
+                 each FULL, RESTART or TRUNCATE one",
+                &WAL_MIB_BUCKETS.map(|mib| mib * MIB),
+            ),
+            log_frames: b.histogram(
+                "litecommit_checkpoint_log_frames",
+                "Frames in the WAL as each checkpoint reported them",
                 FRAME_BUCKETS,
             ),
-            wal_frames_checkpointed: histogram(
-                &r,
-                "batch_committer_wal_frames_checkpointed",
-                "Frames checkpointed reported by each checkpoint",
+            checkpointed_frames: b.histogram(
+                "litecommit_checkpoint_checkpointed_frames",
+                "Frames checkpointed as each checkpoint reported them",
                 FRAME_BUCKETS,
             ),
-            checkpoint_busy: counter_vec(
-                &r,
-                "batch_committer_checkpoint_busy_total",
-                "Checkpoints by whether SQLite reported busy",
+            checkpoint_busy: b.counter_vec(
+                "litecommit_checkpoint_busy_total",
+                "Checkpoints, by whether SQLite reported busy (readers or the writer kept it \
+                 from finishing)",
                 "busy",
             ),
-            checkpoint_efficiency: histogram(
-                &r,
-                "batch_committer_checkpoint_efficiency",
-                "Checkpointed frames / log frames per checkpoint",
+            checkpoint_efficiency: b.histogram(
+                "litecommit_checkpoint_efficiency_ratio",
+                "Checkpointed frames / frames in the WAL, per checkpoint (1 when the WAL was \
+                 empty)",
                 RATIO_BUCKETS,
             ),
-            commit_latency: histogram(
-                &r,
-                "batch_committer_commit_latency_ms",
-                "Time from submit to resolved promise, in milliseconds",
-                MS_BUCKETS,
+            commit_latency: b.histogram(
+                "litecommit_commit_latency_seconds",
+                "Time from submit to resolved, per transaction, in seconds",
+                SECONDS_BUCKETS,
             ),
-            queue_depth,
-            outcomes: [TxOutcome::Committed, TxOutcome::Failed, TxOutcome::Aborted]
-                .map(|o| transactions.with_label_values(&[o.as_str()])),
-            transactions,
-            registry: r,
+            queue_depth: b.gauge(
+                "litecommit_queue_depth",
+                "Transactions waiting in the queue when the latest batch was formed",
+            ),
+            transactions: b.counter_vec(
+                "litecommit_transactions_total",
+                "Transactions answered, by outcome (committed; failed: rejected by one of its \
+                 statements; aborted: its batch failed as a whole)",
+                "outcome",
+            ),
+            wal_size: b.gauge(
+                "litecommit_wal_size_bytes",
+                "Size of the -wal file now, in bytes",
+            ),
+            wal_backlog: b.gauge(
+                "litecommit_wal_backlog_frames",
+                "WAL frames (pages) not yet checkpointed, in frames",
+            ),
+            wal_path: Arc::new(wal_path.to_path_buf()),
+            backlog: Arc::clone(&backlog),
+        };
+        let f = &families;
+        let metrics = Metrics {
+            flushes: TRIGGERS.map(|t| f.flushes.with_label_values(&[t.as_str()])),
+            checkpoints: MODES.map(|m| f.checkpoints.with_label_values(&[m.as_str()])),
+            checkpoint_durations: MODES
+                .map(|m| f.checkpoint_duration.with_label_values(&[m.as_str()])),
+            checkpoint_busy: BUSY.map(|busy| f.checkpoint_busy.with_label_values(&[busy])),
+            outcomes: OUTCOMES.map(|o| f.transactions.with_label_values(&[o.as_str()])),
+            registry: Registry::new(),
+            families: families.clone(),
             wal_frames: AtomicU64::new(0),
-            wal_backlog_frames: AtomicU64::new(0),
+            wal_backlog_frames: backlog,
             wal_file_bytes: AtomicU64::new(0),
             max_batch_size: AtomicU64::new(0),
             max_writer_stall_us: AtomicU64::new(0),
             checkpoint_running: AtomicBool::new(false),
-        }
+        };
+        // Every name is distinct, so registering into a fresh registry cannot fail.
+        metrics
+            .registry
+            .register(metrics.collector())
+            .unwrap_or_else(|e| panic!("registering the metrics: {e}"));
+        metrics
     }
 
     /// The registry holding every metric of this committer.
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Every metric of this committer as one collector, to register in another registry.
+    pub(crate) fn collector(&self) -> Box<dyn Collector> {
+        Box::new(self.families.clone())
     }
 
     pub(crate) fn text(&self) -> String {
@@ -230,9 +413,9 @@ impl Metrics {
 
     /// Counts a batch of `size` transactions that took `duration` to run and commit.
     pub(crate) fn batch(&self, size: usize, trigger: FlushTrigger, duration: Duration) {
-        self.flushes.with_label_values(&[trigger.as_str()]).inc();
-        self.batch_size.observe(size as f64);
-        self.flush_duration.observe(ms(duration));
+        self.flushes[trigger_index(trigger)].inc();
+        self.families.batch_size.observe(size as f64);
+        self.families.flush_duration.observe(duration.as_secs_f64());
         self.max_batch_size
             .fetch_max(size as u64, Ordering::Relaxed);
     }
@@ -240,19 +423,20 @@ impl Metrics {
     /// Counts a transaction answered `latency` after it was submitted.
     pub(crate) fn transaction(&self, outcome: TxOutcome, latency: Duration) {
         self.outcomes[outcome as usize].inc();
-        self.commit_latency.observe(ms(latency));
+        self.families.commit_latency.observe(latency.as_secs_f64());
     }
 
     /// Records the transactions queued when a batch was formed.
     pub(crate) fn queue_depth(&self, depth: usize) {
-        self.queue_depth
+        self.families
+            .queue_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// Records a reading of the -wal file's size.
     pub(crate) fn wal_file(&self, bytes: u64) {
         self.wal_file_bytes.store(bytes, Ordering::Relaxed);
-        self.wal_size_mb.observe(bytes as f64 / MB);
+        self.families.checkpoint_wal_size.observe(bytes as f64);
     }
 
     /// Counts a checkpoint and the frame counts it reported.
@@ -264,22 +448,18 @@ impl Metrics {
         done: i64,
         busy: bool,
     ) {
-        self.checkpoints.with_label_values(&[mode.as_str()]).inc();
-        self.checkpoint_duration
-            .with_label_values(&[mode.as_str()])
-            .observe(ms(duration));
-        self.checkpoint_busy
-            .with_label_values(&[if busy { "true" } else { "false" }])
-            .inc();
+        self.checkpoints[mode_index(mode)].inc();
+        self.checkpoint_durations[mode_index(mode)].observe(duration.as_secs_f64());
+        self.checkpoint_busy[usize::from(busy)].inc();
         if log >= 0 && done >= 0 {
-            self.wal_frames_log.observe(log as f64);
-            self.wal_frames_checkpointed.observe(done as f64);
+            self.families.log_frames.observe(log as f64);
+            self.families.checkpointed_frames.observe(done as f64);
             let efficiency = if log == 0 {
                 1.0
             } else {
                 done as f64 / log as f64
             };
-            self.checkpoint_efficiency.observe(efficiency);
+            self.families.checkpoint_efficiency.observe(efficiency);
         }
     }
 
@@ -292,35 +472,36 @@ impl Metrics {
 
     /// The figures as [`Stats`] (without the queue's, which the committer fills in).
     pub(crate) fn stats(&self) -> Stats {
-        let labels = |vec: &IntCounterVec, names: &[&'static str]| -> BTreeMap<String, u64> {
-            names
-                .iter()
-                .map(|n| (n.to_string(), vec.with_label_values(&[n]).get()))
+        fn seen<T: Copy>(
+            keys: &[T],
+            name: fn(T) -> &'static str,
+            counters: &[IntCounter],
+        ) -> BTreeMap<String, u64> {
+            keys.iter()
+                .zip(counters)
+                .map(|(k, c)| (name(*k).to_owned(), c.get()))
                 .filter(|(_, v)| *v > 0)
                 .collect()
-        };
-        let tx = |o: TxOutcome| self.transactions.with_label_values(&[o.as_str()]).get();
-        let modes = ["passive", "full", "restart", "truncate"];
+        }
+        let f = &self.families;
+        let tx = |o: TxOutcome| self.outcomes[o as usize].get();
         Stats {
             transactions_committed: tx(TxOutcome::Committed),
             transactions_failed: tx(TxOutcome::Failed),
             transactions_aborted: tx(TxOutcome::Aborted),
-            batches: self.batch_size.get_sample_count(),
-            flushes: labels(
-                &self.flushes,
-                &["adaptive", "size", "timer", "flush", "close"],
-            ),
+            batches: f.batch_size.get_sample_count(),
+            flushes: seen(&TRIGGERS, FlushTrigger::as_str, &self.flushes),
             max_batch_size: self.max_batch_size.load(Ordering::Relaxed),
-            mean_batch_size: mean(&self.batch_size),
-            mean_flush_ms: mean(&self.flush_duration),
-            mean_commit_latency_ms: mean(&self.commit_latency),
-            checkpoints: labels(&self.checkpoints, &modes),
-            checkpoints_busy: self.checkpoint_busy.with_label_values(&["true"]).get(),
+            mean_batch_size: mean(&f.batch_size),
+            mean_flush_ms: mean(&f.flush_duration) * MS_PER_SECOND,
+            mean_commit_latency_ms: mean(&f.commit_latency) * MS_PER_SECOND,
+            checkpoints: seen(&MODES, CheckpointMode::as_str, &self.checkpoints),
+            checkpoints_busy: self.checkpoint_busy[usize::from(true)].get(),
             checkpoint_running: self.checkpoint_running.load(Ordering::Relaxed),
             wal_frames: self.wal_frames.load(Ordering::Relaxed),
             wal_backlog_frames: self.wal_backlog_frames.load(Ordering::Relaxed),
             wal_file_bytes: self.wal_file_bytes.load(Ordering::Relaxed),
-            queue_depth: u64::try_from(self.queue_depth.get()).unwrap_or(0),
+            queue_depth: u64::try_from(f.queue_depth.get()).unwrap_or(0),
             queue_length: 0,
             submitting: 0,
             max_writer_stall_ms: self.max_writer_stall_us.load(Ordering::Relaxed) as f64
@@ -329,16 +510,11 @@ impl Metrics {
     }
 }
 
-/// Bytes in a MB, as `batch_committer_wal_size_mb` counts them.
-const MB: f64 = 1024.0 * 1024.0;
+/// Milliseconds in a second.
+const MS_PER_SECOND: f64 = 1000.0;
 
 /// Microseconds in a millisecond.
 const MICROS_PER_MS: f64 = 1000.0;
-
-/// A duration in (fractional) milliseconds, the unit of every duration metric.
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
 
 fn mean(h: &Histogram) -> f64 {
     let n = h.get_sample_count();
@@ -492,7 +668,7 @@ mod tests {
 
     #[test]
     fn fields_carry_the_values() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(&Config::default(), Path::new("t.db-wal"));
         metrics.batch(3, FlushTrigger::Size, Duration::from_millis(2));
         let stats = metrics.stats();
         let value = |name: &str| {
@@ -514,5 +690,52 @@ mod tests {
             "Calls handing work to the queue right now: while the queue is full, the \
              submitters waiting for room."
         );
+    }
+
+    #[test]
+    fn the_label_lists_follow_their_index_functions() {
+        for (i, t) in TRIGGERS.into_iter().enumerate() {
+            assert_eq!(trigger_index(t), i, "{t:?}");
+        }
+        for (i, m) in MODES.into_iter().enumerate() {
+            assert_eq!(mode_index(m), i, "{m:?}");
+        }
+        for (i, o) in OUTCOMES.into_iter().enumerate() {
+            assert_eq!(o as usize, i, "{o:?}");
+        }
+        assert_eq!(BUSY[usize::from(true)], "true");
+    }
+
+    #[test]
+    fn the_db_label_defaults_to_the_database_file_name() {
+        let mut config = Config::default();
+        let wal = Path::new("/data/app.db-wal");
+        assert_eq!(db_label(&config, wal), "app.db");
+        assert_eq!(db_label(&config, Path::new("x")), "x");
+        config.metrics_label = "orders".into();
+        assert_eq!(db_label(&config, wal), "orders");
+    }
+
+    #[test]
+    fn the_gauges_read_their_sources_at_each_collection() {
+        let dir = std::env::temp_dir().join(format!("litecommit-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let wal = dir.join("g.db-wal");
+        std::fs::write(&wal, [0u8; 1234]).unwrap();
+        let metrics = Metrics::new(&Config::default(), &wal);
+        metrics.wal_backlog_frames.store(7, Ordering::Relaxed);
+        let text = metrics.text();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            text.contains("\nlitecommit_wal_size_bytes{db=\"g.db\"} 1234\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nlitecommit_wal_backlog_frames{db=\"g.db\"} 7\n"),
+            "{text}"
+        );
+        assert!(metrics
+            .text()
+            .contains("litecommit_wal_size_bytes{db=\"g.db\"} 0\n"));
     }
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use rusqlite::{ffi, Connection};
 
 use crate::connection::RESERVED_NAME;
 use crate::error::{Error, Result};
@@ -435,7 +435,9 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
     // Column names are read after the first step: a cached statement that a schema change
     // (ALTER TABLE, DROP COLUMN) expired is compiled again by that step, and only then
     // describes the table as it is now.
-    let mut columns: Option<Arc<[String]>> = None;
+    // The declared types are read at the same point, inside the statement's read
+    // transaction when it returns a row, so that they describe the same schema.
+    let mut columns: Option<Described> = None;
     let mut rows = Vec::new();
     {
         let mut cursor = prepared.raw_query();
@@ -443,7 +445,7 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
             .next()
             .map_err(|e| Error::from_sqlite(e, Some(index)))?
         {
-            let columns = columns.get_or_insert_with(|| column_names(row.as_ref()));
+            let (columns, _) = columns.get_or_insert_with(|| describe(conn, stmt, row.as_ref()));
             let mut values = Vec::with_capacity(columns.len());
             for i in 0..columns.len() {
                 let value = row
@@ -454,7 +456,7 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
             rows.push(values);
         }
     }
-    let columns = columns.unwrap_or_else(|| column_names(&prepared));
+    let (columns, decl_types) = columns.unwrap_or_else(|| describe(conn, stmt, &prepared));
     let changes = if !prepared.readonly() && conn.total_changes() != before {
         conn.changes()
     } else {
@@ -463,8 +465,72 @@ pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<S
     Ok(StatementResult {
         changes,
         last_insert_rowid: conn.last_insert_rowid(),
-        rows: Rows { columns, rows },
+        rows: Rows {
+            columns,
+            rows,
+            decl_types,
+        },
     })
+}
+
+/// Column names and declared types, as [`describe`] reads them.
+type Described = (Arc<[String]>, Arc<[Option<String>]>);
+
+/// The column names and declared types of a prepared statement.
+fn describe(conn: &Connection, stmt: &Statement, prepared: &rusqlite::Statement<'_>) -> Described {
+    let columns = column_names(prepared);
+    let decl_types = declared_types(conn, &stmt.sql, columns.len());
+    (columns, decl_types)
+}
+
+/// Each of the `n` result columns' declared type (`None` for an expression), read from a
+/// second compilation of `sql` on the same connection. rusqlite hands out no raw statement
+/// handle, and its `Statement::columns` panics on a declared type that is not UTF-8 (a
+/// schema written by another program): the raw text is converted lossily here instead.
+fn declared_types(conn: &Connection, sql: &str, n: usize) -> Arc<[Option<String>]> {
+    if n == 0 {
+        return no_decl_types();
+    }
+    let mut types = vec![None; n];
+    let Ok(len) = std::ffi::c_int::try_from(sql.len()) else {
+        return types.into();
+    };
+    let mut raw: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+    // SAFETY: the handle is valid while `conn` is borrowed and used by this thread only; the
+    // SQL is `len` valid bytes; the statement is finalized below, before `conn` is released.
+    let rc = unsafe {
+        ffi::sqlite3_prepare_v3(
+            conn.handle(),
+            sql.as_ptr().cast(),
+            len,
+            0,
+            &mut raw,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc == ffi::SQLITE_OK && !raw.is_null() {
+        // SAFETY: `raw` is a live statement; a non-NULL declared type is a NUL-terminated
+        // string that stays valid until the statement is finalized, after this loop.
+        let count = usize::try_from(unsafe { ffi::sqlite3_column_count(raw) }).unwrap_or(0);
+        for (i, slot) in types.iter_mut().enumerate().take(count) {
+            let Ok(i) = std::ffi::c_int::try_from(i) else {
+                break;
+            };
+            let p = unsafe { ffi::sqlite3_column_decltype(raw, i) };
+            if !p.is_null() {
+                let text = unsafe { std::ffi::CStr::from_ptr(p) };
+                *slot = Some(text.to_string_lossy().into_owned());
+            }
+        }
+    }
+    // SAFETY: NULL or the statement prepared above, finalized once.
+    unsafe { ffi::sqlite3_finalize(raw) };
+    types.into()
+}
+
+fn no_decl_types() -> Arc<[Option<String>]> {
+    static EMPTY: std::sync::OnceLock<Arc<[Option<String>]>> = std::sync::OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
 }
 
 fn column_names(prepared: &rusqlite::Statement<'_>) -> Arc<[String]> {
@@ -498,6 +564,7 @@ fn bind(prepared: &mut rusqlite::Statement<'_>, params: &Params, index: usize) -
     };
     let bind_error = |e: rusqlite::Error| param_error(e.to_string());
     match params {
+        Params::Invalid(message) => Err(param_error(message.clone())),
         Params::None if expected == 0 => Ok(()),
         Params::None => Err(param_error(format!(
             "statement expects {expected} parameter(s), none given"

@@ -68,6 +68,9 @@ pub struct Rows {
     pub columns: Arc<[String]>,
     /// Each row's values, in column order.
     pub rows: Vec<Vec<Value>>,
+    /// Each column's declared type as written in its table's definition (`"DATETIME"`),
+    /// `None` for an expression; as long as `columns`, or empty where none were read.
+    pub decl_types: Arc<[Option<String>]>,
 }
 
 /// What one statement did.

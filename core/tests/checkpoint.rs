@@ -173,8 +173,15 @@ fn checkpoints(db: &Committer, mode: &str) -> u64 {
 }
 
 /// Reads one sample (`name{labels} value`) from the metrics text.
+/// The value of `sample` (its name and labels but the constant `db="test.db"`) in `text`.
 fn metric(text: &str, sample: &str) -> f64 {
+    let db = "db=\"test.db\"";
     text.lines()
+        .map(|l| {
+            l.replace(&format!("{{{db}}}"), "")
+                .replace(&format!("{db},"), "")
+                .replace(&format!(",{db}"), "")
+        })
         .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no sample {sample} in:\n{text}"))
 }
@@ -481,7 +488,7 @@ fn checkpoint_metrics_move_with_the_events() {
     assert_eq!(
         metric(
             &before,
-            "batch_committer_transactions_total{outcome=\"committed\"}"
+            "litecommit_transactions_total{outcome=\"committed\"}"
         ),
         1.0
     );
@@ -498,49 +505,45 @@ fn checkpoint_metrics_move_with_the_events() {
     let text = f.db.metrics_text();
     let m = |s: &str| metric(&text, s);
     assert_eq!(
-        m("batch_committer_transactions_total{outcome=\"committed\"}"),
+        m("litecommit_transactions_total{outcome=\"committed\"}"),
         31.0
     );
+    assert_eq!(m("litecommit_transactions_total{outcome=\"failed\"}"), 1.0);
+    assert_eq!(m("litecommit_commit_latency_seconds_count"), 32.0);
+    assert_eq!(m("litecommit_checkpoints_total{mode=\"passive\"}"), 1.0);
+    assert_eq!(m("litecommit_checkpoint_busy_total{busy=\"false\"}"), 1.0);
     assert_eq!(
-        m("batch_committer_transactions_total{outcome=\"failed\"}"),
-        1.0
-    );
-    assert_eq!(m("batch_committer_commit_latency_ms_count"), 32.0);
-    assert_eq!(m("batch_committer_checkpoint_total{mode=\"passive\"}"), 1.0);
-    assert_eq!(
-        m("batch_committer_checkpoint_busy_total{busy=\"false\"}"),
-        1.0
-    );
-    assert_eq!(
-        m("batch_committer_checkpoint_duration_ms_count{mode=\"passive\"}"),
+        m("litecommit_checkpoint_duration_seconds_count{mode=\"passive\"}"),
         1.0
     );
     assert_eq!(
-        m("batch_committer_wal_frames_log_sum"),
+        m("litecommit_checkpoint_log_frames_sum"),
         result.log_frames as f64
     );
     assert_eq!(
-        m("batch_committer_wal_frames_checkpointed_sum"),
+        m("litecommit_checkpoint_checkpointed_frames_sum"),
         result.checkpointed_frames as f64
     );
-    assert_eq!(m("batch_committer_checkpoint_efficiency_sum"), 1.0);
-    assert_eq!(m("batch_committer_wal_size_mb_count"), 1.0);
-    assert!(m("batch_committer_wal_size_mb_sum") > 0.0);
-    let batches = m("batch_committer_batch_size_count");
+    assert_eq!(m("litecommit_checkpoint_efficiency_ratio_sum"), 1.0);
+    assert_eq!(m("litecommit_checkpoint_wal_size_bytes_count"), 1.0);
+    assert!(m("litecommit_checkpoint_wal_size_bytes_sum") > 0.0);
+    let batches = m("litecommit_batch_size_count");
     assert_eq!(batches, f.db.stats().batches as f64);
-    assert_eq!(m("batch_committer_batch_size_sum"), 32.0);
-    assert_eq!(m("batch_committer_flush_duration_ms_count"), batches);
+    assert_eq!(m("litecommit_batch_size_sum"), 32.0);
+    assert_eq!(m("litecommit_flush_duration_seconds_count"), batches);
     let by_trigger: f64 = ["adaptive", "size", "timer", "flush", "close"]
         .iter()
-        .map(|t| {
-            let s = format!("batch_committer_flushes_total{{trigger=\"{t}\"}}");
-            text.lines()
-                .find_map(|l| l.strip_prefix(s.as_str())?.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-        })
+        .map(|t| m(&format!("litecommit_flushes_total{{trigger=\"{t}\"}}")))
         .sum();
     assert_eq!(by_trigger, batches);
-    assert!(text.contains("batch_committer_queue_depth"));
+    assert!(text.contains("litecommit_queue_depth"));
+    assert_eq!(m("litecommit_checkpoints_total{mode=\"restart\"}"), 0.0);
+    assert_eq!(m("litecommit_checkpoint_busy_total{busy=\"true\"}"), 0.0);
+    assert_eq!(m("litecommit_wal_backlog_frames"), 0.0);
+    assert_eq!(
+        m("litecommit_wal_size_bytes"),
+        f.db.stats().wal_file_bytes as f64
+    );
 }
 
 #[test]

@@ -127,15 +127,20 @@ impl Reference {
 fn run_alone(conn: &Connection, sql: &str) -> Result<StatementResult, i32> {
     let mut stmt = conn.prepare(sql).map_err(code)?;
     let before = conn.total_changes();
-    let names = |s: &rusqlite::Statement<'_>| -> Arc<[String]> {
-        s.column_names().map(String::from).collect()
+    let names = |s: &rusqlite::Statement<'_>| -> (Arc<[String]>, Arc<[Option<String>]>) {
+        (
+            s.column_names().map(String::from).collect(),
+            s.columns()
+                .map(|c| c.decl_type().map(String::from))
+                .collect(),
+        )
     };
     let mut columns = None;
     let mut rows = Vec::new();
     {
         let mut cursor = stmt.raw_query();
         while let Some(row) = cursor.next().map_err(code)? {
-            let columns = columns.get_or_insert_with(|| names(row.as_ref()));
+            let (columns, _) = columns.get_or_insert_with(|| names(row.as_ref()));
             rows.push(
                 (0..columns.len())
                     .map(|i| value(row.get_ref(i).unwrap()))
@@ -143,7 +148,7 @@ fn run_alone(conn: &Connection, sql: &str) -> Result<StatementResult, i32> {
             );
         }
     }
-    let columns = columns.unwrap_or_else(|| names(&stmt));
+    let (columns, decl_types) = columns.unwrap_or_else(|| names(&stmt));
     let changes = if !stmt.readonly() && conn.total_changes() != before {
         conn.changes()
     } else {
@@ -152,7 +157,11 @@ fn run_alone(conn: &Connection, sql: &str) -> Result<StatementResult, i32> {
     Ok(StatementResult {
         changes,
         last_insert_rowid: conn.last_insert_rowid(),
-        rows: Rows { columns, rows },
+        rows: Rows {
+            columns,
+            rows,
+            decl_types,
+        },
     })
 }
 

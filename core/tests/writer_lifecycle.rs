@@ -319,9 +319,7 @@ fn every_method_fails_with_closed_after_close() {
     assert_eq!(Error::Closed.code_name(), "LITECOMMIT_CLOSED");
     db.close().unwrap();
     // Still readable after close.
-    assert!(db
-        .metrics_text()
-        .contains("batch_committer_transactions_total"));
+    assert!(db.metrics_text().contains("litecommit_transactions_total"));
     let _ = db.stats();
     assert!(!called.load(Ordering::SeqCst));
     assert!(sink.calls().is_empty());

@@ -70,8 +70,9 @@ pub unsafe extern "C" fn litecommit_open(
         check_out(out)?;
         // SAFETY: NULL or NUL-terminated per the API.
         let path = unsafe { string_arg(path, "path") }?;
-        // SAFETY: NULL or a struct filled by litecommit_options_default.
-        let config = unsafe { litecommit_options::read(opts) }?.into_config()?;
+        // SAFETY: NULL or a struct filled by litecommit_options_default, whose string
+        // fields are NULL or NUL-terminated per the API.
+        let config = unsafe { litecommit_options::read(opts)?.into_config() }?;
         let inner = Committer::open(path, config)?;
         let db = Box::into_raw(Box::new(litecommit_committer {
             inner,

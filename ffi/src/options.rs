@@ -5,6 +5,7 @@
 // Internals: reading a caller's struct of any published size, and converting it into the
 // engine's `Config`.
 
+use std::ffi::{c_char, CStr};
 use std::mem::size_of;
 use std::ptr;
 
@@ -91,6 +92,14 @@ pub struct litecommit_options {
     pub statement_cache_capacity: u64,
     /// Most time one idle incremental vacuum may take, in ms. Default 50.
     pub idle_vacuum_budget_ms: u64,
+    /// Value of the constant label `db` on every metric (UTF-8, NUL-terminated, read only
+    /// during `litecommit_open`). Default NULL: the database file's name.
+    pub metrics_label: *const c_char,
+    /// WAL past which a RESTART may pause the writer for up to `wal_hard_limit_pause_ms`,
+    /// in MB. Default 64.
+    pub wal_hard_limit_mb: f64,
+    /// Longest writer pause of a RESTART past `wal_hard_limit_mb`, in ms. Default 1000.
+    pub wal_hard_limit_pause_ms: u64,
 }
 
 /// The first published layout ends after `checkpoint`: anything shorter is not an
@@ -114,6 +123,7 @@ impl litecommit_options {
     }
 
     /// The C struct holding `c`'s options, with `struct_size` set to this library's size.
+    /// `metrics_label` is NULL (the default label): the struct does not own strings.
     pub(crate) fn from_config(c: &Config) -> litecommit_options {
         litecommit_options {
             struct_size: u32::try_from(size_of::<litecommit_options>()).unwrap_or(u32::MAX),
@@ -148,6 +158,9 @@ impl litecommit_options {
             idle_vacuum_pages: c.idle_vacuum_pages,
             statement_cache_capacity: to_u64(c.statement_cache_capacity),
             idle_vacuum_budget_ms: c.idle_vacuum_budget_ms,
+            metrics_label: ptr::null(),
+            wal_hard_limit_mb: c.wal_hard_limit_mb,
+            wal_hard_limit_pause_ms: c.wal_hard_limit_pause_ms,
         }
     }
 
@@ -169,8 +182,9 @@ impl litecommit_options {
             )));
         }
         let n = size.min(size_of::<litecommit_options>());
-        // SAFETY: every field is a plain integer or float, so any bytes are a valid value;
-        // the caller guarantees `size` readable bytes and we copy at most that.
+        // SAFETY: every field is an integer, a float or a raw pointer (dereferenced only by
+        // `into_config`), so any bytes are a valid value; the caller guarantees `size`
+        // readable bytes and we copy at most that.
         unsafe {
             ptr::copy_nonoverlapping(
                 opts.cast::<u8>(),
@@ -184,7 +198,10 @@ impl litecommit_options {
 
     /// The engine's `Config`, validated; options the struct does not carry keep their
     /// defaults.
-    pub(crate) fn into_config(self) -> FfiResult<Config> {
+    ///
+    /// # Safety
+    /// `metrics_label` must be NULL or point to a NUL-terminated string.
+    pub(crate) unsafe fn into_config(self) -> FfiResult<Config> {
         fn size(field: &str, v: u64) -> FfiResult<usize> {
             usize::try_from(v).map_err(|_| {
                 FfiError::new(
@@ -209,6 +226,20 @@ impl litecommit_options {
             LITECOMMIT_FLUSH_ADAPTIVE => FlushPolicy::Adaptive,
             LITECOMMIT_FLUSH_TICKER => FlushPolicy::Ticker,
             v => return Err(bad_enum("flush_policy", v)),
+        };
+        let metrics_label = if self.metrics_label.is_null() {
+            String::new()
+        } else {
+            // SAFETY: non-NULL and NUL-terminated per the caller.
+            unsafe { CStr::from_ptr(self.metrics_label) }
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|e| {
+                    FfiError::new(
+                        litecommit_status::LITECOMMIT_INVALID_CONFIG,
+                        format!("metrics_label: not valid UTF-8: {e}"),
+                    )
+                })?
         };
         let c = Config {
             durability,
@@ -236,6 +267,9 @@ impl litecommit_options {
                 "statement_cache_capacity",
                 self.statement_cache_capacity,
             )?,
+            metrics_label,
+            wal_hard_limit_mb: self.wal_hard_limit_mb,
+            wal_hard_limit_pause_ms: self.wal_hard_limit_pause_ms,
             ..Config::default()
         };
         c.validate()?;
@@ -281,6 +315,7 @@ mod tests {
             }
             OptionKind::OptionalInt if spec.default == "-1" => "1".into(),
             OptionKind::OptionalInt => "-1".into(),
+            OptionKind::Str => format!("{}orders", spec.default),
             OptionKind::Text => {
                 let names = [
                     Durability::Full.as_str(),
@@ -323,11 +358,14 @@ mod tests {
             config
                 .set(spec.name, &value)
                 .unwrap_or_else(|e| panic!("{} = {value}: {e}", spec.name));
-            let back = litecommit_options::from_config(&config)
-                .into_config()
-                .unwrap_or_else(|e| {
-                    panic!("{} = {value}: {}", spec.name, e.message.to_string_lossy())
-                });
+            let mut c = litecommit_options::from_config(&config);
+            let label = std::ffi::CString::new(config.metrics_label.clone())
+                .unwrap_or_else(|e| panic!("{e}"));
+            c.metrics_label = label.as_ptr();
+            // SAFETY: `label` outlives the call.
+            let back = unsafe { c.into_config() }.unwrap_or_else(|e| {
+                panic!("{} = {value}: {}", spec.name, e.message.to_string_lossy())
+            });
             for other in Config::OPTIONS {
                 assert_eq!(
                     back.get(other.name),
@@ -342,8 +380,8 @@ mod tests {
 
     #[test]
     fn defaults_are_the_engines() {
-        let config = litecommit_options::defaults()
-            .into_config()
+        // SAFETY: the defaults' metrics_label is NULL.
+        let config = unsafe { litecommit_options::defaults().into_config() }
             .unwrap_or_else(|e| panic!("{}", e.message.to_string_lossy()));
         for spec in Config::OPTIONS {
             assert_eq!(
@@ -353,5 +391,19 @@ mod tests {
                 spec.name
             );
         }
+    }
+
+    #[test]
+    fn a_metrics_label_that_is_not_utf8_is_an_invalid_config() {
+        let label = [0xffu8, 0];
+        let mut c = litecommit_options::defaults();
+        c.metrics_label = label.as_ptr().cast();
+        // SAFETY: `label` is NUL-terminated and outlives the call.
+        let err = unsafe { c.into_config() }.map(|_| ()).unwrap_err();
+        assert_eq!(err.status, litecommit_status::LITECOMMIT_INVALID_CONFIG);
+        assert!(err
+            .message
+            .to_string_lossy()
+            .starts_with("metrics_label: not valid UTF-8"));
     }
 }

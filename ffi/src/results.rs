@@ -3,7 +3,7 @@
 //! A `litecommit_result` is immutable: any thread may read it, and it is freed once, by
 //! whoever owns it. Pointers into it (rows of a statement, column names, text and blob
 //! values, error strings) stay valid as long as the result; the same holds for the rows
-//! of `litecommit_query`.
+//! of `litecommit_query` and `litecommit_snapshot_query`.
 
 // Internals: the engine's outcome converted once into C-ready memory (text with a trailing
 // NUL, column names as C strings), and the accessors over it.
@@ -33,6 +33,8 @@ pub struct litecommit_result {
 pub struct litecommit_rows {
     /// Column names, NUL-terminated for C.
     pub(crate) columns: Vec<CString>,
+    /// Each column's declared type, NUL-terminated for C; `None` for an expression.
+    pub(crate) decl_types: Vec<Option<CString>>,
     /// One vector of values per row, each as long as `columns`.
     pub(crate) rows: Vec<Vec<OutValue>>,
 }
@@ -122,6 +124,11 @@ impl litecommit_rows {
     pub(crate) fn from_rows(rows: Rows) -> litecommit_rows {
         litecommit_rows {
             columns: rows.columns.iter().map(|c| cstring(c.as_str())).collect(),
+            decl_types: rows
+                .decl_types
+                .iter()
+                .map(|d| d.as_deref().map(cstring))
+                .collect(),
             rows: rows
                 .rows
                 .into_iter()
@@ -334,6 +341,38 @@ pub unsafe extern "C" fn litecommit_rows_column_name(
     })
 }
 
+/// Stores in `*out` the declared type of column `column` (from 0) as written in its
+/// table's definition ("DATETIME", "VARCHAR(10)"), NUL-terminated; NULL for a column that
+/// is an expression (`1 + 1`, `count(*)`) or was declared without a type.
+///
+/// Ownership: `*out` is borrowed from `rows`, valid as long as they are.
+#[no_mangle]
+pub unsafe extern "C" fn litecommit_rows_column_decltype(
+    rows: *const litecommit_rows,
+    column: usize,
+    out: *mut *const c_char,
+) -> litecommit_status {
+    guard("litecommit_rows_column_decltype", || {
+        // SAFETY: NULL or live rows.
+        let r = unsafe { obj(rows, "rows") }?;
+        let out = out_arg(out, "out")?;
+        if column >= r.columns.len() {
+            return Err(FfiError::invalid(format!(
+                "column {column} out of range ({})",
+                r.columns.len()
+            )));
+        }
+        let decl_type = r
+            .decl_types
+            .get(column)
+            .and_then(Option::as_ref)
+            .map_or(ptr::null(), |d| d.as_ptr());
+        // SAFETY: non-NULL caller storage.
+        unsafe { ptr::write(out, decl_type) };
+        Ok(())
+    })
+}
+
 /// Fills `out` with the value at (`row`, `column`), both from 0.
 ///
 /// Ownership: text and blob pointers in `*out` are borrowed from `rows`, valid as long as
@@ -392,10 +431,11 @@ pub unsafe extern "C" fn litecommit_rows_row(
     })
 }
 
-/// Frees rows returned by `litecommit_query` and sets `*rows` to NULL (NULL is a no-op).
+/// Frees rows returned by `litecommit_query` or `litecommit_snapshot_query` and sets
+/// `*rows` to NULL (NULL is a no-op).
 ///
-/// Ownership: takes the rows of `litecommit_query`. Never pass the rows of a
-/// `litecommit_statement_result`: the result owns those.
+/// Ownership: takes the rows of `litecommit_query` or `litecommit_snapshot_query`. Never
+/// pass the rows of a `litecommit_statement_result`: the result owns those.
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_rows_free(rows: *mut *mut litecommit_rows) {
     // SAFETY: NULL or the caller's variable holding NULL or rows from litecommit_query.

@@ -3,32 +3,46 @@
 //   better-sqlite3  one transaction per insert (autocommit), twice: in a plain loop (the
 //                   event loop is blocked for the whole run) and yielding to the event
 //                   loop after each insert, as a server handling one write per tick would
-//   litecommit      `concurrency` promises in flight (async workers awaiting execute)
+//   litecommit      `concurrency` promises in flight (async workers awaiting execute), with
+//                   the default options, and with `captureStack: true` (each call captures
+//                   its caller's stack)
 //   Rust core       the same load through the core alone (native __benchCore, built only by
 //                   `npm run build:bench`, as `make bench-node` does)
 //   JS floor        the same promises settled by an in-memory stand-in (V8's own cost)
 // Measures throughput, per-insert latency p50/p99 and, for the two JS runs, the event
 // loop's delay (perf_hooks.monitorEventLoopDelay). Prints the ratios against the targets.
 //   node bench/bench.js [--n 200000] [--bsq-n 2000] [--concurrency 1000] [--dir DIR]
+//                       [--runs bsq,lc,lc-stack,core,floor]
+// `--runs` picks some of the runs (better-sqlite3 and the core need their builds only when
+// picked); the ratios are printed for the runs present.
 
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
-const Database = require('better-sqlite3');
 const { Committer } = require('..');
 const native = require('../litecommit.node');
 
+const RUNS = ['bsq', 'lc', 'lc-stack', 'core', 'floor'];
+
 function args() {
-  const out = { n: 200000, 'bsq-n': 2000, concurrency: 1000, dir: os.tmpdir() };
+  const out = { n: 200000, 'bsq-n': 2000, concurrency: 1000, dir: os.tmpdir(), runs: RUNS.join(',') };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in out) || argv[i + 1] === undefined) {
-      console.error(`usage: bench.js [--n N] [--bsq-n N] [--concurrency K] [--dir DIR] (bad: ${argv[i]})`);
+      console.error(
+        `usage: bench.js [--n N] [--bsq-n N] [--concurrency K] [--dir DIR] [--runs ${RUNS.join(',')}] (bad: ${argv[i]})`,
+      );
       process.exit(2);
     }
-    out[key] = key === 'dir' ? argv[i + 1] : Number(argv[i + 1]);
+    out[key] = key === 'dir' || key === 'runs' ? argv[i + 1] : Number(argv[i + 1]);
+  }
+  out.runs = new Set(out.runs.split(','));
+  const unknown = [...out.runs].filter((r) => !RUNS.includes(r));
+  if (unknown.length > 0) {
+    console.error(`bench.js: unknown runs ${unknown.join(',')} (known: ${RUNS.join(',')})`);
+    process.exit(2);
   }
   return out;
 }
@@ -38,6 +52,7 @@ function args() {
 const MIN_RATIO_OVER_BETTER_SQLITE3 = 10;
 /** Target: the binding keeps at least this fraction of the Rust core's throughput. */
 const MIN_BINDING_SHARE_OF_CORE = 0.4;
+
 
 const SCHEMA = 'CREATE TABLE bench (id INTEGER PRIMARY KEY, payload TEXT)';
 const INSERT = 'INSERT INTO bench (payload) VALUES (?)';
@@ -80,6 +95,7 @@ async function stop(h) {
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 async function benchBetterSqlite3(file, n, yieldEach) {
+  const Database = require('better-sqlite3');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -121,15 +137,16 @@ async function runWorkers(execute, n, concurrency) {
   return { seconds, latencies, loop };
 }
 
-async function benchLitecommit(file, n, concurrency) {
-  const db = new Committer(file, { durability: 'full' });
+async function benchLitecommit(file, n, concurrency, captureStack) {
+  const db = new Committer(file, { durability: 'full', captureStack });
   await db.execute(SCHEMA);
   const { seconds, latencies, loop } = await runWorkers((sql, params) => db.execute(sql, params), n, concurrency);
   const [{ count }] = await db.query('SELECT count(*) AS count FROM bench');
   if (count !== n) throw new Error(`litecommit: ${count} rows, expected ${n}`);
   const stats = db.stats();
   await db.close();
-  const s = summary(`litecommit (${concurrency} promises)`, n, seconds, latencies, loop);
+  const how = captureStack ? ', captureStack' : '';
+  const s = summary(`litecommit (${concurrency} promises${how})`, n, seconds, latencies, loop);
   s.meanBatch = stats.meanBatchSize;
   return s;
 }
@@ -176,18 +193,22 @@ function fmt(x, digits = 2) {
 
 async function main() {
   const o = args();
-  if (typeof native.__benchCore !== 'function') {
+  if (o.runs.has('core') && typeof native.__benchCore !== 'function') {
     throw new Error('the addon was built without the benchmark helper: run `npm run build:bench` first');
   }
   const dir = fs.mkdtempSync(path.join(o.dir, 'litecommit-node-bench-'));
   try {
     console.log(`node ${process.version}, durability full, databases in ${dir}`);
-    const bsqLoop = await benchBetterSqlite3(path.join(dir, 'bsq-loop.db'), o['bsq-n'], false);
-    const bsq = await benchBetterSqlite3(path.join(dir, 'bsq.db'), o['bsq-n'], true);
-    const lc = await benchLitecommit(path.join(dir, 'lc.db'), o.n, o.concurrency);
-    const core = benchCore(path.join(dir, 'core.db'), o.n, o.concurrency);
-    const floor = await benchPromiseFloor(o.n, o.concurrency);
-    const rows = [bsqLoop, bsq, lc, core, floor];
+    const has = (run) => o.runs.has(run);
+    const bsqLoop = has('bsq') ? await benchBetterSqlite3(path.join(dir, 'bsq-loop.db'), o['bsq-n'], false) : null;
+    const bsq = has('bsq') ? await benchBetterSqlite3(path.join(dir, 'bsq.db'), o['bsq-n'], true) : null;
+    const lc = has('lc') ? await benchLitecommit(path.join(dir, 'lc.db'), o.n, o.concurrency, false) : null;
+    const lcStack = has('lc-stack')
+      ? await benchLitecommit(path.join(dir, 'lc-stack.db'), o.n, o.concurrency, true)
+      : null;
+    const core = has('core') ? benchCore(path.join(dir, 'core.db'), o.n, o.concurrency) : null;
+    const floor = has('floor') ? await benchPromiseFloor(o.n, o.concurrency) : null;
+    const rows = [bsqLoop, bsq, lc, lcStack, core, floor].filter((r) => r !== null);
     console.log(
       '\n| run | inserts | tx/s | p50 ms | p99 ms | loop delay p50 ms | loop delay p99 ms | loop delay max ms |',
     );
@@ -198,17 +219,23 @@ async function main() {
           `${fmt(r.loopP50)} | ${fmt(r.loopP99)} | ${fmt(r.loopMax)} |`,
       );
     }
-    console.log(`\nlitecommit mean batch size: ${fmt(lc.meanBatch, 1)}`);
-    const ratios = [
-      ['throughput litecommit / better-sqlite3 (plain loop)', lc.throughput / bsqLoop.throughput, MIN_RATIO_OVER_BETTER_SQLITE3],
-      ['throughput litecommit / better-sqlite3 (yielding)', lc.throughput / bsq.throughput, MIN_RATIO_OVER_BETTER_SQLITE3],
-      ['event-loop p99 delay better-sqlite3 (plain loop) / litecommit', bsqLoop.loopP99 / lc.loopP99, MIN_RATIO_OVER_BETTER_SQLITE3],
-      ['event-loop p99 delay better-sqlite3 (yielding) / litecommit', bsq.loopP99 / lc.loopP99, MIN_RATIO_OVER_BETTER_SQLITE3],
-      ['throughput binding / Rust core', lc.throughput / core.throughput, MIN_BINDING_SHARE_OF_CORE],
-    ];
+    if (lc) console.log(`\nlitecommit mean batch size: ${fmt(lc.meanBatch, 1)}`);
+    const ratios = [];
+    if (lc && bsq) {
+      ratios.push(
+        ['throughput litecommit / better-sqlite3 (plain loop)', lc.throughput / bsqLoop.throughput, MIN_RATIO_OVER_BETTER_SQLITE3],
+        ['throughput litecommit / better-sqlite3 (yielding)', lc.throughput / bsq.throughput, MIN_RATIO_OVER_BETTER_SQLITE3],
+        ['event-loop p99 delay better-sqlite3 (plain loop) / litecommit', bsqLoop.loopP99 / lc.loopP99, MIN_RATIO_OVER_BETTER_SQLITE3],
+        ['event-loop p99 delay better-sqlite3 (yielding) / litecommit', bsq.loopP99 / lc.loopP99, MIN_RATIO_OVER_BETTER_SQLITE3],
+      );
+    }
+    if (lc && core) ratios.push(['throughput binding / Rust core', lc.throughput / core.throughput, MIN_BINDING_SHARE_OF_CORE]);
     console.log('');
     for (const [what, value, min] of ratios) {
       console.log(`${what}: ${fmt(value)} (target >= ${fmt(min)}) ${value >= min ? 'met' : 'NOT MET'}`);
+    }
+    if (lc && lcStack) {
+      console.log(`throughput with captureStack / default: ${fmt(lcStack.throughput / lc.throughput)}`);
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -2,17 +2,13 @@
 
 use litecommit::{Params, Rows, TransactionResult, Value};
 use napi::bindgen_prelude::*;
-use napi::{sys, Env, Property};
+use napi::{sys, Env};
 
 /// Integers up to ±2^53 come back as JS numbers (they hold them exactly), others as BigInt.
 pub const MAX_NUMBER_INTEGER: u64 = 1 << 53;
 
 /// 2^63: integral numbers in `-2^63..2^63` are exactly representable as i64.
 const TWO_TO_THE_63: f64 = 9_223_372_036_854_775_808.0;
-
-/// A JS key that [`rows_to_js`] must define rather than assign: assigning it would replace
-/// the row's prototype instead of adding a column.
-const PROTO_KEY: &str = "__proto__";
 
 /// Converts any napi value to its raw JS handle.
 pub fn to_js<T: ToNapiValue>(env: sys::napi_env, value: T) -> Result<sys::napi_value> {
@@ -38,26 +34,27 @@ fn value_to_js(env: sys::napi_env, value: Value) -> Result<sys::napi_value> {
     }
 }
 
-/// Rows as an array of objects keyed by column name.
+/// Rows as `[columns, rows]`: the column names, and each row as an array of values in
+/// column order. index.js builds the row objects (or keeps the arrays where asked to):
+/// one JS string per column instead of one per cell, and duplicate column names survive.
 pub fn rows_to_js(env: sys::napi_env, rows: Rows) -> Result<sys::napi_value> {
     let js_env = Env::from_raw(env);
+    let mut columns = js_env.create_array(rows.columns.len() as u32)?;
+    for (k, name) in rows.columns.iter().enumerate() {
+        columns.set(k as u32, name.as_str())?;
+    }
     let mut list = js_env.create_array(rows.rows.len() as u32)?;
     for (i, row) in rows.rows.into_iter().enumerate() {
-        let mut object = Object::new(&js_env)?;
-        for (name, value) in rows.columns.iter().zip(row) {
-            let value = value_to_js(env, value)?;
-            if name == PROTO_KEY {
-                let column = Property::new()
-                    .with_utf8_name(name)?
-                    .with_napi_value(&js_env, value)?;
-                object.define_properties(&[column])?;
-            } else {
-                object.set(name, value)?;
-            }
+        let mut values = js_env.create_array(row.len() as u32)?;
+        for (k, value) in row.into_iter().enumerate() {
+            values.set(k as u32, value_to_js(env, value)?)?;
         }
-        list.set(i as u32, object)?;
+        list.set(i as u32, values)?;
     }
-    to_js(env, list)
+    let mut pair = js_env.create_array(2)?;
+    pair.set(0, columns)?;
+    pair.set(1, list)?;
+    to_js(env, pair)
 }
 
 /// A transaction's result: one `{ changes, lastInsertRowid, rows }` per statement.

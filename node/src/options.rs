@@ -60,7 +60,7 @@ fn config_to_js(env: sys::napi_env, config: &Config) -> Result<sys::napi_value> 
             OptionKind::Int | OptionKind::Float | OptionKind::OptionalInt => {
                 object.set(key, number()?)?
             }
-            OptionKind::Text => object.set(key, text)?,
+            OptionKind::Text | OptionKind::Str => object.set(key, text)?,
         }
     }
     to_js(env, object)

@@ -143,16 +143,16 @@ test('metricsText and stats report the committer figures', async () => {
   await assert.rejects(db.execute('INSERT INTO kv VALUES (?, ?)', ['k0', 0]));
   const text = db.metricsText();
   for (const name of [
-    'batch_committer_flushes_total',
-    'batch_committer_batch_size',
-    'batch_committer_flush_duration_ms',
-    'batch_committer_commit_latency_ms',
-    'batch_committer_queue_depth',
-    'batch_committer_transactions_total',
+    'litecommit_flushes_total',
+    'litecommit_batch_size',
+    'litecommit_flush_duration_seconds',
+    'litecommit_commit_latency_seconds',
+    'litecommit_queue_depth',
+    'litecommit_transactions_total',
   ]) {
     assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'));
   }
-  assert.match(text, /batch_committer_transactions_total\{outcome="committed"\} 21/);
+  assert.match(text, /^litecommit_transactions_total\{db="[^"]*",outcome="committed"\} 21$/m);
   const s = db.stats();
   assert.equal(s.transactionsCommitted, 21);
   assert.equal(s.transactionsFailed, 1);
@@ -178,6 +178,8 @@ const EVERY_OPTION = {
   passiveThresholdMb: 1.5,
   restartThresholdMb: 2.5,
   checkpointBusyTimeoutMs: 77,
+  walHardLimitMb: 70.5,
+  walHardLimitPauseMs: 900,
   dynamicBatchSize: false,
   truncateWhenIdle: true,
   idleVacuumPages: 9,
@@ -188,6 +190,7 @@ const EVERY_OPTION = {
   journalSizeLimit: 123456,
   foreignKeys: false,
   statementCacheCapacity: 17,
+  metricsLabel: 'orders',
 };
 
 /** Reads a pragma on the writer connection (through a transaction). */
@@ -231,7 +234,8 @@ test('index.d.ts declares every figure of stats() and every option of the config
   await db.close();
   const native = require('../litecommit.node');
   const raw = native.open(tempDb(), {}, () => {});
-  assert.deepEqual(Object.keys(raw.config()).sort(), declaredMembers('Options'));
+  // Plus the options index.js handles itself.
+  assert.deepEqual([...Object.keys(raw.config()), 'captureStack'].sort(), declaredMembers('Options'));
   await raw.close();
 });
 
@@ -277,6 +281,9 @@ test('bad options throw LITECOMMIT_INVALID_CONFIG or a TypeError naming the opti
   bad({ noSuchOption: 1 }, /noSuchOption/);
   bad({ maxBatchSize: 'many' }, /max_batch_size/);
   assert.throws(() => new Committer(tempDb(), { maxBatchSize: {} }), { name: 'TypeError', message: /maxBatchSize/ });
+  // captureStack is handled in JavaScript: a boolean, and it does not hide misspelt options.
+  assert.throws(() => new Committer(tempDb(), { captureStack: 'yes' }), { name: 'TypeError', message: /captureStack/ });
+  bad({ captureStack: true, captureStak: true }, /captureStak/);
   assert.throws(() => new Committer(tempDb(), 'fast'), TypeError);
   assert.throws(() => new Committer(42), TypeError);
   assert.throws(() => new Committer('/nonexistent-dir/sub/x.db'), { code: 'SQLITE_CANTOPEN' });

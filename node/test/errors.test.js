@@ -217,3 +217,52 @@ test('opening a database another process holds locked fails with SQLITE_BUSY', a
   assert.deepEqual(await db.query('SELECT count(*) AS n FROM held'), [{ n: 0 }]);
   await db.close();
 });
+
+test('the stack of a rejection shows the code that awaited it', async () => {
+  const db = new Committer(tempDb());
+  await db.execute('CREATE TABLE t (k TEXT PRIMARY KEY)');
+  await db.execute("INSERT INTO t VALUES ('a')");
+  const here = /errors\.test\.js:\d+/;
+  const caught = async (promise) => {
+    try {
+      await promise;
+    } catch (e) {
+      return e;
+    }
+    assert.fail('expected a rejection');
+  };
+  // Settled from the addon's completion callback, yet the stack leads back here.
+  const failures = [
+    await caught(db.execute("INSERT INTO t VALUES ('a')")),
+    await caught(db.transaction([['SELECT 1'], ["INSERT INTO t VALUES ('a')"]])),
+    await caught(db.tryExecute("INSERT INTO t VALUES ('a')")),
+    await caught(db.tryTransaction([["INSERT INTO t VALUES ('a')"]])),
+    await caught(db.query('SELEKT')),
+    await caught(db.checkpoint('sideways')),
+  ];
+  for (const e of failures) {
+    assert.ok(e instanceof LitecommitError, String(e));
+    assert.match(e.stack, here, e.stack);
+    assert.ok(e.stack.startsWith(`LitecommitError: ${e.message}\n`), e.stack);
+  }
+  await db.close();
+});
+
+test('captureStack: true keeps the calling function for callers that do not await', async () => {
+  const db = new Committer(tempDb(), { captureStack: true });
+  await db.execute('CREATE TABLE t (k TEXT PRIMARY KEY)');
+  await db.execute("INSERT INTO t VALUES ('a')");
+  // Callbacks only: no async function awaits these promises.
+  function insertWithCallbacks(done) {
+    db.execute("INSERT INTO t VALUES ('a')").then(null, done);
+  }
+  function queryWithCallbacks(done) {
+    db.query('SELEKT').then(null, done);
+  }
+  for (const submit of [insertWithCallbacks, queryWithCallbacks]) {
+    const e = await new Promise((resolve) => submit(resolve));
+    assert.ok(e instanceof LitecommitError, String(e));
+    assert.match(e.stack, new RegExp(`at ${submit.name} \\(.*errors\\.test\\.js:\\d+`), e.stack);
+  }
+  await db.close();
+});

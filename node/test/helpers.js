@@ -50,10 +50,14 @@ async function runScript(source, args = [], options = {}) {
   return run(process.execPath, [file, ...args], { cwd: dir, ...options });
 }
 
-/** Makes `require('litecommit')` / `import 'litecommit'` (and prom-client) work in `dir`. */
+/**
+ * Makes `require('litecommit')` / `import 'litecommit'` (and the optional peers prom-client,
+ * drizzle-orm and kysely) work in `dir`.
+ */
 function linkPackage(dir) {
   fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-  const links = { litecommit: NODE_DIR, 'prom-client': path.join(NODE_DIR, 'node_modules', 'prom-client') };
+  const links = { litecommit: NODE_DIR };
+  for (const peer of ['prom-client', 'drizzle-orm', 'kysely']) links[peer] = path.join(NODE_DIR, 'node_modules', peer);
   for (const [name, target] of Object.entries(links)) {
     const link = path.join(dir, 'node_modules', name);
     if (!fs.existsSync(link)) fs.symlinkSync(target, link, 'dir');

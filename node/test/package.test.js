@@ -55,23 +55,35 @@ await db.close();`,
   assert.equal(esm.code, 0, esm.stderr);
   assert.equal(esm.stdout.trim(), 'true true');
 
-  // Type-check a program using every public name against index.d.ts.
+  // Type-check a program using every public name against index.d.ts, and the adapters
+  // (with the optional peers drizzle-orm and kysely the project would install) from
+  // CommonJS and from an ES module.
   fs.mkdirSync(path.join(dir, 'node_modules', '@types'), { recursive: true });
   fs.symlinkSync(path.join(NODE_DIR, 'node_modules', '@types', 'node'), path.join(dir, 'node_modules', '@types', 'node'));
-  fs.copyFileSync(path.join(__dirname, 'types', 'check.ts'), path.join(dir, 'check.ts'));
+  for (const peer of ['drizzle-orm', 'kysely']) {
+    fs.symlinkSync(path.join(NODE_DIR, 'node_modules', peer), path.join(dir, 'node_modules', peer));
+  }
   const tsc = path.join(NODE_DIR, 'node_modules', 'typescript', 'bin', 'tsc');
   const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022'];
+  fs.copyFileSync(path.join(__dirname, 'types', 'check.ts'), path.join(dir, 'check.ts'));
   const typed = await run(process.execPath, [tsc, ...args, 'check.ts'], { cwd: dir });
   assert.equal(typed.code, 0, typed.stdout + typed.stderr);
+  for (const file of ['adapters.ts', 'adapters.mts']) {
+    fs.copyFileSync(path.join(__dirname, 'types', 'adapters.ts'), path.join(dir, file));
+    const adapters = await run(process.execPath, [tsc, ...args, '--skipLibCheck', file], { cwd: dir });
+    assert.equal(adapters.code, 0, `${file}: ${adapters.stdout}${adapters.stderr}`);
+  }
   // And misuses are caught: a value of the wrong type, a misspelt option.
   fs.writeFileSync(
     path.join(dir, 'bad.ts'),
     "import { Committer } from 'litecommit';\n" +
       "new Committer('x.db').execute('SELECT ?', [new Date()]);\n" +
-      "new Committer('y.db', { maxBatchSise: 10 });\n",
+      "new Committer('y.db', { maxBatchSise: 10 });\n" +
+      "new Committer('z.db').query<{ n: number }>('SELECT 1 AS n').then((rows) => rows[0].n.toUpperCase());\n",
   );
   const bad = await run(process.execPath, [tsc, ...args, 'bad.ts'], { cwd: dir });
   assert.notEqual(bad.code, 0);
   assert.match(bad.stdout, /bad\.ts\(2,.*Date/);
   assert.match(bad.stdout, /bad\.ts\(3,.*maxBatchSise/);
+  assert.match(bad.stdout, /bad\.ts\(4,.*toUpperCase/);
 });

@@ -4,12 +4,14 @@
    per insert) vs litecommit.Committer vs the Rust core alone with 8 in flight.
 2. 1,000 concurrent asyncio tasks: aiosqlite vs litecommit.AsyncCommitter vs the Rust core
    alone with 1,000 in flight.
+3. Bulk from one thread (and one event loop): a loop of `submit` vs one `submit_many`, one
+   transaction per row either way.
 
 Each run inserts single-row transactions into a fresh database in a temporary directory and
 reports throughput, p50/p99 latency and the ratios the targets are stated in. Each scenario
 runs --repeat times; the run with the median throughput is reported.
 
-    python python/bench/bench.py [--scale 1.0] [--repeat 3] [--json out.json]
+    python python/bench/bench.py [--scale 1.0] [--repeat 3] [--only bulk] [--json out.json]
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import litecommit
 try:
     from litecommit._litecommit import bench_core as core_alone
 except ImportError:
-    sys.exit("bench.py needs the extension built with its bench feature: run `make bench-python`")
+    core_alone = None
 
 PAYLOAD = "x" * 100
 CREATE = "CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, payload TEXT)"
@@ -199,6 +201,59 @@ def bench_async_committer(path, tasks, per_task):
     return result
 
 
+def bulk_submit(db, n, many):
+    """Queues `n` single-row transactions on `db` with a loop of `submit` or one
+    `submit_many`; returns the futures and when each was submitted."""
+    if many:
+        submitted_at = [time.perf_counter()] * n
+        return db.submit_many(INSERT, [(i, PAYLOAD) for i in range(n)]), submitted_at
+    futures, submitted_at = [], []
+    for i in range(n):
+        submitted_at.append(time.perf_counter())
+        futures.append(db.submit(INSERT, (i, PAYLOAD)))
+    return futures, submitted_at
+
+
+def bench_bulk(path, n, many):
+    """One thread queues `n` single-row transactions: a loop of `submit`, or `submit_many`.
+    A transaction's latency runs from its submission to when the thread, taking the results
+    in order, sees it resolved."""
+    db = litecommit.Committer(path, durability="full")
+    db.execute(CREATE)
+    began = time.perf_counter()
+    futures, submitted_at = bulk_submit(db, n, many)
+    lat = []
+    for f, submitted in zip(futures, submitted_at):
+        f.result()
+        lat.append((time.perf_counter() - submitted) * 1000)
+    elapsed = time.perf_counter() - began
+    db.close()
+    assert count_rows(path) == n
+    name = "Committer.submit_many" if many else "Committer, loop of submit"
+    return summary(f"{name}, 1 thread", n, elapsed, lat)
+
+
+def bench_bulk_async(path, n, many):
+    """One event loop queues `n` single-row transactions: a loop of `submit`, or
+    `submit_many`. Latency as in `bench_bulk`."""
+
+    async def main():
+        async with litecommit.AsyncCommitter(path, durability="full") as db:
+            await db.execute(CREATE)
+            began = time.perf_counter()
+            futures, submitted_at = bulk_submit(db, n, many)
+            lat = []
+            for f, submitted in zip(futures, submitted_at):
+                await f
+                lat.append((time.perf_counter() - submitted) * 1000)
+            return time.perf_counter() - began, lat
+
+    elapsed, lat = asyncio.run(main())
+    assert count_rows(path) == n
+    name = "AsyncCommitter.submit_many" if many else "AsyncCommitter, loop of submit"
+    return summary(f"{name}, 1 loop", n, elapsed, lat)
+
+
 def show(results):
     print(f"{'run':<58} {'tx':>7} {'tx/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for r in results:
@@ -221,12 +276,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every count")
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (median shown)")
+    parser.add_argument(
+        "--only",
+        choices=["threads", "async", "bulk"],
+        help="run one group: 8 threads, 1,000 tasks, or bulk submit vs submit_many",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     def scaled(n):
         return max(1, int(n * args.scale))
 
+    groups = {args.only} if args.only else {"threads", "async", "bulk"}
+    if groups & {"threads", "async"} and core_alone is None:
+        # The bulk group alone runs on an ordinary build.
+        sys.exit(
+            "bench.py needs the extension built with its bench feature: run `make bench-python`"
+        )
     threads, tasks = 8, 1000
     print(
         f"litecommit Python benchmark: durability full, SQLite {litecommit.sqlite_version()}, "
@@ -242,28 +308,47 @@ def main():
             runs = [run(db(f"{name}-{k}"), *params, **options) for k in range(args.repeat)]
             return sorted(runs, key=lambda r: r["tps"])[len(runs) // 2]
 
-        stdlib = median(bench_stdlib_threads, "stdlib", threads, scaled(250))
-        committer = median(bench_committer_threads, "committer", threads, scaled(1000))
-        core8 = median(bench_rust, "core8", threads * scaled(1000), threads)
-        aio = median(bench_aiosqlite, "aiosqlite", tasks, scaled(2), isolated=True)
-        aio_shared = median(bench_aiosqlite, "aiosqlite-shared", tasks, scaled(10), isolated=False)
-        acommitter = median(bench_async_committer, "async", tasks, scaled(40))
-        core1000 = median(bench_rust, "core1000", tasks * scaled(40), tasks)
+        runs = {}
+        if "threads" in groups:
+            runs["stdlib"] = median(bench_stdlib_threads, "stdlib", threads, scaled(250))
+            runs["committer"] = median(bench_committer_threads, "committer", threads, scaled(1000))
+            runs["core8"] = median(bench_rust, "core8", threads * scaled(1000), threads)
+        if "async" in groups:
+            runs["aio"] = median(bench_aiosqlite, "aiosqlite", tasks, scaled(2), isolated=True)
+            runs["aio_shared"] = median(
+                bench_aiosqlite, "aiosqlite-shared", tasks, scaled(10), isolated=False
+            )
+            runs["acommitter"] = median(bench_async_committer, "async", tasks, scaled(40))
+            runs["core1000"] = median(bench_rust, "core1000", tasks * scaled(40), tasks)
+        if "bulk" in groups:
+            bulk = scaled(40000)
+            runs["submit_loop"] = median(bench_bulk, "submit-loop", bulk, many=False)
+            runs["submit_many"] = median(bench_bulk, "submit-many", bulk, many=True)
+            runs["asubmit_loop"] = median(bench_bulk_async, "asubmit-loop", bulk, many=False)
+            runs["asubmit_many"] = median(bench_bulk_async, "asubmit-many", bulk, many=True)
 
-    results = [stdlib, committer, core8, aio, aio_shared, acommitter, core1000]
+    results = list(runs.values())
     print()
     show(results)
     print()
-    print(
-        f"  Committer mean batch {committer['mean_batch']:.1f}, "
-        f"AsyncCommitter mean batch {acommitter['mean_batch']:.1f}"
-    )
+    if "committer" in runs and "acommitter" in runs:
+        print(
+            f"  Committer mean batch {runs['committer']['mean_batch']:.1f}, "
+            f"AsyncCommitter mean batch {runs['acommitter']['mean_batch']:.1f}"
+        )
+    wanted = [
+        ("Committer / stdlib sqlite3 (8 threads)", "committer", "stdlib", 5),
+        ("AsyncCommitter / aiosqlite (1,000 tasks)", "acommitter", "aio", 4),
+        ("AsyncCommitter / Rust core (1,000 in flight)", "acommitter", "core1000", 0.25),
+        ("Committer / Rust core (8 in flight)", "committer", "core8", None),
+        ("AsyncCommitter / aiosqlite shared, no lock", "acommitter", "aio_shared", None),
+        ("Committer.submit_many / loop of submit", "submit_many", "submit_loop", None),
+        ("AsyncCommitter.submit_many / loop of submit", "asubmit_many", "asubmit_loop", None),
+    ]
     ratios = [
-        ratio_line("Committer / stdlib sqlite3 (8 threads)", committer, stdlib, 5),
-        ratio_line("AsyncCommitter / aiosqlite (1,000 tasks)", acommitter, aio, 4),
-        ratio_line("AsyncCommitter / Rust core (1,000 in flight)", acommitter, core1000, 0.25),
-        ratio_line("Committer / Rust core (8 in flight)", committer, core8),
-        ratio_line("AsyncCommitter / aiosqlite shared, no lock", acommitter, aio_shared),
+        ratio_line(label, runs[num], runs[den], target)
+        for label, num, den, target in wanted
+        if num in runs and den in runs
     ]
     if args.json:
         with open(args.json, "w") as f:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from ._base import CheckpointResult, _Base, _fail_in_child, _runs_here
 from ._errors import ForkedError, QueueFullError
-from ._litecommit import Result
+from ._litecommit import Result, Unqueued
 from ._row import Row
 from ._types import Options, Params, PathLike, StatementSpec
 
@@ -56,6 +56,36 @@ class AsyncCommitter(_Base):
         return self._queue(
             self._native.submit_transaction_async, self._native.submit_transaction, statements
         )
+
+    def submit_many(
+        self, sql: str, seq_of_params: Iterable[Params]
+    ) -> list[asyncio.Future[Result]]:
+        """Queues ``sql`` once per parameter set, each its own transaction; returns one
+        asyncio future per set, in order (call from a running loop). Each commits or fails
+        on its own: ``await asyncio.gather(*futures)`` raises the first failure,
+        ``return_exceptions=True`` gives every outcome.
+
+        The fast path for bulk work: every set is converted first (a bad one raises
+        ``TypeError`` and nothing is queued), then those that fit are queued in one call;
+        in a full queue the rest wait for room off the loop, in order. Raises if none could
+        be queued (``ClosedError``, a refused statement); if only some were, the futures of
+        the others fail with that error. Cancelling one of the futures does not withdraw its
+        transaction.
+        """
+        self._native.check_process()
+        loop = asyncio.get_running_loop()
+        overflow = self._overflow.get(loop)
+        queue_now = overflow is None or not overflow.busy
+        futures, rest = self._native.submit_many_async(sql, seq_of_params, queue_now)
+        if rest is not None:
+            if overflow is None:
+                overflow = self._overflow.setdefault(loop, _Overflow())
+            try:
+                overflow.add(loop, _queue_rest, (rest,))
+            except BaseException:
+                rest.forget()
+                raise
+        return futures
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         """Runs one statement as a transaction; resolves once it is durable."""
@@ -207,6 +237,15 @@ class _Overflow:
                     submit(*args, loop, future, True)
             except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
                 _settle(future, e)
+
+
+def _queue_rest(
+    rest: Unqueued, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], block: bool
+) -> None:
+    """An overflow entry: queues the rest of a ``submit_many`` call (their futures are
+    resolved by the committer), then resolves the entry's own future, which nobody awaits."""
+    rest.submit()
+    _settle(future, None)
 
 
 async def _in_thread(fn: Callable[..., T], *args: Any) -> T:

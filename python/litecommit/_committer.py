@@ -19,6 +19,11 @@ class Committer(_Base):
     ``Committer(path, **config)`` opens (creating if needed) the database in WAL mode.
     Every blocking call releases the GIL while it waits.
 
+    Ctrl-C in the main thread interrupts a wait in ``execute``, ``transaction``,
+    ``executemany``, ``flush``, ``checkpoint`` or a submit waiting for room within about
+    50 ms: ``KeyboardInterrupt`` is raised, and what it waited for goes on (a transaction
+    already queued may still commit). ``close()`` still waits for the queue to commit.
+
     A committer belongs to the process that opened it. In a forked child (``os.fork``,
     ``multiprocessing`` with the fork start method, ``gunicorn --preload``) every call
     raises ``ForkedError`` at once and the parent is unaffected: open committers after
@@ -28,7 +33,8 @@ class Committer(_Base):
     """
 
     def execute(self, sql: str, params: Params = ()) -> Result:
-        """Runs one statement as a transaction; returns once it is durable."""
+        """Runs one statement as a transaction; returns once it is durable (no ``commit()``
+        needed)."""
         return self._native.execute(sql, params)
 
     def transaction(self, statements: Sequence[StatementSpec]) -> list[Result]:
@@ -51,6 +57,22 @@ class Committer(_Base):
         future.set_running_or_notify_cancel()  # in flight: it cannot be cancelled any more
         self._native.submit(sql, params, None, future, block)
         return future
+
+    def submit_many(
+        self, sql: str, seq_of_params: Iterable[Params], *, block: bool = True
+    ) -> list[Future[Result]]:
+        """Queues ``sql`` once per parameter set, each its own transaction; returns one
+        future per set, in order. Each commits or fails on its own.
+
+        The fast path for bulk work: every set is converted first (a bad one raises
+        ``TypeError`` and nothing is queued), then all are queued in one call and their
+        futures resolved per batch. While the queue is full it waits (or with
+        ``block=False`` stops). If none could be queued it raises (``ClosedError``,
+        ``QueueFullError``, a refused statement); if only some were, the futures of the
+        others fail with that error. Ctrl-C while it waits raises ``KeyboardInterrupt``;
+        the sets queued by then still commit.
+        """
+        return self._native.submit_many(sql, seq_of_params, block)
 
     def submit_transaction(
         self, statements: Sequence[StatementSpec], *, block: bool = True

@@ -3,14 +3,21 @@
 import asyncio
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, Optional, TypedDict, final
 
 from litecommit._errors import ForkedError
 from litecommit._row import Row
 
-__all__ = ["NativeCommitter", "ResolveBatch", "Result", "code_name", "sqlite_version"]
+__all__ = [
+    "NativeCommitter",
+    "ResolveBatch",
+    "Result",
+    "Unqueued",
+    "code_name",
+    "sqlite_version",
+]
 
 @final
 class Result:
@@ -62,6 +69,12 @@ class NativeCommitter:
     ) -> None: ...
     def submit_async(self, sql: str, params: Any = None) -> asyncio.Future[Result]: ...
     def submit_transaction_async(self, statements: Any) -> asyncio.Future[list[Result]]: ...
+    def submit_many(
+        self, sql: str, seq_of_params: Iterable[Any], block: bool
+    ) -> list[Future[Result]]: ...
+    def submit_many_async(
+        self, sql: str, seq_of_params: Iterable[Any], queue_now: bool
+    ) -> tuple[list[asyncio.Future[Result]], Optional[Unqueued]]: ...
     def query(self, sql: str, params: Any = None) -> list[Row]: ...
     def flush(self) -> None: ...
     def checkpoint(self, mode: str) -> _CheckpointFields: ...
@@ -85,6 +98,13 @@ class ResolveBatch:
 
     def __call__(self) -> None: ...
     def __len__(self) -> int: ...
+
+@final
+class Unqueued:
+    """The rest of an ``AsyncCommitter.submit_many`` call, queued by the overflow worker."""
+
+    def submit(self) -> None: ...
+    def forget(self) -> None: ...
 
 def code_name(code: int) -> str:
     """Symbolic name of an SQLite result code, e.g. ``SQLITE_CONSTRAINT_UNIQUE``."""

@@ -34,6 +34,8 @@ class Options(TypedDict, total=False):
     passive_threshold_mb: float
     restart_threshold_mb: float
     checkpoint_busy_timeout_ms: int
+    wal_hard_limit_mb: float
+    wal_hard_limit_pause_ms: int
     dynamic_batch_size: bool
     truncate_when_idle: bool
     idle_vacuum_pages: int
@@ -44,3 +46,4 @@ class Options(TypedDict, total=False):
     journal_size_limit: Optional[int]  # None keeps the WAL file at its high-water mark
     foreign_keys: bool
     statement_cache_capacity: int
+    metrics_label: str  # the Prometheus `db` label; default: the database file's name

@@ -1,12 +1,16 @@
 //! `NativeCommitter`: one open core `Committer` with its delivery thread, and the calls the
 //! pure-Python `Committer` and `AsyncCommitter` make on it.
 
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use litecommit::{CheckpointMode, Committer, Error, Transaction, Wait};
+use litecommit::{CheckpointMode, Committer, Error, Pending, Transaction, Wait};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -16,6 +20,10 @@ use crate::convert::{self, results_to_py, Returns};
 use crate::errors::{self, raise};
 use crate::sink::{Entry, PySink, Waiter};
 use crate::{options, stats};
+
+/// How long a wait with the GIL released lasts before it takes the GIL to run Python's
+/// signal handlers, so that Ctrl-C raises `KeyboardInterrupt` promptly.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 /// One open committer. The pure-Python `Committer` and `AsyncCommitter` wrap it.
 ///
@@ -35,18 +43,9 @@ pub struct NativeCommitter {
 
 /// The core committer and the sink that resolves its Python futures.
 struct Open {
-    inner: Committer,
+    /// Shared with the threads that run `flush` and `checkpoint` for Python's main thread.
+    inner: Arc<Committer>,
     sink: Arc<PySink>,
-}
-
-/// How `submit` and `submit_transaction` wait for room in a full queue: `block=True` waits
-/// (with the GIL released), `block=False` raises `QueueFullError` at once.
-fn wait_for_room(block: bool) -> Wait {
-    if block {
-        Wait::Block
-    } else {
-        Wait::Never
-    }
 }
 
 /// The outcome of a manual checkpoint, handed to Python as a dict of these fields.
@@ -74,6 +73,96 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// One step of a wait: done, or not yet (the signal handlers run, then the next step).
+enum Step<T> {
+    Done(litecommit::Result<T>),
+    Again,
+}
+
+/// How long one step of a wait may last; `None`: until it is done.
+type Limit = Option<Duration>;
+
+/// A step of waiting for `rx`; `Ok(None)` once its sender is gone without a message.
+fn recv_step<T>(rx: &Receiver<T>, limit: Limit) -> Step<Option<T>> {
+    let received = match limit {
+        Some(limit) => rx.recv_timeout(limit),
+        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+    };
+    match received {
+        Ok(value) => Step::Done(Ok(Some(value))),
+        Err(RecvTimeoutError::Timeout) => Step::Again,
+        Err(RecvTimeoutError::Disconnected) => Step::Done(Ok(None)),
+    }
+}
+
+/// A step of sending `tx` with `send` into a full queue.
+fn send_step<T>(
+    send: impl FnOnce(Transaction, Wait) -> litecommit::Result<T>,
+    tx: Transaction,
+    limit: Limit,
+) -> Step<T> {
+    match send(tx, limit.map_or(Wait::Block, Wait::Timeout)) {
+        Err(Error::Timeout) => Step::Again,
+        sent => Step::Done(sent),
+    }
+}
+
+/// Queues `tx` for a `Pending` handle, waiting for room as `wait` says.
+fn submit_pending(inner: &Committer, tx: Transaction, wait: Wait) -> litecommit::Result<Pending> {
+    match wait {
+        Wait::Never => inner.try_submit(tx),
+        Wait::Timeout(limit) => inner.submit_timeout(tx, limit),
+        Wait::Block => inner.submit(tx),
+    }
+}
+
+/// Whether this is Python's main thread, the only one that runs signal handlers.
+fn on_main_thread(py: Python<'_>) -> bool {
+    let check = || -> PyResult<bool> {
+        let threading = py.import(intern!(py, "threading"))?;
+        let main = threading
+            .call_method0(intern!(py, "main_thread"))?
+            .getattr(intern!(py, "ident"))?;
+        main.eq(threading.call_method0(intern!(py, "get_ident"))?)
+    };
+    check().unwrap_or(false)
+}
+
+/// The transactions of one `submit_many` call, queued in order from position `next` on.
+struct Batch {
+    sql: String,
+    /// The transactions not queued yet, from position `next` on.
+    transactions: VecDeque<Transaction>,
+    /// Every parameter set, by position: a failed send consumes its transaction, which is
+    /// then converted again from its set.
+    sets: Vec<Py<PyAny>>,
+    /// The sink tokens of the futures, by position.
+    tokens: Range<u64>,
+    /// The position of the first transaction not queued.
+    next: usize,
+}
+
+impl Batch {
+    fn token(&self, position: usize) -> u64 {
+        self.tokens.start + position as u64
+    }
+
+    /// The tokens of the transactions not queued.
+    fn unqueued(&self) -> Range<u64> {
+        self.token(self.next)..self.tokens.end
+    }
+}
+
+/// How far [`NativeCommitter::queue_many`] got.
+enum Queued {
+    All,
+    /// The transaction at `next` could not be queued (a full queue without waiting, a
+    /// closed committer, a refused statement).
+    Stopped(Error),
+    /// A Python exception while waiting: `KeyboardInterrupt`, or converting a set again.
+    Raised(PyErr),
+}
+
 impl NativeCommitter {
     fn forked(&self) -> bool {
         std::process::id() != self.opened_by
@@ -90,57 +179,141 @@ impl NativeCommitter {
             .ok_or_else(|| errors::to_py(py, &Error::Closed))
     }
 
-    /// Runs `f` with the GIL released, [`guarded`].
+    /// Runs `f` with the GIL released, [`guarded`]; signal handlers run after it returns.
     fn wait<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce() -> litecommit::Result<T> + Send,
     ) -> PyResult<T> {
-        let waiting = &self.waiting;
-        py.detach(|| {
-            let _counted = Waiting::enter(waiting);
-            guarded(f)
-        })
+        let _counted = Waiting::enter(&self.waiting);
+        py.detach(|| guarded(f)).map_err(raise(py))
+    }
+
+    /// Calls `step` with the GIL released until it is done. With a `limit`, each step
+    /// lasts at most that long and Python's signal handlers run between steps: an exception
+    /// they raise (`KeyboardInterrupt` on Ctrl-C) ends the wait as the outer error, while
+    /// what was waited for goes on regardless. Without, one step waits until done.
+    fn poll_interruptibly<T: Send>(
+        &self,
+        py: Python<'_>,
+        limit: Limit,
+        mut step: impl FnMut(Limit) -> Step<T> + Send,
+    ) -> PyResult<litecommit::Result<T>> {
+        let _counted = Waiting::enter(&self.waiting);
+        loop {
+            let step = &mut step;
+            match py.detach(move || guarded(|| Ok(step(limit)))) {
+                Ok(Step::Done(result)) => return Ok(result),
+                Err(e) => return Ok(Err(e)),
+                Ok(Step::Again) => py.check_signals()?,
+            }
+        }
+    }
+
+    /// Runs `f` with the GIL released. On Python's main thread it runs on a thread of its
+    /// own, so that Ctrl-C ends the wait (`f` then goes on to its end unobserved).
+    fn call_interruptibly<T: Send + 'static>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce() -> litecommit::Result<T> + Send + 'static,
+    ) -> PyResult<T> {
+        if !on_main_thread(py) {
+            return self.wait(py, f);
+        }
+        let (done, outcome) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("litecommit-py-call".into())
+            .spawn(move || drop(done.send(guarded(f))))
+            .map_err(|e| {
+                let msg = format!("cannot start a thread: {e}");
+                errors::to_py(py, &Error::Internal(msg))
+            })?;
+        let received = self.poll_interruptibly(py, Some(SIGNAL_POLL), move |limit| {
+            recv_step(&outcome, limit)
+        })?;
+        let gone = || Err(Error::Internal("the call ended without an outcome".into()));
+        received
+            .and_then(|outcome| outcome.unwrap_or_else(gone))
+            .map_err(raise(py))
+    }
+
+    /// Waits until the futures of every transaction committed so far are resolved.
+    fn drain(&self, py: Python<'_>, sink: &PySink) -> PyResult<()> {
+        let Some(delivered) = sink.barrier() else {
+            return Ok(());
+        };
+        // Disconnected: the delivery thread is gone, so nothing is left to deliver.
+        self.poll_interruptibly(py, Some(SIGNAL_POLL), move |limit| {
+            recv_step(&delivered, limit)
+        })?
+        .map(drop)
         .map_err(raise(py))
     }
 
-    /// Runs `tx` and waits for it, with the GIL released.
-    fn run<'py>(
-        &self,
-        py: Python<'py>,
-        tx: Transaction,
-        returns: Returns,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let inner = &self.get(py)?.inner;
-        let result = self.wait(py, || inner.transaction(tx))?;
-        results_to_py(py, result, returns)
-    }
-
-    /// Queues `tx`, waiting for room in a full queue as `wait` says; `future` is resolved
-    /// once it is committed (or has failed).
-    fn enqueue(
+    /// Hands `tx` to `send`: at once while the queue has room. In a full queue, with
+    /// `block`, waits for room with the GIL released (interruptibly on the main thread,
+    /// see [`Self::poll_interruptibly`]); without, fails with `QueueFullError`. A failed
+    /// send consumes its transaction, so the wait sends copies of a new conversion, `remake`.
+    fn queue<T: Send>(
         &self,
         py: Python<'_>,
         tx: Transaction,
+        remake: impl FnOnce() -> PyResult<Transaction>,
+        send: impl Fn(Transaction, Wait) -> litecommit::Result<T> + Sync,
+        block: bool,
+    ) -> PyResult<T> {
+        match guarded(|| send(tx, Wait::Never)) {
+            Err(Error::QueueFull) if block => {}
+            sent => return sent.map_err(raise(py)),
+        }
+        let tx = remake()?;
+        let limit = on_main_thread(py).then_some(SIGNAL_POLL);
+        self.poll_interruptibly(py, limit, |limit| send_step(&send, tx.clone(), limit))?
+            .map_err(raise(py))
+    }
+
+    /// Runs the transaction `make` converts and waits for it, with the GIL released.
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        make: impl Fn() -> PyResult<Transaction>,
+        returns: Returns,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &*self.get(py)?.inner;
+        let send = |tx, wait| submit_pending(inner, tx, wait);
+        let pending = self.queue(py, make()?, &make, send, true)?;
+        let result = self
+            .poll_interruptibly(py, Some(SIGNAL_POLL), |limit| {
+                match pending.wait_timeout(limit.unwrap_or(SIGNAL_POLL)) {
+                    Err(Error::Timeout) => Step::Again,
+                    outcome => Step::Done(outcome),
+                }
+            })?
+            .map_err(raise(py))?;
+        results_to_py(py, result, returns)
+    }
+
+    /// Queues the transaction `make` converts (waiting for room in a full queue if
+    /// `block`); `future` is resolved once it is committed (or has failed).
+    fn enqueue(
+        &self,
+        py: Python<'_>,
+        make: impl Fn() -> PyResult<Transaction>,
         returns: Returns,
         event_loop: Option<Py<PyAny>>,
         future: Py<PyAny>,
-        wait: Wait,
+        block: bool,
     ) -> PyResult<()> {
         let open = self.get(py)?;
+        let tx = make()?;
         let waiter = match event_loop {
             Some(event_loop) => Waiter::Loop { event_loop, future },
             None => Waiter::Thread(future),
         };
         let token = open.sink.register(Entry { waiter, returns });
-        let (inner, sink) = (&open.inner, open.sink.clone());
-        let submit = || inner.submit_to_sink(tx, sink, token, wait);
-        // The GIL is released only where the call may wait for room.
-        let queued = match wait {
-            Wait::Never => guarded(submit).map_err(raise(py)),
-            Wait::Block | Wait::Timeout(_) => self.wait(py, submit),
-        };
-        queued.inspect_err(|_| {
+        let (inner, sink) = (&open.inner, &open.sink);
+        let send = |tx, wait| inner.submit_to_sink(tx, sink.clone(), token, wait);
+        self.queue(py, tx, &make, send, block).inspect_err(|_| {
             // Dropped with the GIL held, as every Python reference should be.
             drop(open.sink.forget(token));
         })
@@ -151,18 +324,130 @@ impl NativeCommitter {
     fn enqueue_async<'py>(
         &self,
         py: Python<'py>,
-        tx: Transaction,
+        make: impl Fn() -> PyResult<Transaction>,
         returns: Returns,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.get(py)?;
-        let event_loop = GET_RUNNING_LOOP
-            .import(py, "asyncio", "get_running_loop")?
-            .call0()?;
+        let event_loop = running_loop(py)?;
         let future = event_loop.call_method0(intern!(py, "create_future"))?;
         let waiter = future.clone().unbind();
         let event_loop = Some(event_loop.unbind());
-        self.enqueue(py, tx, returns, event_loop, waiter, Wait::Never)?;
+        self.enqueue(py, make, returns, event_loop, waiter, false)?;
         Ok(future)
+    }
+
+    /// Converts the parameter sets of a `submit_many` call and registers one future per
+    /// set, each made by `waiter`.
+    fn prepare_many(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        seq_of_params: &Bound<'_, PyAny>,
+        mut waiter: impl FnMut() -> PyResult<Waiter>,
+    ) -> PyResult<Batch> {
+        let open = self.get(py)?;
+        let (transactions, sets) = convert::many(sql, seq_of_params)?;
+        let entries = sets
+            .iter()
+            .map(|_| {
+                let waiter = waiter()?;
+                Ok(Entry {
+                    waiter,
+                    returns: Returns::Last,
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Batch {
+            sql: sql.to_owned(),
+            transactions,
+            sets,
+            tokens: open.sink.register_many(entries),
+            next: 0,
+        })
+    }
+
+    /// Queues the batch's transactions in order, in one go with the GIL released. In a
+    /// full queue, with `block`, the rest wait for room in turn (the GIL is taken only to
+    /// run the signal handlers on the main thread, see [`Self::poll_interruptibly`]);
+    /// without, it stops, the transaction at `batch.next` ready to be queued later.
+    fn queue_many(&self, py: Python<'_>, open: &Open, batch: &mut Batch, block: bool) -> Queued {
+        let (inner, sink) = (&open.inner, &open.sink);
+        let send = |tx, token, wait| inner.submit_to_sink(tx, sink.clone(), token, wait);
+        let first = batch.tokens.start;
+        let (transactions, next) = (&mut batch.transactions, &mut batch.next);
+        let failed = py.detach(|| {
+            while let Some(tx) = transactions.pop_front() {
+                if let Err(e) = guarded(|| send(tx, first + *next as u64, Wait::Never)) {
+                    return Some(e);
+                }
+                *next += 1;
+            }
+            None
+        });
+        match failed {
+            None => return Queued::All,
+            Some(Error::QueueFull) => {}
+            Some(e) => return Queued::Stopped(e),
+        }
+        // The failed send consumed its transaction: convert its set again.
+        let set = batch.sets[batch.next].bind(py);
+        match convert::one_of_many(&batch.sql, set, batch.next) {
+            Ok(tx) => batch.transactions.push_front(tx),
+            Err(e) => return Queued::Raised(e),
+        }
+        if !block {
+            return Queued::Stopped(Error::QueueFull);
+        }
+        let limit = on_main_thread(py).then_some(SIGNAL_POLL);
+        let (transactions, next) = (&mut batch.transactions, &mut batch.next);
+        let waited = self.poll_interruptibly(py, limit, |limit| {
+            while let Some(tx) = transactions.pop_front() {
+                let token = first + *next as u64;
+                let sent = match limit {
+                    None => send(tx, token, Wait::Block),
+                    // A send that times out consumes its transaction: send a copy.
+                    Some(limit) => match send(tx.clone(), token, Wait::Timeout(limit)) {
+                        Err(Error::Timeout) => {
+                            transactions.push_front(tx);
+                            return Step::Again;
+                        }
+                        sent => sent,
+                    },
+                };
+                if let Err(e) = sent {
+                    return Step::Done(Err(e));
+                }
+                *next += 1;
+            }
+            Step::Done(Ok(()))
+        });
+        match waited {
+            Ok(Ok(())) => Queued::All,
+            Ok(Err(e)) => Queued::Stopped(e),
+            Err(e) => Queued::Raised(e),
+        }
+    }
+
+    /// Settles what `queue_many` left of a batch, for the caller of `submit_many`: when
+    /// nothing was queued the error is raised; when some were, the futures of the others
+    /// fail with it. A Python exception (`KeyboardInterrupt`) is raised in any case.
+    fn settle_stopped(py: Python<'_>, open: &Open, batch: &Batch, stopped: Queued) -> PyResult<()> {
+        match stopped {
+            Queued::All => Ok(()),
+            Queued::Stopped(e) if batch.next > 0 => {
+                open.sink
+                    .fail(py, batch.unqueued(), || errors::instance(py, &e));
+                Ok(())
+            }
+            Queued::Stopped(e) => {
+                drop(open.sink.forget_many(batch.unqueued()));
+                Err(errors::to_py(py, &e))
+            }
+            Queued::Raised(e) => {
+                drop(open.sink.forget_many(batch.unqueued()));
+                Err(e)
+            }
+        }
     }
 }
 
@@ -182,6 +467,16 @@ fn guarded<T>(f: impl FnOnce() -> litecommit::Result<T>) -> litecommit::Result<T
 /// `asyncio.get_running_loop`, imported once.
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// `concurrent.futures.Future`, imported once.
+static THREAD_FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The running asyncio event loop (`RuntimeError` if there is none).
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}
+
 #[pymethods]
 impl NativeCommitter {
     /// Opens the database at `path`; `options` are the keyword options of the Python
@@ -198,7 +493,10 @@ impl NativeCommitter {
             .detach(|| guarded(|| Committer::open(&path, cfg)))
             .map_err(raise(py))?;
         Ok(NativeCommitter {
-            open: Some(Open { inner, sink }),
+            open: Some(Open {
+                inner: Arc::new(inner),
+                sink,
+            }),
             path,
             opened_by: std::process::id(),
             waiting: AtomicUsize::new(0),
@@ -213,8 +511,7 @@ impl NativeCommitter {
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.get(py)?;
-        let tx = convert::single(sql, params)?;
-        self.run(py, tx, Returns::Last)
+        self.run(py, || convert::single(sql, params), Returns::Last)
     }
 
     fn transaction<'py>(
@@ -223,8 +520,7 @@ impl NativeCommitter {
         statements: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.get(py)?;
-        let tx = convert::transaction(statements)?;
-        self.run(py, tx, Returns::Each)
+        self.run(py, || convert::transaction(statements), Returns::Each)
     }
 
     /// Queues one statement; `future` is resolved with its `Result`. With `event_loop`
@@ -239,16 +535,8 @@ impl NativeCommitter {
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
-        self.get(py)?;
-        let tx = convert::single(sql, params)?;
-        self.enqueue(
-            py,
-            tx,
-            Returns::Last,
-            event_loop,
-            future,
-            wait_for_room(block),
-        )
+        let make = || convert::single(sql, params);
+        self.enqueue(py, make, Returns::Last, event_loop, future, block)
     }
 
     #[pyo3(signature = (statements, event_loop, future, block))]
@@ -260,16 +548,8 @@ impl NativeCommitter {
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
-        self.get(py)?;
-        let tx = convert::transaction(statements)?;
-        self.enqueue(
-            py,
-            tx,
-            Returns::Each,
-            event_loop,
-            future,
-            wait_for_room(block),
-        )
+        let make = || convert::transaction(statements);
+        self.enqueue(py, make, Returns::Each, event_loop, future, block)
     }
 
     /// `submit` for the running event loop, never waiting: returns its asyncio future.
@@ -280,9 +560,7 @@ impl NativeCommitter {
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.get(py)?;
-        let tx = convert::single(sql, params)?;
-        self.enqueue_async(py, tx, Returns::Last)
+        self.enqueue_async(py, || convert::single(sql, params), Returns::Last)
     }
 
     fn submit_transaction_async<'py>(
@@ -290,9 +568,76 @@ impl NativeCommitter {
         py: Python<'py>,
         statements: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.get(py)?;
-        let tx = convert::transaction(statements)?;
-        self.enqueue_async(py, tx, Returns::Each)
+        self.enqueue_async(py, || convert::transaction(statements), Returns::Each)
+    }
+
+    /// `sql` once per parameter set, each its own transaction: converts every set, then
+    /// queues them in one go (waiting for room in a full queue if `block`). Returns one
+    /// `concurrent.futures.Future` per set. Raises if none could be queued; when some
+    /// were, the futures of the others fail with the error that stopped them.
+    #[pyo3(signature = (sql, seq_of_params, block))]
+    fn submit_many<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        seq_of_params: &Bound<'py, PyAny>,
+        block: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let class = THREAD_FUTURE.import(py, "concurrent.futures", "Future")?;
+        let mut futures = Vec::new();
+        let mut batch = self.prepare_many(py, sql, seq_of_params, || {
+            let future = class.call0()?;
+            // In flight from now on: it cannot be cancelled any more.
+            future.call_method0(intern!(py, "set_running_or_notify_cancel"))?;
+            futures.push(future.clone());
+            Ok(Waiter::Thread(future.unbind()))
+        })?;
+        let open = self.get(py)?;
+        let queued = self.queue_many(py, open, &mut batch, block);
+        Self::settle_stopped(py, open, &batch, queued)?;
+        PyList::new(py, futures)
+    }
+
+    /// `submit_many` for the running event loop: one asyncio future per set, and the
+    /// transactions left for the loop's overflow worker, if any. With `queue_now` those
+    /// that fit are queued at once; without, all are left (other submissions of the loop
+    /// wait for room and these must queue behind them).
+    #[pyo3(signature = (sql, seq_of_params, queue_now))]
+    fn submit_many_async<'py>(
+        slf: &Bound<'py, Self>,
+        sql: &str,
+        seq_of_params: &Bound<'py, PyAny>,
+        queue_now: bool,
+    ) -> PyResult<(Bound<'py, PyList>, Option<Unqueued>)> {
+        let py = slf.py();
+        let this = slf.get();
+        this.get(py)?;
+        let event_loop = running_loop(py)?;
+        let mut futures = Vec::new();
+        let mut batch = this.prepare_many(py, sql, seq_of_params, || {
+            let future = event_loop.call_method0(intern!(py, "create_future"))?;
+            futures.push(future.clone());
+            Ok(Waiter::Loop {
+                event_loop: event_loop.clone().unbind(),
+                future: future.unbind(),
+            })
+        })?;
+        let futures = PyList::new(py, futures)?;
+        if queue_now {
+            let open = this.get(py)?;
+            match this.queue_many(py, open, &mut batch, false) {
+                Queued::Stopped(Error::QueueFull) => {}
+                queued => {
+                    Self::settle_stopped(py, open, &batch, queued)?;
+                    return Ok((futures, None));
+                }
+            }
+        }
+        let rest = Unqueued {
+            committer: slf.clone().unbind(),
+            batch: Mutex::new(Some(batch)),
+        };
+        Ok((futures, Some(rest)))
     }
 
     #[pyo3(signature = (sql, params=None))]
@@ -308,21 +653,22 @@ impl NativeCommitter {
         convert::rows_to_py(py, &rows)
     }
 
+    /// Returns once every transaction submitted before it is committed and its future
+    /// resolved. On the main thread Ctrl-C ends the wait.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let open = self.get(py)?;
-        self.wait(py, || {
-            open.inner.flush()?;
-            // Committed is not enough: the futures must also be resolved.
-            open.sink.drain();
-            Ok(())
-        })
+        let inner = Arc::clone(&open.inner);
+        self.call_interruptibly(py, move || inner.flush())?;
+        // Committed is not enough: the futures must also be resolved.
+        self.drain(py, &open.sink)
     }
 
-    /// Runs a checkpoint in `mode` now; returns the fields of `CheckpointResult`.
+    /// Runs a checkpoint in `mode` now; returns the fields of `CheckpointResult`. On the
+    /// main thread Ctrl-C ends the wait (not the checkpoint).
     fn checkpoint(&self, py: Python<'_>, mode: &str) -> PyResult<CheckpointDone> {
-        let inner = &self.get(py)?.inner;
+        let inner = Arc::clone(&self.get(py)?.inner);
         let mode: CheckpointMode = mode.parse().map_err(raise(py))?;
-        let r = self.wait(py, || inner.checkpoint(mode))?;
+        let r = self.call_interruptibly(py, move || inner.checkpoint(mode))?;
         Ok(CheckpointDone {
             mode: r.mode.as_str(),
             log_frames: r.log_frames,
@@ -402,6 +748,58 @@ impl NativeCommitter {
     #[getter(_waiting)]
     fn waiting_calls(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
+    }
+}
+
+/// The transactions of an `AsyncCommitter.submit_many` call that met a full queue (or
+/// other submissions of the loop waiting for room): the loop's overflow worker queues them,
+/// waiting for room, behind those.
+#[pyclass(module = "litecommit._litecommit", frozen)]
+pub struct Unqueued {
+    committer: Py<NativeCommitter>,
+    /// Taken by the first `submit` or `forget`.
+    batch: Mutex<Option<Batch>>,
+}
+
+impl Unqueued {
+    fn take(&self) -> Option<Batch> {
+        self.batch.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+#[pymethods]
+impl Unqueued {
+    /// Queues them in order, waiting for room with the GIL released; the futures of those
+    /// that cannot be queued (a closed committer) fail. Does nothing a second time.
+    fn submit(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(mut batch) = self.take() else {
+            return Ok(());
+        };
+        let committer = self.committer.get();
+        let open = committer.get(py)?;
+        match committer.queue_many(py, open, &mut batch, true) {
+            Queued::All => {}
+            Queued::Stopped(e) => {
+                let sink = &open.sink;
+                sink.fail(py, batch.unqueued(), || errors::instance(py, &e));
+            }
+            Queued::Raised(e) => {
+                let exception = || Ok(e.value(py).clone().into_any());
+                open.sink.fail(py, batch.unqueued(), exception);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops them unqueued (when they cannot be handed to the worker): their futures are
+    /// never resolved.
+    fn forget(&self, py: Python<'_>) {
+        let Some(batch) = self.take() else {
+            return;
+        };
+        if let Ok(open) = self.committer.get().get(py) {
+            drop(open.sink.forget_many(batch.unqueued()));
+        }
     }
 }
 

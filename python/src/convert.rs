@@ -1,5 +1,7 @@
 //! Python values in (parameters), SQLite values out (rows), and results.
 
+use std::collections::VecDeque;
+
 use litecommit::{Params, Rows, Statement, StatementResult, Transaction, TransactionResult, Value};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
@@ -93,6 +95,31 @@ pub fn single(sql: &str, params: Option<&Bound<'_, PyAny>>) -> PyResult<Transact
     Ok(Transaction::single(
         sql.to_owned(),
         self::params(params, None)?,
+    ))
+}
+
+/// `sql` once per parameter set of `seq_of_params`, each its own transaction (a set's index
+/// names it in conversion errors), with the parameter sets themselves, from which
+/// [`one_of_many`] converts one again.
+pub fn many(
+    sql: &str,
+    seq_of_params: &Bound<'_, PyAny>,
+) -> PyResult<(VecDeque<Transaction>, Vec<Py<PyAny>>)> {
+    let mut transactions = VecDeque::new();
+    let mut sets = Vec::new();
+    for (i, set) in seq_of_params.try_iter()?.enumerate() {
+        let set = set?;
+        transactions.push_back(one_of_many(sql, &set, i)?);
+        sets.push(set.unbind());
+    }
+    Ok((transactions, sets))
+}
+
+/// The transaction of the parameter set at `index` of [`many`].
+pub fn one_of_many(sql: &str, set: &Bound<'_, PyAny>, index: usize) -> PyResult<Transaction> {
+    Ok(Transaction::single(
+        sql.to_owned(),
+        params(Some(set), Some(index))?,
     ))
 }
 

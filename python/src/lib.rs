@@ -29,6 +29,7 @@ fn _litecommit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<committer::NativeCommitter>()?;
     m.add_class::<convert::PyStatementResult>()?;
     m.add_class::<sink::ResolveBatch>()?;
+    m.add_class::<committer::Unqueued>()?;
     m.add_function(wrap_pyfunction!(code_name, m)?)?;
     m.add_function(wrap_pyfunction!(sqlite_version, m)?)?;
     #[cfg(feature = "bench")]

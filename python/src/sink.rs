@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -85,9 +86,54 @@ impl PySink {
         token
     }
 
+    /// Registers `entries` under consecutive tokens (one lock for all); returns the range.
+    pub fn register_many(&self, entries: Vec<Entry>) -> Range<u64> {
+        let count = entries.len() as u64;
+        let first = self.shared.next_token.fetch_add(count, Ordering::Relaxed);
+        let mut pending = self.shared.lock();
+        pending.reserve(entries.len());
+        pending.extend((first..).zip(entries));
+        first..first + count
+    }
+
     /// Takes back an entry whose submission failed (no completion will come for it).
     pub fn forget(&self, token: u64) -> Option<Entry> {
         self.shared.lock().remove(&token)
+    }
+
+    /// Takes back the entries of `tokens`, submissions that failed (no completion will come
+    /// for them). Drop them with the GIL held.
+    pub fn forget_many(&self, tokens: Range<u64>) -> Vec<Entry> {
+        let mut pending = self.shared.lock();
+        tokens.filter_map(|t| pending.remove(&t)).collect()
+    }
+
+    /// Fails the futures of `tokens`, submissions that were never queued, each with an
+    /// exception made by `exception`: at once for a `concurrent.futures.Future`, on its own
+    /// loop for an asyncio future.
+    pub fn fail<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: Range<u64>,
+        exception: impl Fn() -> PyResult<Bound<'py, PyAny>>,
+    ) {
+        let failed = self.forget_many(tokens).into_iter().map(|entry| {
+            let exc = exception().unwrap_or_else(|e| e.value(py).clone().into_any());
+            (entry.waiter, Settlement::Exception(exc))
+        });
+        settle(py, failed);
+    }
+
+    /// A channel answered once every completion handed over so far is delivered; `None`
+    /// from a done-callback, where waiting for deliveries would wait for this very thread.
+    pub fn barrier(&self) -> Option<Receiver<()>> {
+        if in_sink() {
+            return None;
+        }
+        let (done, wait) = mpsc::sync_channel(1);
+        // If the delivery thread is gone, `wait` reports a disconnection at once.
+        drop(self.deliveries.send(Delivery::Barrier(done)));
+        Some(wait)
     }
 
     /// In a forked child: takes the futures still waiting for a transaction, in submission
@@ -112,11 +158,7 @@ impl PySink {
     /// Waits until every completion handed over so far is delivered. Call it without the
     /// GIL (the delivery thread needs it); from a done-callback it returns at once.
     pub fn drain(&self) {
-        if in_sink() {
-            return;
-        }
-        let (done, wait) = mpsc::sync_channel(1);
-        if self.deliveries.send(Delivery::Barrier(done)).is_ok() {
+        if let Some(wait) = self.barrier() {
             wait.recv().ok();
         }
     }
@@ -162,10 +204,22 @@ impl Shared {
 }
 
 fn deliver(py: Python<'_>, entries: Vec<(Entry, Outcome)>) {
-    let mut loops: Vec<LoopBatch> = Vec::new();
-    for (entry, outcome) in entries {
+    let settled = entries.into_iter().map(|(entry, outcome)| {
         let settlement = Settlement::of(py, outcome, entry.returns);
-        match entry.waiter {
+        (entry.waiter, settlement)
+    });
+    settle(py, settled);
+}
+
+/// Resolves each waiter as its settlement says: a `concurrent.futures.Future` here, the
+/// asyncio futures of each event loop with one `call_soon_threadsafe` per loop.
+fn settle<'py>(
+    py: Python<'py>,
+    settled: impl Iterator<Item = (Waiter, Settlement<Bound<'py, PyAny>>)>,
+) {
+    let mut loops: Vec<LoopBatch> = Vec::new();
+    for (waiter, settlement) in settled {
+        match waiter {
             Waiter::Thread(future) => {
                 // concurrent.futures already catches and logs exceptions raised by
                 // done-callbacks; whatever still escapes is reported, never propagated.

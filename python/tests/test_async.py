@@ -36,7 +36,7 @@ def test_basic_api(path):
             await db.flush()
             assert (await db.checkpoint("truncate")).mode == "truncate"
             assert (await db.checkpoint()).mode == "passive"
-            assert "batch_committer_batch_size" in db.metrics_text()
+            assert "\n# TYPE litecommit_batch_size histogram\n" in db.metrics_text()
             assert db.stats()["transactions_committed"] == 5
             with pytest.raises(litecommit.IntegrityError) as info:
                 await db.execute("INSERT INTO t (k) VALUES ('a!')")

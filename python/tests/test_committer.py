@@ -214,14 +214,15 @@ def test_metrics_and_stats(db):
         db.execute("INSERT INTO t (k) VALUES (?)", (f"k{i}",))
     text = db.metrics_text()
     for name in [
-        "batch_committer_flushes_total",
-        "batch_committer_batch_size",
-        "batch_committer_flush_duration_ms",
-        "batch_committer_commit_latency_ms",
-        "batch_committer_queue_depth",
-        "batch_committer_transactions_total",
+        "litecommit_flushes_total",
+        "litecommit_batch_size",
+        "litecommit_flush_duration_seconds",
+        "litecommit_commit_latency_seconds",
+        "litecommit_queue_depth",
+        "litecommit_transactions_total",
     ]:
-        assert name in text
+        assert f"\n# TYPE {name} " in text
+    assert '\nlitecommit_transactions_total{db="test.db",outcome="committed"} 11\n' in text
     stats = db.stats()
     assert stats["transactions_committed"] == 11
     assert stats["batches"] >= 1

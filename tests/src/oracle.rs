@@ -257,6 +257,10 @@ fn run_statement(
         statement_index: index,
     })?;
     let columns: Vec<String> = prepared.column_names().map(String::from).collect();
+    let decl_types: Vec<Option<String>> = prepared
+        .columns()
+        .map(|c| c.decl_type().map(String::from))
+        .collect();
     let total_before = conn.total_changes();
     let mut rows = Vec::new();
     let mut cursor = prepared.raw_query();
@@ -284,6 +288,7 @@ fn run_statement(
         rows: Rows {
             columns: columns.into(),
             rows,
+            decl_types: decl_types.into(),
         },
     })
 }
@@ -295,6 +300,7 @@ fn bind(prepared: &mut rusqlite::Statement<'_>, params: &Params) -> Result<(), (
     let expected = prepared.parameter_count();
     match params {
         Params::None => (expected == 0).then_some(()).ok_or(()),
+        Params::Invalid(_) => Err(()),
         Params::Positional(values) => {
             if values.len() != expected {
                 return Err(());

@@ -46,12 +46,12 @@ fn names(text: &str, after: &[char]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The last word before the `;` of each C struct member line.
+/// The last word before the `;` of each C struct member line (without a pointer's `*`).
 fn c_members(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_suffix(';'))
         .filter_map(|l| l.split_whitespace().last())
-        .map(String::from)
+        .map(|name| name.trim_start_matches('*').to_string())
         .collect()
 }
 

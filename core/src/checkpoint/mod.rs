@@ -100,12 +100,12 @@ impl Scheduler {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Called by the writer after each commit with the WAL hook's frame count; requests a
-    /// checkpoint when a threshold is crossed and none is running.
-    pub(crate) fn after_commit(&self, frames: u64) {
+    /// Called by the writer after each commit with the WAL hook's frame count and the WAL
+    /// header's salt; requests a checkpoint when a threshold is crossed and none is running.
+    pub(crate) fn after_commit(&self, frames: u64, salt: u64) {
         let mut st = self.state();
         let now = Instant::now();
-        let backlog = st.record_commit(frames, now);
+        let backlog = st.record_commit(frames, salt, now);
         self.metrics.wal_frames.store(frames, Ordering::Relaxed);
         self.metrics
             .wal_backlog_frames

@@ -1,5 +1,6 @@
 //! What to checkpoint when: the automatic thresholds in WAL frames, the bookkeeping of how
-//! much of the WAL is copied, the RESTART backoff, and when idle work is due.
+//! much of the WAL is copied (and when the WAL restarted), the RESTART backoff, and when
+//! idle work is due.
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,10 @@ const MB: f64 = 1024.0 * 1024.0;
 /// passive threshold (1/N) more frames has been written.
 const PASSIVE_SPACING_DIVISOR: u64 = 4;
 /// After an automatic RESTART gave up on readers, the next one waits this many busy
-/// timeouts.
+/// timeouts, doubled after each further one that gives up.
 const RESTART_BACKOFF_TIMEOUTS: u32 = 5;
+/// The backoff doubles at most this many times (to 64 times its first length).
+const MAX_BACKOFF_DOUBLINGS: u32 = 6;
 /// The busy timeout counted for the RESTART backoff is at least this.
 const MIN_BACKOFF_TIMEOUT: Duration = Duration::from_millis(10);
 
@@ -30,7 +33,9 @@ pub(super) struct Policy {
     passive_frames: u64,
     /// Frames in the WAL that call for a RESTART (the WAL is not wrapping).
     restart_frames: u64,
-    /// How long automatic RESTARTs wait after one gave up on readers.
+    /// Frames in the WAL past which a RESTART may pause the writer longer.
+    limit_frames: u64,
+    /// How long automatic RESTARTs wait after the first one that gave up on readers.
     restart_backoff: Duration,
 }
 
@@ -43,6 +48,7 @@ impl Policy {
         Policy {
             passive_frames: frames(config.passive_threshold_mb),
             restart_frames: frames(config.restart_threshold_mb),
+            limit_frames: frames(config.wal_hard_limit_mb.max(config.restart_threshold_mb)),
             restart_backoff: timeout.max(MIN_BACKOFF_TIMEOUT) * RESTART_BACKOFF_TIMEOUTS,
         }
     }
@@ -67,10 +73,14 @@ pub(super) struct TriggerState {
     /// Counts WAL restarts seen by commits, so a checkpoint's counts are applied only to
     /// the generation they describe.
     generation: u64,
+    /// The salt of the WAL header at the latest commit: it changes when the WAL restarts.
+    salt: u64,
     /// WAL frames when the latest automatic PASSIVE was requested.
     passive_requested_at: u64,
     /// No RESTART before this instant (after one gave up on readers).
     restart_not_before: Instant,
+    /// Automatic RESTARTs in a row that gave up on readers.
+    restarts_given_up: u32,
     /// When the latest commit happened: idle work waits for a quiet stretch after it.
     last_commit: Instant,
     /// Idle work has run since the latest commit (nothing more to do until the next one).
@@ -84,21 +94,28 @@ impl TriggerState {
             frames: 0,
             backfilled: 0,
             generation: 0,
+            salt: 0,
             passive_requested_at: 0,
             restart_not_before: now,
+            restarts_given_up: 0,
             last_commit: now,
             idle_work_done: true,
         }
     }
 
-    /// Records a commit and the WAL hook's frame count after it; returns the backlog
-    /// (frames not yet checkpointed).
-    pub(super) fn record_commit(&mut self, frames: u64, now: Instant) -> u64 {
-        if frames < self.frames {
+    /// Records a commit, the WAL hook's frame count after it and the WAL header's salt;
+    /// returns the backlog (frames not yet checkpointed).
+    ///
+    /// The WAL restarted when its salt changed. A smaller frame count says so too, but a
+    /// first commit after a restart that is larger than the old WAL does not.
+    pub(super) fn record_commit(&mut self, frames: u64, salt: u64, now: Instant) -> u64 {
+        if frames < self.frames || salt != self.salt {
             // The WAL restarted from its beginning: nothing of it is checkpointed yet.
             self.generation += 1;
             self.backfilled = 0;
             self.passive_requested_at = 0;
+            self.restarts_given_up = 0;
+            self.salt = salt;
         }
         self.frames = frames;
         self.last_commit = now;
@@ -111,9 +128,14 @@ impl TriggerState {
     pub(super) fn due(&mut self, policy: &Policy, now: Instant) -> Option<Due> {
         if self.frames >= policy.restart_frames && now >= self.restart_not_before {
             // The WAL has not wrapped: PASSIVE is not keeping up (often a reader pins it).
+            let reason = if self.frames >= policy.limit_frames {
+                CheckpointReason::Limit
+            } else {
+                CheckpointReason::Restart
+            };
             return Some(Due {
                 mode: CheckpointMode::Restart,
-                reason: CheckpointReason::Restart,
+                reason,
             });
         }
         let spacing = policy.passive_frames / PASSIVE_SPACING_DIVISOR;
@@ -151,9 +173,17 @@ impl TriggerState {
         Some(self.backlog())
     }
 
-    /// An automatic RESTART (or the checkpoint itself) gave up: no RESTART for a while.
+    /// An automatic RESTART (or the checkpoint itself) gave up: no RESTART for a while,
+    /// twice as long as last time when the previous one gave up too.
     pub(super) fn back_off_restart(&mut self, policy: &Policy, now: Instant) {
-        self.restart_not_before = now + policy.restart_backoff;
+        let doublings = self.restarts_given_up.min(MAX_BACKOFF_DOUBLINGS);
+        self.restart_not_before = now + policy.restart_backoff * (1 << doublings);
+        self.restarts_given_up = self.restarts_given_up.saturating_add(1);
+    }
+
+    /// An automatic RESTART succeeded: the next one that gives up backs off from the start.
+    pub(super) fn restart_succeeded(&mut self) {
+        self.restarts_given_up = 0;
     }
 
     /// Whether idle work is due: nothing committed for `idle` and none done since.
@@ -176,6 +206,9 @@ impl TriggerState {
 mod tests {
     use super::*;
 
+    /// The WAL header's salt of the generation the tests start in.
+    const SALT: u64 = 7;
+
     /// 1 MB passive and 2 MB restart thresholds with 4 KiB pages (4120-byte frames): 255
     /// and 510 frames.
     fn policy() -> Policy {
@@ -183,6 +216,7 @@ mod tests {
             passive_threshold_mb: 1.0,
             restart_threshold_mb: 2.0,
             checkpoint_busy_timeout_ms: 100,
+            wal_hard_limit_mb: 4.0,
             ..Config::default()
         };
         Policy::new(&config, 4096)
@@ -216,6 +250,7 @@ mod tests {
         let policy = policy();
         assert_eq!(policy.passive_frames, 255);
         assert_eq!(policy.restart_frames, 510);
+        assert_eq!(policy.limit_frames, 1019);
         assert_eq!(policy.restart_backoff, Duration::from_millis(500));
     }
 
@@ -223,14 +258,14 @@ mod tests {
     fn a_passive_is_asked_for_at_the_threshold_then_spaced_out() {
         let (policy, now) = (policy(), Instant::now());
         let mut st = TriggerState::new(now);
-        assert_eq!(st.record_commit(254, now), 254);
+        assert_eq!(st.record_commit(254, SALT, now), 254);
         assert_eq!(st.due(&policy, now), None);
-        st.record_commit(255, now);
+        st.record_commit(255, SALT, now);
         assert_eq!(st.due(&policy, now), passive());
         // Not again until a quarter of the threshold (63 frames) more has been written.
-        st.record_commit(255 + 62, now);
+        st.record_commit(255 + 62, SALT, now);
         assert_eq!(st.due(&policy, now), None);
-        st.record_commit(255 + 63, now);
+        st.record_commit(255 + 63, SALT, now);
         assert_eq!(st.due(&policy, now), passive());
     }
 
@@ -238,22 +273,34 @@ mod tests {
     fn checkpointed_frames_lower_the_backlog_of_their_generation_only() {
         let (policy, now) = (policy(), Instant::now());
         let mut st = TriggerState::new(now);
-        st.record_commit(300, now);
+        st.record_commit(300, SALT, now);
         let generation = st.generation();
         assert_eq!(st.record_checkpoint(generation, &copied(300, 300)), Some(0));
-        assert_eq!(st.record_commit(310, now), 10);
+        assert_eq!(st.record_commit(310, SALT, now), 10);
         assert_eq!(st.due(&policy, now), None);
         // The WAL restarts: counts from before describe another generation.
-        assert_eq!(st.record_commit(20, now), 20);
+        assert_eq!(st.record_commit(20, SALT, now), 20);
         assert_eq!(st.record_checkpoint(generation, &copied(310, 310)), None);
-        assert_eq!(st.record_commit(30, now), 30);
+        assert_eq!(st.record_commit(30, SALT, now), 30);
+    }
+
+    #[test]
+    fn a_restart_is_seen_by_its_new_salt_even_when_the_wal_grew() {
+        let now = Instant::now();
+        let mut st = TriggerState::new(now);
+        st.record_commit(10, SALT, now);
+        let generation = st.generation();
+        assert_eq!(st.record_checkpoint(generation, &copied(10, 10)), Some(0));
+        // The first commit after the WAL restarted is larger than the whole old WAL.
+        assert_eq!(st.record_commit(50, SALT + 1, now), 50);
+        assert_ne!(st.generation(), generation);
     }
 
     #[test]
     fn a_restart_is_asked_for_when_the_wal_does_not_wrap_and_backs_off() {
         let (policy, now) = (policy(), Instant::now());
         let mut st = TriggerState::new(now);
-        st.record_commit(510, now);
+        st.record_commit(510, SALT, now);
         assert_eq!(st.due(&policy, now), restart());
         st.back_off_restart(&policy, now);
         // Within the backoff a PASSIVE is asked for instead.
@@ -262,11 +309,45 @@ mod tests {
     }
 
     #[test]
+    fn restarts_that_keep_giving_up_back_off_exponentially_until_one_succeeds() {
+        let (policy, now) = (policy(), Instant::now());
+        let mut st = TriggerState::new(now);
+        st.record_commit(510, SALT, now);
+        let ms = Duration::from_millis;
+        let mut at = now;
+        for expected in [500, 1000, 2000, 4000, 8000, 16000, 32000, 32000] {
+            st.back_off_restart(&policy, at);
+            assert_ne!(st.due(&policy, at + ms(expected - 1)), restart());
+            assert_eq!(st.due(&policy, at + ms(expected)), restart());
+            at += ms(expected);
+        }
+        st.restart_succeeded();
+        st.back_off_restart(&policy, at);
+        assert_eq!(st.due(&policy, at + ms(500)), restart());
+    }
+
+    #[test]
+    fn past_the_hard_limit_the_restart_says_so() {
+        let (policy, now) = (policy(), Instant::now());
+        let mut st = TriggerState::new(now);
+        st.record_commit(1018, SALT, now);
+        assert_eq!(st.due(&policy, now), restart());
+        st.record_commit(1019, SALT, now);
+        assert_eq!(
+            st.due(&policy, now),
+            Some(Due {
+                mode: CheckpointMode::Restart,
+                reason: CheckpointReason::Limit,
+            })
+        );
+    }
+
+    #[test]
     fn idle_work_is_due_once_per_quiet_stretch() {
         let now = Instant::now();
         let mut st = TriggerState::new(now);
         assert!(!st.idle_work_due(Duration::ZERO));
-        st.record_commit(1, now);
+        st.record_commit(1, SALT, now);
         assert!(st.idle_work_due(Duration::ZERO));
         st.idle_work_done();
         assert!(!st.idle_work_due(Duration::ZERO));

@@ -12,23 +12,26 @@ use rusqlite::Connection;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::{emit, CheckpointReason, Event, EventListener};
-use crate::files::{file_len, wal_path};
+use crate::files::{self, file_len, wal_path, OpenFile};
 use crate::gate::Gate;
 use crate::metrics::Metrics;
-use crate::modes::CheckpointMode;
+use crate::modes::{CheckpointMode, Durability};
 
 use super::policy::Due;
 use super::wal::{checkpoint_v2, Frames};
 use super::{CheckpointResult, Request, Scheduler};
 
-/// How often an exclusive checkpoint repeats PASSIVE while frames are left behind.
+/// How often an exclusive checkpoint repeats PASSIVE while a reader holds frames back.
 const RETRY_INTERVAL: Duration = Duration::from_millis(1);
 /// The shortest busy timeout of the final, exclusive step of a checkpoint.
 const MIN_EXCLUSIVE_WAIT: Duration = Duration::from_millis(1);
-/// Extra PASSIVE passes of a catch-up before the last one, which pauses the writer.
-const CATCH_UP_PASSES: usize = 2;
-/// A catch-up pass that found at most this many new frames ends the extra passes.
+/// Most extra PASSIVE passes of a catch-up while waiting for one that finds few new frames.
+const CATCH_UP_PASSES: usize = 8;
+/// A catch-up pass that found at most this many new frames (or 1/`CATCH_UP_RESIDUAL_DIVISOR`
+/// of the WAL, when more) is followed by the last pass, with the writer paused.
 const CATCH_UP_SMALL_FRAMES: i64 = 64;
+/// See `CATCH_UP_SMALL_FRAMES`: an 8 MB WAL wraps after a pause that copies up to 1 MB.
+const CATCH_UP_RESIDUAL_DIVISOR: i64 = 8;
 
 /// The scheduler thread's state.
 pub(super) struct Worker {
@@ -47,6 +50,10 @@ pub(super) struct Worker {
     idle: Option<Duration>,
     /// How long an exclusive checkpoint may keep the writer paused.
     busy_timeout: Duration,
+    /// How long a RESTART past the hard WAL limit may keep the writer paused.
+    limit_pause: Duration,
+    /// Whether checkpoints sync (durability is not off).
+    sync: bool,
 }
 
 /// The scheduler's end of the request channel. Dropping it (when the scheduler thread stops,
@@ -88,6 +95,8 @@ impl Worker {
             idle: (config.checkpoint && config.truncate_when_idle)
                 .then(|| Duration::from_millis(config.idle_ms)),
             busy_timeout: Duration::from_millis(config.checkpoint_busy_timeout_ms),
+            limit_pause: Duration::from_millis(config.wal_hard_limit_pause_ms),
+            sync: config.durability != Durability::Off,
         }
     }
 
@@ -126,12 +135,13 @@ impl Worker {
     fn run_automatic(&self, due: Due) {
         let result = self.run_checkpoint(due.mode, due.reason);
         let gave_up = result.map_or(true, |r| r.busy);
-        if due.mode != CheckpointMode::Passive && gave_up {
-            if let Some(policy) = &self.scheduler.policy {
-                self.scheduler
-                    .state()
-                    .back_off_restart(policy, Instant::now());
-            }
+        if due.mode == CheckpointMode::Passive {
+            return;
+        }
+        let mut st = self.scheduler.state();
+        match &self.scheduler.policy {
+            Some(policy) if gave_up => st.back_off_restart(policy, Instant::now()),
+            _ => st.restart_succeeded(),
         }
     }
 
@@ -161,12 +171,11 @@ impl Worker {
         let start = Instant::now();
         metrics.wal_file(file_len(&self.wal_path));
         let generation = self.scheduler.state().generation();
-        let frames = if reason == CheckpointReason::Passive {
-            self.passive_with_catch_up()
-        } else if mode == CheckpointMode::Passive {
-            checkpoint_v2(&self.conn, mode)
-        } else {
-            self.exclusive_checkpoint(mode)
+        let frames = match (mode, reason) {
+            (_, CheckpointReason::Passive) => self.passive_with_catch_up(),
+            (CheckpointMode::Passive, _) => checkpoint_v2(&self.conn, mode),
+            (_, CheckpointReason::Limit) => self.exclusive_checkpoint(mode, self.limit_pause),
+            _ => self.exclusive_checkpoint(mode, self.busy_timeout),
         };
         let duration = start.elapsed();
         if mode != CheckpointMode::Passive {
@@ -216,7 +225,7 @@ impl Worker {
     }
 
     /// FULL/RESTART/TRUNCATE, with the writer paused between batches for at most about
-    /// `checkpoint_busy_timeout_ms`.
+    /// `pause`.
     ///
     /// SQLite's own FULL wait polls one reader slot with its busy handler, and a reader that
     /// runs read transactions back to back takes that same slot again every time, so the
@@ -224,11 +233,28 @@ impl Worker {
     /// frame (each new read transaction starts on the latest snapshot, since the writer is
     /// paused); only then does the requested mode wait for readers, which by then start on
     /// the database file and leave the WAL's reader slots free.
-    fn exclusive_checkpoint(&self, mode: CheckpointMode) -> Result<Frames> {
-        // The bulk of the copying runs while the writer keeps committing.
-        checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+    ///
+    /// The writer is paused only once readers have shown they move on within `pause`: while
+    /// a reader keeps a snapshot for longer than that (a replicator's long read transaction,
+    /// say), pausing the writer would be futile, so the checkpoint gives up without pausing
+    /// it.
+    fn exclusive_checkpoint(&self, mode: CheckpointMode, pause: Duration) -> Result<Frames> {
+        // The bulk of the copying, and of its sync, runs while the writer keeps committing.
+        let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+        if last.left_behind() {
+            // Readers must move past the frames there are now, then past those there are
+            // once they did: the second wait lasts about one of their read transactions.
+            for _ in 0..2 {
+                let log = last.log;
+                last = self.wait_for_readers_past(log, pause)?;
+                if last.copied < log {
+                    return Ok(last);
+                }
+            }
+        }
+        self.sync_files()?;
         let _paused = self.gate.pause_writer();
-        let deadline = Instant::now() + self.busy_timeout;
+        let deadline = Instant::now() + pause;
         while checkpoint_v2(&self.conn, CheckpointMode::Passive)?.left_behind()
             && Instant::now() < deadline
         {
@@ -241,12 +267,42 @@ impl Worker {
         checkpoint_v2(&self.conn, mode)
     }
 
+    /// Repeats PASSIVE, with the writer running, until every reader has moved past frame
+    /// `log` (all of the first `log` frames are copied) or `wait` has passed; returns the
+    /// last pass's counts.
+    fn wait_for_readers_past(&self, log: i64, wait: Duration) -> Result<Frames> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let frames = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
+            if frames.copied >= log || Instant::now() >= deadline {
+                return Ok(frames);
+            }
+            std::thread::sleep(RETRY_INTERVAL);
+        }
+    }
+
+    /// Syncs the WAL and the database file now, unless durability is off (then SQLite's
+    /// checkpoints do not sync either).
+    ///
+    /// A checkpoint pass syncs the database file only when it copied up to the end of the
+    /// WAL, which a pass running beside a busy writer rarely does, so the sync of all it
+    /// copied would otherwise fall to the pass that finally reaches the end: the one that
+    /// runs with the writer paused.
+    fn sync_files(&self) -> Result<()> {
+        if self.sync {
+            files::sync(&self.conn, OpenFile::Wal)?;
+            files::sync(&self.conn, OpenFile::Database)?;
+        }
+        Ok(())
+    }
+
     /// An automatic PASSIVE. Under sustained writes a background checkpoint never catches
     /// up with the writer, and SQLite restarts the WAL only when a write begins with every
-    /// frame copied. So while passes keep copying everything they saw, a couple more run
-    /// (each copies only what was committed during the previous one), and the last one runs
-    /// with the writer paused, so that its next write wraps the WAL. The pause is short:
-    /// little is left to copy by then.
+    /// frame copied. So while passes keep copying everything they saw, more run (each
+    /// syncs what the previous one copied, then copies what was committed meanwhile); once
+    /// a pass found only a few new frames, the last one runs with the writer paused, so
+    /// that its next write wraps the WAL. The pause is short: little is left to copy and
+    /// sync by then. A writer that outpaces every pass is not paused.
     fn passive_with_catch_up(&self) -> Result<Frames> {
         let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
         for _ in 0..CATCH_UP_PASSES {
@@ -254,17 +310,18 @@ impl Worker {
                 // A reader holds it back (or the WAL is empty): nothing to catch up with.
                 return Ok(last);
             }
+            self.sync_files()?;
             let next = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
             let new_frames = next.log - last.log;
             last = next;
-            if new_frames <= CATCH_UP_SMALL_FRAMES {
-                break;
+            // The longer the WAL, the larger a residual is worth a pause to let it wrap.
+            let small = CATCH_UP_SMALL_FRAMES.max(last.log / CATCH_UP_RESIDUAL_DIVISOR);
+            if new_frames <= small && last.all_copied() {
+                let _paused = self.gate.pause_writer();
+                return checkpoint_v2(&self.conn, CheckpointMode::Passive);
             }
         }
-        if !last.all_copied() {
-            return Ok(last);
-        }
-        let _paused = self.gate.pause_writer();
-        checkpoint_v2(&self.conn, CheckpointMode::Passive)
+        // The writer outpaced every pass: no pause this time; the next PASSIVE tries again.
+        Ok(last)
     }
 }

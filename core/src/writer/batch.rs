@@ -74,7 +74,7 @@ pub(super) fn run(db: &mut WriteConn, jobs: &[Job]) -> Result<Vec<Outcome>, Batc
 pub(super) struct Answer {
     /// What its submitter gets.
     pub(super) outcome: Outcome,
-    /// Its label in `batch_committer_transactions_total`.
+    /// Its label in `litecommit_transactions_total`.
     pub(super) label: TxOutcome,
 }
 

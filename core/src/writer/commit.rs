@@ -13,10 +13,10 @@ impl Writer {
     /// Runs one batch, then resolves every promise of it.
     pub(super) fn commit(&mut self, mut jobs: Vec<Job>, gathered: &Gathered) {
         let start = Instant::now();
-        let run = {
+        let (run, paused) = {
             let in_batch = self.gate.enter_batch();
             self.metrics.writer_stall(in_batch.waited());
-            batch::run(&mut self.db, &jobs)
+            (batch::run(&mut self.db, &jobs), in_batch.waited())
         };
         let size = jobs.len();
         let duration = start.elapsed();
@@ -27,7 +27,8 @@ impl Writer {
             .as_ref()
             .map_or_else(BatchFailure::committed_midway, |_| true)
         {
-            self.scheduler.after_commit(wal_frames);
+            self.scheduler
+                .after_commit(wal_frames, crate::files::wal_salt(self.db.conn()));
         }
         let event = match run {
             Ok(outcomes) => {
@@ -39,6 +40,7 @@ impl Writer {
                     checkpoint_running: gathered.checkpoint_running,
                     wal_frames,
                     duration,
+                    paused,
                 }
             }
             Err(mut failure) => {

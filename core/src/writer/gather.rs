@@ -83,6 +83,7 @@ impl Writer {
         barriers: &mut Vec<Sender<()>>,
         first_at: &mut Instant,
     ) -> Option<FlushTrigger> {
+        self.intake.room.freed();
         match msg {
             Msg::Tx(tx, reply) => {
                 if batch.is_empty() {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crossbeam_channel::Sender;
 
 use crate::completion::Reply;
+use crate::future::Room;
 use crate::transaction::Transaction;
 
 /// A message to the writer, in submission order.
@@ -49,6 +50,9 @@ pub(crate) struct Intake {
     closed: AtomicBool,
     /// Callers inside: between their check of `closed` and the return of their send.
     inflight: AtomicUsize,
+    /// The async submitters waiting for room in a full queue; they are not inside while
+    /// they wait (each try enters and leaves), and closing wakes them to fail.
+    pub(crate) room: Room,
 }
 
 impl Intake {
@@ -67,9 +71,12 @@ impl Intake {
         Some(Entered(self))
     }
 
-    /// Starts closing; `true` for the first caller only.
+    /// Starts closing; `true` for the first caller only. Wakes the async submitters
+    /// waiting for room: they find `closed` set and fail.
     pub(crate) fn close(&self) -> bool {
-        !self.closed.swap(true, Ordering::SeqCst)
+        let first = !self.closed.swap(true, Ordering::SeqCst);
+        self.room.wake_all();
+        first
     }
 
     /// Whether closing started.

@@ -130,6 +130,7 @@ impl Writer {
     /// Answers every message until closing and drained: transactions with `error`.
     fn refuse_remaining(&mut self, rx: &Receiver<Msg>, error: Error) {
         while let Some(msg) = self.next_message(rx) {
+            self.intake.room.freed();
             match msg {
                 Msg::Tx(_, mut reply) => {
                     let mut c = Completions::default();

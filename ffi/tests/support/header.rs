@@ -22,6 +22,7 @@ pub const SECTIONS: &[&str] = &[
     "error",
     "values",
     "results",
+    "snapshot",
     "submit",
     "queue",
     "options",

@@ -12,10 +12,10 @@ import {
   type StatementResult,
   type Stats,
 } from 'litecommit';
-import { registerMetrics, parse, type RegistryLike } from 'litecommit/prometheus';
+import { registerMetrics, parse, DB_LABEL, type RegistryLike } from 'litecommit/prometheus';
 
 async function main(): Promise<void> {
-  const options: Options = { durability: 'full', maxBatchSize: 100, checkpoint: true };
+  const options: Options = { durability: 'full', maxBatchSize: 100, checkpoint: true, metricsLabel: 'orders' };
   const db = new Committer('typed.db', options);
   const values: SqlValue[] = [null, undefined, 1, 2n, 'x', true, Buffer.from('b'), new Uint8Array(1)];
   const named: Params = { a: 1, ':b': 'two' };
@@ -27,6 +27,14 @@ async function main(): Promise<void> {
   await db.tryTransaction([['SELECT 1', []]]);
   const rows: Row[] = await db.query('SELECT * FROM t');
   const cell: SqlResultValue = rows[0]['v'];
+  // Row types given by the caller, for query and for RETURNING rows.
+  const counted = await db.query<{ n: number }>('SELECT count(*) AS n FROM t');
+  const total: number = counted[0].n;
+  const inserted: StatementResult<{ id: number }> = await db.execute<{ id: number }>('INSERT INTO t VALUES (1) RETURNING rowid AS id');
+  const newId: number = inserted.rows[0].id;
+  const tried = await db.tryExecute<{ id: number }>('INSERT INTO t VALUES (2) RETURNING rowid AS id');
+  const stacked = new Committer('stacked.db', { captureStack: true });
+  console.log(total, newId, tried.rows[0].id, await stacked.close());
   await db.flush();
   const mode: CheckpointMode = 'truncate';
   const c: CheckpointResult = await db.checkpoint(mode);
@@ -51,6 +59,7 @@ async function main(): Promise<void> {
   const registry: RegistryLike = { registerMetric() {} };
   registerMetrics(db, registry);
   const families = parse(text);
-  console.log(id, n, results, cell, c.busy, s.transactionsCommitted, closed, families);
+  const label: 'db' = DB_LABEL;
+  console.log(id, n, results, cell, c.busy, s.transactionsCommitted, closed, families, label);
 }
 void main();
