@@ -10,7 +10,7 @@ export CARGO_TERM_COLOR ?= never
 TEST_TARGETS := test-core
 BENCH_TARGETS := bench-core
 
-.PHONY: all help test demo bench lint test-core bench-core
+.PHONY: all help test demo bench lint test-core bench-core dist
 all: test
 
 include $(sort $(wildcard mk/*.mk))
@@ -29,3 +29,10 @@ test-core: ## the core crate's tests
 	$(CARGO) test -p litecommit
 
 bench: $(BENCH_TARGETS) ## every benchmark, each beside its baseline
+
+dist: dist-python dist-node dist-go ## every distributable into dist/ (wheels, npm tarballs, Go module, C prefix), with sizes
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/dist/c
+	@echo "dist/:"
+	@find dist -type f \( -name '*.whl' -o -name '*.tar.gz' -o -name '*.tgz' -o -name '*.a' \
+		-o -name '*.so*' -o -name '*.node' -o -name '*.pc' \) -printf '%s\t%p\n' | sort -k2 \
+		| awk -F'\t' '{ printf "  %9.2f MB  %s\n", $$1 / 1048576, $$2 }'

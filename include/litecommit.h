@@ -1,8 +1,11 @@
 /*
  * litecommit: group commit for SQLite, C API.
  *
- * Link the static library target/release/liblitecommit.a (cargo build -p litecommit-ffi
- * --release) with -lpthread -ldl -lm -lrt, or the shared library liblitecommit.so.
+ * Installed with `make install PREFIX=...`: compile and link with
+ * `cc app.c $(pkg-config --cflags --libs litecommit)` (shared library liblitecommit.so.<major>)
+ * or `cc -static app.c $(pkg-config --static --cflags --libs litecommit)`. From the source
+ * tree: the static library target/release/liblitecommit.a (cargo build -p litecommit-ffi
+ * --release) with -lpthread -ldl -lm -lrt.
  *
  * Every function except the free functions returns a litecommit_status: LITECOMMIT_OK (0)
  * is success, and litecommit_last_error() describes a failure. Every function's
@@ -19,6 +22,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The version of this header, "major.minor.patch": compare with
+ * litecommit_version(), the version of the library linked at run time. The shared
+ * library's SONAME is liblitecommit.so.<major>.
+ */
+#define LITECOMMIT_VERSION_MAJOR 0
+#define LITECOMMIT_VERSION_MINOR 1
+#define LITECOMMIT_VERSION_PATCH 0
+#define LITECOMMIT_VERSION "0.1.0"
 
 /*
  * Contents, one section per concept:
@@ -240,7 +253,8 @@ litecommit_status litecommit_query(const struct litecommit_committer *db,
 litecommit_status litecommit_flush(const struct litecommit_committer *db);
 
 /**
- * The version of this library, e.g. "0.1.0".
+ * The version of this library, e.g. "0.1.0": equal to the header's `LITECOMMIT_VERSION`
+ * when the program runs with the library it was compiled against.
  *
  * Ownership: a static string; do not free it.
  */
@@ -841,7 +855,8 @@ void litecommit_completions_free(struct litecommit_completion *completions, size
 /**
  * @defgroup options Options of `litecommit_open`.
  *
- * Start from `litecommit_options_default`, then change the fields you need.
+ * Start from `litecommit_options_default(&opts, sizeof opts)`, then change the fields you
+ * need.
  * @{
  */
 
@@ -884,9 +899,10 @@ typedef uint32_t litecommit_flush_policy;
 #define LITECOMMIT_FLUSH_TICKER 1
 
 /**
- * Options of `litecommit_open`. Always start from `litecommit_options_default`, which
- * also sets `struct_size`: fields added in later versions go after the existing ones, and
- * a library newer than the caller uses defaults for the fields the caller does not know.
+ * Options of `litecommit_open`. Always start from
+ * `litecommit_options_default(&opts, sizeof opts)`, which also sets `struct_size`: fields
+ * added in later versions go after the existing ones, and a library newer than the caller
+ * uses defaults for the fields the caller does not know.
  * Flags are `int32_t`: 0 is off, anything else on.
  */
 typedef struct litecommit_options {
@@ -1002,14 +1018,22 @@ typedef struct litecommit_options {
 } litecommit_options;
 
 /**
- * Fills `*opts` with the defaults and sets `opts->struct_size`.
+ * Fills the caller's options with the defaults, writing only the first `struct_size` bytes
+ * of `*opts`, and sets `opts->struct_size` to `struct_size`. Pass
+ * `sizeof(litecommit_options)` as the caller was compiled: a program built against an
+ * older, smaller struct gets the fields it knows and nothing past its end is written; a
+ * program built against a newer, larger struct gets zeros in the fields this library does
+ * not know (it ignores them).
  *
- * Ownership: `opts` is the caller's storage.
+ * Ownership: `opts` is the caller's storage of `struct_size` bytes.
  *
- * @return `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL.
+ * @param struct_size `sizeof(litecommit_options)`; at least the size of the first
+ *        published layout, which ends after `checkpoint` (16 bytes).
+ * @return `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL or `struct_size` is smaller than
+ *         16 or larger than `UINT32_MAX`: then nothing is written.
  * @see litecommit_open
  */
-litecommit_status litecommit_options_default(struct litecommit_options *opts);
+litecommit_status litecommit_options_default(struct litecommit_options *opts, size_t struct_size);
 
 /** @} */
 

@@ -25,16 +25,16 @@ BENCH_NO_FAIL_ARG = $(if $(filter-out 0,$(BENCH_NO_FAIL)),--no-fail)
 .PHONY: demo bench-core test-bench
 
 demo: ## checkpoint strategies under 200,000 transactions each, on two disks, with a report
-	$(CARGO) run --release -q -p litecommit-bench -- demo $(BENCH_DIR_ARG) $(BENCH_NO_FAIL_ARG) $(DEMO_ARGS)
+	$(CARGO) run --release -p litecommit-bench -- demo $(BENCH_DIR_ARG) $(BENCH_NO_FAIL_ARG) $(DEMO_ARGS)
 
 bench-core: ## group commit vs a connection per thread vs one big transaction
-	$(CARGO) run --release -q -p litecommit-bench -- core $(BENCH_DIR_ARG) $(BENCH_NO_FAIL_ARG) $(BENCH_CORE_ARGS)
+	$(CARGO) run --release -p litecommit-bench -- core $(BENCH_DIR_ARG) $(BENCH_NO_FAIL_ARG) $(BENCH_CORE_ARGS)
 
 test-bench: ## clippy, tests and a smoke run of both benchmarks
 	$(CARGO) clippy -p litecommit-bench --all-targets -- -D warnings
 	$(CARGO) test -p litecommit-bench
-	$(CARGO) run -q -p litecommit-bench -- core --smoke $(BENCH_DIR_ARG)
-	$(CARGO) run -q -p litecommit-bench -- demo --smoke --transactions 2000 --threads 4 --durability full $(BENCH_DIR_ARG)
+	$(CARGO) run -p litecommit-bench -- core --smoke $(BENCH_DIR_ARG)
+	$(CARGO) run -p litecommit-bench -- demo --smoke --transactions 2000 --threads 4 --durability full $(BENCH_DIR_ARG)
 
 BENCH_TARGETS += $(filter-out $(BENCH_TARGETS),bench-core)
 TEST_TARGETS += test-bench

@@ -38,7 +38,7 @@ test-ffi: ffi-lib ## the C ABI: clippy, Rust tests, C tests under valgrind, fork
 	d=$$(mktemp -d) && $(VALGRIND) $(FFI_OUT)/example $$d/example.db && rm -rf $$d
 	$(FFI_OUT)/test_processes
 
-# The Go package links $(FFI_LIB) through cgo (see bindings/go/litecommit.go).
+# The Go package links $(FFI_LIB) through cgo (see bindings/go/link.go).
 test-go: ffi-lib ## the Go package: gofmt, go vet, go test -race
 	@command -v $(GO) >/dev/null || { echo "test-go needs the go toolchain"; exit 1; }
 	cd bindings/go && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }

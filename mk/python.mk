@@ -5,7 +5,7 @@ PY_STAMP := $(PY_VENV)/.litecommit-python-deps
 PY := $(PY_VENV)/bin/python
 PY_MYPY_CONFIG := python/pyproject.toml
 PY_MATURIN := cd python && VIRTUAL_ENV=$(PY_VENV) PATH="$(PY_VENV)/bin:$$PATH" \
-	maturin develop --release --quiet
+	maturin develop --release
 
 .PHONY: python-develop python-develop-bench test-python bench-python
 

@@ -3,8 +3,11 @@
 /** A value that can be bound to a parameter. Booleans are stored as 0/1. */
 export type SqlValue = null | undefined | number | bigint | string | boolean | Uint8Array;
 
-/** A value read back: integers outside ±2^53 come back as `bigint`, BLOBs as `Buffer`. */
-export type SqlResultValue = null | number | bigint | string | Buffer;
+/**
+ * A value read back: integers outside ±2^53 come back as `bigint`, BLOBs as `Uint8Array`
+ * (a Node `Buffer` at run time).
+ */
+export type SqlResultValue = null | number | bigint | string | Uint8Array;
 
 /** Positional (`?`, `?NNN`) values, or named (`:name`, `@name`, `$name`) values by name. */
 export type Params = readonly SqlValue[] | { readonly [name: string]: SqlValue };
@@ -126,6 +129,13 @@ export declare class LitecommitError extends Error {
   errno: number | null;
   /** SQLite extended result code, or null. */
   extendedCode: number | null;
+}
+
+declare global {
+  interface SymbolConstructor {
+    /** The method `await using` calls (lib es2025/esnext declares it too: the same type). */
+    readonly asyncDispose: unique symbol;
+  }
 }
 
 /**

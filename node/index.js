@@ -120,15 +120,63 @@ function unrepresentable(e) {
   };
 }
 
-function loadNative() {
+/**
+ * This platform as npm packages of prebuilt addons name it (napi-rs's names):
+ * 'linux-x64-gnu', 'linux-arm64-musl', 'darwin-arm64', 'win32-x64-msvc', ...
+ */
+function platformName() {
+  const { platform, arch } = process;
+  if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`;
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+/** Whether this Linux runs on musl libc (Alpine) rather than glibc. */
+function isMusl() {
   try {
-    return require('./litecommit.node');
-  } catch (e) {
-    e.message =
-      `litecommit: the native addon is not built (run \`npm run build\` in ${__dirname}): ` +
-      e.message;
-    throw e;
+    return require('node:fs').readFileSync('/usr/bin/ldd', 'utf8').includes('musl');
+  } catch {
+    const header = process.report?.getReport?.().header;
+    return !header?.glibcVersionRuntime;
   }
+}
+
+/**
+ * The native addon: a local build (`litecommit.node` next to this file, made by
+ * `npm run build` in a checkout) if there is one, else the prebuilt binary of this
+ * platform's package (`litecommit-linux-x64-gnu`, ...: optional dependencies of the
+ * published package, npm installs the one matching `os`, `cpu` and `libc`).
+ */
+function loadNative() {
+  const failures = [];
+  const local = require('node:path').join(__dirname, 'litecommit.node');
+  try {
+    return require(local);
+  } catch (e) {
+    if (e.code !== 'MODULE_NOT_FOUND') throw e;
+  }
+  const platform = platformName();
+  const pkg = `litecommit-${platform}`;
+  const own = require('./package.json');
+  try {
+    const { version } = require(`${pkg}/package.json`);
+    if (version === own.version) return require(pkg);
+    failures.push(`${pkg} is version ${version}, this litecommit needs ${own.version}`);
+  } catch (e) {
+    if (e.code !== 'MODULE_NOT_FOUND') throw e;
+    failures.push(`the package ${pkg} is not installed`);
+  }
+  const prebuilt = Object.keys(own.optionalDependencies ?? {}).map((name) => name.slice('litecommit-'.length));
+  throw new Error(
+    `litecommit: no native addon for this platform, ${platform}: ${failures.join('; ')} ` +
+      `and there is no local build ${local}. ` +
+      (prebuilt.length > 0
+        ? `Prebuilt addons exist for ${prebuilt.join(', ')} (installed as optional dependencies: ` +
+          'do not install with --omit=optional or --no-optional). '
+        : 'This copy of the package ships no prebuilt addons. ') +
+      'Elsewhere, build the addon from a checkout of the repository with Rust installed ' +
+      '(`npm run build` in its node/ directory).',
+  );
 }
 
 function describe(v) {

@@ -1,5 +1,6 @@
 /* The README's C example: open, create a table, insert with RETURNING, query, close.
- * Build: cc -I include bindings/c/example.c target/release/liblitecommit.a -lpthread -ldl -lm -lrt */
+ * Build: cc example.c $(pkg-config --cflags --libs litecommit) after `make install`, or in the
+ * source tree: cc -I include example.c target/release/liblitecommit.a -lpthread -ldl -lm -lrt */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static int fail(const char *what) {
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "example.db";
     litecommit_options opts;
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.durability = LITECOMMIT_DURABILITY_FULL; /* the default: fsync per batch */
 
     litecommit_committer *db = NULL;

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* pthread_getname_np */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ static litecommit_committer *open_db(const char *name) {
     char path[512];
     db_path(path, sizeof path, name);
     litecommit_options opts;
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     litecommit_committer *db = NULL;
     OK(litecommit_open(path, &opts, &db));
     return db;
@@ -81,7 +82,7 @@ static void test_options(void) {
     db_path(path, sizeof path, "options");
     litecommit_options opts;
     litecommit_committer *db = (litecommit_committer *)&opts; /* must be reset to NULL */
-    OK(litecommit_options_default(&opts));
+    OK(litecommit_options_default(&opts, sizeof opts));
     CHECK(opts.struct_size == sizeof opts);
     CHECK(opts.max_batch_size == 10000 && opts.queue_capacity == 10000 && opts.checkpoint == 1);
     CHECK(opts.busy_timeout_ms == 5000 && opts.idle_vacuum_budget_ms == 50);
@@ -93,20 +94,20 @@ static void test_options(void) {
     OK(litecommit_last_error(&e));
     CHECK(e.status == LITECOMMIT_INVALID_CONFIG && strstr(e.message, "max_batch_size") != NULL);
 
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.restart_threshold_mb = 1;
     opts.passive_threshold_mb = 2;
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
 
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.durability = 42;
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
 
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.struct_size = 3;
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_ARGUMENT);
 
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     CHECK(opts.metrics_label == NULL);
     opts.metrics_label = "\xff";
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_INVALID_CONFIG);
@@ -120,20 +121,38 @@ static void test_options(void) {
     litecommit_string_free(&metrics);
     litecommit_committer_free(&db);
 
-    /* An old caller that knows only the first fields gets defaults for the rest. */
-    litecommit_options_default(&opts);
-    opts.struct_size = 16;
-    opts.durability = LITECOMMIT_DURABILITY_NORMAL;
-    opts.max_batch_size = 0;     /* beyond struct_size: ignored */
-    opts.metrics_label = "\xff"; /* likewise */
-    OK(litecommit_open(path, &opts, &db));
+    /* A caller compiled against the first published layout (it ends after `checkpoint`),
+     * its struct at the start of a larger buffer filled with a canary: the library writes
+     * only the caller's bytes, and open reads only those (past them, max_batch_size would be
+     * invalid and metrics_label a wild pointer), using defaults for the rest. */
+    const size_t first_layout = offsetof(litecommit_options, checkpoint) + sizeof opts.checkpoint;
+    union {
+        litecommit_options opts;
+        unsigned char bytes[sizeof(litecommit_options) + 64];
+    } old;
+    memset(old.bytes, 0xA5, sizeof old.bytes);
+    OK(litecommit_options_default(&old.opts, first_layout));
+    CHECK(old.opts.struct_size == first_layout && old.opts.checkpoint == 1);
+    CHECK(old.opts.durability == LITECOMMIT_DURABILITY_FULL);
+    CHECK(old.opts.flush_policy == LITECOMMIT_FLUSH_ADAPTIVE);
+    size_t intact = first_layout;
+    while (intact < sizeof old.bytes && old.bytes[intact] == 0xA5) intact++;
+    CHECK(intact == sizeof old.bytes);
+    old.opts.durability = LITECOMMIT_DURABILITY_NORMAL;
+    OK(litecommit_open(path, &old.opts, &db));
     litecommit_committer_free(&db);
     CHECK(db == NULL);
+    /* A size short of the first layout is refused and writes nothing. */
+    memset(old.bytes, 0xA5, sizeof old.bytes);
+    CHECK(litecommit_options_default(&old.opts, first_layout - 1) == LITECOMMIT_INVALID_ARGUMENT);
+    intact = 0;
+    while (intact < sizeof old.bytes && old.bytes[intact] == 0xA5) intact++;
+    CHECK(intact == sizeof old.bytes);
 
     CHECK(litecommit_open(NULL, NULL, &db) == LITECOMMIT_INVALID_ARGUMENT);
     CHECK(litecommit_open(path, NULL, NULL) == LITECOMMIT_INVALID_ARGUMENT);
     CHECK(litecommit_open("\xff\xfe.db", NULL, &db) == LITECOMMIT_INVALID_ARGUMENT);
-    CHECK(litecommit_options_default(NULL) == LITECOMMIT_INVALID_ARGUMENT);
+    CHECK(litecommit_options_default(NULL, sizeof opts) == LITECOMMIT_INVALID_ARGUMENT);
     CHECK(litecommit_open("/nonexistent-dir/x/y.db", NULL, &db) != LITECOMMIT_OK);
     CHECK(db == NULL);
     /* A file that is not a database: SQLite's own code, SQLITE_NOTADB (26). */
@@ -157,7 +176,14 @@ static void test_options(void) {
     CHECK(strcmp(litecommit_status_name(LITECOMMIT_CLOSED), "LITECOMMIT_CLOSED") == 0);
     CHECK(strcmp(litecommit_status_name(LITECOMMIT_FORKED), "LITECOMMIT_FORKED") == 0);
     CHECK(strcmp(litecommit_status_name(999), "LITECOMMIT_UNKNOWN_STATUS") == 0);
-    CHECK(strlen(litecommit_version()) > 0);
+    /* The header's version macros agree with each other and with the library. */
+    CHECK(strcmp(litecommit_version(), LITECOMMIT_VERSION) == 0);
+    char numbers[64];
+    int n = snprintf(numbers, sizeof numbers, "%d.%d.%d", LITECOMMIT_VERSION_MAJOR,
+                     LITECOMMIT_VERSION_MINOR, LITECOMMIT_VERSION_PATCH);
+    /* LITECOMMIT_VERSION is "MAJOR.MINOR.PATCH", maybe followed by "-pre" or "+build". */
+    CHECK(n > 0 && strncmp(LITECOMMIT_VERSION, numbers, (size_t)n) == 0 &&
+          strchr("-+", LITECOMMIT_VERSION[n]) != NULL);
 }
 
 static void test_values_and_results(void) {
@@ -570,7 +596,7 @@ static void test_backpressure(void) {
     char path[512];
     db_path(path, sizeof path, "backpressure");
     litecommit_options opts;
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.queue_capacity = 2;
     litecommit_committer *db = NULL;
     OK(litecommit_open(path, &opts, &db));
@@ -726,7 +752,7 @@ static void test_inputs_are_copied(void) {
     char path[512];
     db_path(path, sizeof path, "copied");
     litecommit_options opts;
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.flush_policy = LITECOMMIT_FLUSH_TICKER;
     opts.max_wait_ms = 600000;
     litecommit_committer *db = NULL;

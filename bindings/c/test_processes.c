@@ -217,7 +217,7 @@ static void test_locked_database(void) {
     CHECK(read(ready[0], &ok, 1) == 1 && ok == 'y');
 
     litecommit_options opts;
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.busy_timeout_ms = 100;
     litecommit_committer *db = NULL;
     CHECK(litecommit_open(path, &opts, &db) == LITECOMMIT_SQLITE_ERROR && db == NULL);
@@ -268,7 +268,7 @@ static void *writer_thread(void *p) {
 /* The child (this program re-executed): writes until it is killed. */
 static int writer_main(const char *path, int fd, int64_t round) {
     litecommit_options opts;
-    litecommit_options_default(&opts);
+    litecommit_options_default(&opts, sizeof opts);
     opts.durability = LITECOMMIT_DURABILITY_FULL;
     litecommit_committer *db = NULL;
     if (litecommit_open(path, &opts, &db) != LITECOMMIT_OK) return 5;

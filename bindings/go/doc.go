@@ -5,10 +5,13 @@
 // to each caller once its own transaction is durable. A failing transaction is rolled
 // back alone; the rest of its batch commits.
 //
-// The package links the static library built by cargo from the repository's ffi/ crate
-// (target/release/liblitecommit.a) through cgo. Build it first:
+// The package links the static library of the repository's ffi/ crate, liblitecommit.a,
+// through cgo. A released module carries it prebuilt for linux/amd64 and linux/arm64
+// (prebuilt/<goos>-<goarch>/), so `go get` and `go build` need no Rust toolchain there; a C
+// compiler is needed as for any cgo package. In a checkout of the repository the package
+// links target/release/liblitecommit.a instead; build it first with `make ffi-lib` or:
 //
-//	cargo build -p litecommit-ffi --release
+//	go generate    # in bindings/go: cargo build -p litecommit-ffi --release
 //
 // One goroutine per Committer polls the library's completion queue, taking up to
 // Options.PollBatch completions per cgo call, and hands each result to the goroutine that
@@ -51,3 +54,5 @@
 //
 // All methods of a Committer are safe for concurrent use.
 package litecommit
+
+//go:generate cargo build -p litecommit-ffi --release

@@ -1,8 +1,6 @@
 package litecommit
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/liblitecommit.a -lpthread -ldl -lm -lrt
 #include <stdlib.h>
 #include "litecommit.h"
 */
@@ -141,7 +139,7 @@ func Int64(i int64) *int64 { return &i }
 // them with freeOptions.
 func (o *Options) toC() (C.litecommit_options, error) {
 	var c C.litecommit_options
-	C.litecommit_options_default(&c)
+	C.litecommit_options_default(&c, C.size_t(unsafe.Sizeof(c)))
 	switch o.Durability {
 	case "", DurabilityFull:
 		c.durability = C.LITECOMMIT_DURABILITY_FULL

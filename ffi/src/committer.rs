@@ -186,7 +186,8 @@ pub unsafe extern "C" fn litecommit_flush(db: *const litecommit_committer) -> li
     })
 }
 
-/// The version of this library, e.g. "0.1.0".
+/// The version of this library, e.g. "0.1.0": equal to the header's `LITECOMMIT_VERSION`
+/// when the program runs with the library it was compiled against.
 ///
 /// Ownership: a static string; do not free it.
 #[no_mangle]

@@ -1,6 +1,7 @@
 //! Options of `litecommit_open`.
 //!
-//! Start from `litecommit_options_default`, then change the fields you need.
+//! Start from `litecommit_options_default(&opts, sizeof opts)`, then change the fields you
+//! need.
 
 // Internals: reading a caller's struct of any published size, and converting it into the
 // engine's `Config`.
@@ -35,9 +36,10 @@ pub const LITECOMMIT_FLUSH_ADAPTIVE: litecommit_flush_policy = 0;
 /// Commit at `max_batch_size` queued or every `max_wait_ms`.
 pub const LITECOMMIT_FLUSH_TICKER: litecommit_flush_policy = 1;
 
-/// Options of `litecommit_open`. Always start from `litecommit_options_default`, which
-/// also sets `struct_size`: fields added in later versions go after the existing ones, and
-/// a library newer than the caller uses defaults for the fields the caller does not know.
+/// Options of `litecommit_open`. Always start from
+/// `litecommit_options_default(&opts, sizeof opts)`, which also sets `struct_size`: fields
+/// added in later versions go after the existing ones, and a library newer than the caller
+/// uses defaults for the fields the caller does not know.
 /// Flags are `int32_t`: 0 is off, anything else on.
 #[allow(non_camel_case_types)]
 #[repr(C)]
@@ -277,22 +279,52 @@ impl litecommit_options {
     }
 }
 
-/// Fills `*opts` with the defaults and sets `opts->struct_size`.
+/// Fills the caller's options with the defaults, writing only the first `struct_size` bytes
+/// of `*opts`, and sets `opts->struct_size` to `struct_size`. Pass
+/// `sizeof(litecommit_options)` as the caller was compiled: a program built against an
+/// older, smaller struct gets the fields it knows and nothing past its end is written; a
+/// program built against a newer, larger struct gets zeros in the fields this library does
+/// not know (it ignores them).
 ///
-/// Ownership: `opts` is the caller's storage.
+/// Ownership: `opts` is the caller's storage of `struct_size` bytes.
 ///
-/// @return `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL.
+/// @param struct_size `sizeof(litecommit_options)`; at least the size of the first
+///        published layout, which ends after `checkpoint` (16 bytes).
+/// @return `LITECOMMIT_INVALID_ARGUMENT` if `opts` is NULL or `struct_size` is smaller than
+///         16 or larger than `UINT32_MAX`: then nothing is written.
 /// @see litecommit_open
 #[no_mangle]
 pub unsafe extern "C" fn litecommit_options_default(
     opts: *mut litecommit_options,
+    struct_size: usize,
 ) -> litecommit_status {
     guard("litecommit_options_default", || {
         if opts.is_null() {
             return Err(FfiError::invalid("opts is NULL"));
         }
-        // SAFETY: non-NULL, and the caller passes storage for one litecommit_options.
-        unsafe { ptr::write(opts, litecommit_options::defaults()) };
+        let Some(size_field) = u32::try_from(struct_size)
+            .ok()
+            .filter(|_| struct_size >= MIN_OPTIONS_SIZE)
+        else {
+            return Err(FfiError::invalid(format!(
+                "struct_size is {struct_size}: pass sizeof(litecommit_options)"
+            )));
+        };
+        let mut defaults = litecommit_options::defaults();
+        defaults.struct_size = size_field;
+        let known = struct_size.min(size_of::<litecommit_options>());
+        let dst = opts.cast::<u8>();
+        // SAFETY: the caller provides `struct_size` writable bytes at `opts`; this writes
+        // the first `known` <= `struct_size` bytes from the defaults, then zeroes the rest
+        // of the caller's `struct_size` bytes.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                (&defaults as *const litecommit_options).cast::<u8>(),
+                dst,
+                known,
+            );
+            ptr::write_bytes(dst.add(known), 0, struct_size - known);
+        }
         Ok(())
     })
 }
@@ -390,6 +422,74 @@ mod tests {
                 "{}",
                 spec.name
             );
+        }
+    }
+
+    /// Calls `litecommit_options_default` with `struct_size` on a canary-filled buffer
+    /// larger than the struct, and returns its status and the buffer.
+    fn defaults_into_canary(struct_size: usize) -> (litecommit_status, Vec<u8>) {
+        const CANARY: u8 = 0xA5;
+        // u64 words: aligned for the struct.
+        let mut buf =
+            vec![u64::from_ne_bytes([CANARY; 8]); size_of::<litecommit_options>() / 8 + 8];
+        // SAFETY: `buf` holds more than `struct_size` bytes whenever the call may write;
+        // the sizes it rejects write nothing.
+        let status = unsafe {
+            litecommit_options_default(buf.as_mut_ptr().cast::<litecommit_options>(), struct_size)
+        };
+        let bytes = buf.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        (status, bytes)
+    }
+
+    #[test]
+    fn options_default_writes_only_the_callers_size() {
+        let ours = size_of::<litecommit_options>();
+        for size in [
+            MIN_OPTIONS_SIZE,
+            MIN_OPTIONS_SIZE + 8,
+            ours - 8,
+            ours,
+            ours + 24,
+        ] {
+            let (status, bytes) = defaults_into_canary(size);
+            assert_eq!(status, litecommit_status::LITECOMMIT_OK, "size {size}");
+            assert!(
+                bytes[size..].iter().all(|b| *b == 0xA5),
+                "written past {size}"
+            );
+            assert_eq!(
+                bytes[..4],
+                u32::try_from(size).unwrap().to_ne_bytes(),
+                "struct_size"
+            );
+            let mut defaults = litecommit_options::defaults();
+            defaults.struct_size = u32::try_from(size).unwrap();
+            // SAFETY: plain old data, read as bytes.
+            let expected = unsafe {
+                std::slice::from_raw_parts(
+                    (&defaults as *const litecommit_options).cast::<u8>(),
+                    ours,
+                )
+            };
+            let known = size.min(ours);
+            assert_eq!(bytes[..known], expected[..known], "defaults, size {size}");
+            assert!(
+                bytes[known..size].iter().all(|b| *b == 0),
+                "zeroed tail, size {size}"
+            );
+        }
+        for size in [
+            0,
+            MIN_OPTIONS_SIZE - 1,
+            usize::try_from(u64::from(u32::MAX) + 1).unwrap(),
+        ] {
+            let (status, bytes) = defaults_into_canary(size);
+            assert_eq!(
+                status,
+                litecommit_status::LITECOMMIT_INVALID_ARGUMENT,
+                "size {size}"
+            );
+            assert!(bytes.iter().all(|b| *b == 0xA5), "written with size {size}");
         }
     }
 

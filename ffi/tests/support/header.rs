@@ -8,6 +8,9 @@
 //! with its module's `//!` text: the first line is its title. Every struct is declared
 //! first, so that any section may point to a struct that a later one defines.
 //!
+//! The version macros (`LITECOMMIT_VERSION*`) follow the includes; they come from the
+//! crate's version, so a version bump makes the checked-in header stale until `make header`.
+//!
 //! Generation fails, and with it the header test, when an item's module is not a section,
 //! a module's first doc line is not a one-line title, or a function's doc has no
 //! "Ownership:" line.
@@ -228,6 +231,7 @@ fn arrange(raw: &str, modules: &[Module]) -> Result<String, String> {
     }
 
     let mut out = String::from(prologue);
+    out.push_str(&version_macros());
     out.push_str("\n/*\n * Contents, one section per concept:\n");
     for name in SECTIONS {
         let title = modules
@@ -265,6 +269,25 @@ fn arrange(raw: &str, modules: &[Module]) -> Result<String, String> {
     out.push_str(EXTERN_C_CLOSE);
     out.push_str(tail);
     Ok(out)
+}
+
+/// The `LITECOMMIT_VERSION*` macros: this crate's version, which `litecommit_version()`
+/// returns at run time.
+fn version_macros() -> String {
+    format!(
+        "\n/**\n * The version of this header, \"major.minor.patch\": compare with\n \
+         * litecommit_version(), the version of the library linked at run time. The shared\n \
+         * library's SONAME is liblitecommit.so.<major>.\n \
+         */\n\
+         #define LITECOMMIT_VERSION_MAJOR {}\n\
+         #define LITECOMMIT_VERSION_MINOR {}\n\
+         #define LITECOMMIT_VERSION_PATCH {}\n\
+         #define LITECOMMIT_VERSION \"{}\"\n",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION"),
+    )
 }
 
 /// `@defgroup <module> <title>`, the module's introduction and `@{`.
