@@ -1,10 +1,13 @@
 //! The checkpoint scheduler: thresholds, batches growing while a checkpoint runs, the
 //! ticker held back meanwhile, metrics and events, and its guarantees (the WAL wraps under a
-//! continuous reader, idle TRUNCATE, idle vacuum).
+//! continuous reader, idle TRUNCATE, idle vacuum; beside readers that keep old snapshots,
+//! RESTARTs that cannot succeed never pause the writer, past the hard WAL limit a RESTART
+//! waits longer and wraps the WAL; the backlog counts a restarted WAL that grew at once).
 //! Every wait is on an observable event or counter with a generous timeout; nothing sleeps.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -758,4 +761,181 @@ fn close_from_a_callback_leaves_no_checkpoint_marked_running() {
     }
     assert!(checkpoints(&db, "passive") >= 1, "{:?}", db.stats());
     assert!(!db.stats().checkpoint_running);
+}
+
+/// Finished checkpoints so far: (mode, reason, busy).
+fn finished(events: &Events) -> Vec<(CheckpointMode, CheckpointReason, bool)> {
+    events
+        .since(0)
+        .iter()
+        .filter_map(|e| match e {
+            Event::CheckpointFinished {
+                mode, reason, busy, ..
+            } => Some((*mode, *reason, *busy)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A reader on its own connection that holds one read transaction (one snapshot) until
+/// told to end it.
+fn hold_snapshot(path: &Path) -> (mpsc::Sender<()>, thread::JoinHandle<()>) {
+    let (release, released) = mpsc::channel::<()>();
+    let (started, started_rx) = mpsc::channel();
+    let path = path.to_path_buf();
+    let reader = thread::spawn(move || {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        let _: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        started.send(()).unwrap();
+        // Ends when told to, or when the test drops the sender.
+        let _ = released.recv();
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    started_rx.recv_timeout(TIMEOUT).unwrap();
+    (release, reader)
+}
+
+/// The WAL header's salt, read from the file.
+fn wal_salt(path: &Path) -> [u8; 8] {
+    let wal = std::fs::read(format!("{}-wal", path.display())).unwrap();
+    wal[16..24].try_into().unwrap()
+}
+
+#[test]
+fn restarts_that_a_reader_makes_futile_never_pause_the_writer() {
+    let f = open(|c| {
+        c.passive_threshold_mb = 0.05;
+        c.restart_threshold_mb = 0.1;
+        c.wal_hard_limit_mb = 0.3;
+        c.checkpoint_busy_timeout_ms = 20;
+        c.wal_hard_limit_pause_ms = 50;
+    });
+    insert_many(&f.db, 10, 1000);
+    let (release, reader) = hold_snapshot(&f.path);
+    let deadline = Instant::now() + TIMEOUT;
+    let restarts = || {
+        finished(&f.events)
+            .into_iter()
+            .filter(|&(mode, _, _)| mode == CheckpointMode::Restart)
+            .collect::<Vec<_>>()
+    };
+    // RESTARTs (at the threshold or past the hard limit), each giving up on the reader.
+    while restarts().len() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", restarts());
+        insert_many(&f.db, 20, 1000);
+    }
+    assert!(
+        restarts().iter().all(|&(_, _, busy)| busy),
+        "{:?}",
+        restarts()
+    );
+    let stats = f.db.stats();
+    assert_eq!(stats.max_writer_stall_ms, 0.0, "{stats:?}");
+    drop(release);
+    reader.join().unwrap();
+    f.db.close().unwrap();
+}
+
+#[test]
+fn past_the_hard_limit_a_restart_waits_for_the_reader_and_wraps_the_wal() {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_tx = Mutex::new(Some(release_tx));
+    let f = open(|c| {
+        c.passive_threshold_mb = 0.05;
+        c.restart_threshold_mb = 0.1;
+        c.wal_hard_limit_mb = 0.2;
+        c.checkpoint_busy_timeout_ms = 20;
+        // Longer than the reader could hold out on any machine once told to end.
+        c.wal_hard_limit_pause_ms = TIMEOUT.as_millis() as u64;
+        let record = c.event_listener.take().unwrap();
+        c.event_listener = Some(Arc::new(move |e: &Event| {
+            if let Event::CheckpointStarted {
+                reason: CheckpointReason::Limit,
+                ..
+            } = e
+            {
+                // The RESTART past the limit started: let the reader end its snapshot.
+                if let Some(tx) = release_tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+            }
+            record(e);
+        }));
+    });
+    insert_many(&f.db, 10, 1000);
+    let (release, reader) = hold_snapshot(&f.path);
+    let forward = thread::spawn(move || {
+        if release_rx.recv_timeout(TIMEOUT).is_ok() {
+            let _ = release.send(());
+        }
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let succeeded = || {
+        finished(&f.events).iter().any(|&(mode, reason, busy)| {
+            mode == CheckpointMode::Restart && reason == CheckpointReason::Limit && !busy
+        })
+    };
+    while !succeeded() {
+        assert!(Instant::now() < deadline, "{:?}", finished(&f.events));
+        insert_many(&f.db, 5, 1000);
+    }
+    forward.join().unwrap();
+    reader.join().unwrap();
+    // A commit after the RESTART started the WAL again from its beginning.
+    insert_many(&f.db, 1, 10);
+    let log = f.events.since(0);
+    let started = log
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::CheckpointStarted {
+                    reason: CheckpointReason::Limit,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    let frames = |events: &[Event]| -> Vec<u64> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::BatchCommitted { wal_frames, .. } => Some(*wal_frames),
+                _ => None,
+            })
+            .collect()
+    };
+    let last_before = *frames(&log[..started]).last().unwrap();
+    let after = frames(&log[started..]);
+    assert!(
+        after.iter().any(|&f| f < last_before),
+        "no commit restarted the WAL: {last_before} frames before, {after:?} after"
+    );
+    f.db.close().unwrap();
+}
+
+#[test]
+fn the_backlog_counts_a_restarted_wal_whose_first_commit_is_larger_than_the_old_one() {
+    let f = open(|c| {
+        // No automatic checkpoints: only the manual one below.
+        c.passive_threshold_mb = 1000.0;
+        c.restart_threshold_mb = 1000.0;
+        c.wal_hard_limit_mb = 1000.0;
+    });
+    insert_many(&f.db, 2, 100);
+    let result = f.db.checkpoint(CheckpointMode::Passive).unwrap();
+    assert_eq!(result.checkpointed_frames, result.log_frames);
+    assert_eq!(f.db.stats().wal_backlog_frames, 0);
+    let salt = wal_salt(&f.path);
+    // One commit larger than the whole WAL so far: it restarts the WAL (every frame was
+    // copied and no reader holds it) and leaves more frames in it than before.
+    insert_many(&f.db, 1, 200_000);
+    assert_ne!(wal_salt(&f.path), salt, "the WAL did not restart");
+    let stats = f.db.stats();
+    assert!(stats.wal_frames > result.log_frames as u64, "{stats:?}");
+    assert_eq!(stats.wal_backlog_frames, stats.wal_frames, "{stats:?}");
+    f.db.close().unwrap();
 }

@@ -288,31 +288,6 @@ fn a_declared_type_that_is_not_utf8_comes_back_lossily() {
     db.close().unwrap();
 }
 
-/// Waits for a child process and returns its exit status; kills it and fails the test if
-/// it does not exit within `PATIENCE`.
-fn wait_for_child(pid: libc::pid_t) -> i32 {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    let mut status = 0;
-    loop {
-        // SAFETY: plain system call on our own child and a local status word.
-        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        assert!(done >= 0, "waitpid failed");
-        if done == pid {
-            assert!(libc::WIFEXITED(status), "the child did not exit: {status}");
-            return libc::WEXITSTATUS(status);
-        }
-        if std::time::Instant::now() > deadline {
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            panic!("the forked child hung");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-}
-
 /// In the child: every snapshot call fails with the forked error; dropping touches nothing.
 fn forked_child(db: Committer, snap: Snapshot, parent: u32) -> i32 {
     let forked = Error::Forked { opened_by: parent };

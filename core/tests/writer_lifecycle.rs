@@ -777,31 +777,6 @@ fn forked_child(db: Committer, parent: u32) -> i32 {
     0
 }
 
-/// Waits for a child process and returns its exit status; kills it and fails the test if
-/// it does not exit within `PATIENCE`.
-fn wait_for_child(pid: libc::pid_t) -> i32 {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    let mut status = 0;
-    loop {
-        // SAFETY: plain system call on our own child and a local status word.
-        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        assert!(done >= 0, "waitpid failed");
-        if done == pid {
-            assert!(libc::WIFEXITED(status), "the child did not exit: {status}");
-            return libc::WEXITSTATUS(status);
-        }
-        if std::time::Instant::now() > deadline {
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            panic!("the forked child hung");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[test]
 fn a_forked_child_gets_the_forked_error_and_the_parent_goes_on() {
     let (_dir, path) = temp_db();

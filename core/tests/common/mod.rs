@@ -84,6 +84,31 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for a child process and returns its exit status; kills it and fails the test if
+/// it does not exit within `PATIENCE`.
+pub fn wait_for_child(pid: libc::pid_t) -> i32 {
+    let deadline = Instant::now() + PATIENCE;
+    let mut status = 0;
+    loop {
+        // SAFETY: plain system call on our own child and a local status word.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(done >= 0, "waitpid failed");
+        if done == pid {
+            assert!(libc::WIFEXITED(status), "the child did not exit: {status}");
+            return libc::WEXITSTATUS(status);
+        }
+        if Instant::now() > deadline {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the forked child hung");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A batch as the committer reported it through its event listener.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Batch {
