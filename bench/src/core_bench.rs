@@ -5,7 +5,7 @@
 //! plus a pipelined load (many transactions in flight) and a lone transaction at idle.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use litecommit::{Committer, Config, Durability, Params, Transaction, Value};
 use rusqlite::ErrorCode;
 
 use crate::baseline;
-use crate::stats::{fmt_ratio, ms, ratio, Samples, Summary};
+use crate::stats::{fmt_ratio, ms, ratio, Summary};
 use crate::table::Table;
 use crate::verdict::{Judge, Verdict};
 
@@ -55,7 +55,7 @@ pub struct Args {
     pub no_fail: bool,
 }
 
-const CREATE: &str =
+pub(crate) const CREATE: &str =
     "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, thread INTEGER, payload BLOB)";
 const INSERT: &str = "INSERT INTO t (thread, payload) VALUES (?1, ?2)";
 
@@ -79,7 +79,7 @@ impl Measured {
     }
 }
 
-fn tx(thread: usize, payload: &[u8]) -> Transaction {
+pub(crate) fn tx(thread: usize, payload: &[u8]) -> Transaction {
     Transaction::single(
         INSERT,
         Params::Positional(vec![
@@ -89,7 +89,7 @@ fn tx(thread: usize, payload: &[u8]) -> Transaction {
     )
 }
 
-fn fresh_db(base: &Path, name: &str) -> Result<(tempfile::TempDir, PathBuf), String> {
+pub(crate) fn fresh_db(base: &Path, name: &str) -> Result<(tempfile::TempDir, PathBuf), String> {
     let dir = tempfile::Builder::new()
         .prefix("litecommit-bench-")
         .tempdir_in(base)
@@ -103,7 +103,7 @@ fn fresh_db(base: &Path, name: &str) -> Result<(tempfile::TempDir, PathBuf), Str
     Ok((dir, path))
 }
 
-fn open_committer(path: &Path, durability: Durability) -> Result<Committer, String> {
+pub(crate) fn open_committer(path: &Path, durability: Durability) -> Result<Committer, String> {
     let config = Config {
         durability,
         ..Config::default()
@@ -262,7 +262,50 @@ fn one_big_transaction(
     })
 }
 
-/// `total` transactions from `submitters` threads keeping `in_flight` in flight overall.
+/// Where the pipelined load's outcomes go: one call per batch (the path the bindings use),
+/// which records latencies and frees the batch's places in the window.
+struct Window {
+    /// When each transaction (by token) was submitted, in nanoseconds since `start`.
+    submitted_ns: Vec<AtomicU64>,
+    /// The run's start.
+    start: Instant,
+    /// Transactions in flight.
+    in_flight: AtomicUsize,
+    /// Transactions that failed.
+    failures: AtomicU64,
+    /// Commit latencies in milliseconds.
+    latencies: Mutex<Vec<f64>>,
+    /// Wakes submitters waiting for room in the window.
+    room: (Mutex<()>, Condvar),
+}
+
+impl litecommit::BatchSink for Window {
+    fn complete(&self, completions: Vec<(u64, litecommit::Outcome)>) {
+        let now = self.start.elapsed().as_nanos() as u64;
+        let mut failed = 0;
+        let batch: Vec<f64> = completions
+            .iter()
+            .map(|(token, outcome)| {
+                failed += u64::from(outcome.is_err());
+                let at = self.submitted_ns[*token as usize].load(Ordering::Relaxed);
+                now.saturating_sub(at) as f64 / 1e6
+            })
+            .collect();
+        self.failures.fetch_add(failed, Ordering::Relaxed);
+        lock(&self.latencies).extend(batch);
+        self.in_flight
+            .fetch_sub(completions.len(), Ordering::SeqCst);
+        let _room = lock(&self.room.0);
+        self.room.1.notify_all();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `total` transactions from `submitters` threads keeping `in_flight` in flight overall,
+/// their outcomes delivered to a batch sink.
 fn pipelined(
     path: &Path,
     durability: Durability,
@@ -272,58 +315,51 @@ fn pipelined(
     payload: &[u8],
 ) -> Result<Measured, String> {
     let db = open_committer(path, durability)?;
-    let latencies = Arc::new(Samples::default());
-    let failures = Arc::new(AtomicU64::new(0));
-    let window = (in_flight / submitters).max(1);
+    let window = Arc::new(Window {
+        submitted_ns: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        start: Instant::now(),
+        in_flight: AtomicUsize::new(0),
+        failures: AtomicU64::new(0),
+        latencies: Mutex::new(Vec::with_capacity(total)),
+        room: (Mutex::new(()), Condvar::new()),
+    });
+    let sink: Arc<dyn litecommit::BatchSink> = window.clone();
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..submitters {
-            let (db, latencies, failures) = (&db, Arc::clone(&latencies), Arc::clone(&failures));
-            let count = total / submitters + usize::from(t < total % submitters);
+            let (db, window, sink) = (&db, &window, &sink);
             s.spawn(move || {
-                let slots = Arc::new((Mutex::new(0usize), Condvar::new()));
-                let acquire = |limit: usize| {
-                    let (used, cv) = &*slots;
-                    let mut n = used.lock().unwrap_or_else(|p| p.into_inner());
-                    while *n > limit {
-                        n = cv.wait(n).unwrap_or_else(|p| p.into_inner());
+                for token in (t..total).step_by(submitters) {
+                    if window.in_flight.fetch_add(1, Ordering::SeqCst) >= in_flight {
+                        let (m, cv) = &window.room;
+                        drop(cv.wait_while(lock(m), |_| {
+                            window.in_flight.load(Ordering::SeqCst) > in_flight
+                        }));
                     }
-                    n
-                };
-                for _ in 0..count {
-                    *acquire(window - 1) += 1;
-                    let submitted = Instant::now();
-                    let (lat, fails, slots) = (
-                        Arc::clone(&latencies),
-                        Arc::clone(&failures),
-                        Arc::clone(&slots),
-                    );
-                    let done = move |outcome: litecommit::Outcome| {
-                        lat.push_duration(submitted.elapsed());
-                        if outcome.is_err() {
-                            fails.fetch_add(1, Ordering::Relaxed);
-                        }
-                        let (used, cv) = &*slots;
-                        *used.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                        cv.notify_one();
-                    };
-                    if db.submit_with_callback(tx(t, payload), done).is_err() {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                        *acquire(usize::MAX) -= 1;
+                    window.submitted_ns[token]
+                        .store(window.start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    let tx = tx(t, payload);
+                    if db
+                        .submit_to_sink(tx, Arc::clone(sink), token as u64, litecommit::Wait::Block)
+                        .is_err()
+                    {
+                        window.failures.fetch_add(1, Ordering::Relaxed);
+                        window.in_flight.fetch_sub(1, Ordering::SeqCst);
                     }
                 }
-                drop(acquire(0));
             });
         }
     });
+    db.flush().map_err(|e| e.to_string())?;
     let seconds = start.elapsed().as_secs_f64();
     db.close().map_err(|e| e.to_string())?;
-    let failed = failures.load(Ordering::Relaxed);
+    let failed = window.failures.load(Ordering::Relaxed);
+    let latencies = std::mem::take(&mut *lock(&window.latencies));
     Ok(Measured {
         rows: total as u64 - failed,
         other_failures: failed,
         seconds,
-        latency: latencies.take(),
+        latency: Summary::of(latencies),
         ..Measured::default()
     })
 }

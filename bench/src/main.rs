@@ -3,8 +3,10 @@
 //! - `core`: group commit against the naive pattern (a connection per thread, one
 //!   transaction per insert) and against one big transaction.
 //! - `demo`: checkpoint strategies under sustained single-row inserts, `make demo`.
+//! - `scaling`: 1 to 4,096 concurrent submitters, a 10-million-row table against an empty
+//!   one, and the memory of one in-flight transaction.
 //!
-//! Both end with verdicts on their targets; a MISSED target makes the run fail (exit
+//! Each ends with verdicts on its targets; a MISSED target makes the run fail (exit
 //! status 1) unless `--no-fail` is given.
 
 mod baseline;
@@ -13,6 +15,7 @@ mod demo;
 mod disk;
 mod record;
 mod report;
+mod scaling;
 mod stats;
 mod table;
 mod verdict;
@@ -22,6 +25,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use litecommit::Durability;
+
+/// Counts allocations while the `scaling` benchmark measures the memory of a transaction;
+/// otherwise the system allocator.
+#[global_allocator]
+static ALLOCATOR: scaling::CountingAlloc = scaling::CountingAlloc;
 
 #[derive(Parser)]
 #[command(name = "litecommit-bench", version, about = "Benchmarks of litecommit")]
@@ -36,12 +44,15 @@ enum Command {
     Core(core_bench::Args),
     /// Checkpoint strategies under 200,000 single-row insert transactions.
     Demo(demo::Args),
+    /// Throughput, latency and memory from 1 to 4,096 submitters and on a big table.
+    Scaling(scaling::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Core(args) => core_bench::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Scaling(args) => scaling::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

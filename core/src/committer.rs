@@ -23,7 +23,7 @@ use crate::snapshot::Snapshot;
 use crate::statement;
 use crate::transaction::{Rows, Statement, Transaction, TransactionResult};
 use crate::value::Params;
-use crate::writer::{Intake, Msg, Shutdown, Writer};
+use crate::writer::{Intake, Msg, Shared, Shutdown, Writer};
 
 /// A group committer on one SQLite database. `Send + Sync`: share it (for example in an
 /// `Arc`) between every thread that writes. Dropping it closes it (see [`Committer::close`]).
@@ -34,9 +34,10 @@ use crate::writer::{Intake, Msg, Shutdown, Writer};
 /// `metrics_text`, `registry` and `is_closed` still answer from this process's copy; dropping
 /// it there releases nothing (the threads and the SQLite connections are the parent's).
 ///
-/// Completion callbacks, batch sinks and event listeners run on the committer's own threads:
-/// there, the calls that would wait for that thread (`flush`, `execute`, `transaction`,
-/// submits that wait for room, and `checkpoint` on the checkpoint thread) fail at once with
+/// Completion callbacks, batch sinks and event listeners run on the committer's own threads
+/// (event listeners also inside an inline commit, see [`Committer::transaction`]): there,
+/// the calls that would wait for that thread (`flush`, `execute`, `transaction`, submits
+/// that wait for room, and `checkpoint` on the checkpoint thread) fail at once with
 /// `SQLITE_MISUSE` instead of waiting forever; `try_submit` and `close` work.
 pub struct Committer {
     /// Dropped by `Drop`, except in a forked child, where it is leaked.
@@ -51,6 +52,8 @@ struct Inner {
     intake: Arc<Intake>,
     /// Disconnects once the writer thread has shut everything down.
     stopped: Receiver<()>,
+    /// What batches need, for the transactions committed on their caller's thread.
+    shared: Arc<Shared>,
     /// The writer thread, joined by the first `close` that waits for it.
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     /// The writer thread's id: `close` called on it does not wait for itself.
@@ -99,7 +102,7 @@ impl Committer {
             Scheduler::start(&path, &config, Arc::clone(&metrics), Arc::clone(&gate))?;
         let scheduler_id = scheduler_thread.thread().id();
         let intake = Arc::new(Intake::default());
-        let writer = Writer::new(
+        let shared = Shared::new(
             conn,
             &path,
             config.clone(),
@@ -107,7 +110,8 @@ impl Committer {
             Arc::clone(&scheduler),
             gate,
             Arc::clone(&intake),
-        );
+        )
+        .map(Arc::new);
         let (queue, rx) = crossbeam_channel::bounded(config.queue_capacity);
         let (stopped_tx, stopped) = crossbeam_channel::bounded(0);
         let shutdown = Shutdown {
@@ -115,10 +119,11 @@ impl Committer {
             readers: Arc::clone(&readers),
             stopped: stopped_tx,
         };
-        let writer_thread = start_writer(writer, rx, shutdown, &scheduler)?;
+        let (shared, writer_thread) = start_writer(shared, rx, shutdown, &scheduler)?;
         Ok(Committer {
             inner: ManuallyDrop::new(Inner {
                 queue,
+                shared,
                 intake,
                 stopped,
                 writer_id: writer_thread.thread().id(),
@@ -130,7 +135,7 @@ impl Committer {
                 path,
                 wal_path,
                 config,
-                pid: std::process::id(),
+                pid: crate::process::id(),
             }),
         })
     }
@@ -193,15 +198,29 @@ impl Committer {
 
     /// Runs one statement as a transaction and waits until it is durable.
     pub fn execute(&self, sql: &str, params: impl Into<Params>) -> Result<TransactionResult> {
-        self.live()?.not_on_writer("execute()")?;
-        self.submit(Transaction::single(sql.to_owned(), params))?
-            .wait()
+        self.run(Transaction::single(sql.to_owned(), params), "execute()")
     }
 
-    /// Runs a transaction and waits until it is durable.
+    /// Runs a transaction and waits until it is durable. When the writer is idle (nothing
+    /// queued, no batch running), it commits on the calling thread, as a batch of one.
     pub fn transaction(&self, tx: impl Into<Transaction>) -> Result<TransactionResult> {
-        self.live()?.not_on_writer("transaction()")?;
-        self.submit(tx)?.wait()
+        self.run(tx.into(), "transaction()")
+    }
+
+    /// Commits `tx` and waits: on this thread when the writer is idle, otherwise through
+    /// the queue. `what` names the call in the error of a call that would wait for itself.
+    fn run(&self, tx: Transaction, what: &str) -> Result<TransactionResult> {
+        let inner = self.live()?;
+        inner.not_on_writer(what)?;
+        check_statements(&tx)?;
+        match inner.shared.commit_inline(tx) {
+            Ok(outcome) => outcome,
+            Err(tx) => {
+                let (reply, pending) = Reply::handle();
+                inner.send(tx, reply, Wait::Block)?;
+                pending.wait()
+            }
+        }
     }
 
     /// Runs a read-only statement on the read pool. It sees every transaction whose promise
@@ -332,7 +351,7 @@ impl Committer {
     /// The state, or [`Error::Forked`] in a process other than the one that opened it.
     fn live(&self) -> Result<&Inner> {
         let inner = &*self.inner;
-        if std::process::id() == inner.pid {
+        if crate::process::id() == inner.pid {
             Ok(inner)
         } else {
             Err(Error::Forked {
@@ -362,30 +381,11 @@ impl Committer {
             reply.disarm();
             return Err(e);
         }
-        // Inside the intake until the send returns: the writer does not stop before.
-        let Some(_inside) = inner.intake.enter() else {
-            reply.disarm();
-            return Err(Error::Closed);
-        };
-        let msg = Msg::Tx(tx, reply);
-        // A message handed back by a failed send is disarmed: the caller gets the error
-        // from this call, not a second time through its callback or sink.
-        match wait {
-            Wait::Block => inner
-                .queue
-                .send(msg)
-                .map_err(|e| disarm(e.0, Error::Closed)),
-            Wait::Timeout(t) => inner.queue.send_timeout(msg, t).map_err(|e| match e {
-                SendTimeoutError::Timeout(m) => disarm(m, Error::Timeout),
-                SendTimeoutError::Disconnected(m) => disarm(m, Error::Closed),
-            }),
-            Wait::Never => inner.queue.try_send(msg).map_err(|e| match e {
-                TrySendError::Full(m) => disarm(m, Error::QueueFull),
-                TrySendError::Disconnected(m) => disarm(m, Error::Closed),
-            }),
-        }
+        inner.send(tx, reply, wait)
     }
+}
 
+impl Committer {
     /// Checks a transaction before it is queued: in this process, refused statements,
     /// parameters that could not be converted.
     pub(crate) fn check(&self, tx: &Transaction) -> Result<()> {
@@ -403,11 +403,19 @@ impl Committer {
         let Some(_inside) = inner.intake.enter() else {
             return HandOver::Failed(disarm(msg, Error::Closed));
         };
-        match inner.queue.try_send(msg) {
-            Ok(()) => HandOver::Queued,
+        let is_tx = matches!(msg, Msg::Tx(..));
+        if is_tx {
+            inner.shared.queueing();
+        }
+        let handed = match inner.queue.try_send(msg) {
+            Ok(()) => return HandOver::Queued,
             Err(TrySendError::Full(m)) => HandOver::Full(m),
             Err(TrySendError::Disconnected(m)) => HandOver::Failed(disarm(m, Error::Closed)),
+        };
+        if is_tx {
+            inner.shared.unqueued();
         }
+        handed
     }
 
     /// The async submitters waiting for room in the queue.
@@ -415,9 +423,17 @@ impl Committer {
         &self.inner.intake.room
     }
 
+    /// What batches need, for unit tests of the inline path.
+    #[cfg(test)]
+    pub(crate) fn shared_for_tests(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
     /// Hands a test-only message to the writer.
     #[cfg(test)]
     pub(crate) fn send_test_message(&self, msg: Msg) {
+        // Counted like a transaction, so nothing commits inline before the writer took it.
+        self.inner.shared.queueing();
         if self.inner.queue.send(msg).is_err() {
             panic!("the writer is gone");
         }
@@ -425,9 +441,42 @@ impl Committer {
 }
 
 impl Inner {
-    /// Fails at once on the writer thread, where `what` would wait for that thread itself.
+    /// Hands a checked transaction to the writer's queue, waiting for room as `wait` says.
+    fn send(&self, tx: Transaction, mut reply: Reply, wait: Wait) -> Result<()> {
+        let inner = self;
+        // Inside the intake until the send returns: the writer does not stop before.
+        let Some(_inside) = inner.intake.enter() else {
+            reply.disarm();
+            return Err(Error::Closed);
+        };
+        let msg = Msg::Tx(tx, reply);
+        inner.shared.queueing();
+        // A message handed back by a failed send is disarmed: the caller gets the error
+        // from this call, not a second time through its callback or sink.
+        let sent = match wait {
+            Wait::Block => inner
+                .queue
+                .send(msg)
+                .map_err(|e| disarm(e.0, Error::Closed)),
+            Wait::Timeout(t) => inner.queue.send_timeout(msg, t).map_err(|e| match e {
+                SendTimeoutError::Timeout(m) => disarm(m, Error::Timeout),
+                SendTimeoutError::Disconnected(m) => disarm(m, Error::Closed),
+            }),
+            Wait::Never => inner.queue.try_send(msg).map_err(|e| match e {
+                TrySendError::Full(m) => disarm(m, Error::QueueFull),
+                TrySendError::Disconnected(m) => disarm(m, Error::Closed),
+            }),
+        };
+        if sent.is_err() {
+            inner.shared.unqueued();
+        }
+        sent
+    }
+
+    /// Fails at once on the writer thread or inside an inline commit, where `what` would
+    /// wait for that thread itself.
     fn not_on_writer(&self, what: &str) -> Result<()> {
-        if std::thread::current().id() == self.writer_id {
+        if std::thread::current().id() == self.writer_id || self.shared.committing_here() {
             return Err(waits_for_itself(&format!(
                 "{what} called on the writer thread (in a completion callback, a batch sink \
                  or an event listener)"
@@ -477,13 +526,13 @@ fn waits_for_itself(call: &str) -> Error {
 /// Starts the writer thread. If the writer could not be set up or its thread cannot start,
 /// stops the scheduler.
 fn start_writer(
-    writer: Result<Writer>,
+    shared: Result<Arc<Shared>>,
     rx: Receiver<Msg>,
     mut shutdown: Shutdown,
     scheduler: &Scheduler,
-) -> Result<JoinHandle<()>> {
-    let writer = match writer {
-        Ok(w) => w,
+) -> Result<(Arc<Shared>, JoinHandle<()>)> {
+    let shared = match shared {
+        Ok(s) => s,
         Err(e) => {
             scheduler.stop();
             if let Some(thread) = shutdown.scheduler_thread.take() {
@@ -492,9 +541,11 @@ fn start_writer(
             return Err(e);
         }
     };
+    let writer = Writer::new(Arc::clone(&shared));
     std::thread::Builder::new()
         .name("litecommit-writer".into())
         .spawn(move || writer.run(rx, shutdown))
+        .map(|thread| (shared, thread))
         .map_err(|e| {
             // The scheduler thread's handle went with the closure; it stops on its own.
             scheduler.stop();
@@ -513,7 +564,7 @@ fn disarm(msg: Msg, error: Error) -> Error {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        if std::process::id() != self.inner.pid {
+        if crate::process::id() != self.inner.pid {
             // A forked child: the threads are not in this process and the connections are
             // the parent's (closing them could checkpoint or remove its WAL). Leak all.
             return;

@@ -5,10 +5,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
-
 use crate::error::{Error, Result};
-use crate::future::Slot;
+use crate::slot::{RelayBatch, Slot};
 use crate::transaction::TransactionResult;
 
 /// The outcome of one transaction.
@@ -28,33 +26,28 @@ pub trait BatchSink: Send + Sync + 'static {
 /// A handle on a submitted transaction; [`Pending::wait`] blocks until it is durable.
 #[derive(Debug)]
 pub struct Pending {
-    /// Receives the outcome from the writer thread.
-    rx: Receiver<Outcome>,
+    /// Where the writer leaves the outcome.
+    slot: Arc<Slot>,
 }
 
 impl Pending {
     /// Blocks until the transaction is committed (or rejected).
     pub fn wait(self) -> Outcome {
-        self.rx.recv().unwrap_or_else(|_| Err(dropped_error()))
+        self.slot.wait(None).unwrap_or_else(|| Err(dropped_error()))
     }
 
     /// Like [`Pending::wait`] with an upper bound; `Err(Error::Timeout)` when it runs out
     /// (the transaction may still commit later).
     pub fn wait_timeout(&self, timeout: Duration) -> Outcome {
-        match self.rx.recv_timeout(timeout) {
-            Ok(outcome) => outcome,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(dropped_error()),
-        }
+        self.slot
+            .wait(Some(Instant::now() + timeout))
+            .unwrap_or(Err(Error::Timeout))
     }
 
-    /// The outcome if it is already known, without blocking.
+    /// The outcome if it is already known, without blocking; it is then taken (a later call
+    /// gets an internal error).
     pub fn try_get(&self) -> Option<Outcome> {
-        match self.rx.try_recv() {
-            Ok(outcome) => Some(outcome),
-            Err(crossbeam_channel::TryRecvError::Empty) => None,
-            Err(crossbeam_channel::TryRecvError::Disconnected) => Some(Err(dropped_error())),
-        }
+        self.slot.try_take()
     }
 }
 
@@ -75,10 +68,8 @@ pub(crate) struct Reply {
 
 /// The ways a submitter learns the outcome.
 enum Target {
-    /// A [`Pending`] handle waits on this channel.
-    Handle(Sender<Outcome>),
-    /// A [`PendingFuture`](crate::PendingFuture) awaits this slot.
-    Future(Arc<Slot>),
+    /// A [`Pending`] handle or a [`PendingFuture`](crate::PendingFuture) awaits this slot.
+    Slot(Arc<Slot>),
     /// A callback run on the writer thread.
     Callback(Callback),
     /// A batch sink, with the submitter's token.
@@ -87,14 +78,14 @@ enum Target {
 
 impl Reply {
     pub(crate) fn handle() -> (Reply, Pending) {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        (Reply::new(Target::Handle(tx)), Pending { rx })
+        let (reply, slot) = Reply::future();
+        (reply, Pending { slot })
     }
 
     /// A reply for a [`PendingFuture`](crate::PendingFuture), and the slot it awaits.
     pub(crate) fn future() -> (Reply, Arc<Slot>) {
         let slot = Slot::new();
-        (Reply::new(Target::Future(Arc::clone(&slot))), slot)
+        (Reply::new(Target::Slot(Arc::clone(&slot))), slot)
     }
 
     pub(crate) fn callback(f: impl FnOnce(Outcome) + Send + 'static) -> Reply {
@@ -136,35 +127,49 @@ struct SinkBatch {
     completions: Vec<(u64, Outcome)>,
 }
 
-/// Delivers the outcomes of one batch: handles and callbacks at once, sinks once each (in
-/// [`Completions::deliver`]) with all of their completions.
+/// Delivers the outcomes of one batch: handles, futures and callbacks at once, sinks once
+/// each (in [`Completions::deliver`]) with all of their completions.
 #[derive(Default)]
 pub(crate) struct Completions {
     /// The sink completions gathered so far, one entry per sink.
     sinks: Vec<SinkBatch>,
+    /// How many completions to make room for in a sink's list at once.
+    expected: usize,
+    /// The outcomes whose threads are woken as a relay.
+    relay: RelayBatch,
 }
 
 impl Completions {
+    /// Completions for a batch of `n` transactions.
+    pub(crate) fn for_batch(n: usize) -> Completions {
+        Completions {
+            sinks: Vec::new(),
+            expected: n,
+            relay: RelayBatch::default(),
+        }
+    }
+
     pub(crate) fn push(&mut self, reply: &mut Reply, outcome: Outcome) {
         match reply.target.take() {
             Some(Target::Sink(sink, token)) => {
                 match self.sinks.iter_mut().find(|b| Arc::ptr_eq(&b.sink, &sink)) {
                     Some(batch) => batch.completions.push((token, outcome)),
-                    None => self.sinks.push(SinkBatch {
-                        sink,
-                        completions: vec![(token, outcome)],
-                    }),
+                    None => {
+                        let mut completions = Vec::with_capacity(self.expected.max(1));
+                        completions.push((token, outcome));
+                        self.sinks.push(SinkBatch { sink, completions });
+                    }
                 }
             }
             // The waiter may have given up (dropped its handle); that is fine.
-            Some(Target::Handle(tx)) => drop(tx.send(outcome)),
-            Some(Target::Future(slot)) => slot.complete(outcome),
+            Some(Target::Slot(slot)) => slot.complete_in(outcome, &mut self.relay),
             Some(Target::Callback(f)) => drop(catch_unwind(AssertUnwindSafe(|| f(outcome)))),
             None => {}
         }
     }
 
     pub(crate) fn deliver(self) {
+        self.relay.deliver();
         for SinkBatch { sink, completions } in self.sinks {
             drop(catch_unwind(AssertUnwindSafe(|| {
                 sink.complete(completions)

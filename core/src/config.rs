@@ -79,8 +79,8 @@ macro_rules! options {
         #[derive(Clone)]
         pub struct Config {
             $($(#[doc = $doc])+ pub $name: $ty,)+
-            /// Receives [`Event`](crate::Event)s on the writer and scheduler threads; it must
-            /// return quickly.
+            /// Receives [`Event`](crate::Event)s on the writer and scheduler threads, and on a
+            /// thread whose `execute`/`transaction` committed inline; it must return quickly.
             pub event_listener: Option<EventListener>,
         }
 

@@ -65,7 +65,8 @@ pub enum CheckpointReason {
 /// Something that happened inside a committer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// A batch committed (its promises are resolved). Emitted on the writer thread.
+    /// A batch committed (its promises are resolved). Emitted on the thread that ran it: the
+    /// writer thread, or the caller of an `execute`/`transaction` that committed inline.
     BatchCommitted {
         /// Transactions in the batch (committed and rejected).
         size: usize,

@@ -2,8 +2,8 @@
 //! blocking a thread, on any executor (they use only [`std::task::Waker`]).
 //!
 //! Two pieces of shared state back them:
-//! - a [`Slot`] per transaction, where the writer leaves the outcome and wakes the task that
-//!   awaits it (the one allocation an async submit adds);
+//! - a [`Slot`] per transaction (see `slot`), where the writer leaves the outcome and wakes
+//!   the task that awaits it (the one allocation an async submit adds);
 //! - the [`Room`] of a committer: the wakers of the futures waiting for room in a full
 //!   queue. The writer wakes one each time it takes a message off the queue; when nobody
 //!   waits, that costs it one fence and one load per message.
@@ -18,7 +18,8 @@ use std::task::{Context, Poll, Waker};
 
 use crate::committer::{Committer, HandOver};
 use crate::completion::{Outcome, Reply};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::slot::{taken_again, Slot};
 use crate::transaction::Transaction;
 use crate::value::Params;
 use crate::writer::Msg;
@@ -101,7 +102,7 @@ impl Future for SubmitFuture<'_> {
                 (Msg::Tx(tx, reply), slot)
             }
             Stage::Sending(msg, slot) => (msg, slot),
-            Stage::Finished => return Poll::Ready(Err(polled_again())),
+            Stage::Finished => return Poll::Ready(Err(taken_again())),
         };
         this.send(msg, slot, cx)
     }
@@ -172,15 +173,7 @@ impl PendingFuture {
     /// The outcome if it is already known, without waiting; it is then taken (a later poll
     /// or call gets an internal error).
     pub fn try_get(&self) -> Option<Outcome> {
-        let mut state = self.slot.lock();
-        match std::mem::replace(&mut *state, SlotState::Taken) {
-            SlotState::Done(outcome) => Some(outcome),
-            SlotState::Taken => Some(Err(polled_again())),
-            waiting => {
-                *state = waiting;
-                None
-            }
-        }
+        self.slot.try_take()
     }
 }
 
@@ -188,21 +181,7 @@ impl Future for PendingFuture {
     type Output = Outcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let mut state = self.slot.lock();
-        match &mut *state {
-            SlotState::Waiting(waker) => {
-                match waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
-            SlotState::Done(_) => match std::mem::replace(&mut *state, SlotState::Taken) {
-                SlotState::Done(outcome) => Poll::Ready(outcome),
-                _ => Poll::Ready(Err(polled_again())),
-            },
-            SlotState::Taken => Poll::Ready(Err(polled_again())),
-        }
+        self.slot.poll(cx.waker())
     }
 }
 
@@ -241,58 +220,9 @@ impl Future for TransactionFuture<'_> {
     }
 }
 
-/// The error of a future polled again after it resolved.
-fn polled_again() -> Error {
-    Error::Internal("a litecommit future was polled after it resolved".into())
-}
-
-/// Where the writer leaves one transaction's outcome for a [`PendingFuture`].
-#[derive(Debug)]
-pub(crate) struct Slot {
-    /// The outcome, or the waker of the task waiting for it.
-    state: Mutex<SlotState>,
-}
-
-/// What a [`Slot`] holds.
-#[derive(Debug)]
-enum SlotState {
-    /// No outcome yet; the waker of the latest poll.
-    Waiting(Option<Waker>),
-    /// The outcome, not yet taken.
-    Done(Outcome),
-    /// The outcome was taken.
-    Taken,
-}
-
-impl Slot {
-    /// An empty slot.
-    pub(crate) fn new() -> Arc<Slot> {
-        Arc::new(Slot {
-            state: Mutex::new(SlotState::Waiting(None)),
-        })
-    }
-
-    /// Leaves the outcome and wakes the task waiting for it (after letting go of the lock;
-    /// a panicking waker is contained).
-    pub(crate) fn complete(&self, outcome: Outcome) {
-        let waker = match std::mem::replace(&mut *self.lock(), SlotState::Done(outcome)) {
-            SlotState::Waiting(waker) => waker,
-            SlotState::Done(_) | SlotState::Taken => None,
-        };
-        if let Some(waker) = waker {
-            wake(waker);
-        }
-    }
-
-    /// Locks the state (a panic while it was held does not poison it).
-    fn lock(&self) -> MutexGuard<'_, SlotState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// Wakes a task; a panic in its executor's waker does not unwind into the caller (the
 /// writer thread).
-fn wake(waker: Waker) {
+pub(crate) fn wake(waker: Waker) {
     drop(catch_unwind(AssertUnwindSafe(|| waker.wake())));
 }
 

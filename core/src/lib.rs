@@ -58,8 +58,10 @@ mod future;
 mod gate;
 mod metrics;
 mod modes;
+mod process;
 mod read_pool;
 mod schema;
+mod slot;
 mod snapshot;
 mod statement;
 mod transaction;
@@ -79,9 +81,10 @@ pub use snapshot::Snapshot;
 pub use transaction::{Rows, Statement, StatementResult, Transaction, TransactionResult};
 pub use value::{Params, Value};
 
-/// What the [`params!`] macro expands to; not part of the API.
+/// What the [`params!`] macro expands to and the bindings share; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::process::id as process_id;
     pub use crate::value::{positional, IntoParam};
 }
 

@@ -31,14 +31,14 @@ impl Snapshot {
         Ok(Snapshot {
             pool: Arc::clone(pool),
             id,
-            pid: std::process::id(),
+            pid: crate::process::id(),
         })
     }
 
     /// Runs a read-only statement inside the snapshot. Fails with [`Error::Closed`] once
     /// the committer is closed, and with [`Error::Forked`] in a forked child.
     pub fn query(&self, sql: &str, params: impl Into<Params>) -> Result<Rows> {
-        if std::process::id() != self.pid {
+        if crate::process::id() != self.pid {
             return Err(Error::Forked {
                 opened_by: self.pid,
             });
@@ -58,7 +58,7 @@ impl Drop for Snapshot {
     fn drop(&mut self) {
         // In a forked child the pool's lock may be held by a thread that does not exist
         // there, and the connection is the parent's: leave both alone.
-        if std::process::id() == self.pid {
+        if crate::process::id() == self.pid {
             self.pool.end_snapshot(self.id);
         }
     }

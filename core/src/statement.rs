@@ -72,6 +72,53 @@ const OWNED_PRAGMAS: &[(&str, &str)] = &[
 /// state on the shared connection that would change what later transactions see: each
 /// transaction must get exactly the outcome it would get alone on a fresh connection.
 pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
+    if ALLOWED.with(|allowed| allowed.borrow().contains(sql)) {
+        return Ok(());
+    }
+    check_uncached(sql, statement_index)?;
+    ALLOWED.with(|allowed| allowed.borrow_mut().insert(sql));
+    Ok(())
+}
+
+/// SQL texts this thread found allowed lately: most applications submit a few statements
+/// over and over, and checking one again costs a string comparison instead of a scan.
+#[derive(Default)]
+struct Allowed {
+    /// The texts, at most [`Allowed::SLOTS`] of them.
+    texts: Vec<Box<str>>,
+    /// The slot the next new text replaces once all are taken.
+    next: usize,
+}
+
+impl Allowed {
+    /// Texts remembered per thread.
+    const SLOTS: usize = 16;
+    /// Longer texts are checked every time rather than copied.
+    const MAX_LEN: usize = 1024;
+
+    fn contains(&self, sql: &str) -> bool {
+        self.texts.iter().any(|t| **t == *sql)
+    }
+
+    fn insert(&mut self, sql: &str) {
+        if sql.len() > Self::MAX_LEN {
+            return;
+        }
+        if self.texts.len() < Self::SLOTS {
+            self.texts.push(sql.into());
+        } else {
+            self.texts[self.next] = sql.into();
+            self.next = (self.next + 1) % Self::SLOTS;
+        }
+    }
+}
+
+thread_local! {
+    static ALLOWED: std::cell::RefCell<Allowed> = std::cell::RefCell::new(Allowed::default());
+}
+
+/// [`check_allowed`] without the per-thread memory of allowed texts.
+fn check_uncached(sql: &str, statement_index: usize) -> Result<()> {
     if sql.contains('\0') {
         // SQLite would stop reading at the NUL and silently run only what comes before.
         return Err(Error::Refused {
@@ -816,5 +863,30 @@ mod tests {
             assert!(Tokens { rest: sql }.count() <= 3, "{sql}");
             assert!(check_allowed(sql, 0).is_ok(), "{sql}");
         }
+    }
+
+    #[test]
+    fn allowed_texts_are_remembered_per_thread_and_refused_ones_never_are() {
+        for i in 0..40 {
+            check_allowed(&format!("INSERT INTO t VALUES ({i})"), 0).unwrap();
+        }
+        ALLOWED.with(|a| {
+            let a = a.borrow();
+            assert_eq!(a.texts.len(), Allowed::SLOTS);
+            assert!(a.contains("INSERT INTO t VALUES (39)"));
+            assert!(!a.contains("INSERT INTO t VALUES (0)"));
+        });
+        for _ in 0..2 {
+            match check_allowed("BEGIN", 2) {
+                Err(Error::Refused {
+                    statement_index, ..
+                }) => assert_eq!(statement_index, 2),
+                other => panic!("BEGIN was not refused: {other:?}"),
+            }
+        }
+        ALLOWED.with(|a| assert!(!a.borrow().contains("BEGIN")));
+        let long = format!("SELECT '{}'", "x".repeat(Allowed::MAX_LEN));
+        check_allowed(&long, 0).unwrap();
+        ALLOWED.with(|a| assert!(!a.borrow().contains(&long)));
     }
 }

@@ -1032,9 +1032,31 @@ fn transaction_in_an_event_listener_on_the_writer_thread_fails_at_once() {
         |e| matches!(e, Event::BatchCommitted { .. }),
         |db| db.transaction(Transaction::single("INSERT INTO t VALUES (1)", ())),
     );
-    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    // Through the queue, so that the writer thread commits it.
+    db.submit(Transaction::single("CREATE TABLE t (v INTEGER)", ()))
+        .unwrap()
+        .wait()
+        .unwrap();
     let (result, thread) = receive("transaction in the listener", &rx);
     assert_eq!(thread.as_deref(), Some("litecommit-writer"));
+    assert_waits_for_itself(&result.unwrap_err(), "transaction()");
+    assert_eq!(query_int(&db, "SELECT count(*) FROM t", ()), 0);
+    db.close().unwrap();
+}
+
+#[test]
+fn a_lone_transaction_commits_on_its_callers_thread_where_its_listener_cannot_wait() {
+    let (_dir, path) = temp_db();
+    let (db, rx) = open_calling_in_listener(
+        &path,
+        |e| matches!(e, Event::BatchCommitted { .. }),
+        |db| db.transaction(Transaction::single("INSERT INTO t VALUES (1)", ())),
+    );
+    // The writer is idle and nothing is queued: this commits on the test's own thread.
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    let (result, thread) = receive("transaction in the listener", &rx);
+    assert_eq!(thread, thread_name());
+    assert_ne!(thread.as_deref(), Some("litecommit-writer"));
     assert_waits_for_itself(&result.unwrap_err(), "transaction()");
     assert_eq!(query_int(&db, "SELECT count(*) FROM t", ()), 0);
     db.close().unwrap();
@@ -1059,5 +1081,46 @@ fn checkpoint_in_an_event_listener_on_the_checkpoint_thread_fails_at_once() {
     assert_eq!(thread.as_deref(), Some("litecommit-checkpoint"));
     assert_waits_for_itself(&result.unwrap_err(), "checkpoint()");
     receive("the checkpoint", &done).unwrap();
+    db.close().unwrap();
+}
+
+#[test]
+fn every_blocked_thread_of_a_big_batch_is_woken_timed_and_untimed_waits_alike() {
+    const THREADS: usize = 48;
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = Arc::new(open(&path, gate.config(Config::default())));
+    exec(&db, "CREATE TABLE t (v INTEGER)", ());
+    let held_at = gate.hold_writer(&db);
+    // All of them queue behind the held batch, then commit in one batch; the untimed
+    // waiters are woken by each other, the timed ones by the writer.
+    let (done, results) = crossbeam_channel::unbounded();
+    for i in 0..THREADS {
+        let (db, done) = (Arc::clone(&db), done.clone());
+        std::thread::spawn(move || {
+            let tx = Transaction::single("INSERT INTO t VALUES (?)", params![i as i64]);
+            let result = if i % 3 == 0 {
+                db.submit(tx).and_then(|p| p.wait_timeout(PATIENCE))
+            } else {
+                db.transaction(tx)
+            };
+            drop(done.send(result));
+        });
+    }
+    wait_until("every thread queued", || {
+        db.stats().queue_length == THREADS as u64
+    });
+    gate.release();
+    for _ in 0..THREADS {
+        let result = receive("a blocked thread's result", &results);
+        assert_eq!(result.unwrap().last().unwrap().changes, 1);
+    }
+    let batches = gate.batches();
+    assert!(
+        matches!(batches[held_at], Batch::Committed { size, .. } if size == THREADS),
+        "{:?}",
+        &batches[held_at..]
+    );
+    assert_eq!(query_int(&db, "SELECT count(*) FROM t", ()), THREADS as i64);
     db.close().unwrap();
 }

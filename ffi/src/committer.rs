@@ -76,7 +76,7 @@ pub unsafe extern "C" fn litecommit_open(
         let inner = Committer::open(path, config)?;
         let db = Box::into_raw(Box::new(litecommit_committer {
             inner,
-            opened_by: std::process::id(),
+            opened_by: engine::__private::process_id(),
         }));
         // SAFETY: checked non-NULL above.
         unsafe { ptr::write(out, db) };

@@ -143,7 +143,7 @@ impl From<engine::Error> for FfiError {
 /// `Ok` in the process that created an object (`opened_by` is its pid), else
 /// `LITECOMMIT_FORKED`: in a forked child the object's threads and locks are the parent's.
 pub(crate) fn same_process(opened_by: u32) -> FfiResult<()> {
-    if std::process::id() == opened_by {
+    if engine::__private::process_id() == opened_by {
         Ok(())
     } else {
         Err(engine::Error::Forked { opened_by }.into())

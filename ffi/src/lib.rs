@@ -74,7 +74,7 @@ fn check_out<T>(out: *mut *mut T) -> FfiResult<()> {
 /// locks may be held by threads that do not exist here, so it is forgotten instead (its
 /// memory is the child's copy of the parent's).
 pub(crate) fn forget_in_child<T>(opened_by: u32, object: T) {
-    if std::process::id() == opened_by {
+    if engine::__private::process_id() == opened_by {
         drop(object);
     } else {
         std::mem::forget(object);

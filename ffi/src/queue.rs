@@ -128,7 +128,7 @@ pub unsafe extern "C" fn litecommit_completion_queue_new(
         let inner = Arc::new(Queue::default());
         let q = Box::into_raw(Box::new(litecommit_completion_queue {
             inner,
-            created_by: std::process::id(),
+            created_by: engine::__private::process_id(),
         }));
         // SAFETY: non-NULL caller storage.
         unsafe { ptr::write(out, q) };

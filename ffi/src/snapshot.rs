@@ -50,7 +50,7 @@ pub unsafe extern "C" fn litecommit_snapshot_begin(
         let inner = db.snapshot()?;
         let snapshot = Box::into_raw(Box::new(litecommit_snapshot {
             inner,
-            opened_by: std::process::id(),
+            opened_by: engine::__private::process_id(),
         }));
         // SAFETY: checked non-NULL above.
         unsafe { ptr::write(out, snapshot) };

@@ -61,7 +61,7 @@ fn submit_pending(
     let pending = submit(db, tx)?;
     let p = Box::into_raw(Box::new(litecommit_pending {
         inner: Mutex::new(Some(pending)),
-        opened_by: std::process::id(),
+        opened_by: engine::__private::process_id(),
     }));
     // SAFETY: checked non-NULL above.
     unsafe { ptr::write(out, p) };

@@ -87,6 +87,14 @@ impl Answer {
         };
         Answer { outcome, label }
     }
+
+    /// The answer of a transaction that never ran: the writer broke or shut down.
+    pub(super) fn refused(error: Error) -> Answer {
+        Answer {
+            outcome: Err(error),
+            label: TxOutcome::Aborted,
+        }
+    }
 }
 
 /// A batch that failed as a whole: BEGIN, COMMIT, or a ROLLBACK failed.

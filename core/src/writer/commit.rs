@@ -4,35 +4,51 @@
 use std::time::Instant;
 
 use crate::completion::Completions;
+use crate::error::Error;
 use crate::event::{emit, Event};
 
 use super::batch::{self, Answer, BatchFailure};
-use super::{Gathered, Job, Writer};
+use super::{BatchState, Gathered, Job, Shared};
 
-impl Writer {
-    /// Runs one batch, then resolves every promise of it.
-    pub(super) fn commit(&mut self, mut jobs: Vec<Job>, gathered: &Gathered) {
+impl Shared {
+    /// Runs one batch, then resolves every promise of it; leaves `jobs` empty (its capacity
+    /// serves the next batch).
+    pub(super) fn commit(&self, state: &mut BatchState, jobs: &mut Vec<Job>, gathered: &Gathered) {
+        self.run_batch(state, jobs, gathered);
+        jobs.clear();
+    }
+
+    fn run_batch(&self, state: &mut BatchState, jobs: &mut [Job], gathered: &Gathered) {
+        let db = match (&state.broken, state.db.as_mut()) {
+            (None, Some(db)) => db,
+            (broken, _) => {
+                let error = broken.clone().unwrap_or(Error::Closed);
+                let answers = (0..jobs.len()).map(|_| Answer::refused(error.clone()));
+                self.resolve(jobs, answers);
+                return;
+            }
+        };
         let start = Instant::now();
         let (run, paused) = {
             let in_batch = self.gate.enter_batch();
             self.metrics.writer_stall(in_batch.waited());
-            (batch::run(&mut self.db, &jobs), in_batch.waited())
+            (batch::run(db, jobs), in_batch.waited())
         };
         let size = jobs.len();
         let duration = start.elapsed();
         self.metrics.batch(size, gathered.trigger, duration);
-        let wal_frames = self.db.wal_frames();
-        self.idle_vacuum_due = true;
+        let wal_frames = db.wal_frames();
+        state.idle_vacuum_due = true;
         if run
             .as_ref()
             .map_or_else(BatchFailure::committed_midway, |_| true)
         {
             self.scheduler
-                .after_commit(wal_frames, crate::files::wal_salt(self.db.conn()));
+                .after_commit(wal_frames, crate::files::wal_salt(db.conn()));
         }
         let event = match run {
             Ok(outcomes) => {
-                self.resolve(&mut jobs, outcomes.into_iter().map(Answer::committed_batch));
+                self.resolve(jobs, outcomes.into_iter().map(Answer::committed_batch));
                 Event::BatchCommitted {
                     size,
                     trigger: gathered.trigger,
@@ -44,7 +60,7 @@ impl Writer {
                 }
             }
             Err(mut failure) => {
-                self.resolve(&mut jobs, (0..size).map(|i| failure.answer(i)));
+                self.resolve(jobs, (0..size).map(|i| failure.answer(i)));
                 Event::BatchFailed {
                     size,
                     error: failure.error,
@@ -56,10 +72,15 @@ impl Writer {
 
     /// Counts each transaction's answer and delivers it.
     fn resolve(&self, jobs: &mut [Job], answers: impl Iterator<Item = Answer>) {
-        let mut completions = Completions::default();
+        let answers: Vec<Answer> = answers.collect();
+        // Counted before anyone learns an outcome.
+        let mut counted = self.metrics.batch_transactions();
+        for (job, answer) in jobs.iter().zip(&answers) {
+            counted.transaction(answer.label, job.reply.submitted.elapsed());
+        }
+        drop(counted);
+        let mut completions = Completions::for_batch(jobs.len());
         for (job, answer) in jobs.iter_mut().zip(answers) {
-            let latency = job.reply.submitted.elapsed();
-            self.metrics.transaction(answer.label, latency);
             completions.push(&mut job.reply, answer.outcome);
         }
         completions.deliver();

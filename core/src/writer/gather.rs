@@ -52,9 +52,13 @@ impl Writer {
         let mut first_at = Instant::now();
         let mut checkpoint_seen = false;
         loop {
-            let running = self.metrics.checkpoint_running.load(Ordering::Acquire);
+            let running = self
+                .shared
+                .metrics
+                .checkpoint_running
+                .load(Ordering::Acquire);
             checkpoint_seen |= running;
-            let trigger = if batch.len() >= self.config.effective_max_batch(running) {
+            let trigger = if batch.len() >= self.shared.config.effective_max_batch(running) {
                 Some(FlushTrigger::Size)
             } else {
                 match self.next_for_batch(rx, batch.len(), first_at) {
@@ -83,7 +87,7 @@ impl Writer {
         barriers: &mut Vec<Sender<()>>,
         first_at: &mut Instant,
     ) -> Option<FlushTrigger> {
-        self.intake.room.freed();
+        self.shared.intake.room.freed();
         match msg {
             Msg::Tx(tx, reply) => {
                 if batch.is_empty() {
@@ -102,7 +106,10 @@ impl Writer {
             }
             #[cfg(test)]
             fault => {
-                self.db.inject(fault);
+                if let Some(db) = self.shared.lock().db.as_mut() {
+                    db.inject(fault);
+                }
+                self.shared.unqueued();
                 None
             }
         }
@@ -111,13 +118,13 @@ impl Writer {
     /// Waits for the next message of a batch holding `queued` transactions, the first of
     /// which arrived at `first_at`.
     fn next_for_batch(&mut self, rx: &Receiver<Msg>, queued: usize, first_at: Instant) -> Next {
-        self.closing |= self.intake.is_closed();
+        self.closing |= self.shared.intake.is_closed();
         let next = if self.closing {
             self.next_message(rx)
         } else if queued == 0 {
             self.wait_first(rx)
         } else {
-            return match self.config.flush_policy {
+            return match self.shared.config.flush_policy {
                 FlushPolicy::Adaptive => self.next_adaptive(rx, first_at),
                 FlushPolicy::Ticker => self.next_ticker(rx, queued, first_at),
             };
@@ -129,7 +136,7 @@ impl Writer {
     /// Adaptive policy: what is queued now, or what arrives within `linger_ms` of the
     /// batch's first transaction.
     fn next_adaptive(&self, rx: &Receiver<Msg>, first_at: Instant) -> Next {
-        let linger = Duration::from_millis(self.config.linger_ms);
+        let linger = Duration::from_millis(self.shared.config.linger_ms);
         match rx.try_recv() {
             Ok(msg) => Next::Msg(msg),
             Err(TryRecvError::Disconnected) => Next::Flush(FlushTrigger::Close),
@@ -145,16 +152,21 @@ impl Writer {
     /// Ticker policy: what arrives within `max_wait_ms` of the batch's first transaction;
     /// no timer flush while a checkpoint runs.
     fn next_ticker(&self, rx: &Receiver<Msg>, queued: usize, first_at: Instant) -> Next {
-        let max_wait = Duration::from_millis(self.config.max_wait_ms);
+        let max_wait = Duration::from_millis(self.shared.config.max_wait_ms);
         match rx.recv_deadline(first_at + max_wait) {
             Ok(msg) => Next::Msg(msg),
             Err(RecvTimeoutError::Disconnected) => Next::Flush(FlushTrigger::Close),
             Err(RecvTimeoutError::Timeout) => {
-                if !self.metrics.checkpoint_running.load(Ordering::Acquire) {
+                if !self
+                    .shared
+                    .metrics
+                    .checkpoint_running
+                    .load(Ordering::Acquire)
+                {
                     return Next::Flush(FlushTrigger::Timer);
                 }
                 emit(
-                    self.config.event_listener.as_ref(),
+                    self.shared.config.event_listener.as_ref(),
                     Event::TimerFlushSuppressed { queued },
                 );
                 Next::TimerSuppressed
@@ -164,12 +176,11 @@ impl Writer {
 
     /// Waits for the first message of a batch, running idle work when there is time.
     fn wait_first(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
-        if self.idle_vacuum_due && self.config.idle_vacuum_pages > 0 {
-            match rx.recv_timeout(Duration::from_millis(self.config.idle_ms)) {
+        if self.shared.config.idle_vacuum_pages > 0 && self.shared.lock().idle_vacuum_due {
+            match rx.recv_timeout(Duration::from_millis(self.shared.config.idle_ms)) {
                 Ok(msg) => return Some(msg),
                 Err(RecvTimeoutError::Disconnected) => return None,
                 Err(RecvTimeoutError::Timeout) => {
-                    self.idle_vacuum_due = false;
                     self.idle_vacuum(rx);
                 }
             }
@@ -181,7 +192,7 @@ impl Writer {
     /// is empty and no caller is still inside the intake (the message of one that is comes
     /// at once). `None` also when every sender is gone.
     pub(super) fn next_message(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
-        self.closing |= self.intake.is_closed();
+        self.closing |= self.shared.intake.is_closed();
         if !self.closing {
             return rx.recv().ok();
         }
@@ -191,7 +202,7 @@ impl Writer {
                 Err(TryRecvError::Disconnected) => return None,
                 Err(TryRecvError::Empty) => {}
             }
-            if self.intake.inside() == 0 {
+            if self.shared.intake.inside() == 0 {
                 // A caller leaves only after its send returned: its message is visible now.
                 return rx.try_recv().ok();
             }

@@ -19,20 +19,25 @@ mod intake;
 mod savepoint;
 mod sync;
 
+use std::any::Any;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::Connection;
 
 use crate::checkpoint::Scheduler;
-use crate::completion::{Completions, Reply};
+use crate::completion::{Completions, Outcome, Reply};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::event::FlushTrigger;
 use crate::gate::Gate;
 use crate::metrics::Metrics;
+use crate::modes::FlushPolicy;
 use crate::read_pool::ReadPool;
 use crate::transaction::Transaction;
 
@@ -53,10 +58,11 @@ pub(crate) struct Shutdown {
     pub(crate) stopped: Sender<()>,
 }
 
-/// The writer thread's state.
-pub(crate) struct Writer {
-    /// The write connection.
-    db: WriteConn,
+/// What every batch needs, shared by the writer thread and the callers that commit their
+/// own transaction when the writer is idle (see [`Shared::commit_inline`]).
+pub(crate) struct Shared {
+    /// The write connection, locked for each batch.
+    batch: Mutex<BatchState>,
     /// The committer's settings.
     config: Config,
     /// Where batches, transactions and stalls are counted.
@@ -67,8 +73,34 @@ pub(crate) struct Writer {
     gate: Arc<Gate>,
     /// Tells the writer when closing started and whether callers are still handing work over.
     intake: Arc<Intake>,
+    /// Transactions queued or in a batch of the writer thread. A caller commits inline only
+    /// when there are none, so transactions from one thread keep their order.
+    queued: AtomicUsize,
+}
+
+/// What a batch changes, behind [`Shared`]'s lock.
+struct BatchState {
+    /// The write connection; `None` once the writer shut down.
+    db: Option<WriteConn>,
     /// A batch committed since the latest idle vacuum.
     idle_vacuum_due: bool,
+    /// Set when a batch panicked: every later transaction is refused with it.
+    broken: Option<Error>,
+}
+
+impl BatchState {
+    /// Rolls back the SQLite transaction a panic left open, releasing the write lock.
+    fn roll_back_if_open(&self) {
+        if let Some(db) = &self.db {
+            db.roll_back_if_open();
+        }
+    }
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    /// The connection and everything a batch needs.
+    shared: Arc<Shared>,
     /// Closing: take what is left without waiting for more, then stop.
     closing: bool,
 }
@@ -81,8 +113,13 @@ struct Job {
     reply: Reply,
 }
 
-impl Writer {
-    /// The writer of an opened write connection; `run` it on its own thread.
+thread_local! {
+    /// The [`Shared`] (its address) whose inline batch this thread is running.
+    static COMMITTING: Cell<usize> = const { Cell::new(0) };
+}
+
+impl Shared {
+    /// Takes over an opened write connection.
     pub(crate) fn new(
         conn: Connection,
         path: &Path,
@@ -91,17 +128,110 @@ impl Writer {
         scheduler: Arc<Scheduler>,
         gate: Arc<Gate>,
         intake: Arc<Intake>,
-    ) -> Result<Writer> {
-        Ok(Writer {
-            db: WriteConn::new(conn, path, config.clone())?,
+    ) -> Result<Shared> {
+        Ok(Shared {
+            batch: Mutex::new(BatchState {
+                db: Some(WriteConn::new(conn, path, config.clone())?),
+                idle_vacuum_due: false,
+                broken: None,
+            }),
             config,
             metrics,
             scheduler,
             gate,
             intake,
-            idle_vacuum_due: false,
-            closing: false,
+            queued: AtomicUsize::new(0),
         })
+    }
+
+    /// Locks the batch state (a panic while it was held does not poison it: the batch it
+    /// was in is rolled back before the state is used again).
+    fn lock(&self) -> MutexGuard<'_, BatchState> {
+        self.batch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a transaction about to be queued; [`Shared::unqueued`] undoes it when it
+    /// could not be.
+    pub(crate) fn queueing(&self) {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Undoes [`Shared::queueing`] for a transaction that was not queued.
+    pub(crate) fn unqueued(&self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether this thread is running an inline batch of this committer (in its event
+    /// listener), where waiting for the writer would wait forever.
+    pub(crate) fn committing_here(&self) -> bool {
+        COMMITTING.with(|c| c.get() == self as *const Shared as usize)
+    }
+
+    /// Commits `tx` on the calling thread when the writer is idle (nothing queued, no batch
+    /// running, the adaptive policy without linger): the writer thread's hand-off and
+    /// wake-ups are what a lone transaction would wait for. Hands `tx` back otherwise.
+    pub(crate) fn commit_inline(
+        &self,
+        tx: Transaction,
+    ) -> std::result::Result<Outcome, Transaction> {
+        if self.config.flush_policy != FlushPolicy::Adaptive || self.config.linger_ms > 0 {
+            return Err(tx);
+        }
+        // Inside the intake while it commits: closing waits for it.
+        let Some(_inside) = self.intake.enter() else {
+            return Err(tx);
+        };
+        if self.queued.load(Ordering::SeqCst) != 0 {
+            return Err(tx);
+        }
+        let mut state = match self.batch.try_lock() {
+            Ok(state) => state,
+            Err(_) => return Err(tx),
+        };
+        if state.broken.is_some() || self.queued.load(Ordering::SeqCst) != 0 {
+            return Err(tx);
+        }
+        let (reply, pending) = Reply::handle();
+        let mut jobs = vec![Job { tx, reply }];
+        let gathered = Gathered {
+            trigger: FlushTrigger::Adaptive,
+            checkpoint_running: self.metrics.checkpoint_running.load(Ordering::Acquire),
+        };
+        COMMITTING.with(|c| c.set(self as *const Shared as usize));
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            self.commit(&mut state, &mut jobs, &gathered)
+        }));
+        COMMITTING.with(|c| c.set(0));
+        if let Err(panic) = ran {
+            state.roll_back_if_open();
+            state.broken = Some(Error::Internal(format!(
+                "a batch panicked: {}",
+                panic_message(&*panic)
+            )));
+        }
+        drop(state);
+        Ok(pending
+            .try_get()
+            .unwrap_or_else(|| Err(Error::Internal("an inline batch gave no outcome".into()))))
+    }
+}
+
+/// What a caught panic says.
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Writer {
+    /// The writer of `shared`; `run` it on its own thread.
+    pub(crate) fn new(shared: Arc<Shared>) -> Writer {
+        Writer {
+            shared,
+            closing: false,
+        }
     }
 
     /// The writer thread's body: serves until closing and drained, then shuts down (see
@@ -110,17 +240,17 @@ impl Writer {
     pub(crate) fn run(mut self, rx: Receiver<Msg>, shutdown: Shutdown) {
         let served = catch_unwind(AssertUnwindSafe(|| self.serve(&rx)));
         if let Err(panic) = served {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            // The batch it was in is abandoned; rolling it back releases the write lock.
-            self.db.roll_back_if_open();
-            self.refuse_remaining(
-                &rx,
-                Error::Internal(format!("the writer thread panicked: {what}")),
-            );
+            let error = Error::Internal(format!(
+                "the writer thread panicked: {}",
+                panic_message(&*panic)
+            ));
+            {
+                // The batch it was in is abandoned; rolling it back releases the write lock.
+                let mut state = self.shared.lock();
+                state.roll_back_if_open();
+                state.broken = Some(error.clone());
+            }
+            self.refuse_remaining(&rx, error);
         }
         // From here on a send fails at once instead of queueing for nobody.
         drop(rx);
@@ -130,31 +260,34 @@ impl Writer {
     /// Answers every message until closing and drained: transactions with `error`.
     fn refuse_remaining(&mut self, rx: &Receiver<Msg>, error: Error) {
         while let Some(msg) = self.next_message(rx) {
-            self.intake.room.freed();
+            self.shared.intake.room.freed();
             match msg {
                 Msg::Tx(_, mut reply) => {
                     let mut c = Completions::default();
                     c.push(&mut reply, Err(error.clone()));
                     c.deliver();
+                    self.shared.unqueued();
                 }
                 Msg::Flush(done) => drop(done.send(())),
                 Msg::Close => self.closing = true,
                 #[cfg(test)]
-                _ => {}
+                _ => self.shared.unqueued(),
             }
         }
     }
 
     /// Stops the scheduler, closes the read connections, then this connection, the last one
     /// to the database in this process: SQLite then checkpoints the WAL and removes it.
-    fn shutdown(mut self, shutdown: Shutdown) {
-        self.scheduler.stop();
+    fn shutdown(self, shutdown: Shutdown) {
+        self.shared.scheduler.stop();
         if let Some(thread) = shutdown.scheduler_thread {
             drop(thread.join());
         }
         shutdown.readers.close();
-        drop(self.db.restore_synchronous());
-        drop(self);
+        let db = self.shared.lock().db.take();
+        if let Some(mut db) = db {
+            drop(db.restore_synchronous());
+        }
         drop(shutdown.stopped);
     }
 
@@ -165,8 +298,11 @@ impl Writer {
         loop {
             let gathered = self.collect(rx, &mut batch, &mut barriers);
             if !batch.is_empty() {
-                self.metrics.queue_depth(rx.len());
-                self.commit(std::mem::take(&mut batch), &gathered);
+                self.shared.metrics.queue_depth(rx.len());
+                let size = batch.len();
+                let mut state = self.shared.lock();
+                self.shared.commit(&mut state, &mut batch, &gathered);
+                self.shared.queued.fetch_sub(size, Ordering::SeqCst);
             }
             for done in barriers.drain(..) {
                 let _ = done.send(());
@@ -223,10 +359,11 @@ mod tests {
             drop(self.changed.wait_timeout_while(st, PATIENCE, |st| st.held));
         }
 
-        /// Returns once the writer is held in the event of a batch of its own.
+        /// Returns once the writer thread is held in the event of a batch of its own.
         fn hold(&self, db: &Committer) {
             self.state.lock().unwrap().armed = true;
-            db.execute("SELECT 1", ()).unwrap();
+            // Through the queue: an `execute` at idle would commit on this thread.
+            db.submit(Transaction::single("SELECT 1", ())).unwrap();
             let st = self.state.lock().unwrap();
             let (_st, waited) = self
                 .changed
@@ -367,6 +504,28 @@ mod tests {
             .collect();
         assert!(present.iter().all(|v| !failed.contains(v)), "{present:?}");
         db.close().unwrap();
+    }
+
+    #[test]
+    fn a_caller_commits_inline_only_when_nothing_is_queued_or_running() {
+        let (_dir, db, hold) = open_held();
+        let shared = Arc::clone(db.shared_for_tests());
+        // A transaction counted as queued (as one submitted earlier from this thread would
+        // be) keeps later ones off the inline path, so they cannot overtake it.
+        shared.queueing();
+        assert!(shared.commit_inline(insert(1)).is_err());
+        shared.unqueued();
+        assert!(shared.commit_inline(insert(2)).unwrap().is_ok());
+        // A batch running on the writer thread holds the connection.
+        hold.hold(&db);
+        assert!(shared.commit_inline(insert(3)).is_err());
+        hold.release();
+        db.flush().unwrap();
+        let rows = db.query("SELECT v FROM t", ()).unwrap();
+        assert_eq!(rows.rows, vec![vec![crate::Value::Integer(2)]]);
+        db.close().unwrap();
+        // After close nothing commits inline.
+        assert!(shared.commit_inline(insert(4)).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use litecommit::{
-    BatchSink, Committer, Config, Error, Event, FlushTrigger, Outcome, Pending, Rows,
+    BatchSink, Committer, Config, Error, Event, FlushTrigger, Outcome, Pending, Rows, Transaction,
     TransactionResult, Value,
 };
 
@@ -216,7 +216,8 @@ impl Gate {
         db.flush()
             .unwrap_or_else(|e| panic!("flush before holding: {e}"));
         self.lock().armed = true;
-        db.execute("SELECT 1", ())
+        // Through the queue: an `execute` at idle would commit on this thread.
+        db.submit(Transaction::single("SELECT 1", ()))
             .unwrap_or_else(|e| panic!("holding batch: {e}"));
         let st = self.lock();
         let (st, timeout) = self

@@ -1,0 +1,233 @@
+//! Where the writer leaves one transaction's outcome for its handle or future, and how the
+//! threads of a batch blocked on their handles are woken.
+//!
+//! Waking a parked thread is a system call. A batch of many blocking submitters would have
+//! the writer make one per transaction between two commits, so threads blocked in an
+//! untimed [`Slot::wait`] are woken as a relay instead: the writer wakes [`RELAY_FAN_OUT`]
+//! of them, and each woken thread wakes that many more before it returns. Such a thread
+//! cannot leave its wait without its outcome, so the relay never stops short.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
+use std::thread::Thread;
+use std::time::Instant;
+
+use crate::completion::Outcome;
+use crate::error::Error;
+use crate::future::wake;
+
+/// Threads that each woken thread of a relay wakes (and the writer, to start it).
+const RELAY_FAN_OUT: usize = 4;
+
+/// One transaction's outcome, for whoever waits for it.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    /// The outcome, or who waits for it.
+    state: Mutex<SlotState>,
+}
+
+/// What a [`Slot`] holds.
+#[derive(Debug)]
+enum SlotState {
+    /// No outcome yet.
+    Waiting(Waiter),
+    /// The outcome, not yet taken, and the relay its taker passes on.
+    Done(Outcome, Option<Arc<Relay>>),
+    /// The outcome was taken.
+    Taken,
+}
+
+/// Who waits for a slot's outcome.
+#[derive(Debug)]
+enum Waiter {
+    /// Nobody yet.
+    Nobody,
+    /// A task, with the waker of its latest poll.
+    Task(Waker),
+    /// A thread blocked in [`Slot::wait`] with a deadline.
+    TimedThread(Thread),
+    /// A thread blocked in [`Slot::wait`] until the outcome arrives.
+    Thread(Thread),
+}
+
+impl Waiter {
+    /// Wakes it at once.
+    fn wake(self) {
+        match self {
+            Waiter::Nobody => {}
+            Waiter::Task(waker) => wake(waker),
+            Waiter::TimedThread(thread) | Waiter::Thread(thread) => thread.unpark(),
+        }
+    }
+}
+
+/// The threads of one batch still to be woken.
+#[derive(Debug)]
+pub(crate) struct Relay {
+    /// Every thread of the relay.
+    threads: Vec<Thread>,
+    /// The next one to wake.
+    next: AtomicUsize,
+}
+
+impl Relay {
+    /// Wakes the next [`RELAY_FAN_OUT`] threads, if any are left.
+    fn pass_on(&self) {
+        for _ in 0..RELAY_FAN_OUT {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            match self.threads.get(i) {
+                Some(thread) => thread.unpark(),
+                None => return,
+            }
+        }
+    }
+}
+
+/// The outcomes of one batch for slots whose threads are woken as a relay.
+#[derive(Default)]
+pub(crate) struct RelayBatch {
+    /// The slots and their outcomes.
+    slots: Vec<(Arc<Slot>, Outcome)>,
+    /// Their threads.
+    threads: Vec<Thread>,
+}
+
+impl RelayBatch {
+    /// Leaves every outcome in its slot, then starts the relay that wakes their threads.
+    pub(crate) fn deliver(self) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let relay = Arc::new(Relay {
+            threads: self.threads,
+            next: AtomicUsize::new(0),
+        });
+        for (slot, outcome) in self.slots {
+            let previous = std::mem::replace(
+                &mut *slot.lock(),
+                SlotState::Done(outcome, Some(Arc::clone(&relay))),
+            );
+            // A thread in an untimed wait stays registered until it has the outcome.
+            if let SlotState::Waiting(waiter) = previous {
+                if !matches!(waiter, Waiter::Thread(_)) {
+                    waiter.wake();
+                }
+            }
+        }
+        relay.pass_on();
+    }
+}
+
+impl Slot {
+    /// An empty slot.
+    pub(crate) fn new() -> Arc<Slot> {
+        Arc::new(Slot {
+            state: Mutex::new(SlotState::Waiting(Waiter::Nobody)),
+        })
+    }
+
+    /// Leaves the outcome and wakes whoever waits for it (after letting go of the lock; a
+    /// panicking waker is contained).
+    pub(crate) fn complete(&self, outcome: Outcome) {
+        let previous = std::mem::replace(&mut *self.lock(), SlotState::Done(outcome, None));
+        if let SlotState::Waiting(waiter) = previous {
+            waiter.wake();
+        }
+    }
+
+    /// Like [`Slot::complete`], except that a thread blocked in an untimed wait is left for
+    /// `batch` to wake with the others of its batch.
+    pub(crate) fn complete_in(self: Arc<Self>, outcome: Outcome, batch: &mut RelayBatch) {
+        let thread = match &*self.lock() {
+            SlotState::Waiting(Waiter::Thread(thread)) => Some(thread.clone()),
+            _ => None,
+        };
+        match thread {
+            Some(thread) => {
+                batch.threads.push(thread);
+                batch.slots.push((self, outcome));
+            }
+            None => self.complete(outcome),
+        }
+    }
+
+    /// Takes the outcome if it is there, or leaves `waker` to be woken when it arrives.
+    pub(crate) fn poll(&self, waker: &Waker) -> Poll<Outcome> {
+        let mut state = self.lock();
+        if let SlotState::Waiting(waiter) = &mut *state {
+            match waiter {
+                Waiter::Task(w) if w.will_wake(waker) => {}
+                _ => *waiter = Waiter::Task(waker.clone()),
+            }
+            return Poll::Pending;
+        }
+        Poll::Ready(take(&mut state))
+    }
+
+    /// Takes the outcome if it is there, without waiting.
+    pub(crate) fn try_take(&self) -> Option<Outcome> {
+        let mut state = self.lock();
+        match *state {
+            SlotState::Waiting(_) => None,
+            _ => Some(take(&mut state)),
+        }
+    }
+
+    /// Blocks the calling thread until the outcome arrives or `deadline` passes (then
+    /// `None`; the outcome stays for a later call).
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Outcome> {
+        loop {
+            {
+                let mut state = self.lock();
+                if let SlotState::Waiting(waiter) = &mut *state {
+                    let me = std::thread::current();
+                    *waiter = match deadline {
+                        None => Waiter::Thread(me),
+                        Some(_) => Waiter::TimedThread(me),
+                    };
+                } else {
+                    return Some(take(&mut state));
+                }
+            }
+            match deadline {
+                None => std::thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        // Nobody to wake any more.
+                        if let SlotState::Waiting(waiter) = &mut *self.lock() {
+                            *waiter = Waiter::Nobody;
+                        }
+                        return None;
+                    }
+                    std::thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+
+    /// Locks the state (a panic while it was held does not poison it).
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Takes the outcome out of a slot that has one (passing its relay on), or the error of a
+/// second take.
+fn take(state: &mut SlotState) -> Outcome {
+    match std::mem::replace(state, SlotState::Taken) {
+        SlotState::Done(outcome, relay) => {
+            if let Some(relay) = relay {
+                relay.pass_on();
+            }
+            outcome
+        }
+        SlotState::Waiting(_) | SlotState::Taken => Err(taken_again()),
+    }
+}
+
+/// The error of an outcome asked for again after it was taken.
+pub(crate) fn taken_again() -> Error {
+    Error::Internal("a litecommit future was polled after it resolved".into())
+}
