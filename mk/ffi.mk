@@ -45,16 +45,34 @@ test-go: ffi-lib ## the Go package: gofmt, go vet, go test -race
 	cd bindings/go && $(GO) vet ./...
 	cd bindings/go && $(GO) test -race -count=1 -timeout 600s ./...
 
-# Go, 64 goroutines of single-row insert transactions: litecommit vs database/sql with
-# modernc.org/sqlite (one connection), both WAL + synchronous=FULL, in the same run.
+# Go, 64 goroutines of single-row insert transactions (WAL, durability full), in one run:
+# litecommit's Go package; the Rust core at the same load (ffi/examples/bench_core, run as
+# a child process); the batching writer Go services write themselves (one goroutine owns one
+# connection and commits what is queued in one transaction, a SAVEPOINT per request) on
+# modernc.org/sqlite and on mattn/go-sqlite3 (a child process: it links its own SQLite);
+# and database/sql + modernc.org/sqlite with one transaction per insert. All but the last
+# run 5 interleaved rounds, each reported by its median. Ends with verdicts (litecommit Go
+# >= 0.8x the Rust core, >= 1x each hand-batched writer); a MISSED one fails the run
+# unless BENCH_NO_FAIL=1. Databases go to $(BENCH_DIR) if set (a real disk, not tmpfs).
+# BENCH_GO_ARGS adds flags of bindings/go/bench (-rounds 9, -only core,go, -cpuprofile F).
 # BENCH_GO_TAGS=litecommit_nolockosthread measures the package without pinning each
 # library call to its OS thread (bindings/go/thread_nolock.go: for measuring only).
 BENCH_GO_N ?= 20000
 BENCH_GO_TAGS ?=
-bench-go: ffi-lib ## Go: database/sql + modernc.org/sqlite vs litecommit, 64 goroutines
-	rm -rf target/bench-go && mkdir -p target/bench-go
-	cd bindings/go/bench && $(GO) vet . && $(GO) run -tags '$(BENCH_GO_TAGS)' . -n $(BENCH_GO_N) -goroutines 64 -dir $(CURDIR)/target/bench-go
-	rm -rf target/bench-go
+BENCH_GO_ARGS ?=
+BENCH_GO_OUT := target/bench-go
+BENCH_GO_DB = $(or $(BENCH_DIR),$(CURDIR)/$(BENCH_GO_OUT))/bench-go-db
+BENCH_GO_CORE = $(or $(CARGO_TARGET_DIR),target)/release/examples/bench_core
+bench-go: ffi-lib ## Go: litecommit vs the Rust core, hand-batched writers and database/sql
+	rm -rf $(BENCH_GO_OUT) $(BENCH_GO_DB) && mkdir -p $(BENCH_GO_OUT) $(BENCH_GO_DB)
+	$(CARGO) build --release -p litecommit-ffi --example bench_core
+	cd bindings/go/bench && $(GO) vet ./... && $(GO) test ./... \
+		&& $(GO) build -o $(CURDIR)/$(BENCH_GO_OUT)/mattn-peer ./mattn \
+		&& $(GO) build -tags '$(BENCH_GO_TAGS)' -o $(CURDIR)/$(BENCH_GO_OUT)/bench .
+	status=0; $(BENCH_GO_OUT)/bench -n $(BENCH_GO_N) -goroutines 64 -dir $(BENCH_GO_DB) \
+		-core-bin $(BENCH_GO_CORE) -mattn-bin $(BENCH_GO_OUT)/mattn-peer \
+		$(BENCH_NO_FAIL_ARG) $(BENCH_GO_ARGS) || status=$$?; \
+		rm -rf $(BENCH_GO_OUT) $(BENCH_GO_DB); exit $$status
 
 TEST_TARGETS += test-ffi test-go
 BENCH_TARGETS += bench-go

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -319,10 +318,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 // documentation): driver.Valuer (sql.Null*), pointers and named types are resolved here,
 // time.Time is written as TimeFormat text.
 func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
-	what := "argument $" + strconv.Itoa(nv.Ordinal)
-	if nv.Name != "" {
-		what = "argument :" + nv.Name
-	}
+	what := argName{stmt: -1, pos: nv.Ordinal, name: nv.Name, named: nv.Name != ""}
 	v, err := baseValue(nv.Value, what)
 	if err != nil {
 		return err

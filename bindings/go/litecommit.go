@@ -402,14 +402,12 @@ func (db *Committer) Close() error {
 func (c *committer) poll() {
 	defer close(c.pollDone)
 	buf := make([]C.litecommit_completion, c.batch)
+	waiters := make([]waiter, c.batch)
 	for {
 		var n C.size_t
 		// The queue is freed only after pollDone is closed, so no lock is needed here.
 		status := C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), -1, &n)
-		got := buf[:int(n)]
-		for i := range got {
-			c.deliver(&got[i])
-		}
+		c.deliver(buf[:int(n)], waiters)
 		C.litecommit_completions_free(&buf[0], n)
 		if status != C.LITECOMMIT_OK {
 			// LITECOMMIT_CLOSED once Close closed the queue and it is drained; any other
@@ -438,15 +436,22 @@ func completionOutcome(cp *C.litecommit_completion, columns bool) outcome {
 	return outcome{results: resultsFromC(cp.result)}
 }
 
-func (c *committer) deliver(cp *C.litecommit_completion) {
-	token := uint64(cp.token)
+// deliver hands each completion to its waiter, looking them all up under one lock; ws is
+// scratch space of at least len(got) entries.
+func (c *committer) deliver(got []C.litecommit_completion, ws []waiter) {
 	c.waitMu.Lock()
-	w, ok := c.waiters[token]
-	delete(c.waiters, token)
+	for i := range got {
+		token := uint64(got[i].token)
+		ws[i] = c.waiters[token] // the zero waiter (nil ch) if the caller was forgotten
+		delete(c.waiters, token)
+	}
 	c.waitMu.Unlock()
-	<-c.slots
-	if ok {
-		w.ch <- completionOutcome(cp, w.columns) // buffered: never blocks, even if the waiter gave up
+	for i := range got {
+		<-c.slots
+		if ws[i].ch != nil {
+			ws[i].ch <- completionOutcome(&got[i], ws[i].columns) // buffered: never blocks, even if the waiter gave up
+		}
+		ws[i] = waiter{}
 	}
 }
 
@@ -512,7 +517,7 @@ func (c *committer) transaction(ctx context.Context, stmts []Statement) ([]Resul
 		}
 	}
 	token := c.token.Add(1)
-	ch := make(chan outcome, 1)
+	ch := replyChannels.Get().(chan outcome)
 	c.waitMu.Lock()
 	c.waiters[token] = waiter{ch: ch, columns: columns}
 	c.waitMu.Unlock()
@@ -532,11 +537,19 @@ func (c *committer) transaction(ctx context.Context, stmts []Statement) ([]Resul
 	c.accepted.Add(1)
 	select {
 	case o := <-ch:
+		// Its one outcome is received and the poller has forgotten its token: it is empty
+		// and nothing else will send on it.
+		replyChannels.Put(ch)
 		return o.results, o.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
+
+// replyChannels recycles the channels on which callers receive their outcome. A channel
+// goes back only once its outcome was received; one a caller gave up on (its ctx was done,
+// or the submit failed) is left to the garbage collector.
+var replyChannels = sync.Pool{New: func() any { return make(chan outcome, 1) }}
 
 func (c *committer) forget(token uint64) {
 	c.waitMu.Lock()

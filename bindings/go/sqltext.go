@@ -2,7 +2,7 @@ package litecommit
 
 import "strings"
 
-// firstKeyword is the first word of a statement, lower-cased, after whitespace and
+// firstKeyword is the first word of a statement, as written, after whitespace and
 // comments ("" if it does not start with a word).
 func firstKeyword(sql string) string {
 	s := strings.TrimPrefix(sql, "\uFEFF")
@@ -26,7 +26,7 @@ func firstKeyword(sql string) string {
 			for n < len(s) && isASCIILetter(s[n]) {
 				n++
 			}
-			return strings.ToLower(s[:n])
+			return s[:n]
 		}
 	}
 }
@@ -35,11 +35,16 @@ func isASCIILetter(c byte) bool {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }
 
-// isWriteKeyword reports whether a statement starting with kw changes the database.
+// writeKeywords are the first words of the statements that change the database.
+var writeKeywords = []string{"insert", "update", "delete", "replace", "create", "drop", "alter", "reindex", "analyze"}
+
+// isWriteKeyword reports whether a statement starting with kw (in any case) changes the
+// database.
 func isWriteKeyword(kw string) bool {
-	switch kw {
-	case "insert", "update", "delete", "replace", "create", "drop", "alter", "reindex", "analyze":
-		return true
+	for _, w := range writeKeywords {
+		if strings.EqualFold(kw, w) {
+			return true
+		}
 	}
 	return false
 }

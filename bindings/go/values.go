@@ -88,12 +88,36 @@ const maxIndirections = 32
 
 var valuerType = reflect.TypeOf((*driver.Valuer)(nil)).Elem()
 
+// argName names an argument in error messages. Its text is built only when an error is
+// reported, so that converting an argument costs nothing for its name.
+type argName struct {
+	stmt  int    // the statement's index in its transaction; -1 for a database/sql argument
+	pos   int    // the argument's position, from 1
+	name  string // the argument's name, for a named argument
+	named bool   // whether the argument is named
+}
+
+// String is the argument as error messages name it: "statement 0, argument 2",
+// "statement 0, argument :id", "argument $2", "argument :id".
+func (a argName) String() string {
+	switch {
+	case a.stmt >= 0 && a.named:
+		return "statement " + strconv.Itoa(a.stmt) + ", argument " + a.name
+	case a.stmt >= 0:
+		return "statement " + strconv.Itoa(a.stmt) + ", argument " + strconv.Itoa(a.pos)
+	case a.named:
+		return "argument :" + a.name
+	default:
+		return "argument $" + strconv.Itoa(a.pos)
+	}
+}
+
 // baseValue resolves an argument into one of the types convertValue binds directly: nil,
 // int64 and the other int kinds, uint kinds up to MaxInt64, bool, float32/64, string,
 // []byte and time.Time. It calls driver.Valuer (sql.NullString and the other sql.Null*
 // types, a type of the caller's own), dereferences pointers (nil is NULL) and unwraps named
 // types such as `type UserID int64`, as database/sql's default converter does.
-func baseValue(v any, what string) (any, error) {
+func baseValue(v any, what argName) (any, error) {
 	for i := 0; i <= maxIndirections; i++ {
 		switch x := v.(type) {
 		case nil, int, int8, int16, int32, int64, uint8, uint16, uint32, bool, float32, float64,
@@ -146,14 +170,14 @@ func baseValue(v any, what string) (any, error) {
 	return nil, argError("%s: more than %d driver.Valuer calls or pointer dereferences", what, maxIndirections)
 }
 
-func checkUint(x uint64, v any, what string) (any, error) {
+func checkUint(x uint64, v any, what argName) (any, error) {
 	if x > math.MaxInt64 {
 		return nil, argError("%s: %d overflows int64", what, x)
 	}
 	return v, nil
 }
 
-func convertValue(v any, what string) (value, error) {
+func convertValue(v any, what argName) (value, error) {
 	v, err := baseValue(v, what)
 	if err != nil {
 		return value{}, err
@@ -220,10 +244,9 @@ func convertStatement(s Statement, index int) (stmtIn, error) {
 		case NamedArg:
 			name, v, isNamed = n.Name, n.Value, true
 		}
-		what := "statement " + strconv.Itoa(index) + ", argument " + strconv.Itoa(i+1)
+		what := argName{stmt: index, pos: i + 1, name: name, named: isNamed}
 		if isNamed {
 			named++
-			what = "statement " + strconv.Itoa(index) + ", argument " + name
 			if name == "" {
 				return out, argError("%s: empty parameter name", what)
 			}

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/litecommit/litecommit/bindings/go v0.0.0
+	github.com/mattn/go-sqlite3 v1.14.53
 	modernc.org/sqlite v1.62.0
 )
 
