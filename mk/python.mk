@@ -35,7 +35,7 @@ test-python: python-develop ## clippy, ruff, mypy --strict, stubtest and pytest 
 	$(PY) -m pytest -q python/tests
 
 bench-python: python-develop-bench ## the Python benchmark: stdlib sqlite3, aiosqlite, the core alone
-	$(PY) python/bench/bench.py
+	$(PY) python/bench/bench.py $(BENCH_NO_FAIL_ARG)
 
 TEST_TARGETS += test-python
 BENCH_TARGETS += bench-python

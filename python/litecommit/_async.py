@@ -26,8 +26,10 @@ class AsyncCommitter(_Base):
     """A group committer for asyncio. ``AsyncCommitter(path, **config)`` opens the database
     (a short blocking step); every other call is awaited and never blocks the event loop.
 
-    Completions are delivered per batch: one ``call_soon_threadsafe`` per event loop per
-    batch. Several event loops (in several threads) may share one committer.
+    Completions are delivered per batch: at most one ``call_soon_threadsafe`` per event
+    loop per batch, whose callback resolves on the loop every future whose outcome has
+    arrived (the writer never waits for the GIL). Several event loops (in several threads)
+    may share one committer.
 
     When the queue is full, submissions wait for room in order, off the event loop.
 
@@ -44,15 +46,28 @@ class AsyncCommitter(_Base):
         self._overflow: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Overflow] = (
             weakref.WeakKeyDictionary()
         )
+        # The overflows whose worker is queueing submissions that waited for room. While it
+        # is empty, a submission queues at once unless the queue is full.
+        self._draining: set[_Overflow] = set()
 
     def submit(self, sql: str, params: Params = ()) -> asyncio.Future[Result]:
         """Queues one statement; returns an asyncio future (call from a running loop)."""
+        if not self._draining:
+            try:
+                return self._native.submit_async(sql, params)
+            except QueueFullError:
+                pass
         return self._queue(self._native.submit_async, self._native.submit, sql, params)
 
     def submit_transaction(
         self, statements: Sequence[StatementSpec]
     ) -> asyncio.Future[list[Result]]:
         """Queues a transaction; returns an asyncio future of one ``Result`` per statement."""
+        if not self._draining:
+            try:
+                return self._native.submit_transaction_async(statements)
+            except QueueFullError:
+                pass
         return self._queue(
             self._native.submit_transaction_async, self._native.submit_transaction, statements
         )
@@ -79,7 +94,7 @@ class AsyncCommitter(_Base):
         futures, rest = self._native.submit_many_async(sql, seq_of_params, queue_now)
         if rest is not None:
             if overflow is None:
-                overflow = self._overflow.setdefault(loop, _Overflow())
+                overflow = self._overflow.setdefault(loop, _Overflow(self._draining))
             try:
                 overflow.add(loop, _queue_rest, (rest,))
             except BaseException:
@@ -152,6 +167,9 @@ class AsyncCommitter(_Base):
         submit: Callable[..., None],
         *args: Any,
     ) -> asyncio.Future[T]:
+        """A submission that met a full queue, or a loop's submissions waiting for room:
+        queues at once if this loop has none waiting and the queue has room, otherwise
+        behind those of this loop, off the loop."""
         # In a forked child the overflow state (its lock, its worker) is the parent's.
         self._native.check_process()
         loop = asyncio.get_running_loop()
@@ -162,7 +180,7 @@ class AsyncCommitter(_Base):
             except QueueFullError:
                 pass
         if overflow is None:
-            overflow = self._overflow.setdefault(loop, _Overflow())
+            overflow = self._overflow.setdefault(loop, _Overflow(self._draining))
         return overflow.add(loop, submit, args)
 
     async def _queued(self) -> None:
@@ -178,12 +196,13 @@ class _Overflow:
     room and queues them one by one, and later submissions of the loop line up behind them,
     so they keep their order and the loop's executor is not filled with waiting threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, draining: set[_Overflow]) -> None:
         self._lock = threading.Lock()
         self._waiting: deque[
             tuple[Optional[Callable[..., None]], tuple[Any, ...], asyncio.Future[Any]]
         ] = deque()
         self.busy = False  # a worker is draining (set on the loop, cleared by the worker)
+        self._draining = draining  # the committer's busy overflows: this one while busy
 
     def add(
         self,
@@ -199,12 +218,14 @@ class _Overflow:
             if self.busy:
                 return future
             self.busy = True
+            self._draining.add(self)
         try:
             loop.run_in_executor(None, self._drain)
         except BaseException:
             with self._lock:
                 self._waiting.clear()
                 self.busy = False
+                self._draining.discard(self)
             raise
         return future
 
@@ -225,6 +246,7 @@ class _Overflow:
             with self._lock:
                 if not self._waiting:
                     self.busy = False
+                    self._draining.discard(self)
                     return
                 submit, args, future = self._waiting.popleft()
             if future.cancelled():  # never queued, so it is withdrawn

@@ -11,8 +11,8 @@ from litecommit._errors import ForkedError
 from litecommit._row import Row
 
 __all__ = [
+    "LoopInbox",
     "NativeCommitter",
-    "ResolveBatch",
     "Result",
     "Unqueued",
     "code_name",
@@ -93,11 +93,13 @@ class NativeCommitter:
     def _waiting(self) -> int: ...
 
 @final
-class ResolveBatch:
-    """The asyncio futures of one batch on one loop; called once by the loop."""
+class LoopInbox:
+    """The callback that resolves, on its event loop, the futures whose outcomes arrived
+    in the loop's inbox."""
 
     def __call__(self) -> None: ...
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """How many outcomes wait for the loop."""
 
 @final
 class Unqueued:

@@ -10,6 +10,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use litecommit::__private::process_id;
 use litecommit::{CheckpointMode, Committer, Error, Pending, Transaction, Wait};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -18,6 +19,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{self, results_to_py, Returns};
 use crate::errors::{self, raise};
+use crate::process::on_main_thread;
 use crate::sink::{Entry, PySink, Waiter};
 use crate::{options, stats};
 
@@ -116,18 +118,6 @@ fn submit_pending(inner: &Committer, tx: Transaction, wait: Wait) -> litecommit:
     }
 }
 
-/// Whether this is Python's main thread, the only one that runs signal handlers.
-fn on_main_thread(py: Python<'_>) -> bool {
-    let check = || -> PyResult<bool> {
-        let threading = py.import(intern!(py, "threading"))?;
-        let main = threading
-            .call_method0(intern!(py, "main_thread"))?
-            .getattr(intern!(py, "ident"))?;
-        main.eq(threading.call_method0(intern!(py, "get_ident"))?)
-    };
-    check().unwrap_or(false)
-}
-
 /// The transactions of one `submit_many` call, queued in order from position `next` on.
 struct Batch {
     sql: String,
@@ -165,7 +155,7 @@ enum Queued {
 
 impl NativeCommitter {
     fn forked(&self) -> bool {
-        std::process::id() != self.opened_by
+        process_id() != self.opened_by
     }
 
     /// The open committer; `ForkedError` in a forked child.
@@ -272,7 +262,10 @@ impl NativeCommitter {
             .map_err(raise(py))
     }
 
-    /// Runs the transaction `make` converts and waits for it, with the GIL released.
+    /// Runs the transaction `make` converts and waits for it, with the GIL released. On a
+    /// thread other than Python's main thread (which runs no signal handlers) this is the
+    /// core's blocking call, which commits on this thread when the writer is idle; on the
+    /// main thread the wait is interruptible (see [`Self::poll_interruptibly`]).
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -280,8 +273,13 @@ impl NativeCommitter {
         returns: Returns,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = &*self.get(py)?.inner;
+        let tx = make()?;
+        if !on_main_thread(py) {
+            let result = self.wait(py, || inner.transaction(tx))?;
+            return results_to_py(py, result, returns);
+        }
         let send = |tx, wait| submit_pending(inner, tx, wait);
-        let pending = self.queue(py, make()?, &make, send, true)?;
+        let pending = self.queue(py, tx, &make, send, true)?;
         let result = self
             .poll_interruptibly(py, Some(SIGNAL_POLL), |limit| {
                 match pending.wait_timeout(limit.unwrap_or(SIGNAL_POLL)) {
@@ -294,22 +292,17 @@ impl NativeCommitter {
     }
 
     /// Queues the transaction `make` converts (waiting for room in a full queue if
-    /// `block`); `future` is resolved once it is committed (or has failed).
+    /// `block`); `waiter`'s future is resolved once it is committed (or has failed).
     fn enqueue(
         &self,
         py: Python<'_>,
+        open: &Open,
         make: impl Fn() -> PyResult<Transaction>,
         returns: Returns,
-        event_loop: Option<Py<PyAny>>,
-        future: Py<PyAny>,
+        waiter: Waiter,
         block: bool,
     ) -> PyResult<()> {
-        let open = self.get(py)?;
         let tx = make()?;
-        let waiter = match event_loop {
-            Some(event_loop) => Waiter::Loop { event_loop, future },
-            None => Waiter::Thread(future),
-        };
         let token = open.sink.register(Entry { waiter, returns });
         let (inner, sink) = (&open.inner, &open.sink);
         let send = |tx, wait| inner.submit_to_sink(tx, sink.clone(), token, wait);
@@ -327,13 +320,33 @@ impl NativeCommitter {
         make: impl Fn() -> PyResult<Transaction>,
         returns: Returns,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.get(py)?;
+        let open = self.get(py)?;
         let event_loop = running_loop(py)?;
+        let inbox = open.sink.inbox(py, &event_loop);
         let future = event_loop.call_method0(intern!(py, "create_future"))?;
-        let waiter = future.clone().unbind();
-        let event_loop = Some(event_loop.unbind());
-        self.enqueue(py, make, returns, event_loop, waiter, false)?;
+        let waiter = Waiter::Loop {
+            inbox,
+            future: future.clone().unbind(),
+        };
+        self.enqueue(py, open, make, returns, waiter, false)?;
         Ok(future)
+    }
+
+    /// The waiter of `future`: of `event_loop` (an asyncio future, resolved on that loop)
+    /// or, without, a `concurrent.futures.Future`.
+    fn waiter(
+        py: Python<'_>,
+        open: &Open,
+        event_loop: Option<Bound<'_, PyAny>>,
+        future: Py<PyAny>,
+    ) -> Waiter {
+        match event_loop {
+            Some(event_loop) => Waiter::Loop {
+                inbox: open.sink.inbox(py, &event_loop),
+                future,
+            },
+            None => Waiter::Thread(future),
+        }
     }
 
     /// Converts the parameter sets of a `submit_many` call and registers one future per
@@ -498,7 +511,7 @@ impl NativeCommitter {
                 sink,
             }),
             path,
-            opened_by: std::process::id(),
+            opened_by: process_id(),
             waiting: AtomicUsize::new(0),
         })
     }
@@ -531,12 +544,14 @@ impl NativeCommitter {
         py: Python<'_>,
         sql: &str,
         params: Option<&Bound<'_, PyAny>>,
-        event_loop: Option<Py<PyAny>>,
+        event_loop: Option<Bound<'_, PyAny>>,
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
+        let open = self.get(py)?;
+        let waiter = Self::waiter(py, open, event_loop, future);
         let make = || convert::single(sql, params);
-        self.enqueue(py, make, Returns::Last, event_loop, future, block)
+        self.enqueue(py, open, make, Returns::Last, waiter, block)
     }
 
     #[pyo3(signature = (statements, event_loop, future, block))]
@@ -544,12 +559,14 @@ impl NativeCommitter {
         &self,
         py: Python<'_>,
         statements: &Bound<'_, PyAny>,
-        event_loop: Option<Py<PyAny>>,
+        event_loop: Option<Bound<'_, PyAny>>,
         future: Py<PyAny>,
         block: bool,
     ) -> PyResult<()> {
+        let open = self.get(py)?;
+        let waiter = Self::waiter(py, open, event_loop, future);
         let make = || convert::transaction(statements);
-        self.enqueue(py, make, Returns::Each, event_loop, future, block)
+        self.enqueue(py, open, make, Returns::Each, waiter, block)
     }
 
     /// `submit` for the running event loop, never waiting: returns its asyncio future.
@@ -611,14 +628,15 @@ impl NativeCommitter {
     ) -> PyResult<(Bound<'py, PyList>, Option<Unqueued>)> {
         let py = slf.py();
         let this = slf.get();
-        this.get(py)?;
+        let open = this.get(py)?;
         let event_loop = running_loop(py)?;
+        let inbox = open.sink.inbox(py, &event_loop);
         let mut futures = Vec::new();
         let mut batch = this.prepare_many(py, sql, seq_of_params, || {
             let future = event_loop.call_method0(intern!(py, "create_future"))?;
             futures.push(future.clone());
             Ok(Waiter::Loop {
-                event_loop: event_loop.clone().unbind(),
+                inbox: Arc::clone(&inbox),
                 future: future.unbind(),
             })
         })?;
@@ -654,7 +672,8 @@ impl NativeCommitter {
     }
 
     /// Returns once every transaction submitted before it is committed and its future
-    /// resolved. On the main thread Ctrl-C ends the wait.
+    /// resolved (an asyncio future: its resolution scheduled on its loop, ahead of
+    /// anything scheduled there afterwards). On the main thread Ctrl-C ends the wait.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let open = self.get(py)?;
         let inner = Arc::clone(&open.inner);

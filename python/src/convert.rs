@@ -309,13 +309,13 @@ pub fn results_to_py(
         Returns::Each => {
             let items = statements
                 .into_iter()
-                .map(|s| Bound::new(py, PyStatementResult::from(s)))
+                .map(|s| PyStatementResult::new(py, s))
                 .collect::<PyResult<Vec<_>>>()?;
             Ok(PyList::new(py, items)?.into_any())
         }
         Returns::Last => {
             let last = statements.pop().unwrap_or_default();
-            Ok(Bound::new(py, PyStatementResult::from(last))?.into_any())
+            Ok(PyStatementResult::new(py, last)?.into_any())
         }
     }
 }
@@ -326,9 +326,15 @@ pub struct PyStatementResult {
     inner: StatementResult,
 }
 
-impl From<StatementResult> for PyStatementResult {
-    fn from(inner: StatementResult) -> Self {
-        PyStatementResult { inner }
+impl PyStatementResult {
+    /// A `Result` the garbage collector does not track: it holds no Python object, so it
+    /// cannot be part of a reference cycle, and every collection would otherwise walk each
+    /// one still alive (one per transaction in flight).
+    fn new(py: Python<'_>, inner: StatementResult) -> PyResult<Bound<'_, PyStatementResult>> {
+        let result = Bound::new(py, PyStatementResult { inner })?;
+        // SAFETY: `result` is a live instance of a GC type whose only field is Rust data.
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(result.as_ptr().cast()) };
+        Ok(result)
     }
 }
 

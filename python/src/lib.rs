@@ -9,6 +9,7 @@ mod committer;
 mod convert;
 mod errors;
 mod options;
+mod process;
 mod sink;
 mod stats;
 
@@ -28,7 +29,7 @@ fn sqlite_version() -> &'static str {
 fn _litecommit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<committer::NativeCommitter>()?;
     m.add_class::<convert::PyStatementResult>()?;
-    m.add_class::<sink::ResolveBatch>()?;
+    m.add_class::<sink::LoopInbox>()?;
     m.add_class::<committer::Unqueued>()?;
     m.add_function(wrap_pyfunction!(code_name, m)?)?;
     m.add_function(wrap_pyfunction!(sqlite_version, m)?)?;

@@ -1,9 +1,15 @@
-//! Resolves Python futures: every completion of one batch with one GIL acquisition, and one
-//! `call_soon_threadsafe` per event loop per batch.
+//! Resolves Python futures without making the writer wait for the GIL.
 //!
-//! The writer hands each batch's completions to a delivery thread and goes on committing:
-//! it never waits for the GIL (which a busy event loop may hold for milliseconds) and never
-//! runs Python code. The delivery thread takes the GIL once for everything that is waiting.
+//! The core hands each batch's completions to [`PySink::complete`] on the writer thread,
+//! which only routes them, without the GIL and without running Python code:
+//!
+//! - an asyncio future's outcome goes into its event loop's [`Inbox`]. When the inbox was
+//!   empty, the delivery thread schedules one [`LoopInbox`] callback on the loop
+//!   (`call_soon_threadsafe`), which converts the outcomes and resolves every future in
+//!   the inbox by then: at most one threadsafe call per loop per batch, fewer when the loop
+//!   is busy, and the conversions run on the loop, not under the delivery thread's GIL.
+//! - a `concurrent.futures.Future`'s outcome goes to the delivery thread, which resolves
+//!   everything that queued up under one GIL acquisition (their done-callbacks run there).
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -11,12 +17,11 @@ use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use litecommit::{BatchSink, Outcome};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
 
 use crate::convert::{results_to_py, Returns};
 use crate::errors;
@@ -26,9 +31,9 @@ pub enum Waiter {
     /// A `concurrent.futures.Future`, resolved on the delivery thread (its done-callbacks
     /// run there too).
     Thread(Py<PyAny>),
-    /// An asyncio future, resolved on its own loop by a [`ResolveBatch`].
+    /// An asyncio future, resolved on its own loop when the loop drains its inbox.
     Loop {
-        event_loop: Py<PyAny>,
+        inbox: Arc<Inbox>,
         future: Py<PyAny>,
     },
 }
@@ -39,8 +44,47 @@ pub struct Entry {
     pub returns: Returns,
 }
 
-/// The core's [`BatchSink`] for Python: it hands each batch's completions to the delivery
-/// thread and keeps the entries they resolve.
+/// What a future resolves to.
+enum Ending {
+    /// A transaction's outcome, converted to Python when the future is resolved.
+    Outcome(Outcome, Returns),
+    /// An exception instance to fail the future with.
+    Raise(Py<PyAny>),
+}
+
+impl Ending {
+    /// The value to resolve with (`Ok`) or the exception to fail with (`Err`); a failed
+    /// conversion fails the future.
+    fn into_py(self, py: Python<'_>) -> Result<Bound<'_, PyAny>, Bound<'_, PyAny>> {
+        let converted = match self {
+            Ending::Outcome(Ok(result), returns) => results_to_py(py, result, returns).map(Ok),
+            Ending::Outcome(Err(err), _) => errors::instance(py, &err).map(Err),
+            Ending::Raise(exc) => return Err(exc.into_bound(py)),
+        };
+        converted.unwrap_or_else(|e| Err(e.value(py).clone().into_any()))
+    }
+}
+
+/// A future and what it resolves to.
+struct Arrival {
+    future: Py<PyAny>,
+    ending: Ending,
+}
+
+impl Arrival {
+    /// Calls `future.set_result(value)` or `future.set_exception(exc)`.
+    fn apply(self, py: Python<'_>) -> (Py<PyAny>, PyResult<()>) {
+        let future = self.future.bind(py);
+        let applied = match self.ending.into_py(py) {
+            Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
+            Err(exc) => future.call_method1(intern!(py, "set_exception"), (exc,)),
+        };
+        (self.future, applied.map(drop))
+    }
+}
+
+/// The core's [`BatchSink`] for Python: routes each batch's completions and keeps the
+/// entries they resolve.
 pub struct PySink {
     shared: Arc<Shared>,
     deliveries: Sender<Delivery>,
@@ -50,10 +94,16 @@ pub struct PySink {
 struct Shared {
     pending: Mutex<HashMap<u64, Entry>>,
     next_token: AtomicU64,
+    /// The inbox of every event loop that submitted, until the loop closes or releases it.
+    inboxes: Mutex<Vec<Arc<Inbox>>>,
 }
 
+/// The delivery thread's work.
 enum Delivery {
-    Batch(Vec<(u64, Outcome)>),
+    /// Outcomes for `concurrent.futures.Future`s.
+    Threads(Vec<Arrival>),
+    /// An inbox that was empty has outcomes: its loop must be told.
+    Wake(Arc<Inbox>),
     /// Answered once everything handed over before it is delivered.
     Barrier(SyncSender<()>),
 }
@@ -66,6 +116,10 @@ thread_local! {
 /// waiting for deliveries would wait for this very thread.
 fn in_sink() -> bool {
     IN_SINK.with(Cell::get)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl PySink {
@@ -82,7 +136,7 @@ impl PySink {
 
     pub fn register(&self, entry: Entry) -> u64 {
         let token = self.shared.next_token.fetch_add(1, Ordering::Relaxed);
-        self.shared.lock().insert(token, entry);
+        lock(&self.shared.pending).insert(token, entry);
         token
     }
 
@@ -90,7 +144,7 @@ impl PySink {
     pub fn register_many(&self, entries: Vec<Entry>) -> Range<u64> {
         let count = entries.len() as u64;
         let first = self.shared.next_token.fetch_add(count, Ordering::Relaxed);
-        let mut pending = self.shared.lock();
+        let mut pending = lock(&self.shared.pending);
         pending.reserve(entries.len());
         pending.extend((first..).zip(entries));
         first..first + count
@@ -98,13 +152,13 @@ impl PySink {
 
     /// Takes back an entry whose submission failed (no completion will come for it).
     pub fn forget(&self, token: u64) -> Option<Entry> {
-        self.shared.lock().remove(&token)
+        lock(&self.shared.pending).remove(&token)
     }
 
     /// Takes back the entries of `tokens`, submissions that failed (no completion will come
     /// for them). Drop them with the GIL held.
     pub fn forget_many(&self, tokens: Range<u64>) -> Vec<Entry> {
-        let mut pending = self.shared.lock();
+        let mut pending = lock(&self.shared.pending);
         tokens.filter_map(|t| pending.remove(&t)).collect()
     }
 
@@ -119,9 +173,29 @@ impl PySink {
     ) {
         let failed = self.forget_many(tokens).into_iter().map(|entry| {
             let exc = exception().unwrap_or_else(|e| e.value(py).clone().into_any());
-            (entry.waiter, Settlement::Exception(exc))
+            (entry.waiter, Ending::Raise(exc.unbind()))
         });
-        settle(py, failed);
+        let here = self.shared.route(failed, &self.deliveries);
+        resolve_threads(py, here);
+    }
+
+    /// The inbox of `event_loop`, made at its first submission.
+    pub fn inbox(&self, py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> Arc<Inbox> {
+        if let Some(inbox) = self.shared.find_inbox(event_loop) {
+            return inbox;
+        }
+        self.shared.forget_closed_loops(py);
+        let mut inboxes = lock(&self.shared.inboxes);
+        // Another thread may have made one meanwhile (Python code ran above): keep that.
+        if let Some(theirs) = inboxes.iter().find(|i| i.is_for(event_loop)) {
+            return Arc::clone(theirs);
+        }
+        let inbox = Arc::new(Inbox {
+            event_loop: event_loop.clone().unbind(),
+            arrived: Mutex::new(Vec::new()),
+        });
+        inboxes.push(Arc::clone(&inbox));
+        inbox
     }
 
     /// A channel answered once every completion handed over so far is delivered; `None`
@@ -136,23 +210,28 @@ impl PySink {
         Some(wait)
     }
 
-    /// In a forked child: takes the futures still waiting for a transaction, in submission
-    /// order. None if a parent thread held their lock at the fork: that thread does not exist
-    /// in the child, so waiting for the lock would never end.
+    /// In a forked child: takes the futures still waiting for a transaction or for their
+    /// loop to resolve them, those in inboxes first, then the others in submission order.
+    /// None of those whose lock a parent thread held at the fork: that thread does not
+    /// exist in the child, so waiting for the lock would never end.
     pub fn take_inherited(&self) -> Vec<Py<PyAny>> {
-        let mut pending = match self.shared.pending.try_lock() {
-            Ok(pending) => pending,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return Vec::new(),
+        let mut futures = Vec::new();
+        if let Some(inboxes) = try_lock(&self.shared.inboxes) {
+            for inbox in inboxes.iter() {
+                if let Some(mut arrived) = try_lock(&inbox.arrived) {
+                    futures.extend(arrived.drain(..).map(|a| a.future));
+                }
+            }
+        }
+        let Some(mut pending) = try_lock(&self.shared.pending) else {
+            return futures;
         };
         let mut entries: Vec<(u64, Entry)> = pending.drain().collect();
         entries.sort_unstable_by_key(|(token, _)| *token);
-        entries
-            .into_iter()
-            .map(|(_, entry)| match entry.waiter {
-                Waiter::Thread(future) | Waiter::Loop { future, .. } => future,
-            })
-            .collect()
+        futures.extend(entries.into_iter().map(|(_, entry)| match entry.waiter {
+            Waiter::Thread(future) | Waiter::Loop { future, .. } => future,
+        }));
+        futures
     }
 
     /// Waits until every completion handed over so far is delivered. Call it without the
@@ -164,35 +243,94 @@ impl PySink {
     }
 }
 
+/// The lock, unless another thread holds it (in a forked child: a thread that is gone).
+fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    fn find_inbox(&self, event_loop: &Bound<'_, PyAny>) -> Option<Arc<Inbox>> {
+        lock(&self.inboxes)
+            .iter()
+            .find(|i| i.is_for(event_loop))
+            .cloned()
+    }
+
+    /// Drops the inboxes of closed loops (whose futures nobody can await any more), so
+    /// that a committer outliving many loops does not keep them all.
+    fn forget_closed_loops(&self, py: Python<'_>) {
+        let inboxes: Vec<Arc<Inbox>> = lock(&self.inboxes).clone();
+        // Python code runs here, so without the lock.
+        let closed: Vec<Arc<Inbox>> = inboxes
+            .into_iter()
+            .filter(|i| {
+                let is_closed = i.event_loop.call_method0(py, intern!(py, "is_closed"));
+                is_closed.is_ok_and(|c| c.is_truthy(py).unwrap_or(false))
+            })
+            .collect();
+        if closed.is_empty() {
+            return;
+        }
+        lock(&self.inboxes).retain(|i| !closed.iter().any(|c| Arc::ptr_eq(i, c)));
+    }
+
+    /// Sends each ending where its future is resolved: an asyncio future's into its loop's
+    /// inbox (asking the delivery thread to tell the loop if the inbox was empty). Returns
+    /// those of `concurrent.futures.Future`s. Runs no Python code and needs no GIL.
+    fn route(
+        &self,
+        endings: impl Iterator<Item = (Waiter, Ending)>,
+        deliveries: &Sender<Delivery>,
+    ) -> Vec<Arrival> {
+        let mut threads = Vec::new();
+        let mut loops: Vec<(Arc<Inbox>, Vec<Arrival>)> = Vec::new();
+        for (waiter, ending) in endings {
+            match waiter {
+                Waiter::Thread(future) => threads.push(Arrival { future, ending }),
+                Waiter::Loop { inbox, future } => {
+                    let arrival = Arrival { future, ending };
+                    match loops.iter_mut().find(|(i, _)| Arc::ptr_eq(i, &inbox)) {
+                        Some((_, arrivals)) => arrivals.push(arrival),
+                        None => loops.push((inbox, vec![arrival])),
+                    }
+                }
+            }
+        }
+        for (inbox, arrivals) in loops {
+            inbox.deliver(arrivals, deliveries);
+        }
+        threads
     }
 
     /// The delivery thread: everything that queued up while it held the GIL last time is
     /// delivered under the next single acquisition.
     fn run(&self, incoming: &Receiver<Delivery>) {
         while let Ok(first) = incoming.recv() {
-            let mut entries = Vec::new();
+            let mut arrivals = Vec::new();
+            let mut wakes = Vec::new();
             let mut barriers = Vec::new();
-            {
-                let mut pending = self.lock();
-                for delivery in std::iter::once(first).chain(incoming.try_iter()) {
-                    match delivery {
-                        Delivery::Batch(list) => entries.extend(
-                            list.into_iter()
-                                .filter_map(|(t, o)| pending.remove(&t).map(|e| (e, o))),
-                        ),
-                        Delivery::Barrier(done) => barriers.push(done),
-                    }
+            for delivery in std::iter::once(first).chain(incoming.try_iter()) {
+                match delivery {
+                    Delivery::Threads(list) => arrivals.extend(list),
+                    Delivery::Wake(inbox) => wakes.push(inbox),
+                    Delivery::Barrier(done) => barriers.push(done),
                 }
             }
-            if !entries.is_empty() {
+            if !arrivals.is_empty() || !wakes.is_empty() {
                 // When the interpreter is shutting down nobody can be woken any more; the
-                // entries are then simply dropped.
+                // futures are then simply dropped.
                 Python::try_attach(|py| {
                     IN_SINK.with(|f| f.set(true));
-                    drop(catch_unwind(AssertUnwindSafe(|| deliver(py, entries))));
+                    drop(catch_unwind(AssertUnwindSafe(|| {
+                        resolve_threads(py, arrivals);
+                        for inbox in wakes {
+                            inbox.call_soon(py);
+                        }
+                    })));
                     IN_SINK.with(|f| f.set(false));
                 });
             }
@@ -203,152 +341,110 @@ impl Shared {
     }
 }
 
-fn deliver(py: Python<'_>, entries: Vec<(Entry, Outcome)>) {
-    let settled = entries.into_iter().map(|(entry, outcome)| {
-        let settlement = Settlement::of(py, outcome, entry.returns);
-        (entry.waiter, settlement)
-    });
-    settle(py, settled);
-}
-
-/// Resolves each waiter as its settlement says: a `concurrent.futures.Future` here, the
-/// asyncio futures of each event loop with one `call_soon_threadsafe` per loop.
-fn settle<'py>(
-    py: Python<'py>,
-    settled: impl Iterator<Item = (Waiter, Settlement<Bound<'py, PyAny>>)>,
-) {
-    let mut loops: Vec<LoopBatch> = Vec::new();
-    for (waiter, settlement) in settled {
-        match waiter {
-            Waiter::Thread(future) => {
-                // concurrent.futures already catches and logs exceptions raised by
-                // done-callbacks; whatever still escapes is reported, never propagated.
-                if let Err(e) = settlement.apply(future.bind(py)) {
-                    e.write_unraisable(py, Some(future.bind(py)));
-                }
-            }
-            Waiter::Loop { event_loop, future } => {
-                let item = Resolution {
-                    future,
-                    settlement: settlement.unbind(),
-                };
-                match loops
-                    .iter_mut()
-                    .find(|l| l.event_loop.as_ptr() == event_loop.as_ptr())
-                {
-                    Some(batch) => batch.items.push(item),
-                    None => loops.push(LoopBatch {
-                        event_loop,
-                        items: vec![item],
-                    }),
-                }
-            }
+/// Resolves `concurrent.futures.Future`s here. concurrent.futures already catches and logs
+/// exceptions raised by done-callbacks; whatever still escapes is reported, never
+/// propagated.
+fn resolve_threads(py: Python<'_>, arrivals: Vec<Arrival>) {
+    for arrival in arrivals {
+        if let (future, Err(e)) = arrival.apply(py) {
+            e.write_unraisable(py, Some(future.bind(py)));
         }
-    }
-    for LoopBatch { event_loop, items } in loops {
-        let batch = ResolveBatch {
-            items: Mutex::new(items),
-        };
-        let Ok(batch) = Py::new(py, batch) else {
-            continue;
-        };
-        // A closed loop raises RuntimeError: nobody can await its futures any more.
-        drop(event_loop.call_method1(py, intern!(py, "call_soon_threadsafe"), (batch,)));
-    }
-}
-
-/// The futures of one event loop within one delivery.
-struct LoopBatch {
-    event_loop: Py<PyAny>,
-    items: Vec<Resolution>,
-}
-
-/// How a future is resolved: with a value, or failed with an exception instance.
-enum Settlement<T> {
-    Result(T),
-    Exception(T),
-}
-
-impl<'py> Settlement<Bound<'py, PyAny>> {
-    /// The Python outcome of a transaction; a failed conversion fails the future.
-    fn of(py: Python<'py>, outcome: Outcome, returns: Returns) -> Self {
-        let converted = match outcome {
-            Ok(result) => results_to_py(py, result, returns).map(Settlement::Result),
-            Err(err) => errors::instance(py, &err).map(Settlement::Exception),
-        };
-        converted.unwrap_or_else(|e| Settlement::Exception(e.value(py).clone().into_any()))
-    }
-
-    /// The same, kept beyond this GIL acquisition.
-    fn unbind(self) -> Settlement<Py<PyAny>> {
-        match self {
-            Settlement::Result(v) => Settlement::Result(v.unbind()),
-            Settlement::Exception(e) => Settlement::Exception(e.unbind()),
-        }
-    }
-
-    /// Calls `future.set_result(value)` or `future.set_exception(exc)`.
-    fn apply(self, future: &Bound<'py, PyAny>) -> PyResult<()> {
-        let py = future.py();
-        let (method, value): (&Bound<'py, PyString>, _) = match self {
-            Settlement::Result(v) => (intern!(py, "set_result"), v),
-            Settlement::Exception(e) => (intern!(py, "set_exception"), e),
-        };
-        future.call_method1(method, (value,)).map(drop)
-    }
-}
-
-impl Settlement<Py<PyAny>> {
-    /// The same, usable under the GIL held by `py`.
-    fn bind(self, py: Python<'_>) -> Settlement<Bound<'_, PyAny>> {
-        match self {
-            Settlement::Result(v) => Settlement::Result(v.into_bound(py)),
-            Settlement::Exception(e) => Settlement::Exception(e.into_bound(py)),
-        }
-    }
-}
-
-/// An asyncio future and how to resolve it on its loop.
-struct Resolution {
-    future: Py<PyAny>,
-    settlement: Settlement<Py<PyAny>>,
-}
-
-/// The asyncio futures of one batch on one event loop; the loop calls it once, through
-/// `call_soon_threadsafe`, and it resolves them all.
-#[pyclass(module = "litecommit._litecommit", frozen)]
-pub struct ResolveBatch {
-    items: Mutex<Vec<Resolution>>,
-}
-
-#[pymethods]
-impl ResolveBatch {
-    fn __call__(&self, py: Python<'_>) {
-        let items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|p| p.into_inner()));
-        for Resolution { future, settlement } in items {
-            let future = future.bind(py);
-            // A future whose task was cancelled is done already; its transaction committed
-            // (or failed) anyway and nobody is waiting for the outcome.
-            let done = future
-                .call_method0(intern!(py, "done"))
-                .and_then(|d| d.is_truthy());
-            if !matches!(done, Ok(false)) {
-                continue;
-            }
-            if let Err(e) = settlement.bind(py).apply(future) {
-                e.write_unraisable(py, Some(future));
-            }
-        }
-    }
-
-    fn __len__(&self) -> usize {
-        self.items.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
 impl BatchSink for PySink {
     fn complete(&self, completions: Vec<(u64, Outcome)>) {
-        // Fails only if the delivery thread is gone; then nobody can be woken anyway.
-        drop(self.deliveries.send(Delivery::Batch(completions)));
+        let endings: Vec<(Waiter, Ending)> = {
+            let mut pending = lock(&self.shared.pending);
+            completions
+                .into_iter()
+                .filter_map(|(token, outcome)| {
+                    let entry = pending.remove(&token)?;
+                    Some((entry.waiter, Ending::Outcome(outcome, entry.returns)))
+                })
+                .collect()
+        };
+        let threads = self.shared.route(endings.into_iter(), &self.deliveries);
+        if !threads.is_empty() {
+            // Fails only if the delivery thread is gone; then nobody can be woken anyway.
+            drop(self.deliveries.send(Delivery::Threads(threads)));
+        }
+    }
+}
+
+/// The outcomes that arrived for one event loop's futures.
+pub struct Inbox {
+    event_loop: Py<PyAny>,
+    arrived: Mutex<Vec<Arrival>>,
+}
+
+impl Inbox {
+    fn is_for(&self, event_loop: &Bound<'_, PyAny>) -> bool {
+        self.event_loop.as_ptr() == event_loop.as_ptr()
+    }
+
+    /// Adds `arrivals`; if the inbox was empty, asks the delivery thread to tell the loop
+    /// (otherwise the loop has been told already and takes everything in one go).
+    fn deliver(self: Arc<Self>, arrivals: Vec<Arrival>, deliveries: &Sender<Delivery>) {
+        let was_empty = {
+            let mut arrived = lock(&self.arrived);
+            let was_empty = arrived.is_empty();
+            arrived.extend(arrivals);
+            was_empty
+        };
+        if was_empty {
+            // Fails only if the delivery thread is gone; then nobody can be woken anyway.
+            drop(deliveries.send(Delivery::Wake(self)));
+        }
+    }
+
+    /// On the delivery thread: schedules the loop's [`LoopInbox`] callback. A closed loop
+    /// raises RuntimeError: nobody can await its futures any more.
+    fn call_soon(self: Arc<Self>, py: Python<'_>) {
+        let handler = LoopInbox {
+            inbox: Arc::clone(&self),
+        };
+        let Ok(handler) = Py::new(py, handler) else {
+            return;
+        };
+        let event_loop = self.event_loop.bind(py);
+        drop(event_loop.call_method1(intern!(py, "call_soon_threadsafe"), (handler,)));
+    }
+
+    /// On the loop: resolves every future whose outcome arrived.
+    fn resolve(&self, py: Python<'_>) {
+        let arrived = std::mem::take(&mut *lock(&self.arrived));
+        for arrival in arrived {
+            let (future, applied) = arrival.apply(py);
+            let Err(e) = applied else {
+                continue;
+            };
+            // A future whose task was cancelled is done already; its transaction committed
+            // (or failed) anyway and nobody is waiting for the outcome.
+            let future = future.bind(py);
+            let done = future.call_method0(intern!(py, "done"));
+            if !done.is_ok_and(|d| d.is_truthy().unwrap_or(false)) {
+                e.write_unraisable(py, Some(future));
+            }
+        }
+    }
+}
+
+/// The callback that resolves, on its event loop, the futures whose outcomes arrived in
+/// the loop's inbox.
+#[pyclass(module = "litecommit._litecommit", frozen)]
+pub struct LoopInbox {
+    inbox: Arc<Inbox>,
+}
+
+#[pymethods]
+impl LoopInbox {
+    fn __call__(&self, py: Python<'_>) {
+        self.inbox.resolve(py);
+    }
+
+    /// How many outcomes wait for the loop.
+    fn __len__(&self) -> usize {
+        lock(&self.inbox.arrived).len()
     }
 }

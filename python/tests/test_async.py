@@ -6,7 +6,7 @@ import threading
 import pytest
 
 import litecommit
-from litecommit._litecommit import ResolveBatch
+from litecommit._litecommit import LoopInbox
 
 
 def run(coro):
@@ -96,9 +96,14 @@ class CountingLoop(asyncio.SelectorEventLoop):
         self.resolved = 0
 
     def call_soon_threadsafe(self, callback, *args, **kwargs):
-        if isinstance(callback, ResolveBatch):
+        if isinstance(callback, LoopInbox):
             self.resolver_calls += 1
-            self.resolved += len(callback)
+            inbox = callback
+
+            def callback():
+                self.resolved += len(inbox)
+                inbox()
+
         return super().call_soon_threadsafe(callback, *args, **kwargs)
 
 
@@ -121,6 +126,19 @@ def test_one_threadsafe_call_per_loop_per_batch(path):
         loop.close()
     assert loop.resolved == n
     assert 1 <= loop.resolver_calls <= batches
+
+
+def test_flush_resolves_the_futures_of_its_loop(path):
+    async def main():
+        async with litecommit.AsyncCommitter(path) as db:
+            await db.execute("CREATE TABLE r (i INTEGER)")
+            futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(500)]
+            await db.flush()
+            assert all(f.done() for f in futures)
+            futures = [db.submit("INSERT INTO r VALUES (?)", (i,)) for i in range(500)]
+        assert all(f.done() for f in futures)  # close() resolved them
+
+    run(main())
 
 
 def test_several_event_loops_in_several_threads(path):
