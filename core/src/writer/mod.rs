@@ -203,11 +203,10 @@ impl Shared {
         }));
         COMMITTING.with(|c| c.set(0));
         if let Err(panic) = ran {
+            let error = Error::Internal(format!("a batch panicked: {}", panic_message(&*panic)));
             state.roll_back_if_open();
-            state.broken = Some(Error::Internal(format!(
-                "a batch panicked: {}",
-                panic_message(&*panic)
-            )));
+            state.broken = Some(error.clone());
+            return Ok(Err(error));
         }
         drop(state);
         Ok(pending
