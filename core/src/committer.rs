@@ -202,7 +202,8 @@ impl Committer {
     }
 
     /// Runs a transaction and waits until it is durable. When the writer is idle (nothing
-    /// queued, no batch running), it commits on the calling thread, as a batch of one.
+    /// queued, no batch running, no other blocking call), it commits on the calling thread,
+    /// as a batch of one.
     pub fn transaction(&self, tx: impl Into<Transaction>) -> Result<TransactionResult> {
         self.run(tx.into(), "transaction()")
     }
@@ -213,6 +214,7 @@ impl Committer {
         let inner = self.live()?;
         inner.not_on_writer(what)?;
         check_statements(&tx)?;
+        let _counted = inner.shared.blocking_call();
         match inner.shared.commit_inline(tx) {
             Ok(outcome) => outcome,
             Err(tx) => {

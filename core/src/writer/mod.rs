@@ -76,6 +76,10 @@ pub(crate) struct Shared {
     /// Transactions queued or in a batch of the writer thread. A caller commits inline only
     /// when there are none, so transactions from one thread keep their order.
     queued: AtomicUsize,
+    /// Callers inside a blocking `execute`/`transaction`. A caller commits inline only when
+    /// it is the only one: several would commit one by one what the writer would commit in
+    /// one batch.
+    blocking: AtomicUsize,
 }
 
 /// What a batch changes, behind [`Shared`]'s lock.
@@ -141,6 +145,7 @@ impl Shared {
             gate,
             intake,
             queued: AtomicUsize::new(0),
+            blocking: AtomicUsize::new(0),
         })
     }
 
@@ -167,14 +172,25 @@ impl Shared {
         COMMITTING.with(|c| c.get() == self as *const Shared as usize)
     }
 
-    /// Commits `tx` on the calling thread when the writer is idle (nothing queued, no batch
-    /// running, the adaptive policy without linger): the writer thread's hand-off and
-    /// wake-ups are what a lone transaction would wait for. Hands `tx` back otherwise.
+    /// Counts a caller inside a blocking call until the guard is dropped.
+    pub(crate) fn blocking_call(&self) -> BlockingCall<'_> {
+        self.blocking.fetch_add(1, Ordering::SeqCst);
+        BlockingCall(self)
+    }
+
+    /// Commits `tx` on the calling thread (inside a [`Shared::blocking_call`]) when the
+    /// writer is idle and nobody else is committing (nothing queued, no batch running, no
+    /// other blocking caller, the adaptive policy without linger): the writer thread's
+    /// hand-off and wake-ups are what a lone transaction would wait for. Hands `tx` back
+    /// otherwise.
     pub(crate) fn commit_inline(
         &self,
         tx: Transaction,
     ) -> std::result::Result<Outcome, Transaction> {
-        if self.config.flush_policy != FlushPolicy::Adaptive || self.config.linger_ms > 0 {
+        if self.config.flush_policy != FlushPolicy::Adaptive
+            || self.config.linger_ms > 0
+            || self.blocking.load(Ordering::SeqCst) > 1
+        {
             return Err(tx);
         }
         // Inside the intake while it commits: closing waits for it.
@@ -212,6 +228,15 @@ impl Shared {
         Ok(pending
             .try_get()
             .unwrap_or_else(|| Err(Error::Internal("an inline batch gave no outcome".into()))))
+    }
+}
+
+/// A caller inside a blocking call, counted until dropped.
+pub(crate) struct BlockingCall<'a>(&'a Shared);
+
+impl Drop for BlockingCall<'_> {
+    fn drop(&mut self) {
+        self.0.blocking.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -506,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_commits_inline_only_when_nothing_is_queued_or_running() {
+    fn a_caller_commits_inline_only_when_nothing_is_queued_or_running_and_it_is_alone() {
         let (_dir, db, hold) = open_held();
         let shared = Arc::clone(db.shared_for_tests());
         // A transaction counted as queued (as one submitted earlier from this thread would
@@ -514,6 +539,13 @@ mod tests {
         shared.queueing();
         assert!(shared.commit_inline(insert(1)).is_err());
         shared.unqueued();
+        // Another caller inside a blocking call: the writer batches the two instead.
+        {
+            let _me = shared.blocking_call();
+            let _other = shared.blocking_call();
+            assert!(shared.commit_inline(insert(1)).is_err());
+        }
+        let _me = shared.blocking_call();
         assert!(shared.commit_inline(insert(2)).unwrap().is_ok());
         // A batch running on the writer thread holds the connection.
         hold.hold(&db);
