@@ -5,7 +5,7 @@
 #   make bench-node   better-sqlite3 vs litecommit vs the Rust core (node/bench/bench.js);
 #                     builds the addon with the cargo feature `bench` (the hidden
 #                     __benchCore export); BENCH_NODE_ARGS passes options (--n, --concurrency,
-#                     --dir)
+#                     --chunk, --rounds, --runs, --dir)
 # The crate (a cdylib loaded by Node) has no Rust tests of its own: its suite is node/test.
 
 NPM ?= npm

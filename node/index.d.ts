@@ -168,6 +168,16 @@ export declare class Committer {
   /** Like `transaction`, rejecting at once with `LITECOMMIT_QUEUE_FULL` when the queue is full. */
   tryTransaction(statements: ReadonlyArray<readonly [sql: string, params?: Params]>): Promise<StatementResult[]>;
   /**
+   * Runs `sql` once per parameter set, each as its own transaction (unlike one
+   * `transaction`, a set that fails fails alone), all queued by one call; returns one
+   * promise per set, in order, each resolving as `execute` does. Every set is checked
+   * before any is queued: a bad one throws a TypeError/RangeError naming it
+   * (`paramsList[2]: parameter 1: ...`) and nothing is queued; so does a call that can queue
+   * none (a LitecommitError: `LITECOMMIT_CLOSED`, a refused statement). While the queue is
+   * full the sets wait for room, in order. Rejections carry the stack of this call.
+   */
+  submitMany<T = Row>(sql: string, paramsList: Iterable<Params | null | undefined>): Promise<StatementResult<T>>[];
+  /**
    * Runs a read-only statement on the read pool. `T` is the type of its rows (`Row` unless
    * given: `query<{ n: number }>('SELECT count(*) AS n FROM t')`); it is not checked at
    * run time.

@@ -2,12 +2,15 @@
 // litecommit for Node: a Promise API over the Rust engine. Parameters are checked here (so
 // the errors name the parameter); the native addon converts values and delivers the
 // completions of each batch in ONE threadsafe-function call, settling every promise of
-// that batch from the token -> promise map kept below.
+// that batch from the table of pending tokens kept below.
 
 const native = loadNative();
 
 /** Promises settled per macrotask before yielding to the event loop. */
 const SETTLE_CHUNK = 128;
+
+/** Parameter values the addon's submit takes as arguments of their own (src/submit.rs). */
+const SPREAD_VALUES = 8;
 
 /** A batch's numbers per completion: token, status, changes, lastInsertRowid (src/sink.rs). */
 const NUMBERS_PER_COMPLETION = 4;
@@ -40,10 +43,10 @@ const closedError = () =>
 
 /*
  * Stacks of rejections. The addon settles promises from its completion callback, where no
- * frame of the caller is on the stack. So the public methods are async functions that
- * await the submission and create the error themselves when it failed: V8 then appends
- * the frames of the async functions awaiting them (`at async handler (app.js:12:5)`), at
- * no cost until an error is made. Callers that do not `await` (`.then` chains) get no
+ * frame of the caller is on the stack. So the public methods return the submission's
+ * promise chained through a `then` handler that creates the error when it failed: V8 then
+ * appends the frames of the async functions awaiting it (`at async handler (app.js:12:5)`),
+ * at no cost until an error is made. Callers that do not `await` (`.then` chains) get no
  * such frames; with the option `captureStack: true` every call captures its caller's
  * stack when it is made instead, which costs throughput (see the README).
  */
@@ -226,14 +229,18 @@ function isPlainObject(v) {
   return proto === Object.prototype || proto === null;
 }
 
+/** Checks positional values in place: the addon reads booleans and undefined as sqlValue maps them. */
+function checkValues(values, prefix) {
+  for (let i = 0; i < values.length; i++) {
+    checkValue(values[i], prefix, i);
+  }
+}
+
 /** `[values, names]` as the addon takes them; `names` only for named parameters. */
 function normalizeParams(params, prefix) {
   if (params === undefined || params === null) return [undefined, undefined];
   if (Array.isArray(params)) {
-    // Checked in place; the addon reads booleans and undefined as sqlValue maps them.
-    for (let i = 0; i < params.length; i++) {
-      checkValue(params[i], prefix, i);
-    }
+    checkValues(params, prefix);
     return [params, undefined];
   }
   if (isPlainObject(params)) {
@@ -282,27 +289,145 @@ function normalizeOptions(options) {
   return [out, js];
 }
 
-/** One submitted transaction: what the addon needs, and its promise's resolvers. */
-class Submission {
-  constructor(token, single, sql, values, names, arrays) {
-    this.token = token;
-    this.single = single; // execute (one result) or transaction (all results)
-    this.sql = sql; // null for a transaction: `values` is then [sql, values, names, ...]
-    this.values = values;
-    this.names = names;
-    this.arrays = arrays; // rows as arrays of values rather than objects
-    this.resolve = null;
-    this.reject = null; // called with the addon's error info (see `failure`)
+/**
+ * What a promise of a submission settles with when the completion is not a plain result:
+ * the results with their rows (`Full`), or the error info (`Failed`). The method's `then`
+ * handler makes the value or the error from it (see `results` and `shaper`).
+ */
+class Full {
+  constructor(results) {
+    this.results = results;
+  }
+}
+
+class Failed {
+  constructor(info) {
+    this.info = info;
+  }
+}
+
+/** The resolvers `new Promise(capture)` made last: no closure per promise. */
+let capturedResolve = null;
+let capturedReject = null;
+function capture(resolve, reject) {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * What a method returns for the outcome of its transaction: with `single` (execute) one
+ * `{ changes, lastInsertRowid, rows }`, else one per statement; rows as objects, or as
+ * arrays of values with `arrays`. Throws the transaction's error as a LitecommitError
+ * (with the stack of the call when `site` is given).
+ */
+function results(outcome, single, arrays, site) {
+  if (outcome instanceof Full) {
+    let all;
+    try {
+      all = resultRows(single ? outcome.results.slice(-1) : outcome.results, arrays);
+    } catch (e) {
+      throw failure(unrepresentable(e), site);
+    }
+    return single ? all[0] : all;
+  }
+  if (outcome instanceof Failed) throw failure(outcome.info, site);
+  return single ? outcome : [outcome];
+}
+
+/** `shapers[single][arrays]`: `results` as a `then` handler, for calls without a captured stack. */
+const shapers = [false, true].map((single) =>
+  [false, true].map((arrays) => (outcome) => results(outcome, single, arrays, null)),
+);
+
+/**
+ * The `then` handler giving a method's value for its outcome (see `results`). Run as a
+ * promise reaction, it creates the error in the chain the caller awaits: V8 then appends
+ * the frames of the async functions awaiting it to the error's stack.
+ */
+function shaper(single, arrays, site) {
+  if (site === null) return shapers[+single][+arrays];
+  return (outcome) => results(outcome, single, arrays, site);
+}
+
+/**
+ * The promises of one `submitMany` call: the resolvers of the set with token `first + k`
+ * at `2k` and `2k + 1`, cleared once it is settled. Rejections carry the stack of the call.
+ */
+class Group {
+  constructor(first, n, site) {
+    this.first = first;
+    this.resolvers = new Array(2 * n);
+    this.site = site;
   }
 
-  /**
-   * Hands it to the addon: queued, or with `wait` waiting (natively) for room in the queue.
-   * `null` once accepted, or the error info (queue full, closed, refused).
-   */
-  submitTo(native, wait) {
-    return this.sql === null
-      ? native.submitTransaction(this.token, this.values, wait)
-      : native.submit(this.token, this.sql, this.values, this.names, wait);
+  settle(token, outcome) {
+    const k = 2 * (token - this.first);
+    const resolve = this.resolvers[k];
+    const reject = this.resolvers[k + 1];
+    this.resolvers[k] = undefined;
+    this.resolvers[k + 1] = undefined;
+    let value;
+    try {
+      value = results(outcome, true, false, this.site);
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    resolve(value);
+  }
+}
+
+/**
+ * What is pending by token, for tokens added in increasing order: a window of slots from
+ * the oldest token still pending (`base`, at `slots[head]`) to the newest. Tokens never
+ * added leave empty slots. Cheaper than a Map for a queue that tokens enter and leave in
+ * nearly the same order.
+ */
+class PendingTable {
+  constructor() {
+    this.slots = [];
+    this.head = 0;
+    this.base = 0;
+    this.size = 0;
+  }
+
+  /** Adds `entry` under `token`, above every token added before. */
+  add(token, entry) {
+    if (this.size === 0) {
+      this.slots.length = 0;
+      this.head = 0;
+      this.base = token;
+    }
+    const at = this.head + (token - this.base);
+    while (this.slots.length < at) this.slots.push(undefined);
+    this.slots.push(entry);
+    this.size++;
+  }
+
+  /** Removes and returns the entry of `token` (undefined if there is none). */
+  take(token) {
+    const at = this.head + (token - this.base);
+    if (at < this.head || at >= this.slots.length) return undefined;
+    const entry = this.slots[at];
+    if (entry === undefined) return undefined;
+    this.slots[at] = undefined;
+    this.size--;
+    const slots = this.slots;
+    let head = this.head;
+    while (head < slots.length && slots[head] === undefined) head++;
+    this.base += head - this.head;
+    this.head = head;
+    // Drops the settled front once it is most of the array.
+    if (head >= 1024 && head * 2 >= slots.length) {
+      this.slots = slots.slice(head);
+      this.head = 0;
+    }
+    return entry;
+  }
+
+  /** The oldest token still pending, or undefined. */
+  first() {
+    return this.size === 0 ? undefined : this.base;
   }
 }
 
@@ -316,7 +441,9 @@ class Submission {
  */
 class Inflight {
   constructor() {
-    this.pending = new Map(); // token -> Submission, queued or waiting, in token order
+    // token -> the resolve function of its promise (or the Group of its submitMany call),
+    // queued or waiting
+    this.pending = new PendingTable();
     this.waiters = []; // { ready: () => boolean, resolve }
     this.batches = []; // batches received and not fully settled yet, in order
     this.offset = 0; // completions of batches[0] already settled
@@ -324,15 +451,15 @@ class Inflight {
   }
 
   /**
-   * Records a submission `native` accepted; on the first one, references the event loop
-   * and holds `native` until nothing is pending.
+   * Records a submission `native` accepted under `token`, settled through `entry`; on the
+   * first one, references the event loop and holds `native` until nothing is pending.
    */
-  add(entry, native) {
+  add(token, entry, native) {
     if (this.busy === null) {
       native.ref();
       this.busy = native;
     }
-    this.pending.set(entry.token, entry);
+    this.pending.add(token, entry);
   }
 
   /**
@@ -362,25 +489,20 @@ class Inflight {
       budget -= end - i;
       for (; i < end; i++) {
         const j = i * NUMBERS_PER_COMPLETION;
-        const entry = this.pending.get(numbers[j]);
+        const token = numbers[j];
+        const entry = this.pending.take(token);
         if (entry === undefined) continue;
-        this.pending.delete(numbers[j]);
         const status = numbers[j + 1];
+        let outcome;
         if (status === DONE_SIMPLE) {
-          const r = { changes: numbers[j + 2], lastInsertRowid: numbers[j + 3], rows: [] };
-          entry.resolve(entry.single ? r : [r]);
+          outcome = { changes: numbers[j + 2], lastInsertRowid: numbers[j + 3], rows: [] };
         } else if (status === DONE_FULL) {
-          let all;
-          try {
-            all = resultRows(entry.single ? extras[i].slice(-1) : extras[i], entry.arrays);
-          } catch (e) {
-            entry.reject(unrepresentable(e));
-            continue;
-          }
-          entry.resolve(entry.single ? all[0] : all);
+          outcome = new Full(extras[i]);
         } else {
-          entry.reject(extras[i]);
+          outcome = new Failed(extras[i]);
         }
+        if (typeof entry === 'function') entry(outcome);
+        else entry.settle(token, outcome);
       }
       if (i * NUMBERS_PER_COMPLETION >= numbers.length) {
         this.batches.shift();
@@ -419,10 +541,10 @@ class Inflight {
     return first === null || first > mark;
   }
 
-  /** Every promise with a token <= `mark` is settled (tokens enter `pending` in order). */
+  /** Every promise with a token <= `mark` is settled. */
   settledUpTo(mark) {
-    const first = this.pending.keys().next();
-    return first.done || first.value > mark;
+    const first = this.pending.first();
+    return first === undefined || first > mark;
   }
 }
 
@@ -442,6 +564,8 @@ const internals = {};
 class Committer {
   #native;
   #inflight;
+  #submit; // the addon's submit(token, sql, names, wait, values...), bound to #native
+  #submitMany; // the addon's submitMany(first, sql, valuesList, namesList, wait)
   #nextToken = 1;
   #closing = null;
   #captureStack;
@@ -458,6 +582,7 @@ class Committer {
     if (!(opened instanceof native.NativeCommitter)) throw new LitecommitError(opened);
     this.#native = opened;
     this.#inflight = inflight;
+    [this.#submit, this.#submitMany] = opened.submitters();
     this.#captureStack = js.captureStack;
   }
 
@@ -465,46 +590,86 @@ class Committer {
    * Runs one statement as a transaction; resolves to `{ changes, lastInsertRowid, rows }`
    * once it is durable.
    */
-  async execute(sql, params) {
+  execute(sql, params) {
     const site = this.#site(Committer.prototype.execute);
-    try {
-      return await this.#one(sql, params, true, false);
-    } catch (e) {
-      throw failure(e, site);
-    }
+    return this.#one(sql, params, true, site).then(shaper(true, false, site));
   }
 
   /**
    * Runs `[[sql, params], ...]` atomically; resolves to one `{ changes, lastInsertRowid,
    * rows }` per statement.
    */
-  async transaction(statements) {
+  transaction(statements) {
     const site = this.#site(Committer.prototype.transaction);
-    try {
-      return await this.#many(statements, true, false);
-    } catch (e) {
-      throw failure(e, site);
-    }
+    return this.#many(statements, true, site).then(shaper(false, false, site));
   }
 
   /** Like `execute`, but rejects at once with LITECOMMIT_QUEUE_FULL when the queue is full. */
-  async tryExecute(sql, params) {
+  tryExecute(sql, params) {
     const site = this.#site(Committer.prototype.tryExecute);
-    try {
-      return await this.#one(sql, params, false, false);
-    } catch (e) {
-      throw failure(e, site);
-    }
+    return this.#one(sql, params, false, site).then(shaper(true, false, site));
   }
 
   /** Like `transaction`, but rejects at once with LITECOMMIT_QUEUE_FULL when the queue is full. */
-  async tryTransaction(statements) {
+  tryTransaction(statements) {
     const site = this.#site(Committer.prototype.tryTransaction);
-    try {
-      return await this.#many(statements, false, false);
-    } catch (e) {
-      throw failure(e, site);
+    return this.#many(statements, false, site).then(shaper(false, false, site));
+  }
+
+  /**
+   * Queues `sql` once per parameter set, each its own transaction, in one call to the addon;
+   * returns one promise per set, in order, each settled on its own. Every set is checked
+   * before any is queued: a bad one throws (TypeError/RangeError naming it) and queues
+   * nothing, as does a call that can queue none (closed, refused statement). While the
+   * queue is full the sets wait for room, in order, as `execute` does.
+   */
+  submitMany(sql, paramsList) {
+    const site = callSite(Committer.prototype.submitMany);
+    if (this.#closing !== null) throw failure(closedError(), site);
+    checkSql(sql, '');
+    const sets = paramSets(paramsList);
+    const n = sets.length;
+    // The sets as the addon takes them: arrays of values as they are, so `valuesList` is
+    // `sets` itself until a set needs converting (then a copy of it).
+    let valuesList = sets;
+    let namesList;
+    for (let i = 0; i < n; i++) {
+      const params = sets[i];
+      try {
+        if (Array.isArray(params)) {
+          checkValues(params, '');
+          continue;
+        }
+        const [values, names] = normalizeParams(params, '');
+        if (valuesList === sets) valuesList = sets.slice();
+        valuesList[i] = values;
+        if (names !== undefined) {
+          namesList ??= new Array(n);
+          namesList[i] = names;
+        }
+      } catch (e) {
+        throw new e.constructor(`paramsList[${i}]: ${e.message}`);
+      }
     }
+    if (n === 0) return [];
+    const first = this.#nextToken;
+    this.#nextToken += n;
+    const refused = this.#submitMany(first, sql, valuesList, namesList, true);
+    const accepted = refused === null ? n : refused[0];
+    if (accepted === 0) throw failure(refused[1], site);
+    const inflight = this.#inflight;
+    const native = this.#native;
+    const group = new Group(first, accepted, site);
+    const promises = new Array(n);
+    for (let k = 0; k < accepted; k++) {
+      promises[k] = new Promise(capture);
+      group.resolvers[2 * k] = capturedResolve;
+      group.resolvers[2 * k + 1] = capturedReject;
+      inflight.add(first + k, group, native);
+    }
+    // Those after a set the addon could not queue were not tried: they fail the same way.
+    for (let k = accepted; k < n; k++) promises[k] = Promise.reject(failure(refused[1], site));
+    return promises;
   }
 
   /** The caller's frames above `fn` when stacks are captured (option `captureStack`). */
@@ -512,46 +677,51 @@ class Committer {
     return this.#captureStack ? callSite(fn) : null;
   }
 
-  /** Submits one statement; rejects with a TypeError/RangeError or the addon's error info. */
-  #one(sql, params, wait, arrays) {
-    if (this.#closing !== null) return Promise.reject(closedError());
-    let values, names;
+  /**
+   * Submits one statement; returns the promise of its outcome (see `results`), rejected
+   * with what kept it from being queued (a TypeError/RangeError, or the addon's error as a
+   * LitecommitError).
+   */
+  #one(sql, params, wait, site) {
     try {
+      if (this.#closing !== null) throw closedError();
       checkSql(sql, '');
-      [values, names] = normalizeParams(params, '');
+      let values = params;
+      let names;
+      if (Array.isArray(params)) checkValues(params, '');
+      else [values, names] = normalizeParams(params, '');
+      const token = this.#nextToken++;
+      // Up to SPREAD_VALUES values go as arguments of their own, after their count.
+      const refused =
+        values !== undefined && values.length <= SPREAD_VALUES
+          ? this.#submit(token, sql, names, wait, values.length, ...values)
+          : this.#submit(token, sql, names, wait, values);
+      if (refused !== null) throw refused;
+      return this.#pending(token);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(failure(e, site));
     }
-    return this.#submit(new Submission(this.#nextToken++, true, sql, values, names, arrays), wait);
   }
 
-  /** Submits a transaction; rejects as `#one` does. */
-  #many(statements, wait, arrays) {
-    if (this.#closing !== null) return Promise.reject(closedError());
-    let flat;
+  /** Submits a transaction; returns as `#one` does. */
+  #many(statements, wait, site) {
     try {
-      flat = flattenTransaction(statements);
+      if (this.#closing !== null) throw closedError();
+      const flat = flattenTransaction(statements);
+      const token = this.#nextToken++;
+      const refused = this.#native.submitTransaction(token, flat, wait);
+      if (refused) throw refused;
+      return this.#pending(token);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(failure(e, site));
     }
-    return this.#submit(new Submission(this.#nextToken++, false, null, flat, null, arrays), wait);
   }
 
-  #submit(entry, wait) {
-    const inflight = this.#inflight;
-    const native = this.#native;
-    return new Promise((resolve, reject) => {
-      entry.resolve = resolve;
-      entry.reject = reject;
-      let err;
-      try {
-        err = entry.submitTo(native, wait);
-      } catch (e) {
-        return reject(e);
-      }
-      if (err) reject(err);
-      else inflight.add(entry, native);
-    });
+  /** The promise of the outcome of the accepted submission `token`. */
+  #pending(token) {
+    const promise = new Promise(capture);
+    this.#inflight.add(token, capturedResolve, this.#native);
+    return promise;
   }
 
   /** Runs a read-only statement on the read pool; resolves to row objects. */
@@ -577,21 +747,13 @@ class Committer {
   static {
     // `execute`, `transaction` and `query` with rows as arrays of values (in column order,
     // duplicate column names kept), for the adapters.
-    internals.execute = async (db, sql, params) => {
+    internals.execute = (db, sql, params) => {
       const site = db.#site(internals.execute);
-      try {
-        return await db.#one(sql, params, true, true);
-      } catch (e) {
-        throw failure(e, site);
-      }
+      return db.#one(sql, params, true, site).then(shaper(true, true, site));
     };
-    internals.transaction = async (db, statements) => {
+    internals.transaction = (db, statements) => {
       const site = db.#site(internals.transaction);
-      try {
-        return await db.#many(statements, true, true);
-      } catch (e) {
-        throw failure(e, site);
-      }
+      return db.#many(statements, true, site).then(shaper(false, true, site));
     };
     internals.query = async (db, sql, params) => {
       const site = db.#site(internals.query);
@@ -734,6 +896,15 @@ function statementVerb(sql) {
  * send those to the read pool and everything else to the writer. */
 internals.reads = (sql) => READ_VERBS.has(statementVerb(sql));
 internals.statementVerb = statementVerb;
+
+/** The parameter sets of `submitMany` as an array: an array as it is, another iterable copied. */
+function paramSets(paramsList) {
+  if (Array.isArray(paramsList)) return paramsList;
+  if (paramsList !== null && typeof paramsList === 'object' && typeof paramsList[Symbol.iterator] === 'function') {
+    return Array.from(paramsList);
+  }
+  throw new TypeError(`paramsList: expected an array (or iterable) of params, got ${describe(paramsList)}`);
+}
 
 function flattenTransaction(statements) {
   if (!Array.isArray(statements)) {

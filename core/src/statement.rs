@@ -72,11 +72,13 @@ const OWNED_PRAGMAS: &[(&str, &str)] = &[
 /// state on the shared connection that would change what later transactions see: each
 /// transaction must get exactly the outcome it would get alone on a fresh connection.
 pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
-    if ALLOWED.with(|allowed| allowed.borrow().contains(sql)) {
+    // `try_with`: while a thread exits (a process exit runs its handlers there), its
+    // thread-locals may be gone; the text is then checked without them.
+    if ALLOWED.try_with(|allowed| allowed.borrow().contains(sql)) == Ok(true) {
         return Ok(());
     }
     check_uncached(sql, statement_index)?;
-    ALLOWED.with(|allowed| allowed.borrow_mut().insert(sql));
+    let _ = ALLOWED.try_with(|allowed| allowed.borrow_mut().insert(sql));
     Ok(())
 }
 

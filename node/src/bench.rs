@@ -21,6 +21,7 @@ pub struct CoreBench {
     pub seconds: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub mean_batch_size: f64,
 }
 
 /// A thrown error carrying "CODE: message".
@@ -98,6 +99,7 @@ pub fn bench_core(
         seconds,
         p50_ms: percentile(latencies, 0.5),
         p99_ms: percentile(latencies, 0.99),
+        mean_batch_size: core.stats().mean_batch_size,
     };
     drop(progress);
     core.close().map_err(core_error)?;

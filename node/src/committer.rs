@@ -6,16 +6,17 @@ use std::sync::{Arc, Mutex};
 
 use litecommit::{CheckpointMode, Committer, Statement, Transaction};
 use napi::bindgen_prelude::*;
-use napi::{sys, Env};
+use napi::{sys, Env, JsValue};
 use napi_derive::napi;
 
-use crate::convert::params;
+use crate::convert::{element, length, params, string};
 use crate::errors::ErrorInfo;
 use crate::exit::{close_when_stopping, TeardownHook};
 use crate::options::{self, EffectiveConfig};
 use crate::shared::{Shared, WhenFull};
 use crate::sink::{Batch, JsBatch, Sink};
 use crate::stats::JsStats;
+use crate::submit;
 use crate::task::{blocking, Blocking, Done};
 
 /// Entries per statement in `submitTransaction`'s flat array: sql, values, names.
@@ -59,44 +60,42 @@ pub fn open(
 
 #[napi]
 impl NativeCommitter {
-    /// Accepts a one-statement transaction under `token`: queued, or with `wait` waiting for
-    /// room. Returns `null` once accepted, or the error (queue full, closed, refused).
+    /// `[submit, submitMany]`: the submission calls of `execute` and `submitMany`, as
+    /// functions bound to this committer (see [`crate::submit`]).
     #[napi(catch_unwind)]
-    pub fn submit(
-        &self,
-        token: f64,
-        sql: String,
-        values: Option<Array>,
-        names: Option<Vec<String>>,
-        wait: bool,
-    ) -> Result<Option<ErrorInfo>> {
-        let tx = Transaction::single(sql, params(values, names)?);
-        Ok(self.accept(token, tx, wait))
+    pub fn submitters(&self, env: Env) -> Result<Unknown<'static>> {
+        let list = submit::bind(env.raw(), &self.shared)?;
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), list) })
     }
 
-    /// Like `submit` for several statements, given flat as `[sql, values, names, ...]`.
+    /// Accepts a transaction under `token`, given flat as `[sql, values, names, ...]` (each
+    /// statement's `values` and `names` as `submit` takes them): queued, or with `wait`
+    /// waiting for room. Returns `null` once accepted, or the error (queue full, closed,
+    /// refused).
     #[napi(catch_unwind)]
     pub fn submit_transaction(
         &self,
+        env: Env,
         token: f64,
-        flat: Array,
+        flat: Unknown,
         wait: bool,
     ) -> Result<Option<ErrorInfo>> {
-        let mut statements = Vec::with_capacity((flat.len() / STATEMENT_PARTS) as usize);
-        for i in (0..flat.len()).step_by(STATEMENT_PARTS as usize) {
-            let sql: String = flat.get(i)?.unwrap_or_default();
-            let values: Option<Array> = flat.get(i + 1)?.flatten();
-            let names: Option<Vec<String>> = flat.get(i + 2)?.flatten();
-            statements.push(Statement::new(sql, params(values, names)?));
+        let (env, flat) = (env.raw(), flat.raw());
+        let n = unsafe { length(env, flat) }?;
+        let mut statements = Vec::with_capacity((n / STATEMENT_PARTS) as usize);
+        for i in (0..n).step_by(STATEMENT_PARTS as usize) {
+            let part = |k| unsafe { element(env, flat, i + k) };
+            let sql = unsafe { string(env, part(0)?) }?;
+            statements.push(Statement::new(sql, unsafe {
+                params(env, part(1)?, part(2)?)
+            }?));
         }
-        Ok(self.accept(token, Transaction::from(statements), wait))
-    }
-
-    fn accept(&self, token: f64, tx: Transaction, wait: bool) -> Option<ErrorInfo> {
-        self.shared
+        let tx = Transaction::from(statements);
+        Ok(self
+            .shared
             .accept(token as u64, tx, WhenFull::from_wait(wait))
             .err()
-            .map(|e| ErrorInfo::from(&e))
+            .map(|e| ErrorInfo::from(&e)))
     }
 
     /// Moves submissions waiting for room into the queue (called after every batch).
@@ -115,12 +114,13 @@ impl NativeCommitter {
     #[napi(catch_unwind)]
     pub fn query(
         &self,
+        env: Env,
         sql: String,
-        values: Option<Array>,
-        names: Option<Vec<String>>,
+        values: Unknown,
+        names: Unknown,
     ) -> Result<AsyncTask<Blocking>> {
         let shared = Arc::clone(&self.shared);
-        let params = params(values, names)?;
+        let params = unsafe { params(env.raw(), values.raw(), names.raw()) }?;
         Ok(blocking(move || {
             shared.core.query(&sql, params).map(Done::Rows)
         }))

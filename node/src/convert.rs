@@ -1,5 +1,7 @@
 //! JavaScript values in (parameters), SQLite values out (rows), and statement results.
 
+use std::ptr;
+
 use litecommit::{Params, Rows, TransactionResult, Value};
 use napi::bindgen_prelude::*;
 use napi::{sys, Env};
@@ -83,14 +85,7 @@ fn js_to_value(value: Unknown, index: usize) -> Result<Value> {
     Ok(match value.get_type()? {
         ValueType::Null | ValueType::Undefined => Value::Null,
         ValueType::Boolean => Value::Integer(i64::from(unsafe { value.cast::<bool>()? })),
-        ValueType::Number => {
-            let f: f64 = unsafe { value.cast()? };
-            if f.fract() == 0.0 && (-TWO_TO_THE_63..TWO_TO_THE_63).contains(&f) {
-                Value::Integer(f as i64)
-            } else {
-                Value::Real(f)
-            }
-        }
+        ValueType::Number => number(unsafe { value.cast()? }),
         ValueType::BigInt => {
             let big: BigInt = unsafe { value.cast()? };
             match big.get_i64() {
@@ -108,22 +103,178 @@ fn js_to_value(value: Unknown, index: usize) -> Result<Value> {
     })
 }
 
-/// Parameters as index.js passes them: `values` positional, or named when `names` is given.
-pub fn params(values: Option<Array>, names: Option<Vec<String>>) -> Result<Params> {
-    let Some(values) = values else {
-        return Ok(Params::None);
-    };
-    let mut list = Vec::with_capacity(values.len() as usize);
-    for i in 0..values.len() {
-        list.push(match values.get::<Unknown>(i)? {
-            Some(value) => js_to_value(value, i as usize)?,
-            None => Value::Null,
-        });
+/// Turns an N-API status into a `Result`.
+pub fn check(status: sys::napi_status) -> Result<()> {
+    match status {
+        sys::Status::napi_ok => Ok(()),
+        s => Err(napi::Error::new(Status::from(s), String::new())),
     }
-    Ok(match names {
-        Some(names) => Params::Named(names.into_iter().zip(list).collect()),
-        None => Params::Positional(list),
+}
+
+/// Bytes of the stack buffer a string is first read into: one N-API call reads the short
+/// strings (most SQL texts and values), a longer one takes two.
+const STRING_BUFFER: usize = 256;
+
+/// A JS string as UTF-8.
+///
+/// # Safety
+/// `value` is a string of `env`, on its thread.
+pub unsafe fn string(env: sys::napi_env, value: sys::napi_value) -> Result<String> {
+    let mut buffer = [0u8; STRING_BUFFER];
+    let mut len = 0;
+    check(unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value,
+            buffer.as_mut_ptr().cast(),
+            STRING_BUFFER,
+            &mut len,
+        )
+    })?;
+    // N-API writes at most STRING_BUFFER - 1 bytes, and a character takes at most 4: with
+    // 4 of those to spare, nothing was left out.
+    if len + 4 < STRING_BUFFER {
+        return utf8(buffer[..len].to_vec());
+    }
+    check(unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) })?;
+    let mut bytes = vec![0u8; len + 1];
+    check(unsafe {
+        sys::napi_get_value_string_utf8(env, value, bytes.as_mut_ptr().cast(), len + 1, &mut len)
+    })?;
+    bytes.truncate(len);
+    utf8(bytes)
+}
+
+/// Bytes N-API wrote as a `String` (valid UTF-8: V8 replaces lone surrogates).
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| napi::Error::new(Status::StringExpected, e.to_string()))
+}
+
+/// The N-API type of `value`.
+///
+/// # Safety
+/// `value` is a value of `env`, on its thread.
+pub unsafe fn type_of(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_valuetype> {
+    let mut t = 0;
+    check(unsafe { sys::napi_typeof(env, value, &mut t) })?;
+    Ok(t)
+}
+
+/// Element `i` of a JS array.
+///
+/// # Safety
+/// `array` is an object of `env`, on its thread.
+pub unsafe fn element(
+    env: sys::napi_env,
+    array: sys::napi_value,
+    i: u32,
+) -> Result<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    check(unsafe { sys::napi_get_element(env, array, i, &mut value) })?;
+    Ok(value)
+}
+
+/// The length of a JS array.
+///
+/// # Safety
+/// `array` is a value of `env`, on its thread.
+pub unsafe fn length(env: sys::napi_env, array: sys::napi_value) -> Result<u32> {
+    let mut len = 0;
+    check(unsafe { sys::napi_get_array_length(env, array, &mut len) })?;
+    Ok(len)
+}
+
+/// Whether `value` is `undefined` or `null` (an argument left out).
+///
+/// # Safety
+/// `value` is a value of `env`, on its thread.
+pub unsafe fn absent(env: sys::napi_env, value: sys::napi_value) -> Result<bool> {
+    let t = unsafe { type_of(env, value) }?;
+    Ok(t == sys::ValueType::napi_undefined || t == sys::ValueType::napi_null)
+}
+
+/// One parameter value: strings, numbers and null read directly, the rest by [`js_to_value`].
+///
+/// # Safety
+/// `value` is a value of `env`, on its thread.
+unsafe fn param(env: sys::napi_env, value: sys::napi_value, index: usize) -> Result<Value> {
+    Ok(match unsafe { type_of(env, value) }? {
+        sys::ValueType::napi_string => Value::Text(unsafe { string(env, value) }?),
+        sys::ValueType::napi_number => {
+            let mut f = 0.0;
+            check(unsafe { sys::napi_get_value_double(env, value, &mut f) })?;
+            number(f)
+        }
+        sys::ValueType::napi_null | sys::ValueType::napi_undefined => Value::Null,
+        _ => js_to_value(unsafe { Unknown::from_raw_unchecked(env, value) }, index)?,
     })
+}
+
+/// A JS number as SQLite stores it: integral ones as integers when they fit.
+fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && (-TWO_TO_THE_63..TWO_TO_THE_63).contains(&f) {
+        Value::Integer(f as i64)
+    } else {
+        Value::Real(f)
+    }
+}
+
+/// Parameters as index.js passes them: `values` (an array, or absent for none) positional,
+/// or named when `names` (an array of strings as long as `values`) is given.
+///
+/// # Safety
+/// `values` and `names` are values of `env`, on its thread.
+pub unsafe fn params(
+    env: sys::napi_env,
+    values: sys::napi_value,
+    names: sys::napi_value,
+) -> Result<Params> {
+    if unsafe { absent(env, values) }? {
+        return Ok(Params::None);
+    }
+    let n = unsafe { length(env, values) }?;
+    unsafe { params_with(env, n as usize, |i| element(env, values, i as u32), names) }
+}
+
+/// Parameters from their values, positional, or named when `names` (an array of strings as
+/// long as `values`) is given.
+///
+/// # Safety
+/// `values` and `names` are values of `env`, on its thread.
+pub unsafe fn params_of(
+    env: sys::napi_env,
+    values: &[sys::napi_value],
+    names: sys::napi_value,
+) -> Result<Params> {
+    unsafe { params_with(env, values.len(), |i| Ok(values[i]), names) }
+}
+
+/// Parameters from `n` values, value `i` given by `value(i)`, positional or named as
+/// [`params_of`] takes them.
+///
+/// # Safety
+/// The values and `names` are values of `env`, on its thread.
+unsafe fn params_with(
+    env: sys::napi_env,
+    n: usize,
+    value: impl Fn(usize) -> Result<sys::napi_value>,
+    names: sys::napi_value,
+) -> Result<Params> {
+    let mut list = Vec::with_capacity(n);
+    for i in 0..n {
+        list.push(unsafe { param(env, value(i)?, i) }?);
+    }
+    if unsafe { absent(env, names) }? {
+        return Ok(Params::Positional(list));
+    }
+    let mut named = Vec::with_capacity(list.len());
+    for (i, value) in list.into_iter().enumerate() {
+        named.push((
+            unsafe { string(env, element(env, names, i as u32)?) }?,
+            value,
+        ));
+    }
+    Ok(Params::Named(named))
 }
 
 /// A core (snake_case) name as JavaScript spells it: `max_batch_size` becomes `maxBatchSize`.

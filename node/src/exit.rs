@@ -4,6 +4,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, Once, Weak};
+use std::thread;
 
 use napi::{CleanupEnvHook, Env, Result};
 
@@ -19,14 +20,27 @@ extern "C" {
 /// `process.exit()` on the main thread ends the process through `exit()` without tearing
 /// the environment down, so environment cleanup hooks do not run: this `atexit` handler
 /// shuts down what is still open, committing every submission accepted, including those
-/// still waiting for room in the queue.
+/// still waiting for room in the queue. It does so on a thread of its own: `exit()` has
+/// already destroyed the exiting thread's thread-local values, which the core may use.
 extern "C" fn close_all_at_exit() {
     let _ = catch_unwind(|| {
-        let open = std::mem::take(&mut *OPEN.lock().unwrap_or_else(|p| p.into_inner()));
-        for shared in open.iter().filter_map(Weak::upgrade) {
-            let _ = catch_unwind(AssertUnwindSafe(|| shared.shutdown()));
+        let spawned = thread::Builder::new()
+            .name("litecommit-exit".into())
+            .spawn(close_all);
+        match spawned {
+            Ok(handle) => drop(handle.join()),
+            // No thread to be had: here, then.
+            Err(_) => close_all(),
         }
     });
+}
+
+/// Shuts down every committer in [`OPEN`] that is still there.
+fn close_all() {
+    let open = std::mem::take(&mut *OPEN.lock().unwrap_or_else(|p| p.into_inner()));
+    for shared in open.iter().filter_map(Weak::upgrade) {
+        let _ = catch_unwind(AssertUnwindSafe(|| shared.shutdown()));
+    }
 }
 
 /// Shuts `shared` down at `exit()` unless it is gone by then.

@@ -4,6 +4,8 @@
 //! - [`committer`]: the `NativeCommitter` class and `open`, which index.js wraps;
 //! - [`shared`]: its state shared with pool tasks and exit hooks, including submissions
 //!   waiting for room in the core's queue;
+//! - [`submit`]: the submission calls of `execute` and `submitMany`, as plain N-API
+//!   functions bound to one committer;
 //! - [`sink`]: per-batch completion delivery to JavaScript;
 //! - [`task`]: blocking calls run on the libuv pool;
 //! - [`exit`]: closing what is still open when the process or a worker stops;
@@ -23,6 +25,7 @@ mod options;
 mod shared;
 mod sink;
 mod stats;
+mod submit;
 mod task;
 
 use napi_derive::napi;

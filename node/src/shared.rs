@@ -99,7 +99,34 @@ impl Shared {
     /// Accepts a submission from JavaScript: queued, or (with `Wait`) waiting for room
     /// behind earlier waiting ones. `Err` means it was not accepted.
     pub fn accept(&self, token: u64, tx: Transaction, when_full: WhenFull) -> CoreResult<()> {
+        self.accept_locked(&mut self.waiting(), token, tx, when_full)
+    }
+
+    /// Accepts `txs` under the tokens `first`, `first + 1`, ... in order, as [`Shared::accept`]
+    /// would one by one. `Err((n, e))`: the first `n` were accepted, the one after failed
+    /// with `e` and the rest were not tried.
+    pub fn accept_many(
+        &self,
+        first: u64,
+        txs: Vec<Transaction>,
+        when_full: WhenFull,
+    ) -> Result<(), (usize, CoreError)> {
         let mut waiting = self.waiting();
+        for (i, tx) in txs.into_iter().enumerate() {
+            self.accept_locked(&mut waiting, first + i as u64, tx, when_full)
+                .map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// [`Shared::accept`], with the waiting list already locked.
+    fn accept_locked(
+        &self,
+        waiting: &mut Waiting,
+        token: u64,
+        tx: Transaction,
+        when_full: WhenFull,
+    ) -> CoreResult<()> {
         if waiting.handing_over {
             return Err(CoreError::Closed);
         }

@@ -1,6 +1,7 @@
 //! Per-batch completion delivery: the core calls [`Sink::complete`] once per batch on its
-//! writer thread, which makes ONE threadsafe-function call; on the JavaScript thread the
-//! batch becomes a [`JsBatch`], from which index.js settles every promise of the batch.
+//! writer thread, which packs the batch (see [`Batch`]) and makes ONE threadsafe-function
+//! call; on the JavaScript thread the batch becomes a [`JsBatch`], from which index.js
+//! settles every promise of the batch.
 
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,8 +14,40 @@ use napi::{sys, Env};
 use crate::convert::{to_js, tx_to_js, MAX_NUMBER_INTEGER};
 use crate::errors::{guard, ErrorInfo};
 
-/// One batch of completions: `(token, outcome)` per transaction.
-pub type Batch = Vec<(u64, Outcome)>;
+/// One batch of completions, packed on the writer thread: `numbers` holds `token, status,
+/// changes, lastInsertRowid` per completion. The common case (one statement, no rows, a
+/// rowid within ±2^53) needs nothing else, and its outcome is dropped where it was made;
+/// the others keep their outcome in `extras`, with their position in the batch.
+pub struct Batch {
+    numbers: Vec<f64>,
+    extras: Vec<(u32, Outcome)>,
+}
+
+impl Batch {
+    /// Packs `(token, outcome)` per transaction.
+    pub fn pack(completions: Vec<(u64, Outcome)>) -> Batch {
+        let mut numbers = Vec::with_capacity(completions.len() * NUMBERS_PER_COMPLETION);
+        let mut extras = Vec::new();
+        for (i, (token, outcome)) in completions.into_iter().enumerate() {
+            let token = token as f64;
+            match simple(&outcome) {
+                Some((changes, rowid)) => {
+                    numbers.extend_from_slice(&[token, DONE_SIMPLE, changes, rowid])
+                }
+                None => {
+                    let status = if outcome.is_ok() {
+                        DONE_FULL
+                    } else {
+                        DONE_ERROR
+                    };
+                    numbers.extend_from_slice(&[token, status, 0.0, 0.0]);
+                    extras.push((i as u32, outcome));
+                }
+            }
+        }
+        Batch { numbers, extras }
+    }
+}
 
 /// Created weak (unreferenced): an idle committer does not keep the process alive. The JS
 /// side references it while any promise is pending (see `ref`/`unref`).
@@ -40,15 +73,16 @@ impl Sink {
     /// Passes completions to JavaScript. Non-blocking on an unbounded queue: never stalls
     /// the writer. It fails only while the environment is being torn down, when there is
     /// nobody left to tell.
-    pub fn deliver(&self, completions: Batch) {
-        let _ = self
-            .tsfn
-            .call(completions, ThreadsafeFunctionCallMode::NonBlocking);
+    pub fn deliver(&self, completions: Vec<(u64, Outcome)>) {
+        let _ = self.tsfn.call(
+            Batch::pack(completions),
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
     }
 }
 
 impl BatchSink for Sink {
-    fn complete(&self, completions: Batch) {
+    fn complete(&self, completions: Vec<(u64, Outcome)>) {
         self.in_core.fetch_sub(completions.len(), Ordering::AcqRel);
         self.deliver(completions);
     }
@@ -62,11 +96,11 @@ const DONE_SIMPLE: f64 = 0.0;
 const DONE_FULL: f64 = 1.0;
 const DONE_ERROR: f64 = 2.0;
 
-/// One batch of completions, converted on the JS thread to `[numbers, extras]`:
-/// `numbers` is a Float64Array of `token, status, changes, lastInsertRowid` per completion.
-/// The common case (one statement, no rows, a rowid within ±2^53) needs nothing else, so a
-/// batch costs a handful of N-API calls whatever its size; otherwise `extras[i]` holds the
-/// full result (status 1) or the error (status 2) of completion `i`.
+/// One batch of completions, converted on the JS thread to `[numbers, extras]`: `numbers`
+/// is a Float64Array of `token, status, changes, lastInsertRowid` per completion, and
+/// `extras[i]` holds the full result (status 1) or the error (status 2) of completion `i`
+/// (`undefined` when every completion is simple). A batch of simple completions costs a
+/// handful of N-API calls whatever its size.
 pub struct JsBatch(pub Batch);
 
 impl ToNapiValue for JsBatch {
@@ -91,25 +125,24 @@ fn simple(outcome: &Outcome) -> Option<(f64, f64)> {
 
 fn batch_to_js(env: sys::napi_env, batch: JsBatch) -> Result<sys::napi_value> {
     let js_env = Env::from_raw(env);
-    let mut numbers = Vec::with_capacity(batch.0.len() * NUMBERS_PER_COMPLETION);
-    let mut extras: Option<Array> = None;
-    for (i, (token, outcome)) in batch.0.into_iter().enumerate() {
-        if let Some((changes, rowid)) = simple(&outcome) {
-            numbers.extend_from_slice(&[token as f64, DONE_SIMPLE, changes, rowid]);
-            continue;
-        }
+    let Batch {
+        mut numbers,
+        extras,
+    } = batch.0;
+    let mut list: Option<Array> = None;
+    for (i, outcome) in extras {
         let (status, extra) = completion_to_js(env, outcome)?;
-        numbers.extend_from_slice(&[token as f64, status, 0.0, 0.0]);
-        let extras = match &mut extras {
+        numbers[i as usize * NUMBERS_PER_COMPLETION + 1] = status;
+        let list = match &mut list {
             Some(list) => list,
-            None => extras.insert(js_env.create_array(0)?),
+            None => list.insert(js_env.create_array(0)?),
         };
-        extras.set(i as u32, extra)?;
+        list.set(i, extra)?;
     }
     let mut pair = js_env.create_array(2)?;
     // Copied into V8's heap: external memory would make V8 run full GCs far more often.
     pair.set(0, Float64ArraySlice::copy_from(&js_env, &numbers)?)?;
-    pair.set(1, extras)?;
+    pair.set(1, list)?;
     to_js(env, pair)
 }
 

@@ -66,8 +66,9 @@ test('one threadsafe-function call per batch settles all of its transactions', a
     if (seen.size === N + 1) done();
   });
   db.ref();
-  assert.equal(db.submit(0, 'CREATE TABLE t (v INTEGER)', undefined, undefined, false), null);
-  for (let i = 1; i <= N; i++) assert.equal(db.submit(i, 'INSERT INTO t VALUES (?)', [i], undefined, false), null);
+  const [submit] = db.submitters();
+  assert.equal(submit(0, 'CREATE TABLE t (v INTEGER)', undefined, false), null);
+  for (let i = 1; i <= N; i++) assert.equal(submit(i, 'INSERT INTO t VALUES (?)', undefined, false, [i]), null);
   await allSeen;
   db.unref();
   const s = db.stats();

@@ -79,11 +79,13 @@ await db.close();`,
     "import { Committer } from 'litecommit';\n" +
       "new Committer('x.db').execute('SELECT ?', [new Date()]);\n" +
       "new Committer('y.db', { maxBatchSise: 10 });\n" +
-      "new Committer('z.db').query<{ n: number }>('SELECT 1 AS n').then((rows) => rows[0].n.toUpperCase());\n",
+      "new Committer('z.db').query<{ n: number }>('SELECT 1 AS n').then((rows) => rows[0].n.toUpperCase());\n" +
+      "new Committer('w.db').submitMany('SELECT ?', [[1], [new Date()]]);\n",
   );
   const bad = await run(process.execPath, [tsc, ...args, 'bad.ts'], { cwd: dir });
   assert.notEqual(bad.code, 0);
   assert.match(bad.stdout, /bad\.ts\(2,.*Date/);
   assert.match(bad.stdout, /bad\.ts\(3,.*maxBatchSise/);
   assert.match(bad.stdout, /bad\.ts\(4,.*toUpperCase/);
+  assert.match(bad.stdout, /bad\.ts\(5,.*Date/);
 });

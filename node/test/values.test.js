@@ -128,3 +128,45 @@ test('positional and named parameters in every SQLite form', async () => {
   await assert.rejects(db.transaction([['SELECT 1'], ['SELECT :a', { b: 1 }]]), { code: 'LITECOMMIT_PARAMETER', statementIndex: 1 });
   await db.close();
 });
+
+test('any number of values, in their order, positional or named, for execute and submitMany', async () => {
+  const db = await open();
+  for (const n of [0, 1, 7, 8, 9, 20]) {
+    const values = Array.from({ length: n }, (_, i) => (i % 2 ? `s${i}` : i));
+    const placeholders = values.map(() => '?').join(', ');
+    const sql = `SELECT json_array(${placeholders}) AS a`;
+    const expected = JSON.stringify(values);
+    const { rows } = await db.execute(sql, values);
+    assert.equal(rows[0].a, expected, `${n} positional`);
+    const [many] = await Promise.all(db.submitMany(sql, [values]));
+    assert.equal(many.rows[0].a, expected, `${n} positional, submitMany`);
+    const named = Object.fromEntries(values.map((v, i) => [`p${i}`, v]));
+    const namedSql = `SELECT json_array(${values.map((_, i) => `:p${i}`).join(', ')}) AS a`;
+    assert.equal((await db.execute(namedSql, named)).rows[0].a, expected, `${n} named`);
+  }
+  // No array and an empty array differ only in the message when values are missing.
+  await assert.rejects(db.execute('SELECT ?'), { code: 'LITECOMMIT_PARAMETER', message: /none given/ });
+  await assert.rejects(db.execute('SELECT ?', []), { code: 'LITECOMMIT_PARAMETER', message: /0 given/ });
+  assert.deepEqual((await db.execute('SELECT ? AS x', [undefined])).rows, [{ x: null }]);
+  await db.close();
+});
+
+test('strings of every length around the read buffer of the addon round-trip whole', async () => {
+  const db = await open();
+  // Around 256 bytes of UTF-8, with characters of 1, 2, 3 and 4 bytes at the edge.
+  const texts = [];
+  for (let n = 240; n <= 262; n++) {
+    for (const c of ['a', 'é', '€', '😀']) texts.push('x'.repeat(n - c.length) + c.repeat(1 + (n % 3)));
+  }
+  texts.push('long '.repeat(5000), '€'.repeat(3000));
+  for (const text of texts) {
+    const { lastInsertRowid } = await db.execute('INSERT INTO v (x) VALUES (?)', [text]);
+    const [row] = await db.query('SELECT x FROM v WHERE id = ? AND x = ?', [lastInsertRowid, text]);
+    assert.equal(row?.x, text, `${Buffer.byteLength(text)} bytes`);
+  }
+  // The SQL text itself, just as long.
+  const padding = `/* ${'€'.repeat(80)} */`;
+  const { rows } = await db.execute(`SELECT ? AS x ${padding}`, ['ok']);
+  assert.deepEqual(rows, [{ x: 'ok' }]);
+  await db.close();
+});

@@ -169,7 +169,10 @@ impl Shared {
     /// Whether this thread is running an inline batch of this committer (in its event
     /// listener), where waiting for the writer would wait forever.
     pub(crate) fn committing_here(&self) -> bool {
-        COMMITTING.with(|c| c.get() == self as *const Shared as usize)
+        // Gone while the thread exits: no inline batch runs there any more.
+        COMMITTING
+            .try_with(|c| c.get() == self as *const Shared as usize)
+            .unwrap_or(false)
     }
 
     /// Counts a caller inside a blocking call until the guard is dropped.
@@ -190,6 +193,8 @@ impl Shared {
         if self.config.flush_policy != FlushPolicy::Adaptive
             || self.config.linger_ms > 0
             || self.blocking.load(Ordering::SeqCst) > 1
+            // A thread that is exiting may have lost its thread-locals: it uses the queue.
+            || COMMITTING.try_with(|_| ()).is_err()
         {
             return Err(tx);
         }

@@ -25,6 +25,11 @@ async function main(): Promise<void> {
   const results: StatementResult[] = await db.transaction([['SELECT 1'], ['SELECT :a', named]]);
   await db.tryExecute('SELECT 1');
   await db.tryTransaction([['SELECT 1', []]]);
+  const each: Promise<StatementResult>[] = db.submitMany('INSERT INTO t VALUES (?)', [[1], [2n], { a: 'x' }, undefined]);
+  const returned: StatementResult<{ id: number }>[] = await Promise.all(
+    db.submitMany<{ id: number }>('INSERT INTO t VALUES (?) RETURNING rowid AS id', new Set([[3]])),
+  );
+  console.log(each.length, returned[0].rows[0].id);
   const rows: Row[] = await db.query('SELECT * FROM t');
   const cell: SqlResultValue = rows[0]['v'];
   // Row types given by the caller, for query and for RETURNING rows.
