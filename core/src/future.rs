@@ -33,7 +33,7 @@ impl Committer {
     /// queues nothing. Once it resolved, the transaction commits (or fails) whether or not
     /// anyone awaits its outcome.
     ///
-    /// Fails with [`Error::Closed`] after [`Committer::close`], also when closing starts
+    /// Fails with [`Error::Closed`](crate::Error::Closed) after [`Committer::close`], also when closing starts
     /// while it waits for room, and with the errors [`Committer::submit`] gives for
     /// refused statements or invalid parameters.
     pub fn submit_async(&self, tx: impl Into<Transaction>) -> SubmitFuture<'_> {

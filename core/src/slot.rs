@@ -3,8 +3,8 @@
 //!
 //! Waking a parked thread is a system call. A batch of many blocking submitters would have
 //! the writer make one per transaction between two commits, so threads blocked in an
-//! untimed [`Slot::wait`] are woken as a relay instead: the writer wakes [`RELAY_FAN_OUT`]
-//! of them, and each woken thread wakes that many more before it returns. Such a thread
+//! untimed [`Slot::wait`] are woken as a relay instead: the writer wakes [`RELAY_START`]
+//! of them, and each woken thread wakes [`RELAY_FAN_OUT`] more before it returns. Such a thread
 //! cannot leave its wait without its outcome, so the relay never stops short.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,8 +17,12 @@ use crate::completion::Outcome;
 use crate::error::Error;
 use crate::future::wake;
 
-/// Threads that each woken thread of a relay wakes (and the writer, to start it).
+/// Threads that each woken thread of a relay wakes.
 const RELAY_FAN_OUT: usize = 4;
+
+/// Threads the writer wakes itself to start a relay: a batch of up to this many threads
+/// needs no relay at all, so small batches wait for no second wake-up.
+const RELAY_START: usize = 8;
 
 /// One transaction's outcome, for whoever waits for it.
 #[derive(Debug)]
@@ -72,9 +76,9 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    /// Wakes the next [`RELAY_FAN_OUT`] threads, if any are left.
-    fn pass_on(&self) {
-        for _ in 0..RELAY_FAN_OUT {
+    /// Wakes the next `n` threads, if any are left.
+    fn wake(&self, n: usize) {
+        for _ in 0..n {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             match self.threads.get(i) {
                 Some(thread) => thread.unpark(),
@@ -115,7 +119,7 @@ impl RelayBatch {
                 }
             }
         }
-        relay.pass_on();
+        relay.wake(RELAY_START);
     }
 }
 
@@ -219,7 +223,7 @@ fn take(state: &mut SlotState) -> Outcome {
     match std::mem::replace(state, SlotState::Taken) {
         SlotState::Done(outcome, relay) => {
             if let Some(relay) = relay {
-                relay.pass_on();
+                relay.wake(RELAY_FAN_OUT);
             }
             outcome
         }

