@@ -151,18 +151,20 @@ pub(crate) const RESERVED_NAME: &str = "sqlite_litecommit_changes_reset";
 
 /// Prepares the writer for the next transaction, so that the SQL functions reading
 /// connection state answer as on a fresh connection: `last_insert_rowid()` and
-/// `changes()` start at 0, `total_changes()` counts from here.
+/// `changes()` start at 0 (`changes()` only when `reset_changes`: when nothing the
+/// transaction runs could read it, the writer skips that statement), `total_changes()`
+/// counts from here.
 ///
 /// `changes()` must really be 0 rather than hidden behind an override: after a trigger or
 /// a foreign-key action returns, SQLite restores the `changes()` value from before it, which
 /// on a used connection is a previous transaction's count.
-pub(crate) fn start_transaction(conn: &Connection) -> Result<()> {
+pub(crate) fn start_transaction(conn: &Connection, reset_changes: bool) -> Result<()> {
     // SAFETY: the handle is valid while `conn` lives, and the caller's thread owns `conn`.
     let db = unsafe { conn.handle() };
     // SAFETY: as above.
     unsafe { ffi::sqlite3_set_last_insert_rowid(db, 0) };
     // SAFETY: as above.
-    if unsafe { ffi::sqlite3_changes64(db) } != 0 {
+    if reset_changes && unsafe { ffi::sqlite3_changes64(db) } != 0 {
         conn.prepare_cached(CHANGES_RESET)
             .and_then(|mut s| s.raw_execute())
             .map_err(|e| Error::from_sqlite(e, None).with_context("resetting changes()"))?;

@@ -596,6 +596,34 @@ fn temp_objects_are_refused_and_later_inserts_commit() {
 }
 
 #[test]
+fn changes_reached_through_the_schema_answers_as_if_the_transaction_ran_alone() {
+    // Nothing in the schema mentions changes() when the first batch begins.
+    let pair = Pair::new(&["CREATE TABLE t (id INTEGER PRIMARY KEY, v)"]);
+    let defaults = "SELECT id, c FROM d ORDER BY id";
+    let outcomes = pair.batch(&[
+        &["INSERT INTO t (v) VALUES (1), (2), (3)"],
+        // Schema changed within the batch: a DEFAULT and a view that read changes().
+        &["CREATE TABLE d (id INTEGER PRIMARY KEY, c DEFAULT (changes()))"],
+        &["CREATE VIEW vc AS SELECT changes() AS c"],
+        &["INSERT INTO t (v) VALUES (4), (5)"],
+        &["INSERT INTO d (id) VALUES (1)"],
+        &["INSERT INTO t (v) VALUES (6), (7), (8)"],
+        &["SELECT c FROM vc"],
+    ]);
+    assert_eq!(rows(&outcomes[6]), vec![vec![ints(&[0])]]);
+    // The next batch finds them in the schema.
+    let outcomes = pair.batch(&[
+        &["INSERT INTO t (v) VALUES (9), (10)"],
+        &["INSERT INTO d (id) VALUES (2)", defaults],
+        &["INSERT INTO t (v) VALUES (11)"],
+        &["SELECT c FROM vc"],
+    ]);
+    assert_eq!(rows(&outcomes[1])[1], vec![ints(&[1, 0]), ints(&[2, 0])]);
+    assert_eq!(rows(&outcomes[3]), vec![vec![ints(&[0])]]);
+    pair.assert_same_database();
+}
+
+#[test]
 fn connection_functions_answer_as_if_the_transaction_ran_alone() {
     let pair = Pair::new(&[
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",

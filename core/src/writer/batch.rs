@@ -280,7 +280,8 @@ impl BatchRun<'_> {
     fn begin(&mut self) -> Result<(), BatchFailure> {
         self.db
             .exec("BEGIN IMMEDIATE")
-            .map_err(|e| self.fail(e.with_context("BEGIN IMMEDIATE failed")))
+            .map_err(|e| self.fail(e.with_context("BEGIN IMMEDIATE failed")))?;
+        self.db.watch_schema().map_err(|e| self.fail(e))
     }
 
     /// The batch's final COMMIT; after commits midway with `synchronous` lowered, the sync

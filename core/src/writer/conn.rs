@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::modes::Durability;
 
+use super::changes::ChangesWatch;
 use super::sync::Synchronous;
 #[cfg(test)]
 use super::Msg;
@@ -35,6 +36,8 @@ pub(super) struct WriteConn {
     pub(super) synchronous: Synchronous,
     /// Batches in a row that could not roll back a transaction left open.
     failed_recoveries: u32,
+    /// Whether anything could read `changes()`, so that it must be reset.
+    pub(super) changes: ChangesWatch,
     /// Faults injected by unit tests.
     #[cfg(test)]
     hooks: TestHooks,
@@ -64,6 +67,7 @@ impl WriteConn {
             wal_frames: Arc::default(),
             synchronous: Synchronous::Configured,
             failed_recoveries: 0,
+            changes: ChangesWatch::default(),
             #[cfg(test)]
             hooks: TestHooks::default(),
         };
@@ -105,6 +109,11 @@ impl WriteConn {
             .and_then(|mut s| s.raw_execute())
             .map(drop)
             .map_err(|e| Error::from_sqlite(e, None))
+    }
+
+    /// After BEGIN: what the schema says about `changes()` (see `changes`).
+    pub(super) fn watch_schema(&mut self) -> Result<()> {
+        self.changes.begin(&self.conn)
     }
 
     /// Whether an SQLite transaction is open.

@@ -11,6 +11,7 @@
 //!   savepoint, and the `synchronous` level with the WAL sync it defers.
 
 mod batch;
+mod changes;
 mod commit;
 mod conn;
 mod gather;
