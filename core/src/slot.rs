@@ -181,6 +181,15 @@ impl Slot {
     /// Blocks the calling thread until the outcome arrives or `deadline` passes (then
     /// `None`; the outcome stays for a later call).
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Outcome> {
+        // A short spin, then a few yields (which let the writer run), before parking: an
+        // outcome that arrives meanwhile costs neither side a system call to wake.
+        let backoff = crossbeam_utils::Backoff::new();
+        while !backoff.is_completed() {
+            if let Some(outcome) = self.try_take() {
+                return Some(outcome);
+            }
+            backoff.snooze();
+        }
         loop {
             {
                 let mut state = self.lock();
