@@ -24,6 +24,32 @@ const RELAY_FAN_OUT: usize = 4;
 /// needs no relay at all, so small batches wait for no second wake-up.
 const RELAY_START: usize = 8;
 
+/// Threads blocked in [`Slot::wait`] beyond which a new one parks without spinning first.
+const SPIN_MAX_WAITING: usize = 256;
+
+/// Threads blocked in [`Slot::wait`] in this process.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread counted in [`WAITING`] until dropped.
+struct Waiting {
+    /// How many others were waiting when it entered.
+    others: usize,
+}
+
+impl Waiting {
+    fn enter() -> Waiting {
+        Waiting {
+            others: WAITING.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One transaction's outcome, for whoever waits for it.
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -182,13 +208,17 @@ impl Slot {
     /// `None`; the outcome stays for a later call).
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Outcome> {
         // A short spin, then a few yields (which let the writer run), before parking: an
-        // outcome that arrives meanwhile costs neither side a system call to wake.
-        let backoff = crossbeam_utils::Backoff::new();
-        while !backoff.is_completed() {
-            if let Some(outcome) = self.try_take() {
-                return Some(outcome);
+        // outcome that arrives meanwhile costs neither side a system call to wake. Not when
+        // many threads wait: their yields would keep the writer off the CPU.
+        let waiting = Waiting::enter();
+        if waiting.others < SPIN_MAX_WAITING {
+            let backoff = crossbeam_utils::Backoff::new();
+            while !backoff.is_completed() {
+                if let Some(outcome) = self.try_take() {
+                    return Some(outcome);
+                }
+                backoff.snooze();
             }
-            backoff.snooze();
         }
         loop {
             {
