@@ -86,8 +86,16 @@ impl InBatch<'_> {
 
 impl Drop for InBatch<'_> {
     fn drop(&mut self) {
-        self.gate.lock().writer_in_batch = false;
-        self.gate.changed.notify_all();
+        let mut st = self.gate.lock();
+        st.writer_in_batch = false;
+        // Only a checkpoint waits for the batch to end, and only once it wants the gate
+        // (set under the same lock). A notification is a system call even with nobody
+        // waiting; this one would come after every batch.
+        let wanted = st.checkpoint_wants_lock;
+        drop(st);
+        if wanted {
+            self.gate.changed.notify_all();
+        }
     }
 }
 
