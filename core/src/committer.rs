@@ -385,9 +385,7 @@ impl Committer {
         }
         inner.send(tx, reply, wait)
     }
-}
 
-impl Committer {
     /// Checks a transaction before it is queued: in this process, refused statements,
     /// parameters that could not be converted.
     pub(crate) fn check(&self, tx: &Transaction) -> Result<()> {
@@ -445,32 +443,28 @@ impl Committer {
 impl Inner {
     /// Hands a checked transaction to the writer's queue, waiting for room as `wait` says.
     fn send(&self, tx: Transaction, mut reply: Reply, wait: Wait) -> Result<()> {
-        let inner = self;
         // Inside the intake until the send returns: the writer does not stop before.
-        let Some(_inside) = inner.intake.enter() else {
+        let Some(_inside) = self.intake.enter() else {
             reply.disarm();
             return Err(Error::Closed);
         };
         let msg = Msg::Tx(tx, reply);
-        inner.shared.queueing();
+        self.shared.queueing();
         // A message handed back by a failed send is disarmed: the caller gets the error
         // from this call, not a second time through its callback or sink.
         let sent = match wait {
-            Wait::Block => inner
-                .queue
-                .send(msg)
-                .map_err(|e| disarm(e.0, Error::Closed)),
-            Wait::Timeout(t) => inner.queue.send_timeout(msg, t).map_err(|e| match e {
+            Wait::Block => self.queue.send(msg).map_err(|e| disarm(e.0, Error::Closed)),
+            Wait::Timeout(t) => self.queue.send_timeout(msg, t).map_err(|e| match e {
                 SendTimeoutError::Timeout(m) => disarm(m, Error::Timeout),
                 SendTimeoutError::Disconnected(m) => disarm(m, Error::Closed),
             }),
-            Wait::Never => inner.queue.try_send(msg).map_err(|e| match e {
+            Wait::Never => self.queue.try_send(msg).map_err(|e| match e {
                 TrySendError::Full(m) => disarm(m, Error::QueueFull),
                 TrySendError::Disconnected(m) => disarm(m, Error::Closed),
             }),
         };
         if sent.is_err() {
-            inner.shared.unqueued();
+            self.shared.unqueued();
         }
         sent
     }
