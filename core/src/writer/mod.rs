@@ -1,6 +1,8 @@
 //! The writer thread: one connection, one SQLite transaction per batch (a few more when
 //! statements roll back the whole SQLite transaction, see `batch`), one savepoint per
-//! submitted transaction; and the order in which everything closes.
+//! submitted transaction; and the order in which everything closes. The connection sits
+//! behind a lock ([`Shared`]), so that a blocking caller who finds the writer idle commits
+//! its own transaction as a batch of one, without the hand-off.
 //!
 //! - `intake`: the queue's messages, and how closing waits for callers handing work over.
 //! - `gather`: collecting the next batch from the queue under the flush policy.
@@ -9,6 +11,7 @@
 //! - `batch`: running a batch's transactions, re-runs and commits midway included.
 //! - `conn`, `savepoint`, `sync`: the write connection, one transaction under its
 //!   savepoint, and the `synchronous` level with the WAL sync it defers.
+//! - `changes`: when `changes()` must be reset before a transaction.
 
 mod batch;
 mod changes;
