@@ -158,27 +158,16 @@ impl Slot {
     }
 
     /// Leaves the outcome and wakes whoever waits for it (after letting go of the lock; a
-    /// panicking waker is contained).
-    pub(crate) fn complete(&self, outcome: Outcome) {
-        let previous = std::mem::replace(&mut *self.lock(), SlotState::Done(outcome, None));
-        if let SlotState::Waiting(waiter) = previous {
-            waiter.wake();
-        }
-    }
-
-    /// Like [`Slot::complete`], except that a thread blocked in an untimed wait is left for
-    /// `batch` to wake with the others of its batch.
+    /// panicking waker is contained), except that a thread blocked in an untimed wait is
+    /// left for `batch` to wake with the others of its batch.
     pub(crate) fn complete_in(self: Arc<Self>, outcome: Outcome, batch: &mut RelayBatch) {
-        let thread = match &*self.lock() {
-            SlotState::Waiting(Waiter::Thread(thread)) => Some(thread.clone()),
-            _ => None,
-        };
-        match thread {
-            Some(thread) => {
-                batch.threads.push(thread);
-                batch.slots.push((self, outcome));
-            }
-            None => self.complete(outcome),
+        let state = self.lock();
+        if let SlotState::Waiting(Waiter::Thread(thread)) = &*state {
+            batch.threads.push(thread.clone());
+            drop(state);
+            batch.slots.push((self, outcome));
+        } else {
+            leave(state, outcome);
         }
     }
 
@@ -253,6 +242,16 @@ impl Slot {
     /// Locks the state (a panic while it was held does not poison it).
     fn lock(&self) -> MutexGuard<'_, SlotState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Leaves `outcome` in a slot's locked state, then wakes whoever waited for it (after
+/// letting go of the lock).
+fn leave(mut state: MutexGuard<'_, SlotState>, outcome: Outcome) {
+    let previous = std::mem::replace(&mut *state, SlotState::Done(outcome, None));
+    drop(state);
+    if let SlotState::Waiting(waiter) = previous {
+        waiter.wake();
     }
 }
 

@@ -39,17 +39,20 @@ impl ChangesWatch {
         Ok(())
     }
 
-    /// Whether `changes()` must be reset before `tx` runs.
-    pub(super) fn must_reset(&self, tx: &Transaction) -> bool {
-        self.schema_changed
-            || self.scanned.map_or(true, |(_, mentions)| mentions)
-            || tx.statements.iter().any(|s| mentions(&s.sql).changes)
-    }
-
-    /// After `tx` ran (or failed): one that may have changed the schema makes every later
-    /// transaction reset until the next [`ChangesWatch::begin`].
-    pub(super) fn ran(&mut self, tx: &Transaction) {
-        self.schema_changed |= tx.statements.iter().any(|s| mentions(&s.sql).schema);
+    /// Before `tx` runs: whether `changes()` must be reset for it. A transaction that may
+    /// change the schema makes every later one reset until the next
+    /// [`ChangesWatch::begin`] (whether it then commits or fails).
+    pub(super) fn before(&mut self, tx: &Transaction) -> bool {
+        let (mut changes, mut schema) = (false, false);
+        for statement in &tx.statements {
+            let m = mentions(&statement.sql);
+            changes |= m.changes;
+            schema |= m.schema;
+        }
+        let reset =
+            changes || self.schema_changed || self.scanned.map_or(true, |(_, mentions)| mentions);
+        self.schema_changed |= schema;
+        reset
     }
 }
 

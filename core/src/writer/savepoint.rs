@@ -58,8 +58,7 @@ impl WriteConn {
         // last_insert_rowid(), changes() and total_changes() answer as on a fresh
         // connection, never with another transaction's figures (SQLite keeps one per
         // connection).
-        let reset_changes = self.changes.must_reset(tx);
-        self.changes.ran(tx);
+        let reset_changes = self.changes.before(tx);
         crate::connection::start_transaction(self.conn(), reset_changes)?;
         let mut results = Vec::with_capacity(tx.statements.len());
         for (index, stmt) in tx.statements.iter().enumerate() {
