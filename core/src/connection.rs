@@ -14,6 +14,7 @@ use rusqlite::{ffi, Connection, OpenFlags};
 use crate::config::Config;
 use crate::error::{primary_code, Error, Result};
 use crate::modes::Durability;
+use crate::runner::Runner;
 
 /// The `PRAGMA synchronous` value of a durability.
 pub(crate) fn synchronous_pragma(durability: Durability) -> &'static str {
@@ -72,14 +73,14 @@ pub(crate) fn open_checkpointer(path: &Path, config: &Config) -> Result<Connecti
 }
 
 /// Opens one read-only connection of the `query` pool.
-pub(crate) fn open_reader(path: &Path, config: &Config) -> Result<Connection> {
+pub(crate) fn open_reader(path: &Path, config: &Config) -> Result<Runner> {
     let conn = open(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY,
         config.busy_timeout_ms,
     )?;
     cache_pragmas(&conn, path, config)?;
-    Ok(conn)
+    Ok(Runner::new(conn, config.statement_cache_capacity))
 }
 
 fn open(path: &Path, flags: OpenFlags, busy_timeout_ms: u64) -> Result<Connection> {

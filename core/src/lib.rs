@@ -60,6 +60,8 @@ mod metrics;
 mod modes;
 mod process;
 mod read_pool;
+mod recent;
+mod runner;
 mod schema;
 mod slot;
 mod snapshot;

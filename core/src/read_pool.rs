@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{ffi, Connection};
+use rusqlite::ffi;
 
 use crate::config::Config;
 use crate::connection;
 use crate::error::{Error, Result};
+use crate::runner::Runner;
 use crate::statement;
 use crate::transaction::{Rows, Statement};
 
@@ -37,7 +38,7 @@ pub(crate) struct ReadPool {
 /// What the pool's lock guards.
 struct PoolState {
     /// Connections waiting for a query.
-    idle: Vec<Connection>,
+    idle: Vec<Runner>,
     /// Connections out of the pool's hands while a query, a snapshot's BEGIN or a
     /// snapshot's ROLLBACK runs on them: `close` waits for these.
     lent: usize,
@@ -52,7 +53,7 @@ struct PoolState {
 /// The connection of one open snapshot, inside its read transaction.
 struct Held {
     /// `None` while one of the snapshot's queries runs on it (it is then counted as lent).
-    conn: Option<Connection>,
+    conn: Option<Runner>,
     /// A failed query ended the read transaction (SQLite rolls back on some errors): later
     /// queries would no longer see the snapshot, so they fail.
     ended: bool,
@@ -82,7 +83,7 @@ impl ReadPool {
     }
 
     /// Takes an idle connection (waiting for one if all are busy) and counts it as lent.
-    fn lend(&self) -> Result<Connection> {
+    fn lend(&self) -> Result<Runner> {
         let mut st = self.lock();
         loop {
             if st.closed {
@@ -97,7 +98,7 @@ impl ReadPool {
     }
 
     /// Takes back a lent connection: idle again, or closed if the pool closed meanwhile.
-    fn give_back(&self, conn: Connection) {
+    fn give_back(&self, conn: Runner) {
         let closing = {
             let mut st = self.lock();
             st.lent -= 1;
@@ -117,8 +118,8 @@ impl ReadPool {
     pub(crate) fn query(&self, stmt: &Statement) -> Result<Rows> {
         // A BEGIN would leave the pooled connection inside a stale read transaction.
         statement::check_allowed(&stmt.sql, 0)?;
-        let conn = self.lend()?;
-        let result = statement::run(&conn, stmt, 0).map(|r| r.rows);
+        let mut conn = self.lend()?;
+        let result = conn.run(stmt, 0).map(|r| r.rows);
         self.give_back(conn);
         result
     }
@@ -160,7 +161,7 @@ impl ReadPool {
     pub(crate) fn snapshot_query(&self, id: u64, stmt: &Statement) -> Result<Rows> {
         // COMMIT, ROLLBACK or BEGIN would end or break the snapshot's read transaction.
         statement::check_allowed(&stmt.sql, 0)?;
-        let conn = {
+        let mut conn = {
             let mut st = self.lock();
             loop {
                 if st.closed {
@@ -182,7 +183,7 @@ impl ReadPool {
                 st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let result = statement::run(&conn, stmt, 0).map(|r| r.rows);
+        let result = conn.run(stmt, 0).map(|r| r.rows);
         let ended = conn.is_autocommit();
         let closing = {
             let mut st = self.lock();
@@ -222,7 +223,7 @@ impl ReadPool {
     /// `conn` rolled back out of its read transaction; if the ROLLBACK fails, a fresh
     /// connection in its place (one stuck in a read transaction would serve stale reads),
     /// or `conn` itself if none can be opened, so that the pool keeps its size.
-    fn out_of_transaction(&self, conn: Connection) -> Connection {
+    fn out_of_transaction(&self, conn: Runner) -> Runner {
         if conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok() {
             return conn;
         }
@@ -274,7 +275,7 @@ mod tests {
         // A rollback-journal database: a reader waits (in its busy handler) while another
         // connection holds the exclusive lock, which keeps a query running for as long as
         // this test wants.
-        let holder = Connection::open(&path).unwrap();
+        let holder = rusqlite::Connection::open(&path).unwrap();
         holder
             .execute_batch("CREATE TABLE t (v); INSERT INTO t VALUES (1);")
             .unwrap();

@@ -1,15 +1,12 @@
-//! Running one statement on a connection: refusing what would break the batch, binding
-//! parameters, collecting rows.
+//! Checking a statement before it runs: refusing what would break the batch, or leave state
+//! on the shared connection that later transactions would see.
 
 use std::borrow::Cow;
-use std::sync::Arc;
-
-use rusqlite::{ffi, Connection};
+use std::cell::RefCell;
 
 use crate::connection::RESERVED_NAME;
 use crate::error::{Error, Result};
-use crate::transaction::{Rows, Statement, StatementResult};
-use crate::value::{Params, Value};
+use crate::recent::Recent;
 
 /// Pragmas that change the database rather than the connection: the only ones that may be
 /// set from a transaction.
@@ -74,49 +71,17 @@ const OWNED_PRAGMAS: &[(&str, &str)] = &[
 pub(crate) fn check_allowed(sql: &str, statement_index: usize) -> Result<()> {
     // `try_with`: while a thread exits (a process exit runs its handlers there), its
     // thread-locals may be gone; the text is then checked without them.
-    if ALLOWED.try_with(|allowed| allowed.borrow().contains(sql)) == Ok(true) {
+    if ALLOWED.try_with(|allowed| allowed.borrow().get(sql).is_some()) == Ok(true) {
         return Ok(());
     }
     check_uncached(sql, statement_index)?;
-    let _ = ALLOWED.try_with(|allowed| allowed.borrow_mut().insert(sql));
+    let _ = ALLOWED.try_with(|allowed| allowed.borrow_mut().insert(sql, ()));
     Ok(())
 }
 
-/// SQL texts this thread found allowed lately: most applications submit a few statements
-/// over and over, and checking one again costs a string comparison instead of a scan.
-#[derive(Default)]
-struct Allowed {
-    /// The texts, at most [`Allowed::SLOTS`] of them.
-    texts: Vec<Box<str>>,
-    /// The slot the next new text replaces once all are taken.
-    next: usize,
-}
-
-impl Allowed {
-    /// Texts remembered per thread.
-    const SLOTS: usize = 16;
-    /// Longer texts are checked every time rather than copied.
-    const MAX_LEN: usize = 1024;
-
-    fn contains(&self, sql: &str) -> bool {
-        self.texts.iter().any(|t| **t == *sql)
-    }
-
-    fn insert(&mut self, sql: &str) {
-        if sql.len() > Self::MAX_LEN {
-            return;
-        }
-        if self.texts.len() < Self::SLOTS {
-            self.texts.push(sql.into());
-        } else {
-            self.texts[self.next] = sql.into();
-            self.next = (self.next + 1) % Self::SLOTS;
-        }
-    }
-}
-
 thread_local! {
-    static ALLOWED: std::cell::RefCell<Allowed> = std::cell::RefCell::new(Allowed::default());
+    /// SQL texts this thread found allowed lately.
+    static ALLOWED: RefCell<Recent<()>> = RefCell::new(Recent::default());
 }
 
 /// [`check_allowed`] without the per-thread memory of allowed texts.
@@ -467,212 +432,6 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
-/// The shared empty column list of statements that return no rows (no allocation per call).
-fn no_columns() -> Arc<[String]> {
-    static EMPTY: std::sync::OnceLock<Arc<[String]>> = std::sync::OnceLock::new();
-    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
-}
-
-/// Runs one statement with its parameters and collects its rows. The caller has checked it
-/// with [`check_allowed`] (the committer does so at submit).
-pub(crate) fn run(conn: &Connection, stmt: &Statement, index: usize) -> Result<StatementResult> {
-    let mut prepared = conn
-        .prepare_cached(&stmt.sql)
-        .map_err(|e| prepare_error(e, index))?;
-    bind(&mut prepared, &stmt.params, index)?;
-    let before = conn.total_changes();
-    // Column names are read after the first step: a cached statement that a schema change
-    // (ALTER TABLE, DROP COLUMN) expired is compiled again by that step, and only then
-    // describes the table as it is now.
-    // The declared types are read at the same point, inside the statement's read
-    // transaction when it returns a row, so that they describe the same schema.
-    let mut columns: Option<Described> = None;
-    let mut rows = Vec::new();
-    {
-        let mut cursor = prepared.raw_query();
-        while let Some(row) = cursor
-            .next()
-            .map_err(|e| Error::from_sqlite(e, Some(index)))?
-        {
-            let (columns, _) = columns.get_or_insert_with(|| describe(conn, stmt, row.as_ref()));
-            let mut values = Vec::with_capacity(columns.len());
-            for i in 0..columns.len() {
-                let value = row
-                    .get_ref(i)
-                    .map_err(|e| Error::from_sqlite(e, Some(index)))?;
-                values.push(Value::from_ref(value));
-            }
-            rows.push(values);
-        }
-    }
-    let (columns, decl_types) = columns.unwrap_or_else(|| describe(conn, stmt, &prepared));
-    let changes = if !prepared.readonly() && conn.total_changes() != before {
-        conn.changes()
-    } else {
-        0
-    };
-    Ok(StatementResult {
-        changes,
-        last_insert_rowid: conn.last_insert_rowid(),
-        rows: Rows {
-            columns,
-            rows,
-            decl_types,
-        },
-    })
-}
-
-/// Column names and declared types, as [`describe`] reads them.
-type Described = (Arc<[String]>, Arc<[Option<String>]>);
-
-/// The column names and declared types of a prepared statement.
-fn describe(conn: &Connection, stmt: &Statement, prepared: &rusqlite::Statement<'_>) -> Described {
-    let columns = column_names(prepared);
-    let decl_types = declared_types(conn, &stmt.sql, columns.len());
-    (columns, decl_types)
-}
-
-/// Each of the `n` result columns' declared type (`None` for an expression), read from a
-/// second compilation of `sql` on the same connection. rusqlite hands out no raw statement
-/// handle, and its `Statement::columns` panics on a declared type that is not UTF-8 (a
-/// schema written by another program): the raw text is converted lossily here instead.
-fn declared_types(conn: &Connection, sql: &str, n: usize) -> Arc<[Option<String>]> {
-    if n == 0 {
-        return no_decl_types();
-    }
-    let mut types = vec![None; n];
-    let Ok(len) = std::ffi::c_int::try_from(sql.len()) else {
-        return types.into();
-    };
-    let mut raw: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
-    // SAFETY: the handle is valid while `conn` is borrowed and used by this thread only; the
-    // SQL is `len` valid bytes; the statement is finalized below, before `conn` is released.
-    let rc = unsafe {
-        ffi::sqlite3_prepare_v3(
-            conn.handle(),
-            sql.as_ptr().cast(),
-            len,
-            0,
-            &mut raw,
-            std::ptr::null_mut(),
-        )
-    };
-    if rc == ffi::SQLITE_OK && !raw.is_null() {
-        // SAFETY: `raw` is a live statement; a non-NULL declared type is a NUL-terminated
-        // string that stays valid until the statement is finalized, after this loop.
-        let count = usize::try_from(unsafe { ffi::sqlite3_column_count(raw) }).unwrap_or(0);
-        for (i, slot) in types.iter_mut().enumerate().take(count) {
-            let Ok(i) = std::ffi::c_int::try_from(i) else {
-                break;
-            };
-            let p = unsafe { ffi::sqlite3_column_decltype(raw, i) };
-            if !p.is_null() {
-                let text = unsafe { std::ffi::CStr::from_ptr(p) };
-                *slot = Some(text.to_string_lossy().into_owned());
-            }
-        }
-    }
-    // SAFETY: NULL or the statement prepared above, finalized once.
-    unsafe { ffi::sqlite3_finalize(raw) };
-    types.into()
-}
-
-fn no_decl_types() -> Arc<[Option<String>]> {
-    static EMPTY: std::sync::OnceLock<Arc<[Option<String>]>> = std::sync::OnceLock::new();
-    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
-}
-
-fn column_names(prepared: &rusqlite::Statement<'_>) -> Arc<[String]> {
-    if prepared.column_count() == 0 {
-        no_columns()
-    } else {
-        prepared.column_names().map(String::from).collect()
-    }
-}
-
-fn prepare_error(err: rusqlite::Error, statement_index: usize) -> Error {
-    match err {
-        rusqlite::Error::MultipleStatement => Error::Refused {
-            reason: "more than one statement in one SQL text; pass each statement separately"
-                .into(),
-            statement_index,
-        },
-        rusqlite::Error::Empty => Error::Refused {
-            reason: "empty statement".into(),
-            statement_index,
-        },
-        other => Error::from_sqlite(other, Some(statement_index)),
-    }
-}
-
-fn bind(prepared: &mut rusqlite::Statement<'_>, params: &Params, index: usize) -> Result<()> {
-    let expected = prepared.parameter_count();
-    let param_error = |message: String| Error::Parameter {
-        message,
-        statement_index: index,
-    };
-    let bind_error = |e: rusqlite::Error| param_error(e.to_string());
-    match params {
-        Params::Invalid(message) => Err(param_error(message.clone())),
-        Params::None if expected == 0 => Ok(()),
-        Params::None => Err(param_error(format!(
-            "statement expects {expected} parameter(s), none given"
-        ))),
-        Params::Positional(values) => {
-            if values.len() != expected {
-                return Err(param_error(format!(
-                    "statement expects {expected} parameter(s), {} given",
-                    values.len()
-                )));
-            }
-            for (i, value) in values.iter().enumerate() {
-                prepared
-                    .raw_bind_parameter(i + 1, value)
-                    .map_err(bind_error)?;
-            }
-            Ok(())
-        }
-        Params::Named(values) => {
-            let mut bound = vec![false; expected];
-            for (name, value) in values {
-                let position = find_parameter(prepared, name)
-                    .map_err(bind_error)?
-                    .ok_or_else(|| {
-                        param_error(format!("statement has no parameter named {name:?}"))
-                    })?;
-                if std::mem::replace(&mut bound[position - 1], true) {
-                    return Err(param_error(format!("parameter {name:?} given twice")));
-                }
-                prepared
-                    .raw_bind_parameter(position, value)
-                    .map_err(bind_error)?;
-            }
-            if let Some(missing) = bound.iter().position(|b| !b) {
-                let name = prepared
-                    .parameter_name(missing + 1)
-                    .map_or_else(|| format!("?{}", missing + 1), String::from);
-                return Err(param_error(format!("no value given for parameter {name}")));
-            }
-            Ok(())
-        }
-    }
-}
-
-fn find_parameter(
-    prepared: &rusqlite::Statement<'_>,
-    name: &str,
-) -> rusqlite::Result<Option<usize>> {
-    if name.starts_with([':', '@', '$']) {
-        return prepared.parameter_index(name);
-    }
-    for prefix in [":", "@", "$"] {
-        if let Some(i) = prepared.parameter_index(&format!("{prefix}{name}"))? {
-            return Ok(Some(i));
-        }
-    }
-    Ok(None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -869,15 +628,8 @@ mod tests {
 
     #[test]
     fn allowed_texts_are_remembered_per_thread_and_refused_ones_never_are() {
-        for i in 0..40 {
-            check_allowed(&format!("INSERT INTO t VALUES ({i})"), 0).unwrap();
-        }
-        ALLOWED.with(|a| {
-            let a = a.borrow();
-            assert_eq!(a.texts.len(), Allowed::SLOTS);
-            assert!(a.contains("INSERT INTO t VALUES (39)"));
-            assert!(!a.contains("INSERT INTO t VALUES (0)"));
-        });
+        check_allowed("INSERT INTO t VALUES (1)", 0).unwrap();
+        ALLOWED.with(|a| assert!(a.borrow().get("INSERT INTO t VALUES (1)").is_some()));
         for _ in 0..2 {
             match check_allowed("BEGIN", 2) {
                 Err(Error::Refused {
@@ -886,9 +638,6 @@ mod tests {
                 other => panic!("BEGIN was not refused: {other:?}"),
             }
         }
-        ALLOWED.with(|a| assert!(!a.borrow().contains("BEGIN")));
-        let long = format!("SELECT '{}'", "x".repeat(Allowed::MAX_LEN));
-        check_allowed(&long, 0).unwrap();
-        ALLOWED.with(|a| assert!(!a.borrow().contains(&long)));
+        ALLOWED.with(|a| assert!(a.borrow().get("BEGIN").is_none()));
     }
 }

@@ -9,6 +9,7 @@
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::recent::Recent;
 use crate::transaction::Transaction;
 
 /// What the writer knows about the schema's use of `changes()`.
@@ -18,6 +19,8 @@ pub(super) struct ChangesWatch {
     scanned: Option<(i64, bool)>,
     /// A transaction since the scan may have changed the schema.
     schema_changed: bool,
+    /// What recent statement texts mention.
+    recent: Recent<Mentions>,
 }
 
 impl ChangesWatch {
@@ -45,7 +48,7 @@ impl ChangesWatch {
     pub(super) fn before(&mut self, tx: &Transaction) -> bool {
         let (mut changes, mut schema) = (false, false);
         for statement in &tx.statements {
-            let m = mentions(&statement.sql);
+            let m = self.recent.get_or_find(&statement.sql, mentions);
             changes |= m.changes;
             schema |= m.schema;
         }
@@ -58,6 +61,7 @@ impl ChangesWatch {
 
 /// What an SQL text may do, judged from the words in it, case-insensitively (an
 /// over-approximation: a word inside a string literal counts too).
+#[derive(Clone, Copy)]
 struct Mentions {
     /// It mentions `changes`.
     changes: bool,

@@ -12,6 +12,8 @@ use rusqlite::Connection;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::modes::Durability;
+use crate::runner::Runner;
+use crate::transaction::{Statement, StatementResult};
 
 use super::changes::ChangesWatch;
 use super::sync::Synchronous;
@@ -24,8 +26,9 @@ const REOPEN_AFTER: u32 = 2;
 
 /// The writer's connection and what the writer keeps about it.
 pub(super) struct WriteConn {
-    /// The connection (replaced by [`WriteConn::prepare`] when it cannot recover).
-    conn: Connection,
+    /// The connection, which runs the submitted statements (replaced by
+    /// [`WriteConn::prepare`] when it cannot recover).
+    conn: Runner,
     /// The database path, to reopen it.
     path: PathBuf,
     /// The committer's settings, to reopen the connection and restore `synchronous`.
@@ -41,6 +44,19 @@ pub(super) struct WriteConn {
     /// Faults injected by unit tests.
     #[cfg(test)]
     hooks: TestHooks,
+}
+
+/// The write connection as the writer runs it, with a WAL hook that keeps each commit's WAL
+/// frame count in `frames` (registering a WAL hook also replaces SQLite's inline
+/// autocheckpoint).
+fn runner(mut conn: Connection, config: &Config, frames: &Arc<AtomicU64>) -> Result<Runner> {
+    let frames = Arc::clone(frames);
+    conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
+        frames.store(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+        Ok(())
+    }))
+    .map_err(|e| Error::Open(format!("cannot register the WAL hook: {e}")))?;
+    Ok(Runner::new(conn, config.statement_cache_capacity))
 }
 
 /// Faults that unit tests inject through [`Msg`].
@@ -60,36 +76,28 @@ struct TestHooks {
 impl WriteConn {
     /// Takes over an opened write connection and registers its WAL hook.
     pub(super) fn new(conn: Connection, path: &Path, config: Config) -> Result<WriteConn> {
-        let mut db = WriteConn {
-            conn,
+        let wal_frames = Arc::default();
+        Ok(WriteConn {
+            conn: runner(conn, &config, &wal_frames)?,
             path: path.to_path_buf(),
             config,
-            wal_frames: Arc::default(),
+            wal_frames,
             synchronous: Synchronous::Configured,
             failed_recoveries: 0,
             changes: ChangesWatch::default(),
             #[cfg(test)]
             hooks: TestHooks::default(),
-        };
-        db.install_wal_hook()?;
-        Ok(db)
-    }
-
-    /// Keeps each commit's WAL frame count. Registering a WAL hook also replaces SQLite's
-    /// inline autocheckpoint.
-    fn install_wal_hook(&mut self) -> Result<()> {
-        let frames = Arc::clone(&self.wal_frames);
-        self.conn
-            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
-                frames.store(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
-                Ok(())
-            }))
-            .map_err(|e| Error::Open(format!("cannot register the WAL hook: {e}")))
+        })
     }
 
     /// The connection.
     pub(super) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Runs one submitted statement; `index` is its place in its transaction.
+    pub(super) fn run(&mut self, stmt: &Statement, index: usize) -> Result<StatementResult> {
+        self.conn.run(stmt, index)
     }
 
     /// WAL frames after the latest commit.
@@ -168,9 +176,10 @@ impl WriteConn {
     /// Replaces the connection by a new one; closing the old one rolls back what it holds.
     fn reopen(&mut self) -> Result<()> {
         let conn = crate::connection::open_writer(&self.path, &self.config)?;
+        let conn = runner(conn, &self.config, &self.wal_frames)?;
         drop(std::mem::replace(&mut self.conn, conn));
         self.synchronous = Synchronous::Configured;
-        self.install_wal_hook()
+        Ok(())
     }
 
     /// Pages on the free list (0 if it cannot be read).

@@ -5,7 +5,6 @@ use rusqlite::ffi;
 
 use crate::completion::Outcome;
 use crate::error::Error;
-use crate::statement;
 use crate::transaction::{Transaction, TransactionResult};
 
 use super::conn::WriteConn;
@@ -62,7 +61,7 @@ impl WriteConn {
         crate::connection::start_transaction(self.conn(), reset_changes)?;
         let mut results = Vec::with_capacity(tx.statements.len());
         for (index, stmt) in tx.statements.iter().enumerate() {
-            results.push(statement::run(self.conn(), stmt, index)?);
+            results.push(self.run(stmt, index)?);
         }
         if self.deferred_fk_violations() > 0 {
             return Err(Error::Sqlite {
