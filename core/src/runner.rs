@@ -6,7 +6,6 @@
 //! parameters are bound without a copy (they outlive the run), and declared types are read
 //! from the statement that produced the rows instead of a second compilation.
 
-use std::collections::HashMap;
 use std::ffi::{c_int, CStr, CString};
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
@@ -41,7 +40,7 @@ impl Runner {
     pub(crate) fn new(conn: Connection, capacity: usize) -> Runner {
         Runner {
             cache: Cache {
-                statements: HashMap::new(),
+                statements: foldhash::HashMap::default(),
                 capacity,
                 clock: 0,
             },
@@ -97,8 +96,8 @@ impl Runner {
 
 /// Prepared statements by SQL text, the least recently used making room for a new one.
 struct Cache {
-    /// The statements.
-    statements: HashMap<Box<str>, Cached>,
+    /// The statements (foldhash: the keys are short texts, looked up once per statement run).
+    statements: foldhash::HashMap<Box<str>, Cached>,
     /// How many are kept.
     capacity: usize,
     /// Counts leases: each statement remembers when it was last lent.

@@ -75,8 +75,10 @@ impl Shared {
         let answers: Vec<Answer> = answers.collect();
         // Counted before anyone learns an outcome.
         let mut counted = self.metrics.batch_transactions();
+        let now = Instant::now();
         for (job, answer) in jobs.iter().zip(&answers) {
-            counted.transaction(answer.label, job.reply.submitted.elapsed());
+            let latency = now.saturating_duration_since(job.reply.submitted);
+            counted.transaction(answer.label, latency);
         }
         drop(counted);
         let mut completions = Completions::for_batch(jobs.len());
