@@ -27,6 +27,12 @@ const RELAY_START: usize = 8;
 /// Threads blocked in [`Slot::wait`] beyond which a new one parks without spinning first.
 const SPIN_MAX_WAITING: usize = 256;
 
+/// Times a waiter yields its CPU, checking its slot, after the spin and before it parks. A
+/// yield is one system call (about a microsecond when nothing else wants the CPU; other
+/// runnable threads run meanwhile), so this bounds the busy part of a wait to well under a
+/// millisecond, long enough for a batch that is almost done to answer without a wake-up.
+const YIELDS: usize = 64;
+
 /// Threads blocked in [`Slot::wait`] in this process.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 
@@ -196,9 +202,10 @@ impl Slot {
     /// Blocks the calling thread until the outcome arrives or `deadline` passes (then
     /// `None`; the outcome stays for a later call).
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Outcome> {
-        // A short spin, then a few yields (which let the writer run), before parking: an
-        // outcome that arrives meanwhile costs neither side a system call to wake. Not when
-        // many threads wait: their yields would keep the writer off the CPU.
+        // A short spin, then yields (which let the writer run), before parking: an outcome
+        // that arrives meanwhile costs neither side a system call to wake, and its thread
+        // submits its next transaction in time for the next batch. Not when many threads
+        // wait: their yields would keep the writer off the CPU.
         let waiting = Waiting::enter();
         if waiting.others < SPIN_MAX_WAITING {
             let backoff = crossbeam_utils::Backoff::new();
@@ -207,6 +214,12 @@ impl Slot {
                     return Some(outcome);
                 }
                 backoff.snooze();
+            }
+            for _ in 0..YIELDS {
+                if let Some(outcome) = self.try_take() {
+                    return Some(outcome);
+                }
+                std::thread::yield_now();
             }
         }
         loop {
