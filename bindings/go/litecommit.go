@@ -397,6 +397,10 @@ func (db *Committer) Close() error {
 	return db.c.close()
 }
 
+// pollSpins is how many times the poller checks the queue without blocking, yielding to
+// other goroutines in between, before it blocks in C until completions come.
+const pollSpins = 64
+
 // poll runs on its own goroutine: it takes up to c.batch completions per cgo call and
 // hands each to its waiter, until the queue is closed and drained.
 func (c *committer) poll() {
@@ -406,7 +410,17 @@ func (c *committer) poll() {
 	for {
 		var n C.size_t
 		// The queue is freed only after pollDone is closed, so no lock is needed here.
-		status := C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), -1, &n)
+		// Checks without blocking a few times first, letting the other goroutines run in
+		// between: a batch that completes meanwhile is taken without parking this thread
+		// in C (which gives up its P) and waking it again.
+		status := C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), 0, &n)
+		for i := 0; i < pollSpins && status == C.LITECOMMIT_OK && n == 0; i++ {
+			runtime.Gosched()
+			status = C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), 0, &n)
+		}
+		if status == C.LITECOMMIT_OK && n == 0 {
+			status = C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), -1, &n)
+		}
 		c.deliver(buf[:int(n)], waiters)
 		C.litecommit_completions_free(&buf[0], n)
 		if status != C.LITECOMMIT_OK {
