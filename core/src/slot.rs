@@ -27,11 +27,17 @@ const RELAY_START: usize = 8;
 /// Threads blocked in [`Slot::wait`] beyond which a new one parks without spinning first.
 const SPIN_MAX_WAITING: usize = 256;
 
-/// Times a waiter yields its CPU, checking its slot, after the spin and before it parks. A
-/// yield is one system call (about a microsecond when nothing else wants the CPU; other
-/// runnable threads run meanwhile), so this bounds the busy part of a wait to well under a
-/// millisecond, long enough for a batch that is almost done to answer without a wake-up.
+/// Times a waiter yields its CPU, checking its slot, after the spin and before it parks,
+/// when at least [`YIELD_MIN_WAITING`] other threads wait. A yield is one system call
+/// (about a microsecond when nothing else wants the CPU; other runnable threads run
+/// meanwhile).
 const YIELDS: usize = 64;
+
+/// Threads blocked in [`Slot::wait`] from which a new one yields [`YIELDS`] times before it
+/// parks. With many waiting, batches are large and follow each other closely, so an outcome
+/// tends to come while its thread still yields; with few, a wait is about one commit's
+/// sync, mostly longer than the yields would last, which would only burn CPU.
+const YIELD_MIN_WAITING: usize = 16;
 
 /// Threads blocked in [`Slot::wait`] in this process.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
@@ -202,10 +208,11 @@ impl Slot {
     /// Blocks the calling thread until the outcome arrives or `deadline` passes (then
     /// `None`; the outcome stays for a later call).
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Outcome> {
-        // A short spin, then yields (which let the writer run), before parking: an outcome
-        // that arrives meanwhile costs neither side a system call to wake, and its thread
-        // submits its next transaction in time for the next batch. Not when many threads
-        // wait: their yields would keep the writer off the CPU.
+        // A short spin and a few yields (which let the writer run), more yields when many
+        // threads wait, before parking: an outcome that arrives meanwhile costs neither side
+        // a system call to wake, and its thread submits its next transaction in time for
+        // the next batch. None of that when very many threads wait: their yields would keep
+        // the writer off the CPU.
         let waiting = Waiting::enter();
         if waiting.others < SPIN_MAX_WAITING {
             let backoff = crossbeam_utils::Backoff::new();
@@ -215,7 +222,12 @@ impl Slot {
                 }
                 backoff.snooze();
             }
-            for _ in 0..YIELDS {
+            let yields = if waiting.others >= YIELD_MIN_WAITING {
+                YIELDS
+            } else {
+                0
+            };
+            for _ in 0..yields {
                 if let Some(outcome) = self.try_take() {
                     return Some(outcome);
                 }
