@@ -6,7 +6,7 @@
 //! parameters are bound without a copy (they outlive the run), and declared types are read
 //! from the statement that produced the rows instead of a second compilation.
 
-use std::ffi::{c_int, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
 use std::sync::{Arc, OnceLock};
@@ -342,7 +342,8 @@ impl Running<'_> {
         let i = c_int::try_from(position).map_err(|_| too_big())?;
         let p = self.ptr();
         // SAFETY: the statement is live; text and blob bytes outlive their binding (see
-        // `Running`'s drop); a length of 0 with a non-NULL pointer binds an empty value.
+        // `Running`'s drop); an empty value points at a static byte (a NULL pointer would
+        // bind NULL, and an empty `Vec`'s pointer is not one to hand to C).
         let rc = unsafe {
             match value {
                 Value::Null => ffi::sqlite3_bind_null(p, i),
@@ -351,7 +352,7 @@ impl Running<'_> {
                 Value::Text(s) => ffi::sqlite3_bind_text64(
                     p,
                     i,
-                    s.as_ptr().cast(),
+                    bytes(s.as_bytes()),
                     s.len() as u64,
                     ffi::SQLITE_STATIC(),
                     ffi::SQLITE_UTF8 as u8,
@@ -359,7 +360,7 @@ impl Running<'_> {
                 Value::Blob(b) => ffi::sqlite3_bind_blob64(
                     p,
                     i,
-                    b.as_ptr().cast(),
+                    bytes(b).cast(),
                     b.len() as u64,
                     ffi::SQLITE_STATIC(),
                 ),
@@ -425,7 +426,7 @@ impl Running<'_> {
         }
         // SAFETY: `i` is a column of the live statement; non-NULL texts are NUL-terminated
         // and copied at once.
-        let text = |s: *const std::ffi::c_char| unsafe {
+        let text = |s: *const c_char| unsafe {
             (!s.is_null()).then(|| CStr::from_ptr(s).to_string_lossy().into_owned())
         };
         // SAFETY: as above.
@@ -478,6 +479,13 @@ impl Running<'_> {
         };
         Ok(Value::from_ref(value))
     }
+}
+
+/// Where SQLite reads `b`'s bytes from: `b` itself, or a static byte when it is empty.
+fn bytes(b: &[u8]) -> *const c_char {
+    static EMPTY: [u8; 1] = [0];
+    let b = if b.is_empty() { &EMPTY[..] } else { b };
+    b.as_ptr().cast()
 }
 
 /// The shared empty column list of statements that return no rows (no allocation per call).
