@@ -84,6 +84,14 @@ thread_local! {
     static ALLOWED: RefCell<Recent<()>> = RefCell::new(Recent::default());
 }
 
+/// Whether `sql` contains `word`, in any case and anywhere (inside a longer word or a string
+/// literal too: callers use it as an over-approximation).
+pub(crate) fn mentions_word(sql: &str, word: &str) -> bool {
+    sql.as_bytes()
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
 /// [`check_allowed`] without the per-thread memory of allowed texts.
 fn check_uncached(sql: &str, statement_index: usize) -> Result<()> {
     if sql.contains('\0') {
@@ -624,6 +632,20 @@ mod tests {
             assert!(Tokens { rest: sql }.count() <= 3, "{sql}");
             assert!(check_allowed(sql, 0).is_ok(), "{sql}");
         }
+    }
+
+    #[test]
+    fn words_are_mentioned_in_any_case_anywhere() {
+        assert!(mentions_word("PRAGMA synchronous", "synchronous"));
+        assert!(mentions_word(
+            "select * from pragma_SYNCHRONOUS",
+            "synchronous"
+        ));
+        assert!(!mentions_word(
+            "INSERT INTO t VALUES ('synchron')",
+            "synchronous"
+        ));
+        assert!(!mentions_word("", "changes"));
     }
 
     #[test]

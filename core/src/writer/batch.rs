@@ -36,6 +36,7 @@ use crate::completion::Outcome;
 use crate::error::Error;
 use crate::metrics::TxOutcome;
 use crate::modes::Durability;
+use crate::statement;
 
 use super::conn::WriteConn;
 use super::savepoint::Ran;
@@ -351,7 +352,7 @@ impl BatchRun<'_> {
                 && !jobs
                     .iter()
                     .flat_map(|job| &job.tx.statements)
-                    .any(|s| mentions_synchronous(&s.sql))
+                    .any(|s| statement::mentions_word(&s.sql, "synchronous"))
         })
     }
 }
@@ -391,24 +392,5 @@ fn prefetch_ahead(jobs: &[Job], i: usize) {
                 }
             }
         }
-    }
-}
-
-/// Whether SQL text mentions `synchronous` (in any case).
-fn mentions_synchronous(sql: &str) -> bool {
-    sql.as_bytes()
-        .windows(b"synchronous".len())
-        .any(|w| w.eq_ignore_ascii_case(b"synchronous"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mentions_synchronous_in_any_case() {
-        assert!(mentions_synchronous("PRAGMA synchronous"));
-        assert!(mentions_synchronous("select * from pragma_SYNCHRONOUS"));
-        assert!(!mentions_synchronous("INSERT INTO t VALUES ('synchron')"));
     }
 }

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::recent::Recent;
+use crate::statement::mentions_word;
 use crate::transaction::Transaction;
 
 /// What the writer knows about the schema's use of `changes()`.
@@ -70,28 +71,12 @@ struct Mentions {
 }
 
 fn mentions(sql: &str) -> Mentions {
-    let bytes = sql.as_bytes();
-    let at = |i: usize, word: &[u8]| {
-        bytes
-            .get(i..i + word.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(word))
-    };
-    let mut found = Mentions {
-        changes: false,
-        schema: false,
-    };
-    for (i, b) in bytes.iter().enumerate() {
-        match b.to_ascii_lowercase() {
-            b'c' => {
-                found.changes |= at(i, b"changes");
-                found.schema |= at(i, b"create");
-            }
-            b'a' => found.schema |= at(i, b"alter"),
-            b'd' => found.schema |= at(i, b"drop"),
-            _ => {}
-        }
+    Mentions {
+        changes: mentions_word(sql, "changes"),
+        schema: ["create", "alter", "drop"]
+            .iter()
+            .any(|word| mentions_word(sql, word)),
     }
-    found
 }
 
 #[cfg(test)]
