@@ -407,19 +407,22 @@ func (c *committer) poll() {
 	defer close(c.pollDone)
 	buf := make([]C.litecommit_completion, c.batch)
 	waiters := make([]waiter, c.batch)
+	var n C.size_t
+	// The queue is freed only after pollDone is closed, so no lock is needed here.
+	poll := func(timeoutMs C.int64_t) C.litecommit_status {
+		return C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), timeoutMs, &n)
+	}
 	for {
-		var n C.size_t
-		// The queue is freed only after pollDone is closed, so no lock is needed here.
 		// Checks without blocking a few times first, letting the other goroutines run in
 		// between: a batch that completes meanwhile is taken without parking this thread
 		// in C (which gives up its P) and waking it again.
-		status := C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), 0, &n)
+		status := poll(0)
 		for i := 0; i < pollSpins && status == C.LITECOMMIT_OK && n == 0; i++ {
 			runtime.Gosched()
-			status = C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), 0, &n)
+			status = poll(0)
 		}
 		if status == C.LITECOMMIT_OK && n == 0 {
-			status = C.litecommit_completion_queue_poll(c.q, &buf[0], C.size_t(len(buf)), -1, &n)
+			status = poll(-1)
 		}
 		c.deliver(buf[:int(n)], waiters)
 		C.litecommit_completions_free(&buf[0], n)
