@@ -8,7 +8,7 @@
 //! cannot leave its wait without its outcome, so the relay never stops short.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Poll, Waker};
 use std::thread::Thread;
 use std::time::Instant;
@@ -24,13 +24,10 @@ const RELAY_FAN_OUT: usize = 4;
 /// needs no relay at all, so small batches wait for no second wake-up.
 const RELAY_START: usize = 8;
 
-/// Threads blocked in [`Slot::wait`] beyond which a new one parks without spinning first.
-const SPIN_MAX_WAITING: usize = 256;
-
-/// Times a waiter yields its CPU, checking its slot, after the spin and before it parks,
-/// when at least [`YIELD_MIN_WAITING`] other threads wait. A yield is one system call
-/// (about a microsecond when nothing else wants the CPU; other runnable threads run
-/// meanwhile).
+/// Times a waiter yields its CPU, checking its slot, before it parks, when at least
+/// [`YIELD_MIN_WAITING`] and fewer than [`YIELD_MAX_WAITING`] other threads wait. A yield is
+/// one system call (about a microsecond when nothing else wants the CPU; other runnable
+/// threads run meanwhile).
 const YIELDS: usize = 64;
 
 /// Threads blocked in [`Slot::wait`] from which a new one yields [`YIELDS`] times before it
@@ -39,8 +36,18 @@ const YIELDS: usize = 64;
 /// sync, mostly longer than the yields would last, which would only burn CPU.
 const YIELD_MIN_WAITING: usize = 16;
 
+/// Threads blocked in [`Slot::wait`] from which a new one parks without yielding: their
+/// yields would keep the writer off the CPU.
+const YIELD_MAX_WAITING: usize = 256;
+
 /// Threads blocked in [`Slot::wait`] in this process.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// CPUs this process may run on (1 when unknown), read once.
+fn cpus() -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 /// A thread counted in [`WAITING`] until dropped.
 struct Waiting {
@@ -208,13 +215,13 @@ impl Slot {
     /// Blocks the calling thread until the outcome arrives or `deadline` passes (then
     /// `None`; the outcome stays for a later call).
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Outcome> {
-        // A short spin and a few yields (which let the writer run), more yields when many
-        // threads wait, before parking: an outcome that arrives meanwhile costs neither side
-        // a system call to wake, and its thread submits its next transaction in time for
-        // the next batch. None of that when very many threads wait: their yields would keep
-        // the writer off the CPU.
+        // A short spin while fewer threads wait than there are CPUs, and yields (which let
+        // the writer run) while many wait, before parking: an outcome that arrives meanwhile
+        // costs neither side a system call to wake, and its thread submits its next
+        // transaction in time for the next batch. A spinning thread without a CPU of its
+        // own only delays the writer and the threads whose outcomes are there.
         let waiting = Waiting::enter();
-        if waiting.others < SPIN_MAX_WAITING {
+        if waiting.others < cpus() {
             let backoff = crossbeam_utils::Backoff::new();
             while !backoff.is_completed() {
                 if let Some(outcome) = self.try_take() {
@@ -222,12 +229,9 @@ impl Slot {
                 }
                 backoff.snooze();
             }
-            let yields = if waiting.others >= YIELD_MIN_WAITING {
-                YIELDS
-            } else {
-                0
-            };
-            for _ in 0..yields {
+        }
+        if (YIELD_MIN_WAITING..YIELD_MAX_WAITING).contains(&waiting.others) {
+            for _ in 0..YIELDS {
                 if let Some(outcome) = self.try_take() {
                     return Some(outcome);
                 }
