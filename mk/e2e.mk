@@ -1,5 +1,6 @@
 # End-to-end tests (tests/, crate litecommit-tests): the differential test (batched equals
 # alone), power-loss and I/O-fault simulation through a test VFS, kill -9 of a writing process.
+# The test VFS and the benchmark's counting VFS share tests/vfs-wrap (litecommit-vfs-wrap).
 #   make test-e2e   a bounded, seeded slice of each (part of `make test`)
 #   make soak       the long runs (LITECOMMIT_SOAK=1): at least a million differential
 #                   transactions, 10,000 power cuts, I/O faults, and 50 kills each of a Rust,
@@ -9,8 +10,8 @@
 .PHONY: test-e2e soak
 
 test-e2e: ## differential, power-loss, I/O-fault and kill -9 tests (bounded slice)
-	$(CARGO) clippy -p litecommit-tests --all-targets -- -D warnings
-	$(CARGO) test --release -p litecommit-tests
+	$(CARGO) clippy -p litecommit-tests -p litecommit-vfs-wrap --all-targets -- -D warnings
+	$(CARGO) test --release -p litecommit-tests -p litecommit-vfs-wrap
 
 SOAK_KILL_ROUNDS ?= 50
 

@@ -10,15 +10,15 @@
 //! Connections reach it through a URI: `Committer::open(disk.uri("db"), config)`.
 
 use std::collections::BTreeMap;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::c_int;
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use litecommit_vfs_wrap::{Hooks, Inner, Kind};
 use rusqlite::ffi;
 
 use crate::rng::Rng;
@@ -40,15 +40,6 @@ pub enum Target {
     Main,
     /// The -wal file only.
     Wal,
-}
-
-/// The kinds of files the disk tells apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Main,
-    Wal,
-    /// Rollback journals and temporary files: power cuts apply, faults and undo do not.
-    Other,
 }
 
 impl Target {
@@ -207,10 +198,7 @@ struct FileLog {
 impl FileLog {
     /// Saves the synced content of the sectors overlapping `from..to` that are not saved yet,
     /// reading them through `file` (they are unchanged since the sync, so the disk has them).
-    ///
-    /// # Safety
-    /// `file` must be an open file of the wrapped VFS.
-    unsafe fn save(&mut self, file: *mut ffi::sqlite3_file, from: u64, to: u64) -> c_int {
+    fn save(&mut self, file: &Inner, from: u64, to: u64) -> c_int {
         let end = to.min(self.synced_len);
         let mut sector = from / SECTOR;
         while sector * SECTOR < end {
@@ -218,11 +206,7 @@ impl FileLog {
                 let start = sector * SECTOR;
                 let len = SECTOR.min(self.synced_len - start);
                 let mut buf = vec![0u8; len as usize];
-                let (real, methods) = inner(file);
-                let Some(read) = methods.xRead else {
-                    return ffi::SQLITE_IOERR_READ;
-                };
-                let rc = read(real, buf.as_mut_ptr().cast(), len as c_int, start as i64);
+                let rc = file.read(&mut buf, start as i64);
                 if rc != ffi::SQLITE_OK {
                     return rc;
                 }
@@ -740,257 +724,92 @@ fn sectors(off: u64, data: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The VFS glue. Every callback runs under `shield`, so a panic becomes an error code
-// instead of unwinding into SQLite.
-
-struct RealVfs(*mut ffi::sqlite3_vfs);
-// SAFETY: SQLite's VFS objects are process-wide, immutable once registered and thread-safe.
-unsafe impl Send for RealVfs {}
-unsafe impl Sync for RealVfs {}
-
-static REAL: OnceLock<RealVfs> = OnceLock::new();
-static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+// The VFS hooks: `litecommit_vfs_wrap` forwards every other call to the default VFS.
 
 /// Registers the VFS (not as the default); idempotent. [`Disk::new`] calls it.
 pub fn register() -> Result<(), String> {
-    REGISTERED.get_or_init(register_once).clone()
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| litecommit_vfs_wrap::register(VFS_NAME, CrashSim, false))
+        .clone()
 }
 
-fn register_once() -> Result<(), String> {
-    // SAFETY: plain calls into SQLite's VFS registry. The VFS object and its name are
-    // leaked, so they outlive every connection; the copied fields of the default VFS are
-    // only read by its own methods, which get the default VFS's pointer.
-    unsafe {
-        let real = ffi::sqlite3_vfs_find(std::ptr::null());
-        if real.is_null() {
-            return Err("SQLite has no default VFS".into());
-        }
-        let real_size = usize::try_from((*real).szOsFile).map_err(|e| e.to_string())?;
-        let size = c_int::try_from(HEADER + real_size).map_err(|e| e.to_string())?;
-        let _ = REAL.set(RealVfs(real));
-        let name = CString::new(VFS_NAME).map_err(|e| e.to_string())?;
-        let mut ours: ffi::sqlite3_vfs = *real;
-        ours.szOsFile = size;
-        ours.zName = name.into_raw();
-        ours.pNext = std::ptr::null_mut();
-        ours.xOpen = Some(x_open);
-        ours.xDelete = Some(x_delete);
-        let ours = Box::into_raw(Box::new(ours));
-        match ffi::sqlite3_vfs_register(ours, 0) {
-            ffi::SQLITE_OK => Ok(()),
-            rc => Err(format!("sqlite3_vfs_register failed with code {rc}")),
-        }
-    }
-}
-
-fn real_vfs() -> *mut ffi::sqlite3_vfs {
-    REAL.get().map_or(std::ptr::null_mut(), |r| r.0)
-}
-
-/// Runs a callback body, turning a panic into `fallback`.
-fn shield<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
-}
-
-/// Our file object: SQLite allocates `szOsFile` bytes; the wrapped VFS's file follows it.
-#[repr(C)]
-struct File {
-    base: ffi::sqlite3_file,
-    real: *mut ffi::sqlite3_file,
-    /// A leaked `Box<Watched>` for files on a disk, null for files elsewhere.
-    watched: *mut Watched,
-}
+/// Watches the files opened on a disk.
+struct CrashSim;
 
 /// What we know of a file on a disk.
 struct Watched {
     disk: Arc<DiskState>,
+    /// Rollback journals and temporary files (`Kind::Other`): power cuts apply, faults and
+    /// undo do not.
     kind: Kind,
     /// The undo log (database and -wal files only).
     log: Option<Arc<Mutex<FileLog>>>,
 }
 
-/// Room for `File`, rounded up so the wrapped file that follows stays 8-byte aligned.
-const HEADER: usize = std::mem::size_of::<File>().div_ceil(8) * 8;
+impl Hooks for CrashSim {
+    type File = Watched;
 
-/// The wrapped file and its methods.
-///
-/// # Safety
-/// `f` must be a file opened by `x_open` whose wrapped file is open.
-unsafe fn inner(
-    f: *mut ffi::sqlite3_file,
-) -> (*mut ffi::sqlite3_file, &'static ffi::sqlite3_io_methods) {
-    let real = (*f.cast::<File>()).real;
-    (real, &*(*real).pMethods)
-}
-
-/// What we know of `f`, if it is on a disk.
-///
-/// # Safety
-/// As for [`inner`]; the result must not outlive the file.
-unsafe fn watched<'a>(f: *mut ffi::sqlite3_file) -> Option<&'a Watched> {
-    (*f.cast::<File>()).watched.as_ref()
-}
-
-macro_rules! forward {
-    ($f:expr, $method:ident, $missing:expr $(, $arg:expr)*) => {{
-        let (real, methods) = inner($f);
-        match methods.$method {
-            Some(m) => m(real $(, $arg)*),
-            None => $missing,
-        }
-    }};
-}
-
-unsafe extern "C" fn x_open(
-    _vfs: *mut ffi::sqlite3_vfs,
-    name: ffi::sqlite3_filename,
-    file: *mut ffi::sqlite3_file,
-    flags: c_int,
-    out_flags: *mut c_int,
-) -> c_int {
-    // SAFETY: SQLite hands us `szOsFile` writable bytes at `file` and a NUL-terminated name
-    // (or null for a temporary file); the wrapped file lives right after our header.
-    shield(ffi::SQLITE_CANTOPEN, || unsafe {
-        let real_vfs = real_vfs();
-        let Some(open) = real_vfs.as_ref().and_then(|v| v.xOpen) else {
-            return ffi::SQLITE_CANTOPEN;
+    fn watch(&self, path: Option<&str>, kind: Kind) -> Result<Option<Watched>, c_int> {
+        let Some(disk) = path.and_then(disk_for) else {
+            return Ok(None);
         };
-        let ours = file.cast::<File>();
-        let real = file.cast::<u8>().add(HEADER).cast::<ffi::sqlite3_file>();
-        (*ours).base.pMethods = std::ptr::null();
-        (*ours).real = real;
-        (*ours).watched = std::ptr::null_mut();
-        (*real).pMethods = std::ptr::null();
-        let path = if name.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr(name).to_string_lossy().into_owned()
-        };
-        let disk = disk_for(&path);
-        if disk
-            .as_ref()
-            .is_some_and(|d| d.power_off.load(Ordering::SeqCst))
-        {
-            return ffi::SQLITE_CANTOPEN;
+        if disk.power_off.load(Ordering::SeqCst) {
+            return Err(ffi::SQLITE_CANTOPEN);
         }
-        let rc = open(real_vfs, name, real, flags, out_flags);
-        if (*real).pMethods.is_null() {
-            return if rc == ffi::SQLITE_OK {
-                ffi::SQLITE_CANTOPEN
-            } else {
-                rc
-            };
-        }
-        // SQLite calls xClose whenever pMethods is set, even after a failed open.
-        (*ours).base.pMethods = &METHODS;
-        if let Some(disk) = disk {
-            let kind = if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
-                Kind::Main
-            } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
-                Kind::Wal
-            } else {
-                Kind::Other
-            };
-            let log = match kind {
-                Kind::Other => None,
-                Kind::Main | Kind::Wal => {
-                    let mut size = 0i64;
-                    let methods = &*(*real).pMethods;
-                    if let Some(file_size) = methods.xFileSize {
-                        file_size(real, &mut size);
-                    }
-                    let mut logs = lock(&disk.logs);
-                    let log = logs.entry(path).or_insert_with(|| {
-                        Arc::new(Mutex::new(FileLog {
-                            synced_len: u64::try_from(size).unwrap_or(0),
-                            saved: BTreeMap::new(),
-                            changes: Vec::new(),
-                        }))
-                    });
-                    Some(Arc::clone(log))
-                }
-            };
-            disk.open.fetch_add(1, Ordering::SeqCst);
-            (*ours).watched = Box::into_raw(Box::new(Watched { disk, kind, log }));
-        }
-        rc
-    })
-}
+        Ok(Some(Watched {
+            disk,
+            kind,
+            log: None,
+        }))
+    }
 
-unsafe extern "C" fn x_delete(
-    _vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    sync_dir: c_int,
-) -> c_int {
-    // SAFETY: `name` is a NUL-terminated path from SQLite.
-    shield(ffi::SQLITE_IOERR_DELETE, || unsafe {
-        let real_vfs = real_vfs();
-        let Some(delete) = real_vfs.as_ref().and_then(|v| v.xDelete) else {
-            return ffi::SQLITE_IOERR_DELETE;
-        };
-        if !name.is_null() {
-            let path = CStr::from_ptr(name).to_string_lossy().into_owned();
-            if let Some(disk) = disk_for(&path) {
-                if disk.power_off.load(Ordering::SeqCst) {
-                    return ffi::SQLITE_IOERR_DELETE;
-                }
-                // A deletion is taken as durable: the file starts over if it comes back.
-                lock(&disk.logs).remove(&path);
-            }
+    fn opened(&self, w: &mut Watched, path: Option<&str>, inner: &Inner) {
+        if let (Kind::Main | Kind::Wal, Some(path)) = (w.kind, path) {
+            let size = inner.file_size().unwrap_or(0);
+            let mut logs = lock(&w.disk.logs);
+            let log = logs.entry(path.to_owned()).or_insert_with(|| {
+                Arc::new(Mutex::new(FileLog {
+                    synced_len: u64::try_from(size).unwrap_or(0),
+                    saved: BTreeMap::new(),
+                    changes: Vec::new(),
+                }))
+            });
+            w.log = Some(Arc::clone(log));
         }
-        delete(real_vfs, name, sync_dir)
-    })
-}
+        w.disk.open.fetch_add(1, Ordering::SeqCst);
+    }
 
-unsafe extern "C" fn x_close(f: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: SQLite closes each file it opened once; `watched` was leaked by `x_open`.
     // Closing always reaches the wrapped VFS, even with the power off: it releases locks
-    // and file descriptors, and writes nothing.
-    shield(ffi::SQLITE_IOERR_CLOSE, || unsafe {
-        let rc = forward!(f, xClose, ffi::SQLITE_OK);
-        let ours = f.cast::<File>();
-        let watched = std::mem::replace(&mut (*ours).watched, std::ptr::null_mut());
-        if !watched.is_null() {
-            let watched = Box::from_raw(watched);
-            watched.disk.open.fetch_sub(1, Ordering::SeqCst);
-        }
-        rc
-    })
-}
+    // and file descriptors, and writes nothing. So do locks and shared memory, which are
+    // not durable and must be released for a clean close.
+    fn closed(&self, w: Watched) {
+        w.disk.open.fetch_sub(1, Ordering::SeqCst);
+    }
 
-unsafe extern "C" fn x_read(
-    f: *mut ffi::sqlite3_file,
-    buf: *mut c_void,
-    n: c_int,
-    off: i64,
-) -> c_int {
-    // SAFETY: arguments as SQLite passed them, to the wrapped file.
-    shield(ffi::SQLITE_IOERR_READ, || unsafe {
-        if let Some(w) = watched(f) {
-            if w.disk.power_off.load(Ordering::SeqCst) {
-                return ffi::SQLITE_IOERR_READ;
-            }
+    fn before_delete(&self, path: &str) -> Result<(), c_int> {
+        if let Some(disk) = disk_for(path) {
+            disk.check_on(ffi::SQLITE_IOERR_DELETE)?;
+            // A deletion is taken as durable: the file starts over if it comes back.
+            lock(&disk.logs).remove(path);
         }
-        forward!(f, xRead, ffi::SQLITE_IOERR_READ, buf, n, off)
-    })
-}
+        Ok(())
+    }
 
-unsafe extern "C" fn x_write(
-    f: *mut ffi::sqlite3_file,
-    buf: *const c_void,
-    n: c_int,
-    off: i64,
-) -> c_int {
-    // SAFETY: `buf` holds `n` readable bytes; arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_WRITE, || unsafe {
-        let Some(w) = watched(f) else {
-            return forward!(f, xWrite, ffi::SQLITE_IOERR_WRITE, buf, n, off);
-        };
+    fn before_read(&self, w: &Watched) -> Result<(), c_int> {
+        w.disk.check_on(ffi::SQLITE_IOERR_READ)
+    }
+
+    fn before_file_size(&self, w: &Watched) -> Result<(), c_int> {
+        w.disk.check_on(ffi::SQLITE_IOERR_FSTAT)
+    }
+
+    fn write(&self, w: &Watched, inner: &Inner, data: &[u8], off: i64) -> c_int {
         let Some(log) = &w.log else {
             if let Err(rc) = w.disk.check_on(ffi::SQLITE_IOERR_WRITE) {
                 return rc;
             }
-            return forward!(f, xWrite, ffi::SQLITE_IOERR_WRITE, buf, n, off);
+            return inner.write(data, off);
         };
         let counter = if w.kind == Kind::Main {
             &w.disk.main_writes
@@ -1001,50 +820,41 @@ unsafe extern "C" fn x_write(
         if let Err(rc) = w.disk.power(ffi::SQLITE_IOERR_WRITE) {
             return rc;
         }
-        let (Ok(len), Ok(start)) = (usize::try_from(n), u64::try_from(off)) else {
+        let Ok(start) = u64::try_from(off) else {
             return ffi::SQLITE_IOERR_WRITE;
         };
-        let (mut keep, mut fail) = (len, ffi::SQLITE_OK);
+        let (mut keep, mut fail) = (data.len(), ffi::SQLITE_OK);
         match w.disk.fault(w.kind, false) {
             Some(FaultKind::WriteEio) => return ffi::SQLITE_IOERR_WRITE,
             Some(FaultKind::Enospc) => return ffi::SQLITE_FULL,
             Some(FaultKind::ShortWrite) => {
-                keep = len / 2;
+                keep = data.len() / 2;
                 fail = ffi::SQLITE_FULL;
             }
             Some(FaultKind::FsyncEio) | None => {}
         }
+        // The sectors' synced content is saved before the write changes it.
         let mut log = lock(log);
-        let rc = log.save(f, start, start + keep as u64);
-        if rc != ffi::SQLITE_OK {
+        if log.save(inner, start, start + keep as u64) != ffi::SQLITE_OK {
             return ffi::SQLITE_IOERR_WRITE;
         }
         if keep > 0 {
-            let rc = forward!(f, xWrite, ffi::SQLITE_IOERR_WRITE, buf, keep as c_int, off);
+            let rc = inner.write(&data[..keep], off);
             if rc != ffi::SQLITE_OK {
                 return rc;
             }
-            let data = std::slice::from_raw_parts(buf.cast::<u8>(), keep).to_vec();
-            log.changes.push(Change::Write(start, data));
+            log.changes
+                .push(Change::Write(start, data[..keep].to_vec()));
         }
-        if fail != ffi::SQLITE_OK {
-            return fail;
-        }
-        ffi::SQLITE_OK
-    })
-}
+        fail
+    }
 
-unsafe extern "C" fn x_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_TRUNCATE, || unsafe {
-        let Some(w) = watched(f) else {
-            return forward!(f, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size);
-        };
+    fn truncate(&self, w: &Watched, inner: &Inner, size: i64) -> c_int {
         let Some(log) = &w.log else {
             if let Err(rc) = w.disk.check_on(ffi::SQLITE_IOERR_TRUNCATE) {
                 return rc;
             }
-            return forward!(f, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size);
+            return inner.truncate(size);
         };
         w.disk.truncates.fetch_add(1, Ordering::SeqCst);
         if let Err(rc) = w.disk.power(ffi::SQLITE_IOERR_TRUNCATE) {
@@ -1055,28 +865,22 @@ unsafe extern "C" fn x_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
         };
         let mut log = lock(log);
         let synced_len = log.synced_len;
-        if log.save(f, len, synced_len) != ffi::SQLITE_OK {
+        if log.save(inner, len, synced_len) != ffi::SQLITE_OK {
             return ffi::SQLITE_IOERR_TRUNCATE;
         }
-        let rc = forward!(f, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size);
+        let rc = inner.truncate(size);
         if rc == ffi::SQLITE_OK {
             log.changes.push(Change::Truncate(len));
         }
         rc
-    })
-}
+    }
 
-unsafe extern "C" fn x_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_FSYNC, || unsafe {
-        let Some(w) = watched(f) else {
-            return forward!(f, xSync, ffi::SQLITE_IOERR_FSYNC, flags);
-        };
+    fn sync(&self, w: &Watched, inner: &Inner, flags: c_int) -> c_int {
         let Some(log) = &w.log else {
             if let Err(rc) = w.disk.check_on(ffi::SQLITE_IOERR_FSYNC) {
                 return rc;
             }
-            return forward!(f, xSync, ffi::SQLITE_IOERR_FSYNC, flags);
+            return inner.sync(flags);
         };
         let counter = if w.kind == Kind::Main {
             &w.disk.main_syncs
@@ -1096,180 +900,21 @@ unsafe extern "C" fn x_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
         // read under the log's lock: writes hold it, so no write of another connection is
         // half done (a growing file's size moves page by page during a write).
         let mut log = lock(log);
-        let mut size = 0i64;
-        let rc = forward!(f, xFileSize, ffi::SQLITE_IOERR_FSTAT, &mut size);
-        if rc != ffi::SQLITE_OK {
+        let Ok(size) = inner.file_size() else {
             return ffi::SQLITE_IOERR_FSYNC;
-        }
+        };
         log.synced_len = u64::try_from(size).unwrap_or(0);
         log.saved.clear();
         log.changes.clear();
         ffi::SQLITE_OK
-    })
-}
-
-unsafe extern "C" fn x_file_size(f: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_FSTAT, || unsafe {
-        if let Some(w) = watched(f) {
-            if w.disk.power_off.load(Ordering::SeqCst) {
-                return ffi::SQLITE_IOERR_FSTAT;
-            }
-        }
-        forward!(f, xFileSize, ffi::SQLITE_IOERR_FSTAT, size)
-    })
-}
-
-// Locks and shared memory are not durable and must be released for a clean close even
-// with the power off, so they always reach the wrapped VFS.
-
-unsafe extern "C" fn x_lock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_LOCK, || unsafe {
-        forward!(f, xLock, ffi::SQLITE_IOERR_LOCK, level)
-    })
-}
-
-unsafe extern "C" fn x_unlock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_UNLOCK, || unsafe {
-        forward!(f, xUnlock, ffi::SQLITE_IOERR_UNLOCK, level)
-    })
-}
-
-unsafe extern "C" fn x_check_reserved_lock(f: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_CHECKRESERVEDLOCK, || unsafe {
-        forward!(
-            f,
-            xCheckReservedLock,
-            ffi::SQLITE_IOERR_CHECKRESERVEDLOCK,
-            out
-        )
-    })
-}
-
-unsafe extern "C" fn x_file_control(
-    f: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    // A size hint may preallocate the file behind the undo log's back; it is only a hint.
-    if op == ffi::SQLITE_FCNTL_SIZE_HINT {
-        return ffi::SQLITE_OK;
     }
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_NOTFOUND, || unsafe {
-        forward!(f, xFileControl, ffi::SQLITE_NOTFOUND, op, arg)
-    })
-}
 
-unsafe extern "C" fn x_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: the wrapped file is open.
-    shield(4096, || unsafe { forward!(f, xSectorSize, 4096) })
+    fn file_control(&self, _file: Option<&Watched>, op: c_int) -> Option<c_int> {
+        // A size hint may preallocate the file behind the undo log's back; it is only a
+        // hint. Swallowed for every file.
+        (op == ffi::SQLITE_FCNTL_SIZE_HINT).then_some(ffi::SQLITE_OK)
+    }
 }
-
-unsafe extern "C" fn x_device_characteristics(f: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: the wrapped file is open.
-    shield(0, || unsafe { forward!(f, xDeviceCharacteristics, 0) })
-}
-
-unsafe extern "C" fn x_shm_map(
-    f: *mut ffi::sqlite3_file,
-    page: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_SHMMAP, || unsafe {
-        forward!(
-            f,
-            xShmMap,
-            ffi::SQLITE_IOERR_SHMMAP,
-            page,
-            size,
-            extend,
-            out
-        )
-    })
-}
-
-unsafe extern "C" fn x_shm_lock(
-    f: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_SHMLOCK, || unsafe {
-        forward!(f, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, offset, n, flags)
-    })
-}
-
-unsafe extern "C" fn x_shm_barrier(f: *mut ffi::sqlite3_file) {
-    // SAFETY: the wrapped file is open.
-    shield((), || unsafe { forward!(f, xShmBarrier, ()) })
-}
-
-unsafe extern "C" fn x_shm_unmap(f: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    // SAFETY: the wrapped file is open.
-    shield(ffi::SQLITE_IOERR_SHMMAP, || unsafe {
-        forward!(f, xShmUnmap, ffi::SQLITE_OK, delete)
-    })
-}
-
-unsafe extern "C" fn x_fetch(
-    f: *mut ffi::sqlite3_file,
-    off: i64,
-    n: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: `out` is writable; arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_MMAP, || unsafe {
-        let (real, methods) = inner(f);
-        match methods.xFetch {
-            Some(m) if methods.iVersion >= 3 => m(real, off, n, out),
-            _ => {
-                *out = std::ptr::null_mut();
-                ffi::SQLITE_OK
-            }
-        }
-    })
-}
-
-unsafe extern "C" fn x_unfetch(f: *mut ffi::sqlite3_file, off: i64, p: *mut c_void) -> c_int {
-    // SAFETY: arguments go on to the wrapped file.
-    shield(ffi::SQLITE_IOERR_MMAP, || unsafe {
-        let (real, methods) = inner(f);
-        match methods.xUnfetch {
-            Some(m) if methods.iVersion >= 3 => m(real, off, p),
-            _ => ffi::SQLITE_OK,
-        }
-    })
-}
-
-static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
-    iVersion: 3,
-    xClose: Some(x_close),
-    xRead: Some(x_read),
-    xWrite: Some(x_write),
-    xTruncate: Some(x_truncate),
-    xSync: Some(x_sync),
-    xFileSize: Some(x_file_size),
-    xLock: Some(x_lock),
-    xUnlock: Some(x_unlock),
-    xCheckReservedLock: Some(x_check_reserved_lock),
-    xFileControl: Some(x_file_control),
-    xSectorSize: Some(x_sector_size),
-    xDeviceCharacteristics: Some(x_device_characteristics),
-    xShmMap: Some(x_shm_map),
-    xShmLock: Some(x_shm_lock),
-    xShmBarrier: Some(x_shm_barrier),
-    xShmUnmap: Some(x_shm_unmap),
-    xFetch: Some(x_fetch),
-    xUnfetch: Some(x_unfetch),
-};
 
 #[cfg(test)]
 mod tests {
