@@ -87,3 +87,37 @@ pub(crate) fn wal_salt(conn: &Connection) -> u64 {
         0 // a short read: the WAL is empty
     }
 }
+
+/// The WAL file's size through the VFS; `None` while the connection has not opened it.
+pub(crate) fn wal_size(conn: &Connection) -> Option<u64> {
+    let (ptr, methods) = vfs_file(conn, OpenFile::Wal)?;
+    let mut size: ffi::sqlite3_int64 = 0;
+    // SAFETY: xFileSize of an open file into an `sqlite3_int64`.
+    let rc = unsafe { methods.xFileSize?(ptr, &raw mut size) };
+    (rc == ffi::SQLITE_OK).then(|| u64::try_from(size).unwrap_or(0))
+}
+
+/// Writes zeros to the WAL file from byte `from` to byte `to`. Only while holding the
+/// write lock, and only past the WAL's last frame: WAL recovery stops at the first frame
+/// whose salt does not match the header's, so zeros there are never read as frames.
+pub(crate) fn zero_wal(conn: &Connection, from: u64, to: u64) -> Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let Some((ptr, methods)) = vfs_file(conn, OpenFile::Wal) else {
+        return Ok(());
+    };
+    let Some(write) = methods.xWrite else {
+        return Ok(());
+    };
+    let mut at = from;
+    while at < to {
+        let len = (to - at).min(ZEROS.len() as u64);
+        let offset = i64::try_from(at).map_err(|_| Error::Internal("WAL offset".into()))?;
+        // SAFETY: xWrite of an open file from a buffer of at least `len` bytes.
+        let rc = unsafe { write(ptr, ZEROS.as_ptr().cast(), len as c_int, offset) };
+        if rc != ffi::SQLITE_OK {
+            return Err(Error::from_code(rc, "cannot extend the WAL file".into()));
+        }
+        at += len;
+    }
+    Ok(())
+}

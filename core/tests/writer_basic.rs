@@ -512,3 +512,69 @@ fn a_uri_path_opens_the_file_it_names_and_stats_measure_its_wal() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// The byte just past the WAL's last frame, from the committer's frame count.
+fn wal_end(db: &litecommit::Committer) -> u64 {
+    let page = query_int(db, "PRAGMA page_size", ()) as u64;
+    32 + db.stats().wal_frames * (page + 24)
+}
+
+#[test]
+fn commits_overwrite_room_the_writer_keeps_past_the_last_wal_frame() {
+    let (_dir, path) = temp_db();
+    // No checkpoints: the WAL only grows, so without room every commit would append.
+    let config = Config {
+        checkpoint: false,
+        ..Config::default()
+    };
+    let db = open(&path, config);
+    exec(&db, "CREATE TABLE t (v BLOB)", ());
+    let mut sizes = Vec::new();
+    for _ in 0..2000 {
+        exec(&db, "INSERT INTO t VALUES (randomblob(2000))", ());
+        let size = db.stats().wal_file_bytes;
+        assert!(
+            size > wal_end(&db),
+            "no room past the last frame: {size} bytes"
+        );
+        sizes.push(size);
+    }
+    sizes.dedup();
+    assert!(
+        sizes.len() <= 20,
+        "the WAL file changed size {} times in 2,000 commits: {sizes:?}",
+        sizes.len()
+    );
+
+    // A copy taken now (as after a crash: the WAL with its zeros, no -shm) recovers every row.
+    let copy = path.with_file_name("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    std::fs::copy(
+        format!("{}-wal", path.display()),
+        format!("{}-wal", copy.display()),
+    )
+    .unwrap();
+    let recovered = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = recovered
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2000);
+    db.close().unwrap();
+}
+
+#[test]
+fn the_wal_room_stays_within_journal_size_limit() {
+    let (_dir, path) = temp_db();
+    let config = Config {
+        checkpoint: false,
+        journal_size_limit: Some(0),
+        ..Config::default()
+    };
+    let db = open(&path, config);
+    exec(&db, "CREATE TABLE t (v BLOB)", ());
+    for _ in 0..50 {
+        exec(&db, "INSERT INTO t VALUES (randomblob(2000))", ());
+        assert_eq!(db.stats().wal_file_bytes, wal_end(&db));
+    }
+    db.close().unwrap();
+}

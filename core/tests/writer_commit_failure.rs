@@ -1,8 +1,8 @@
 //! A batch whose COMMIT fails rejects every transaction of that batch with a clear error
 //! (except those it committed midway, which resolve), and the next batch commits.
 //!
-//! The failure is injected with a file-size limit (RLIMIT_FSIZE) that stops the WAL from
-//! growing: COMMIT cannot write its frames and SQLite reports SQLITE_IOERR_WRITE (EFBIG),
+//! The failure is injected with a file-size limit (RLIMIT_FSIZE) that stops the WAL's frames
+//! from growing: COMMIT cannot write them and SQLite reports SQLITE_IOERR_WRITE (EFBIG),
 //! as it would for a failing disk. The limit applies to the whole process, which is why
 //! these tests have a test binary of their own and run one at a time.
 #![cfg(target_os = "linux")]
@@ -71,11 +71,11 @@ fn a_failing_commit_rejects_the_whole_batch_and_the_next_batch_commits() {
     exec(&db, "INSERT INTO t VALUES ('before')", ());
 
     let mark = gate.hold_writer(&db);
-    let wal = std::fs::metadata(path.with_extension("db-wal"))
-        .unwrap()
-        .len();
-    // Room for less than one more frame.
-    let limit = FileSizeLimit::set(wal + 100);
+    // Room for less than one more frame past the last one (the limit also applies to the
+    // zeros the writer keeps past it).
+    let page = query_int(&db, "PRAGMA page_size", ()) as u64;
+    let wal_end = 32 + db.stats().wal_frames * (page + 24);
+    let limit = FileSizeLimit::set(wal_end + 100);
     let pending: Vec<_> = (0..5)
         .map(|i| {
             db.submit(

@@ -280,10 +280,7 @@ impl BatchRun<'_> {
 
     /// Begins the next SQLite transaction of the batch.
     fn begin(&mut self) -> Result<(), BatchFailure> {
-        self.db
-            .exec("BEGIN IMMEDIATE")
-            .map_err(|e| self.fail(e.with_context("BEGIN IMMEDIATE failed")))?;
-        self.db.watch_schema().map_err(|e| self.fail(e))
+        self.db.begin().map_err(|e| self.fail(e))
     }
 
     /// The batch's final COMMIT; after commits midway with `synchronous` lowered, the sync

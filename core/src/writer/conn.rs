@@ -17,6 +17,7 @@ use crate::transaction::{Statement, StatementResult};
 
 use super::changes::ChangesWatch;
 use super::sync::Synchronous;
+use super::wal_room::WalRoom;
 #[cfg(test)]
 use super::Msg;
 
@@ -41,6 +42,8 @@ pub(super) struct WriteConn {
     failed_recoveries: u32,
     /// Whether anything could read `changes()`, so that it must be reset.
     pub(super) changes: ChangesWatch,
+    /// The WAL file's room past its last frame.
+    wal_room: WalRoom,
     /// Faults injected by unit tests.
     #[cfg(test)]
     hooks: TestHooks,
@@ -85,6 +88,7 @@ impl WriteConn {
             synchronous: Synchronous::Configured,
             failed_recoveries: 0,
             changes: ChangesWatch::default(),
+            wal_room: WalRoom::default(),
             #[cfg(test)]
             hooks: TestHooks::default(),
         })
@@ -119,8 +123,15 @@ impl WriteConn {
             .map_err(|e| Error::from_sqlite(e, None))
     }
 
-    /// After BEGIN: what the schema says about `changes()` (see `changes`).
-    pub(super) fn watch_schema(&mut self) -> Result<()> {
+    /// Begins an SQLite write transaction: takes the write lock, makes room in the WAL
+    /// file (see `wal_room`), and reads what the schema says about `changes()` (see
+    /// `changes`).
+    pub(super) fn begin(&mut self) -> Result<()> {
+        self.exec("BEGIN IMMEDIATE")
+            .map_err(|e| e.with_context("BEGIN IMMEDIATE failed"))?;
+        let frames = self.wal_frames();
+        self.wal_room
+            .make_room(&self.conn, frames, self.config.journal_size_limit);
         self.changes.begin(&self.conn)
     }
 

@@ -12,6 +12,7 @@
 //! - `conn`, `savepoint`, `sync`: the write connection, one transaction under its
 //!   savepoint, and the `synchronous` level with the WAL sync it defers.
 //! - `changes`: when `changes()` must be reset before a transaction.
+//! - `wal_room`: zeros written past the WAL's last frame, so that commits overwrite.
 
 mod batch;
 mod changes;
@@ -22,6 +23,7 @@ mod idle;
 mod intake;
 mod savepoint;
 mod sync;
+mod wal_room;
 
 use std::any::Any;
 use std::cell::Cell;
