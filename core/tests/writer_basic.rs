@@ -563,6 +563,31 @@ fn commits_overwrite_room_the_writer_keeps_past_the_last_wal_frame() {
 }
 
 #[test]
+fn room_is_made_after_small_batches_only() {
+    let (_dir, path) = temp_db();
+    let config = Config {
+        checkpoint: false,
+        ..Config::default()
+    };
+    let db = open(&path, config);
+    exec(&db, "CREATE TABLE t (v BLOB)", ());
+    // Past the small ones' room: about 2 MB of frames in one commit.
+    exec(
+        &db,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
+         INSERT INTO t SELECT randomblob(2000) FROM n",
+        (),
+    );
+    // A batch this large appends: syncing zeros first would cost it more.
+    exec(&db, "INSERT INTO t VALUES (1)", ());
+    assert_eq!(db.stats().wal_file_bytes, wal_end(&db));
+    // After a small batch the next one makes room.
+    exec(&db, "INSERT INTO t VALUES (2)", ());
+    assert!(db.stats().wal_file_bytes > wal_end(&db));
+    db.close().unwrap();
+}
+
+#[test]
 fn the_wal_room_stays_within_journal_size_limit() {
     let (_dir, path) = temp_db();
     let config = Config {

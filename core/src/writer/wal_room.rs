@@ -4,7 +4,8 @@
 //! start again after a checkpoint, so only commits past the file's largest size so far
 //! append; the writer keeps some room past the last frame by writing zeros there, in
 //! steps, so that most commits overwrite. The room grows with the WAL (from 64 KiB to
-//! 1 MiB ahead), so a database that sees few writes keeps a small WAL file.
+//! 1 MiB ahead), so a database that sees few writes keeps a small WAL file. Large batches
+//! append: for them one metadata commit costs less than syncing zeros first.
 
 use rusqlite::Connection;
 
@@ -16,6 +17,10 @@ const MIN_ROOM: u64 = 64 * 1024;
 const MAX_ROOM: u64 = 1024 * 1024;
 /// When the room runs short, the file is extended to this many rooms past the last frame.
 const EXTEND_TO: u64 = 4;
+/// Room is made only after a batch that wrote at most this many bytes to the WAL (measured
+/// here: the metadata commit of an append costs about 0.15 ms, what syncing 50 KiB more
+/// costs at 340 MB/s).
+const SMALL_BATCH: u64 = 64 * 1024;
 /// The WAL header's size.
 const WAL_HEADER: u64 = 32;
 /// A WAL frame's header size.
@@ -36,8 +41,10 @@ pub(super) struct WalRoom {
 impl WalRoom {
     /// Inside a write transaction, given the frame count after the latest commit and the
     /// largest WAL file SQLite keeps (`journal_size_limit`): extends the file when the room
-    /// past its last frame runs short. A failure only costs the speed-up.
+    /// past its last frame runs short and the previous batch was small. A failure only
+    /// costs the speed-up.
     pub(super) fn make_room(&mut self, conn: &Connection, frames: u64, limit: Option<u64>) {
+        let written = frames.saturating_sub(self.frames);
         if frames < self.frames {
             // The WAL restarted (perhaps truncated): read its size again.
             self.size = 0;
@@ -51,6 +58,9 @@ impl WalRoom {
                 return;
             }
             self.frame_bytes = u64::from(page) + FRAME_HEADER;
+        }
+        if written * self.frame_bytes > SMALL_BATCH {
+            return;
         }
         let end = WAL_HEADER + frames * self.frame_bytes;
         let room = end.clamp(MIN_ROOM, MAX_ROOM);
