@@ -513,12 +513,6 @@ fn a_uri_path_opens_the_file_it_names_and_stats_measure_its_wal() {
     assert_eq!(n, 1);
 }
 
-/// The byte just past the WAL's last frame, from the committer's frame count.
-fn wal_end(db: &litecommit::Committer) -> u64 {
-    let page = query_int(db, "PRAGMA page_size", ()) as u64;
-    32 + db.stats().wal_frames * (page + 24)
-}
-
 #[test]
 fn commits_overwrite_room_the_writer_keeps_past_the_last_wal_frame() {
     let (_dir, path) = temp_db();

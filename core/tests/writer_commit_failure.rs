@@ -73,9 +73,7 @@ fn a_failing_commit_rejects_the_whole_batch_and_the_next_batch_commits() {
     let mark = gate.hold_writer(&db);
     // Room for less than one more frame past the last one (the limit also applies to the
     // zeros the writer keeps past it).
-    let page = query_int(&db, "PRAGMA page_size", ()) as u64;
-    let wal_end = 32 + db.stats().wal_frames * (page + 24);
-    let limit = FileSizeLimit::set(wal_end + 100);
+    let limit = FileSizeLimit::set(wal_end(&db) + 100);
     let pending: Vec<_> = (0..5)
         .map(|i| {
             db.submit(

@@ -67,6 +67,13 @@ pub fn query_int(db: &Committer, sql: &str, params: impl Into<litecommit::Params
     int(&query(db, sql, params).rows[0][0])
 }
 
+/// The byte just past the WAL's last frame, from the committer's frame count (the writer
+/// keeps zeros beyond it).
+pub fn wal_end(db: &Committer) -> u64 {
+    let page = query_int(db, "PRAGMA page_size", ()) as u64;
+    32 + db.stats().wal_frames * (page + 24)
+}
+
 /// An integer value, or a test failure.
 pub fn int(value: &Value) -> i64 {
     match value {
