@@ -22,7 +22,11 @@ from support import HANG, hold_lock, release, stop
 import litecommit
 
 CHILD = """
+import signal
 import sys
+# Started in the background (`make test &` in a script), a process inherits SIGINT ignored
+# and Python then keeps it ignored; Ctrl-C must reach this one.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, sys.argv[2])
 from support import wait_until
 import litecommit
