@@ -513,16 +513,24 @@ fn a_uri_path_opens_the_file_it_names_and_stats_measure_its_wal() {
     assert_eq!(n, 1);
 }
 
+/// A committer on a fresh database with a table `t (v BLOB)` and no checkpoints, so that
+/// its WAL only grows (without room past the last frame every commit would append).
+fn growing_wal(config: Config) -> (tempfile::TempDir, std::path::PathBuf, litecommit::Committer) {
+    let (dir, path) = temp_db();
+    let db = open(
+        &path,
+        Config {
+            checkpoint: false,
+            ..config
+        },
+    );
+    exec(&db, "CREATE TABLE t (v BLOB)", ());
+    (dir, path, db)
+}
+
 #[test]
 fn commits_overwrite_room_the_writer_keeps_past_the_last_wal_frame() {
-    let (_dir, path) = temp_db();
-    // No checkpoints: the WAL only grows, so without room every commit would append.
-    let config = Config {
-        checkpoint: false,
-        ..Config::default()
-    };
-    let db = open(&path, config);
-    exec(&db, "CREATE TABLE t (v BLOB)", ());
+    let (_dir, path, db) = growing_wal(Config::default());
     let mut sizes = Vec::new();
     for _ in 0..2000 {
         exec(&db, "INSERT INTO t VALUES (randomblob(2000))", ());
@@ -558,13 +566,7 @@ fn commits_overwrite_room_the_writer_keeps_past_the_last_wal_frame() {
 
 #[test]
 fn room_is_made_after_small_batches_only() {
-    let (_dir, path) = temp_db();
-    let config = Config {
-        checkpoint: false,
-        ..Config::default()
-    };
-    let db = open(&path, config);
-    exec(&db, "CREATE TABLE t (v BLOB)", ());
+    let (_dir, _path, db) = growing_wal(Config::default());
     // Past the small ones' room: about 2 MB of frames in one commit.
     exec(
         &db,
@@ -583,14 +585,10 @@ fn room_is_made_after_small_batches_only() {
 
 #[test]
 fn the_wal_room_stays_within_journal_size_limit() {
-    let (_dir, path) = temp_db();
-    let config = Config {
-        checkpoint: false,
+    let (_dir, _path, db) = growing_wal(Config {
         journal_size_limit: Some(0),
         ..Config::default()
-    };
-    let db = open(&path, config);
-    exec(&db, "CREATE TABLE t (v BLOB)", ());
+    });
     for _ in 0..50 {
         exec(&db, "INSERT INTO t VALUES (randomblob(2000))", ());
         assert_eq!(db.stats().wal_file_bytes, wal_end(&db));
