@@ -104,11 +104,31 @@ class AsyncCommitter(_Base):
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         """Runs one statement as a transaction; resolves once it is durable."""
-        return await self.submit(sql, params)
+        native = self._native
+        if not self._draining:
+            try:
+                waiting = native.submit_async(sql, params, True)
+            except QueueFullError:
+                pass
+            else:
+                await waiting
+                return waiting.result()
+        return await self._queue(native.submit_async, native.submit, sql, params)
 
     async def transaction(self, statements: Sequence[StatementSpec]) -> list[Result]:
         """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement."""
-        return await self.submit_transaction(statements)
+        native = self._native
+        if not self._draining:
+            try:
+                waiting = native.submit_transaction_async(statements, True)
+            except QueueFullError:
+                pass
+            else:
+                await waiting
+                return waiting.result()
+        return await self._queue(
+            native.submit_transaction_async, native.submit_transaction, statements
+        )
 
     async def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> list[Result]:
         """Runs ``sql`` once per parameter set, all in one atomic transaction; one

@@ -3,14 +3,18 @@
 import asyncio
 import os
 import pathlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any, Optional, TypedDict, final
+from contextvars import Context
+from typing import Any, Generic, Literal, Optional, TypedDict, TypeVar, final, overload
 
 from litecommit._errors import ForkedError
 from litecommit._row import Row
 
+_T = TypeVar("_T")
+
 __all__ = [
+    "LoopFuture",
     "LoopInbox",
     "NativeCommitter",
     "Result",
@@ -67,8 +71,22 @@ class NativeCommitter:
         future: Future[list[Result]] | asyncio.Future[list[Result]],
         block: bool,
     ) -> None: ...
-    def submit_async(self, sql: str, params: Any = None) -> asyncio.Future[Result]: ...
-    def submit_transaction_async(self, statements: Any) -> asyncio.Future[list[Result]]: ...
+    @overload
+    def submit_async(
+        self, sql: str, params: Any = None, loop_future: Literal[False] = False
+    ) -> asyncio.Future[Result]: ...
+    @overload
+    def submit_async(
+        self, sql: str, params: Any, loop_future: Literal[True]
+    ) -> LoopFuture[Result]: ...
+    @overload
+    def submit_transaction_async(
+        self, statements: Any, loop_future: Literal[False] = False
+    ) -> asyncio.Future[list[Result]]: ...
+    @overload
+    def submit_transaction_async(
+        self, statements: Any, loop_future: Literal[True]
+    ) -> LoopFuture[list[Result]]: ...
     def submit_many(
         self, sql: str, seq_of_params: Iterable[Any], block: bool
     ) -> list[Future[Result]]: ...
@@ -91,6 +109,41 @@ class NativeCommitter:
     def path(self) -> pathlib.Path: ...
     @property
     def _waiting(self) -> int: ...
+
+@final
+class LoopFuture(Generic[_T]):
+    """What ``AsyncCommitter.execute`` and ``transaction`` await: asyncio's future
+    protocol, resolved on its loop by the loop's inbox, which runs its callbacks (the
+    awaiting task's wake-up) right there instead of scheduling each with ``call_soon``.
+    ``await`` on it raises its exception but returns ``None`` after a value: read
+    ``result()`` then."""
+
+    _asyncio_future_blocking: bool
+    def get_loop(self) -> asyncio.AbstractEventLoop: ...
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def result(self) -> _T:
+        """The value; raises the exception, ``CancelledError``, or ``InvalidStateError``
+        while pending."""
+    def exception(self) -> Optional[BaseException]:
+        """The exception (``None`` after a value); raises ``CancelledError``, or
+        ``InvalidStateError`` while pending."""
+    def add_done_callback(
+        self, callback: Callable[[LoopFuture[_T]], object], *, context: Optional[Context] = None
+    ) -> None: ...
+    def remove_done_callback(self, callback: Callable[[LoopFuture[_T]], object]) -> int:
+        """Removes every registration of `callback`; returns how many there were."""
+    def cancel(self, msg: Any = None) -> bool:
+        """Cancels it unless it is done; its callbacks are scheduled. Its transaction is not
+        withdrawn: it may still commit."""
+    def set_result(self, value: _T) -> None: ...
+    def set_exception(self, exception: BaseException | type[BaseException]) -> None: ...
+    def __await__(self) -> Generator[Any]: ...
+    def __iter__(self) -> Generator[Any]: ...
+    def __next__(self) -> Any:
+        """Yields itself to the awaiting task until done. `await` on it raises its exception
+        but returns `None` after a value: read `result()` then (a value carried by
+        `StopIteration` would cost an exception object per transaction)."""
 
 @final
 class LoopInbox:

@@ -19,6 +19,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{self, results_to_py, Returns};
 use crate::errors::{self, raise};
+use crate::loop_future::LoopFuture;
 use crate::process::on_main_thread;
 use crate::sink::{Entry, PySink, Waiter};
 use crate::{options, stats};
@@ -319,11 +320,16 @@ impl NativeCommitter {
         py: Python<'py>,
         make: impl Fn() -> PyResult<Transaction>,
         returns: Returns,
+        loop_future: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let open = self.get(py)?;
         let event_loop = running_loop(py)?;
-        let inbox = open.sink.inbox(py, &event_loop);
-        let future = event_loop.call_method0(intern!(py, "create_future"))?;
+        let inbox = open.sink.inbox(py, &event_loop)?;
+        let future = if loop_future {
+            Bound::new(py, LoopFuture::new(event_loop.unbind()))?.into_any()
+        } else {
+            inbox.new_future(py)?
+        };
         let waiter = Waiter::Loop {
             inbox,
             future: future.clone().unbind(),
@@ -339,14 +345,14 @@ impl NativeCommitter {
         open: &Open,
         event_loop: Option<Bound<'_, PyAny>>,
         future: Py<PyAny>,
-    ) -> Waiter {
-        match event_loop {
+    ) -> PyResult<Waiter> {
+        Ok(match event_loop {
             Some(event_loop) => Waiter::Loop {
-                inbox: open.sink.inbox(py, &event_loop),
+                inbox: open.sink.inbox(py, &event_loop)?,
                 future,
             },
             None => Waiter::Thread(future),
-        }
+        })
     }
 
     /// Converts the parameter sets of a `submit_many` call and registers one future per
@@ -549,7 +555,7 @@ impl NativeCommitter {
         block: bool,
     ) -> PyResult<()> {
         let open = self.get(py)?;
-        let waiter = Self::waiter(py, open, event_loop, future);
+        let waiter = Self::waiter(py, open, event_loop, future)?;
         let make = || convert::single(sql, params);
         self.enqueue(py, open, make, Returns::Last, waiter, block)
     }
@@ -564,28 +570,35 @@ impl NativeCommitter {
         block: bool,
     ) -> PyResult<()> {
         let open = self.get(py)?;
-        let waiter = Self::waiter(py, open, event_loop, future);
+        let waiter = Self::waiter(py, open, event_loop, future)?;
         let make = || convert::transaction(statements);
         self.enqueue(py, open, make, Returns::Each, waiter, block)
     }
 
-    /// `submit` for the running event loop, never waiting: returns its asyncio future.
-    #[pyo3(signature = (sql, params=None))]
+    /// `submit` for the running event loop, never waiting: returns its asyncio future, or
+    /// with `loop_future` a [`LoopFuture`] (for `AsyncCommitter.execute`, which awaits it).
+    #[pyo3(signature = (sql, params=None, loop_future=false))]
     fn submit_async<'py>(
         &self,
         py: Python<'py>,
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
+        loop_future: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.enqueue_async(py, || convert::single(sql, params), Returns::Last)
+        let make = || convert::single(sql, params);
+        self.enqueue_async(py, make, Returns::Last, loop_future)
     }
 
+    /// `submit_transaction` for the running event loop, as `submit_async`.
+    #[pyo3(signature = (statements, loop_future=false))]
     fn submit_transaction_async<'py>(
         &self,
         py: Python<'py>,
         statements: &Bound<'py, PyAny>,
+        loop_future: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.enqueue_async(py, || convert::transaction(statements), Returns::Each)
+        let make = || convert::transaction(statements);
+        self.enqueue_async(py, make, Returns::Each, loop_future)
     }
 
     /// `sql` once per parameter set, each its own transaction: converts every set, then
@@ -630,10 +643,10 @@ impl NativeCommitter {
         let this = slf.get();
         let open = this.get(py)?;
         let event_loop = running_loop(py)?;
-        let inbox = open.sink.inbox(py, &event_loop);
+        let inbox = open.sink.inbox(py, &event_loop)?;
         let mut futures = Vec::new();
         let mut batch = this.prepare_many(py, sql, seq_of_params, || {
-            let future = event_loop.call_method0(intern!(py, "create_future"))?;
+            let future = inbox.new_future(py)?;
             futures.push(future.clone());
             Ok(Waiter::Loop {
                 inbox: Arc::clone(&inbox),

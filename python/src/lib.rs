@@ -8,6 +8,7 @@ mod bench;
 mod committer;
 mod convert;
 mod errors;
+mod loop_future;
 mod options;
 mod process;
 mod sink;
@@ -30,6 +31,7 @@ fn _litecommit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<committer::NativeCommitter>()?;
     m.add_class::<convert::PyStatementResult>()?;
     m.add_class::<sink::LoopInbox>()?;
+    m.add_class::<loop_future::LoopFuture>()?;
     m.add_class::<committer::Unqueued>()?;
     m.add_function(wrap_pyfunction!(code_name, m)?)?;
     m.add_function(wrap_pyfunction!(sqlite_version, m)?)?;

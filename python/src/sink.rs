@@ -22,9 +22,12 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use litecommit::{BatchSink, Outcome};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
 
 use crate::convert::{results_to_py, Returns};
 use crate::errors;
+use crate::loop_future::{self, LoopFuture};
 
 /// Who waits for a transaction.
 pub enum Waiter {
@@ -72,14 +75,53 @@ struct Arrival {
 }
 
 impl Arrival {
-    /// Calls `future.set_result(value)` or `future.set_exception(exc)`.
+    /// Calls `future.set_result(value)` or `future.set_exception(exc)`; on an
+    /// `asyncio.Future` through the class's methods, which makes no bound method. A
+    /// [`LoopFuture`] is resolved in place; its `Err` is a `KeyboardInterrupt` or
+    /// `SystemExit` raised by the task it woke.
     fn apply(self, py: Python<'_>) -> (Py<PyAny>, PyResult<()>) {
         let future = self.future.bind(py);
-        let applied = match self.ending.into_py(py) {
-            Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
-            Err(exc) => future.call_method1(intern!(py, "set_exception"), (exc,)),
+        let ending = self.ending.into_py(py);
+        if let Ok(future) = future.cast::<LoopFuture>() {
+            let exit = loop_future::resolve_here(future, ending);
+            return (self.future, exit);
+        }
+        let applied = match FutureMethods::get(py) {
+            Some(m) if future.get_type().is(&m.class) => match ending {
+                Ok(value) => m.set_result.call1(py, (future, value)),
+                Err(exc) => m.set_exception.call1(py, (future, exc)),
+            },
+            _ => match ending {
+                Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
+                Err(exc) => future.call_method1(intern!(py, "set_exception"), (exc,)),
+            }
+            .map(Bound::unbind),
         };
         (self.future, applied.map(drop))
+    }
+}
+
+/// `asyncio.Future` and its `set_result` and `set_exception`.
+struct FutureMethods {
+    class: Py<PyType>,
+    set_result: Py<PyAny>,
+    set_exception: Py<PyAny>,
+}
+
+impl FutureMethods {
+    /// Looked up once; `None` if `asyncio` could not be imported.
+    fn get(py: Python<'_>) -> Option<&FutureMethods> {
+        static METHODS: PyOnceLock<Option<FutureMethods>> = PyOnceLock::new();
+        METHODS
+            .get_or_init(py, || {
+                let class = py.import("asyncio").ok()?.getattr("Future").ok()?;
+                Some(FutureMethods {
+                    set_result: class.getattr("set_result").ok()?.unbind(),
+                    set_exception: class.getattr("set_exception").ok()?.unbind(),
+                    class: class.cast_into::<PyType>().ok()?.unbind(),
+                })
+            })
+            .as_ref()
     }
 }
 
@@ -180,22 +222,24 @@ impl PySink {
     }
 
     /// The inbox of `event_loop`, made at its first submission.
-    pub fn inbox(&self, py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> Arc<Inbox> {
+    pub fn inbox(&self, py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Inbox>> {
         if let Some(inbox) = self.shared.find_inbox(event_loop) {
-            return inbox;
+            return Ok(inbox);
         }
         self.shared.forget_closed_loops(py);
+        let create_future = event_loop.getattr(intern!(py, "create_future"))?.unbind();
         let mut inboxes = lock(&self.shared.inboxes);
         // Another thread may have made one meanwhile (Python code ran above): keep that.
         if let Some(theirs) = inboxes.iter().find(|i| i.is_for(event_loop)) {
-            return Arc::clone(theirs);
+            return Ok(Arc::clone(theirs));
         }
         let inbox = Arc::new(Inbox {
             event_loop: event_loop.clone().unbind(),
+            create_future,
             arrived: Mutex::new(Vec::new()),
         });
         inboxes.push(Arc::clone(&inbox));
-        inbox
+        Ok(inbox)
     }
 
     /// A channel answered once every completion handed over so far is delivered; `None`
@@ -375,10 +419,17 @@ impl BatchSink for PySink {
 /// The outcomes that arrived for one event loop's futures.
 pub struct Inbox {
     event_loop: Py<PyAny>,
+    /// The loop's `create_future`, looked up once.
+    create_future: Py<PyAny>,
     arrived: Mutex<Vec<Arrival>>,
 }
 
 impl Inbox {
+    /// A new future of the loop (`loop.create_future()`).
+    pub fn new_future<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.create_future.bind(py).call0()
+    }
+
     fn is_for(&self, event_loop: &Bound<'_, PyAny>) -> bool {
         self.event_loop.as_ptr() == event_loop.as_ptr()
     }
@@ -411,14 +462,21 @@ impl Inbox {
         drop(event_loop.call_method1(intern!(py, "call_soon_threadsafe"), (handler,)));
     }
 
-    /// On the loop: resolves every future whose outcome arrived.
-    fn resolve(&self, py: Python<'_>) {
+    /// On the loop: resolves every future whose outcome arrived. Then raises the first
+    /// `KeyboardInterrupt` or `SystemExit` a woken task raised, which stops the loop.
+    fn resolve(&self, py: Python<'_>) -> PyResult<()> {
         let arrived = std::mem::take(&mut *lock(&self.arrived));
+        let mut exit = None;
         for arrival in arrived {
+            let is_loop_future = arrival.future.bind(py).is_instance_of::<LoopFuture>();
             let (future, applied) = arrival.apply(py);
             let Err(e) = applied else {
                 continue;
             };
+            if is_loop_future {
+                exit.get_or_insert(e);
+                continue;
+            }
             // A future whose task was cancelled is done already; its transaction committed
             // (or failed) anyway and nobody is waiting for the outcome.
             let future = future.bind(py);
@@ -427,6 +485,7 @@ impl Inbox {
                 e.write_unraisable(py, Some(future));
             }
         }
+        exit.map_or(Ok(()), Err)
     }
 }
 
@@ -439,8 +498,8 @@ pub struct LoopInbox {
 
 #[pymethods]
 impl LoopInbox {
-    fn __call__(&self, py: Python<'_>) {
-        self.inbox.resolve(py);
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        self.inbox.resolve(py)
     }
 
     /// How many outcomes wait for the loop.

@@ -1,12 +1,18 @@
 """AsyncCommitter: awaitables, batching per event loop, many loops, cancellation."""
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
+from support import HANG, hold_lock, release, stop
 
 import litecommit
-from litecommit._litecommit import LoopInbox
+from litecommit._litecommit import LoopFuture, LoopInbox
+
+# Longer than the tests wait: a writer waiting on another process's lock waits until it is
+# released.
+BUSY_FOREVER_MS = 2**31 - 1
 
 
 def run(coro):
@@ -283,3 +289,138 @@ def test_flush_and_close_wait_for_submissions_waiting_for_room(path, barrier):
     run(main())
     with litecommit.Committer(path) as check:
         assert check.query("SELECT count(*) FROM r") == [(n,)]
+
+
+def test_execute_resumes_its_task_in_the_tasks_own_context(path):
+    """`execute` and `transaction` wake their task without a `call_soon` per transaction;
+    the task still resumes as itself, in its own context, with its own result."""
+    request = contextvars.ContextVar("request")
+
+    async def one(db, i):
+        request.set(i)
+        me = asyncio.current_task()
+        r = await db.execute("INSERT INTO r (k) VALUES (?)", (f"k{i}",))
+        assert (request.get(), asyncio.current_task()) == (i, me)
+        (rs,) = await db.transaction([("INSERT INTO r (k) VALUES (?)", (f"t{i}",))])
+        assert (request.get(), asyncio.current_task()) == (i, me)
+        return r.lastrowid, rs.lastrowid
+
+    async def main():
+        async with litecommit.AsyncCommitter(path) as db:
+            await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, k TEXT)")
+            coro = db.execute("SELECT 1")
+            assert asyncio.iscoroutine(coro)
+            assert (await asyncio.create_task(coro)).rows == [(1,)]
+            ids = await asyncio.gather(*(one(db, i) for i in range(200)))
+            rows = dict(await db.query("SELECT k, id FROM r"))
+            assert ids == [(rows[f"k{i}"], rows[f"t{i}"]) for i in range(200)]
+
+    run(main())
+
+
+def test_a_timed_out_execute_stops_waiting_at_once_and_still_commits(path):
+    with litecommit.Committer(path) as db:
+        db.execute("CREATE TABLE r (i INTEGER)")
+    holder = hold_lock(path, "BEGIN IMMEDIATE", "INSERT INTO r VALUES (0)")
+
+    async def main():
+        async with litecommit.AsyncCommitter(path, busy_timeout_ms=BUSY_FOREVER_MS) as db:
+            # The writer waits for the other process's lock: no commit can resolve this.
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(db.execute("INSERT INTO r VALUES (1)"), 0.01)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(db.transaction([("INSERT INTO r VALUES (2)", ())]), 0.01)
+            release(holder)
+            await db.flush()
+            return await db.query("SELECT i FROM r ORDER BY i")
+
+    try:
+        assert run(main()) == [(0,), (1,), (2,)]
+    finally:
+        stop(holder)
+
+
+def test_an_exit_raised_by_a_woken_task_stops_the_loop(path):
+    """A task woken by a commit runs inside the loop's inbox callback; SystemExit and
+    KeyboardInterrupt still leave the loop, as they would from any callback."""
+
+    async def main():
+        async with litecommit.AsyncCommitter(path) as db:
+            await db.execute("CREATE TABLE r (i INTEGER)")
+
+            async def one(i):
+                await db.execute("INSERT INTO r VALUES (?)", (i,))
+                if i == 3:
+                    raise SystemExit(7)
+
+            await asyncio.gather(*(one(i) for i in range(10)))
+
+    with pytest.raises(SystemExit) as info:
+        run(main())
+    assert info.value.code == 7
+    with litecommit.Committer(path) as db:
+        assert db.query("SELECT count(*) FROM r") == [(10,)]
+
+
+def test_the_future_execute_awaits(path):
+    """What `execute` awaits, used directly: asyncio's future protocol."""
+    errors = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
+        async with litecommit.AsyncCommitter(path, busy_timeout_ms=BUSY_FOREVER_MS) as db:
+            await db.execute("CREATE TABLE r (i INTEGER PRIMARY KEY)")
+            f = db._native.submit_async("INSERT INTO r VALUES (1)", None, True)
+            assert isinstance(f, LoopFuture) and asyncio.isfuture(f)
+            assert (f.get_loop(), f.done(), f.cancelled()) == (loop, False, False)
+            with pytest.raises(asyncio.InvalidStateError):
+                f.result()
+            seen = []
+            f.add_done_callback(seen.append)
+            f.add_done_callback(lambda _f: 1 / 0)
+            assert f.remove_done_callback(print) == 0
+            assert await f is None
+            assert (f.result().rowcount, f.exception(), seen) == (1, None, [f])
+            assert [type(c["exception"]) for c in errors] == [ZeroDivisionError]
+            assert not f.cancel()
+            with pytest.raises(asyncio.InvalidStateError):
+                f.set_result(None)
+            late = loop.create_future()
+            f.add_done_callback(late.set_result)  # scheduled: f is done
+            assert await late is f
+
+            failed = db._native.submit_async("INSERT INTO r VALUES (1)", None, True)
+            with pytest.raises(litecommit.IntegrityError):
+                await failed
+            assert isinstance(failed.exception(), litecommit.IntegrityError)
+
+            # Cancelled, or failed by Python code (as a forked child does), it wakes its
+            # awaiting task through the loop; its transaction may still commit. Another
+            # process's lock keeps the writer from resolving either first.
+            holder = hold_lock(path, "BEGIN IMMEDIATE")
+            try:
+                for end in ("cancel", "set_exception"):
+                    f = db._native.submit_async("INSERT INTO r VALUES (NULL)", None, True)
+                    task = asyncio.ensure_future(_await(f))
+                    await asyncio.sleep(0)
+                    if end == "cancel":
+                        assert f.cancel("stop")
+                        with pytest.raises(asyncio.CancelledError):
+                            await task
+                        assert f.cancelled()
+                    else:
+                        f.set_exception(RuntimeError("failed by hand"))
+                        with pytest.raises(RuntimeError, match="failed by hand"):
+                            await task
+            finally:
+                release(holder)
+                holder.wait(timeout=HANG)
+            await db.flush()
+            assert await db.query("SELECT count(*) FROM r") == [(3,)]
+
+    run(main())
+
+
+async def _await(future):
+    return await future
