@@ -54,7 +54,7 @@ dist-python: $(DIST_PY_TOOLS_STAMP) ## Python abi3 wheels (manylinux2014 x86_64,
 	unzip -l $(DIST_PY_DIR)/litecommit-*_aarch64.whl
 	unzip -p $(DIST_PY_DIR)/litecommit-*_aarch64.whl 'litecommit-*.dist-info/WHEEL' \
 		| tee $(DIST_PY_WORK)/WHEEL.aarch64
-	grep -qx 'Tag: cp39-abi3-manylinux_2_17_aarch64' $(DIST_PY_WORK)/WHEEL.aarch64
+	grep -qx 'Tag: cp310-abi3-manylinux_2_17_aarch64' $(DIST_PY_WORK)/WHEEL.aarch64
 	rm -rf $(DIST_PY_WORK)/aarch64-so && unzip -q -d $(DIST_PY_WORK)/aarch64-so \
 		$(DIST_PY_DIR)/litecommit-*_aarch64.whl 'litecommit/_litecommit.abi3.so'
 	! command -v file >/dev/null || file $(DIST_PY_WORK)/aarch64-so/litecommit/_litecommit.abi3.so

@@ -245,7 +245,7 @@ def bench_bulk(path, n, many):
     began = time.perf_counter()
     futures, submitted_at = bulk_submit(db, n, many)
     lat = []
-    for f, submitted in zip(futures, submitted_at):
+    for f, submitted in zip(futures, submitted_at, strict=True):
         f.result()
         lat.append((time.perf_counter() - submitted) * 1000)
     elapsed = time.perf_counter() - began
@@ -268,7 +268,7 @@ def bench_bulk_async(path, n, many):
             began = time.perf_counter()
             futures, submitted_at = bulk_submit(db, n, many)
             lat = []
-            for f, submitted in zip(futures, submitted_at):
+            for f, submitted in zip(futures, submitted_at, strict=True):
                 await f
                 lat.append((time.perf_counter() - submitted) * 1000)
             return time.perf_counter() - began, lat, db.stats()["mean_batch_size"]

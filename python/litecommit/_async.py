@@ -6,9 +6,9 @@ import asyncio
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from ._base import CheckpointResult, _Base, _fail_in_child, _runs_here
 from ._errors import ForkedError, QueueFullError

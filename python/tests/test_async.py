@@ -202,7 +202,7 @@ def test_cancelling_awaiting_tasks_corrupts_nothing(path, full_queue):
                 t.cancel()
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
             await db.flush()
-            for i, (task, outcome) in enumerate(zip(tasks, outcomes)):
+            for i, (task, outcome) in enumerate(zip(tasks, outcomes, strict=True)):
                 if i % 2 == 0:
                     assert task.cancelled() or isinstance(
                         outcome, (litecommit.Result, litecommit.IntegrityError)
