@@ -128,24 +128,24 @@ pub fn params(obj: Option<&Bound<'_, PyAny>>, statement: Option<usize>) -> PyRes
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(Params::None);
     };
-    let positional = |items: &mut dyn Iterator<Item = PyResult<Bound<'_, PyAny>>>| {
-        items
-            .enumerate()
-            .map(|(i, item)| {
-                let place = Place {
-                    statement,
-                    key: Key::Position(i + 1),
-                };
-                value(&item?, &place)
-            })
-            .collect::<PyResult<Vec<_>>>()
-            .map(Params::Positional)
+    // A plain loop into a vector of the right size: `collect` through `PyResult` costs
+    // more than converting a short tuple does.
+    let positional = |len: usize, items: &mut dyn Iterator<Item = PyResult<Bound<'_, PyAny>>>| {
+        let mut values = Vec::with_capacity(len);
+        for (i, item) in items.enumerate() {
+            let place = Place {
+                statement,
+                key: Key::Position(i + 1),
+            };
+            values.push(value(&item?, &place)?);
+        }
+        Ok(Params::Positional(values))
     };
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return positional(&mut t.iter().map(Ok));
+        return positional(t.len(), &mut t.iter().map(Ok));
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return positional(&mut l.iter().map(Ok));
+        return positional(l.len(), &mut l.iter().map(Ok));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         return named(d.iter().map(Ok), statement);
@@ -166,7 +166,7 @@ pub fn params(obj: Option<&Bound<'_, PyAny>>, statement: Option<usize>) -> PyRes
         );
     }
     if let Ok(s) = obj.cast::<PySequence>() {
-        return positional(&mut s.try_iter()?);
+        return positional(s.len().unwrap_or(0), &mut s.try_iter()?);
     }
     Err(container_error(obj, statement))
 }
