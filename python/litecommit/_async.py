@@ -28,8 +28,9 @@ class AsyncCommitter(_Base):
 
     Completions are delivered per batch: at most one ``call_soon_threadsafe`` per event
     loop per batch, whose callback resolves on the loop every future whose outcome has
-    arrived (the writer never waits for the GIL). Several event loops (in several threads)
-    may share one committer.
+    arrived (the writer never waits for the GIL); the tasks awaiting ``execute`` and
+    ``transaction`` are woken right there. Several event loops (in several threads) may
+    share one committer.
 
     When the queue is full, submissions wait for room in order, off the event loop.
 
