@@ -8,6 +8,7 @@
 //!   (`call_soon_threadsafe`), which converts the outcomes and resolves every future in
 //!   the inbox by then: at most one threadsafe call per loop per batch, fewer when the loop
 //!   is busy, and the conversions run on the loop, not under the delivery thread's GIL.
+//!   The tasks awaiting a [`LoopFuture`] are woken right there (see `loop_future`).
 //! - a `concurrent.futures.Future`'s outcome goes to the delivery thread, which resolves
 //!   everything that queued up under one GIL acquisition (their done-callbacks run there).
 
@@ -76,16 +77,10 @@ struct Arrival {
 
 impl Arrival {
     /// Calls `future.set_result(value)` or `future.set_exception(exc)`; on an
-    /// `asyncio.Future` through the class's methods, which makes no bound method. A
-    /// [`LoopFuture`] is resolved in place; its `Err` is a `KeyboardInterrupt` or
-    /// `SystemExit` raised by the task it woke.
+    /// `asyncio.Future` through the class's methods, which makes no bound method.
     fn apply(self, py: Python<'_>) -> (Py<PyAny>, PyResult<()>) {
         let future = self.future.bind(py);
         let ending = self.ending.into_py(py);
-        if let Ok(future) = future.cast::<LoopFuture>() {
-            let exit = loop_future::resolve_here(future, ending);
-            return (self.future, exit);
-        }
         let applied = match FutureMethods::get(py) {
             Some(m) if future.get_type().is(&m.class) => match ending {
                 Ok(value) => m.set_result.call1(py, (future, value)),
@@ -468,15 +463,17 @@ impl Inbox {
         let arrived = std::mem::take(&mut *lock(&self.arrived));
         let mut exit = None;
         for arrival in arrived {
-            let is_loop_future = arrival.future.bind(py).is_instance_of::<LoopFuture>();
+            if let Ok(future) = arrival.future.bind(py).cast::<LoopFuture>() {
+                let resolved = loop_future::resolve_here(future, arrival.ending.into_py(py));
+                if let Err(e) = resolved {
+                    exit.get_or_insert(e);
+                }
+                continue;
+            }
             let (future, applied) = arrival.apply(py);
             let Err(e) = applied else {
                 continue;
             };
-            if is_loop_future {
-                exit.get_or_insert(e);
-                continue;
-            }
             // A future whose task was cancelled is done already; its transaction committed
             // (or failed) anyway and nobody is waiting for the outcome.
             let future = future.bind(py);
