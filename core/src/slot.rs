@@ -28,9 +28,9 @@ const RELAY_START: usize = 8;
 /// [`YIELD_MIN_WAITING`] and fewer than [`YIELD_MAX_WAITING`] other threads wait. A yield is
 /// one system call, and every other runnable thread runs before it returns, so a few span
 /// the others' work on a batch; a thread whose outcome has not come by then would only
-/// switch back and forth. Measured at 64 threads on 2 CPUs: 4 yields against 64 raise
-/// durability normal from about 150k to 165-195k transactions/s, and at durability full
-/// cost a fifth less CPU per transaction for the same throughput.
+/// switch back and forth. Measured at 64 threads on 2 CPUs, 4 yields against 64: about
+/// 15% more transactions/s at durability normal, and a fifth less CPU per transaction for
+/// the same throughput at durability full (figures in the README).
 const YIELDS: usize = 4;
 
 /// Threads blocked in [`Slot::wait`] from which a new one yields [`YIELDS`] times before it
