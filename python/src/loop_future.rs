@@ -27,11 +27,14 @@ pub struct LoopFuture {
     event_loop: Py<PyAny>,
     state: State,
     /// Callbacks and the contexts they run in, until it is done.
-    callbacks: Vec<(Py<PyAny>, Option<Py<PyAny>>)>,
+    callbacks: Callbacks,
     /// Set while a task awaits it (asyncio's marker of a future-like object).
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
 }
+
+/// Callbacks, each with the context it runs in.
+type Callbacks = Vec<(Py<PyAny>, Option<Py<PyAny>>)>;
 
 enum State {
     Pending,
@@ -49,6 +52,16 @@ impl LoopFuture {
             blocking: false,
         }
     }
+
+    /// Moves a pending future to `state` and hands back its callbacks; `None` if it was
+    /// done already.
+    fn settle(&mut self, state: State) -> Option<Callbacks> {
+        if self.done() {
+            return None;
+        }
+        self.state = state;
+        Some(std::mem::take(&mut self.callbacks))
+    }
 }
 
 /// Resolves `future` on its loop (from the loop's inbox, outside any task) with a value
@@ -65,17 +78,14 @@ pub fn resolve_here(
         let Ok(mut this) = future.try_borrow_mut() else {
             return Ok(());
         };
-        if this.done() {
-            return Ok(());
-        }
-        this.state = match ending {
+        let state = match ending {
             Ok(value) => State::Result(value.unbind()),
             Err(exc) => State::Exception(exc.unbind()),
         };
-        (
-            this.event_loop.clone_ref(py),
-            std::mem::take(&mut this.callbacks),
-        )
+        let Some(callbacks) = this.settle(state) else {
+            return Ok(());
+        };
+        (this.event_loop.clone_ref(py), callbacks)
     };
     let mut exit = None;
     for (callback, context) in callbacks {
@@ -173,11 +183,14 @@ impl LoopFuture {
         callback: Py<PyAny>,
         context: Option<Py<PyAny>>,
     ) -> PyResult<()> {
-        if slf.borrow().done() {
-            return schedule(slf, vec![(callback, context)]);
+        {
+            let mut this = slf.borrow_mut();
+            if !this.done() {
+                this.callbacks.push((callback, context));
+                return Ok(());
+            }
         }
-        slf.borrow_mut().callbacks.push((callback, context));
-        Ok(())
+        schedule(slf, vec![(callback, context)])
     }
 
     /// Removes every registration of `callback`; returns how many there were.
@@ -274,23 +287,15 @@ fn cancelled_error(py: Python<'_>, msg: &Option<Py<PyAny>>) -> PyErr {
 
 /// Moves a pending future to `state` and schedules its callbacks; `false` if it was done.
 fn finish(slf: &Bound<'_, LoopFuture>, state: State) -> PyResult<bool> {
-    let callbacks = {
-        let mut this = slf.borrow_mut();
-        if this.done() {
-            return Ok(false);
-        }
-        this.state = state;
-        std::mem::take(&mut this.callbacks)
+    let Some(callbacks) = slf.borrow_mut().settle(state) else {
+        return Ok(false);
     };
     schedule(slf, callbacks)?;
     Ok(true)
 }
 
 /// Schedules `callbacks(future)` on the future's loop with `call_soon`.
-fn schedule(
-    future: &Bound<'_, LoopFuture>,
-    callbacks: Vec<(Py<PyAny>, Option<Py<PyAny>>)>,
-) -> PyResult<()> {
+fn schedule(future: &Bound<'_, LoopFuture>, callbacks: Callbacks) -> PyResult<()> {
     let py = future.py();
     let event_loop = future.borrow().event_loop.clone_ref(py);
     for (callback, context) in callbacks {
