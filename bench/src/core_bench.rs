@@ -19,9 +19,14 @@ use crate::verdict::{Judge, Verdict};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// Seconds each threaded configuration runs.
+    /// Seconds each threaded configuration runs, over all rounds.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+    /// Rounds per comparison: litecommit and its baseline take turns this many times
+    /// (each threaded round runs `--seconds` / rounds), and each side's figures add up
+    /// over its rounds, so a machine that slows down for a while slows both sides.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Submitting thread counts, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     pub threads: Vec<usize>,
@@ -70,6 +75,15 @@ struct Measured {
 }
 
 impl Measured {
+    /// Adds another round of the same configuration.
+    fn add(&mut self, round: Measured) {
+        self.rows += round.rows;
+        self.busy += round.busy;
+        self.other_failures += round.other_failures;
+        self.seconds += round.seconds;
+        self.latency = Summary::merged(std::mem::take(&mut self.latency), round.latency);
+    }
+
     fn rows_per_sec(&self) -> f64 {
         if self.seconds > 0.0 {
             self.rows as f64 / self.seconds
@@ -401,6 +415,29 @@ fn lone(
     Ok((Summary::of(lite), Summary::of(naive)))
 }
 
+/// One round of a comparison: `lite` and `baseline` each measured once, `lite` first in even
+/// rounds and second in odd ones (whichever runs first also runs right after the previous
+/// round's files were deleted). Their databases are deleted when the returned directories
+/// drop, after both ran.
+fn take_turns<L, B>(
+    round: usize,
+    mut lite: L,
+    mut baseline: B,
+) -> Result<(Measured, Measured, [tempfile::TempDir; 2]), String>
+where
+    L: FnMut() -> Result<(Measured, tempfile::TempDir), String>,
+    B: FnMut() -> Result<(Measured, tempfile::TempDir), String>,
+{
+    let ((l, dl), (b, db)) = if round % 2 == 0 {
+        let l = lite()?;
+        (l, baseline()?)
+    } else {
+        let b = baseline()?;
+        (lite()?, b)
+    };
+    Ok((l, b, [dl, db]))
+}
+
 fn row(t: &mut Table, label: &str, m: &Measured) {
     t.row(
         label,
@@ -457,8 +494,9 @@ pub fn run(mut args: Args) -> Result<(), String> {
         args.in_flight = args.in_flight.min(500);
         args.lone = args.lone.min(20);
     }
-    if args.threads.contains(&0) || args.submitters == 0 || args.in_flight == 0 {
-        return Err("--threads, --submitters and --in-flight must be at least 1".into());
+    if args.threads.contains(&0) || args.submitters == 0 || args.in_flight == 0 || args.rounds == 0
+    {
+        return Err("--threads, --submitters, --in-flight and --rounds must be at least 1".into());
     }
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
         return Err("--seconds must be a positive number".into());
@@ -473,9 +511,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let payload = vec![0xA5u8; args.payload];
     let load_at_start = crate::stats::load_average();
     println!(
-        "litecommit core benchmark: single-row INSERT transactions ({}-byte payload), {} s per threaded run, databases in {}, SQLite {}",
+        "litecommit core benchmark: single-row INSERT transactions ({}-byte payload), {} s per threaded configuration in {} rounds taking turns with its baseline, databases in {}, SQLite {}",
         args.payload,
         args.seconds,
+        args.rounds,
         base.display(),
         litecommit::sqlite_version()
     );
@@ -497,28 +536,70 @@ pub fn run(mut args: Args) -> Result<(), String> {
         ]);
         let mut ratios = Vec::new();
         let mut most_rows = 0;
+        let mut round_ratios = Vec::new();
+        let round_secs = args.seconds / args.rounds as f64;
         for &threads in &args.threads {
-            let (_d1, p1) = fresh_db(&base, "litecommit.db")?;
-            let lite = litecommit_threads(&p1, durability, threads, args.seconds, &payload)?;
-            let (_d2, p2) = fresh_db(&base, "naive.db")?;
-            let naive = naive_threads(&p2, durability, threads, args.seconds, &payload)?;
+            let (mut lite, mut naive) = (Measured::default(), Measured::default());
+            let mut each = Vec::new();
+            for round in 0..args.rounds {
+                let (l, n, _dirs) = take_turns(
+                    round,
+                    || {
+                        let (dir, path) = fresh_db(&base, "litecommit.db")?;
+                        let m =
+                            litecommit_threads(&path, durability, threads, round_secs, &payload)?;
+                        Ok((m, dir))
+                    },
+                    || {
+                        let (dir, path) = fresh_db(&base, "naive.db")?;
+                        Ok((
+                            naive_threads(&path, durability, threads, round_secs, &payload)?,
+                            dir,
+                        ))
+                    },
+                )?;
+                each.push(fmt_ratio(ratio(l.rows_per_sec(), n.rows_per_sec())));
+                most_rows = most_rows.max(l.rows as usize);
+                lite.add(l);
+                naive.add(n);
+            }
             row(&mut t, &format!("{threads} threads: litecommit"), &lite);
             row(&mut t, &format!("{threads} threads: naive"), &naive);
-            most_rows = most_rows.max(lite.rows as usize);
+            round_ratios.push((format!("{threads} threads"), each));
             ratios.push((threads, ratio(lite.rows_per_sec(), naive.rows_per_sec())));
         }
-        let (_d3, p3) = fresh_db(&base, "pipelined.db")?;
-        let pipe = pipelined(
-            &p3,
-            durability,
-            args.pipelined,
-            args.in_flight,
-            args.submitters,
-            &payload,
-        )?;
+        // At least as many rows as any litecommit round wrote, so that its table is as big.
         let rows = most_rows.max(args.pipelined);
-        let (_d4, p4) = fresh_db(&base, "upper.db")?;
-        let upper = one_big_transaction(&p4, durability, rows, &payload)?;
+        let (mut pipe, mut upper) = (Measured::default(), Measured::default());
+        let mut each = Vec::new();
+        for round in 0..args.rounds {
+            let (p, u, _dirs) = take_turns(
+                round,
+                || {
+                    let (dir, path) = fresh_db(&base, "pipelined.db")?;
+                    let m = pipelined(
+                        &path,
+                        durability,
+                        args.pipelined,
+                        args.in_flight,
+                        args.submitters,
+                        &payload,
+                    )?;
+                    Ok((m, dir))
+                },
+                || {
+                    let (dir, path) = fresh_db(&base, "upper.db")?;
+                    Ok((one_big_transaction(&path, durability, rows, &payload)?, dir))
+                },
+            )?;
+            each.push(format!(
+                "{:.1}%",
+                ratio(p.rows_per_sec(), u.rows_per_sec()).unwrap_or(0.0) * 100.0
+            ));
+            pipe.add(p);
+            upper.add(u);
+        }
+        round_ratios.push(("pipelined".into(), each));
         row(
             &mut t,
             &format!(
@@ -563,6 +644,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
             "  lone transaction at idle: litecommit p50 / naive p50 = {}",
             fmt_ratio(lone_ratio)
         );
+        println!("each round ({name}):");
+        for (what, each) in &round_ratios {
+            println!("  {what}: {}", each.join(", "));
+        }
         println!();
         if durability == Durability::Full {
             targets.push(thread_target(

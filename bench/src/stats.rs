@@ -34,6 +34,13 @@ impl Summary {
         Summary { sorted: v }
     }
 
+    /// The samples of both.
+    pub fn merged(a: Summary, b: Summary) -> Summary {
+        let mut v = a.sorted;
+        v.extend(b.sorted);
+        Summary::of(v)
+    }
+
     pub fn len(&self) -> usize {
         self.sorted.len()
     }

@@ -43,6 +43,8 @@ impl Runner {
                 statements: foldhash::HashMap::default(),
                 capacity,
                 clock: 0,
+                last_sql: String::new(),
+                last: None,
             },
             conn,
         }
@@ -102,7 +104,14 @@ struct Cache {
     capacity: usize,
     /// Counts leases: each statement remembers when it was last lent.
     clock: u64,
+    /// The text of the latest lease, and its statement while that is cached: applications
+    /// submit one text many times in a row, and comparing it costs less than hashing it.
+    last_sql: String,
+    last: Option<NonNull<ffi::sqlite3_stmt>>,
 }
+
+// SAFETY: `last` points at a statement in `statements` (see `Handle`'s `Send`).
+unsafe impl Send for Cache {}
 
 /// A statement in the cache.
 struct Cached {
@@ -115,10 +124,15 @@ impl Cache {
     /// The prepared statement for `sql`: the cached one, or a new one (cached if there is
     /// room for any).
     fn lease(&mut self, conn: &Connection, sql: &str) -> rusqlite::Result<Lease> {
+        // The latest lease is still the most recently used: no need to count it again.
+        if let Some(handle) = self.last.filter(|_| self.last_sql == sql) {
+            return Ok(Lease::Cached(handle));
+        }
         self.clock += 1;
         if let Some(cached) = self.statements.get_mut(sql) {
             cached.used = self.clock;
-            return Ok(Lease::Cached(cached.handle.0));
+            let handle = cached.handle.0;
+            return Ok(self.remember(sql, handle));
         }
         if self.capacity == 0 {
             return Ok(Lease::Once(prepare(conn, sql, 0)?));
@@ -134,7 +148,7 @@ impl Cache {
                 self.statements.remove(&oldest);
             }
         }
-        let lease = Lease::Cached(handle.0);
+        let raw = handle.0;
         self.statements.insert(
             sql.into(),
             Cached {
@@ -142,7 +156,16 @@ impl Cache {
                 used: self.clock,
             },
         );
-        Ok(lease)
+        Ok(self.remember(sql, raw))
+    }
+
+    /// Lends the cached statement `handle` for `sql`, remembered as the latest lease (the
+    /// only statement that can leave the cache before the next lease is an older one).
+    fn remember(&mut self, sql: &str, handle: NonNull<ffi::sqlite3_stmt>) -> Lease {
+        self.last_sql.clear();
+        self.last_sql.push_str(sql);
+        self.last = Some(handle);
+        Lease::Cached(handle)
     }
 }
 
