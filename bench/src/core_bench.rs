@@ -19,12 +19,12 @@ use crate::verdict::{Judge, Verdict};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// Seconds each threaded configuration runs, over all rounds.
+    /// Seconds each threaded configuration runs per round.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
-    /// Rounds per comparison: litecommit and its baseline take turns this many times
-    /// (each threaded round runs `--seconds` / rounds), and each side's figures add up
-    /// over its rounds, so a machine that slows down for a while slows both sides.
+    /// Rounds per comparison: litecommit and its baseline take turns this many times, and
+    /// each side's figures add up over its rounds, so a machine that slows down for a
+    /// while slows both sides.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
     /// Submitting thread counts, comma-separated.
@@ -488,6 +488,7 @@ fn thread_target(
 pub fn run(mut args: Args) -> Result<(), String> {
     if args.smoke {
         args.seconds = args.seconds.min(0.3);
+        args.rounds = args.rounds.min(2);
         args.threads = vec![1, 8];
         args.durability = vec!["full".into()];
         args.pipelined = args.pipelined.min(2_000);
@@ -511,10 +512,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let payload = vec![0xA5u8; args.payload];
     let load_at_start = crate::stats::load_average();
     println!(
-        "litecommit core benchmark: single-row INSERT transactions ({}-byte payload), {} s per threaded configuration in {} rounds taking turns with its baseline, databases in {}, SQLite {}",
+        "litecommit core benchmark: single-row INSERT transactions ({}-byte payload), {} rounds per comparison taking turns with the baseline, {} s per threaded round, databases in {}, SQLite {}",
         args.payload,
-        args.seconds,
         args.rounds,
+        args.seconds,
         base.display(),
         litecommit::sqlite_version()
     );
@@ -537,7 +538,6 @@ pub fn run(mut args: Args) -> Result<(), String> {
         let mut ratios = Vec::new();
         let mut most_rows = 0;
         let mut round_ratios = Vec::new();
-        let round_secs = args.seconds / args.rounds as f64;
         for &threads in &args.threads {
             let (mut lite, mut naive) = (Measured::default(), Measured::default());
             let mut each = Vec::new();
@@ -547,13 +547,13 @@ pub fn run(mut args: Args) -> Result<(), String> {
                     || {
                         let (dir, path) = fresh_db(&base, "litecommit.db")?;
                         let m =
-                            litecommit_threads(&path, durability, threads, round_secs, &payload)?;
+                            litecommit_threads(&path, durability, threads, args.seconds, &payload)?;
                         Ok((m, dir))
                     },
                     || {
                         let (dir, path) = fresh_db(&base, "naive.db")?;
                         Ok((
-                            naive_threads(&path, durability, threads, round_secs, &payload)?,
+                            naive_threads(&path, durability, threads, args.seconds, &payload)?,
                             dir,
                         ))
                     },
