@@ -402,7 +402,7 @@ fn sql_and_params_bytes(tx: &Transaction) -> usize {
         Value::Blob(b) => b.capacity(),
         _ => 0,
     };
-    tx.statements
+    tx.statements()
         .iter()
         .map(|st| {
             let sql = match &st.sql {

@@ -495,16 +495,19 @@ pub(crate) enum HandOver {
 /// Refuses statements that would break the batch, and parameters that could not be
 /// converted, before anything is queued.
 fn check_statements(tx: &Transaction) -> Result<()> {
-    tx.statements.iter().enumerate().try_for_each(|(i, stmt)| {
-        statement::check_allowed(&stmt.sql, i)?;
-        match &stmt.params {
-            Params::Invalid(message) => Err(Error::Parameter {
-                message: message.clone(),
-                statement_index: i,
-            }),
-            _ => Ok(()),
-        }
-    })
+    tx.statements()
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, stmt)| {
+            statement::check_allowed(&stmt.sql, i)?;
+            match &stmt.params {
+                Params::Invalid(message) => Err(Error::Parameter {
+                    message: message.clone(),
+                    statement_index: i,
+                }),
+                _ => Ok(()),
+            }
+        })
 }
 
 /// The error of a call made on one of the committer's threads that would wait for that

@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use smallvec::{smallvec, SmallVec};
+
 use crate::value::{Params, Value};
 
 /// One SQL statement and its parameters.
@@ -27,8 +29,9 @@ impl Statement {
 /// An ordered list of statements that apply atomically: all or none.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transaction {
-    /// The statements, run in order.
-    pub statements: Vec<Statement>,
+    /// The statements, run in order. Most transactions have one, kept without an
+    /// allocation of its own: the writer frees what submitters allocated, at a cost.
+    statements: SmallVec<[Statement; 1]>,
 }
 
 impl Transaction {
@@ -40,7 +43,7 @@ impl Transaction {
     /// A transaction of one statement.
     pub fn single(sql: impl Into<Cow<'static, str>>, params: impl Into<Params>) -> Transaction {
         Transaction {
-            statements: vec![Statement::new(sql, params)],
+            statements: smallvec![Statement::new(sql, params)],
         }
     }
 
@@ -53,11 +56,29 @@ impl Transaction {
         self.statements.push(Statement::new(sql, params));
         self
     }
+
+    /// The statements, in the order they run.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
 }
 
 impl From<Vec<Statement>> for Transaction {
     fn from(statements: Vec<Statement>) -> Transaction {
-        Transaction { statements }
+        if statements.len() <= 1 {
+            return statements.into_iter().collect();
+        }
+        Transaction {
+            statements: SmallVec::from_vec(statements),
+        }
+    }
+}
+
+impl FromIterator<Statement> for Transaction {
+    fn from_iter<I: IntoIterator<Item = Statement>>(statements: I) -> Transaction {
+        Transaction {
+            statements: statements.into_iter().collect(),
+        }
     }
 }
 
@@ -96,5 +117,36 @@ impl TransactionResult {
     /// The last statement's result (the only one for single-statement transactions).
     pub fn last(&self) -> Option<&StatementResult> {
         self.statements.last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_statement_is_kept_inline_however_the_transaction_is_built() {
+        let st = |i: i64| Statement::new("INSERT INTO t VALUES (?1)", vec![Value::Integer(i)]);
+        // As bindings build it: pushed into a vector with room to spare.
+        let mut pushed = Vec::with_capacity(4);
+        pushed.push(st(1));
+        for tx in [
+            Transaction::single("INSERT INTO t VALUES (?1)", vec![Value::Integer(1)]),
+            Transaction::new().push("INSERT INTO t VALUES (?1)", vec![Value::Integer(1)]),
+            Transaction::from(pushed),
+            [st(1)].into_iter().collect(),
+        ] {
+            assert!(!tx.statements.spilled());
+            assert_eq!(tx.statements(), [st(1)]);
+        }
+        let several = Transaction::from(vec![st(1), st(2), st(3)]);
+        assert_eq!(several.statements(), [st(1), st(2), st(3)]);
+        assert_eq!(several, (1..=3).map(st).collect());
+        assert_eq!(
+            several,
+            Transaction::single("INSERT INTO t VALUES (?1)", vec![Value::Integer(1)])
+                .push("INSERT INTO t VALUES (?1)", vec![Value::Integer(2)])
+                .push("INSERT INTO t VALUES (?1)", vec![Value::Integer(3)])
+        );
     }
 }

@@ -185,8 +185,8 @@ impl Oracle {
         let conn = open(&self.path, &self.settings);
         conn.execute_batch("BEGIN IMMEDIATE")
             .unwrap_or_else(|e| panic!("oracle BEGIN: {e}"));
-        let mut results = Vec::with_capacity(tx.statements.len());
-        for (index, stmt) in tx.statements.iter().enumerate() {
+        let mut results = Vec::with_capacity(tx.statements().len());
+        for (index, stmt) in tx.statements().iter().enumerate() {
             match run_statement(&conn, stmt, index) {
                 Ok(result) => results.push(result),
                 Err(failure) => {

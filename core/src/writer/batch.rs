@@ -228,7 +228,7 @@ impl BatchRun<'_> {
         // A transaction that committed in the run being repeated needs no savepoint: if it
         // fails this time, the whole SQLite transaction is rolled back and run again.
         let repeat_ok = i < self.repeat_until && matches!(self.outcomes[i], Some(Ok(_)));
-        let ran = if repeat_ok || (!self.savepoints && tx.statements.len() == 1) {
+        let ran = if repeat_ok || (!self.savepoints && tx.statements().len() == 1) {
             self.db.run_bare(tx)
         } else {
             self.db.run_under_savepoint(tx)
@@ -251,7 +251,7 @@ impl BatchRun<'_> {
         }
         let redo: usize = (self.start..i)
             .filter(|&j| !self.given_up[j])
-            .map(|j| self.jobs[j].tx.statements.len() + 1)
+            .map(|j| self.jobs[j].tx.statements().len() + 1)
             .sum();
         self.commit_at = None;
         if redo > 0 && self.rerun + redo > RERUN_BUDGET && self.may_commit_midway() {
@@ -348,7 +348,7 @@ impl BatchRun<'_> {
             db.wal_overwrites_safely()
                 && !jobs
                     .iter()
-                    .flat_map(|job| &job.tx.statements)
+                    .flat_map(|job| job.tx.statements())
                     .any(|s| statement::mentions_word(&s.sql, "synchronous"))
         })
     }
@@ -356,7 +356,8 @@ impl BatchRun<'_> {
 
 /// Asks the CPU to bring in what the transactions a few places ahead of `i` will read:
 /// they were built on other threads, so their memory is rarely in this core's cache, and
-/// each is a chain of allocations (statements, then parameters, then text and blob bytes).
+/// each is a chain of allocations (the statements when there are several, then parameters,
+/// then text and blob bytes).
 fn prefetch_ahead(jobs: &[Job], i: usize) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -366,10 +367,10 @@ fn prefetch_ahead(jobs: &[Job], i: usize) {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
         };
         if let Some(job) = jobs.get(i + 4) {
-            fetch(job.tx.statements.as_ptr().cast());
+            fetch(job.tx.statements().as_ptr().cast());
         }
         if let Some(job) = jobs.get(i + 2) {
-            for stmt in job.tx.statements.iter().take(2) {
+            for stmt in job.tx.statements().iter().take(2) {
                 fetch(stmt.sql.as_ptr());
                 if let crate::value::Params::Positional(values) = &stmt.params {
                     fetch(values.as_ptr().cast());
@@ -377,7 +378,7 @@ fn prefetch_ahead(jobs: &[Job], i: usize) {
             }
         }
         if let Some(job) = jobs.get(i + 1) {
-            for stmt in job.tx.statements.iter().take(2) {
+            for stmt in job.tx.statements().iter().take(2) {
                 if let crate::value::Params::Positional(values) = &stmt.params {
                     for value in values.iter().take(4) {
                         match value {

@@ -48,7 +48,7 @@ impl ChangesWatch {
     /// [`ChangesWatch::begin`] (whether it then commits or fails).
     pub(super) fn before(&mut self, tx: &Transaction) -> bool {
         let (mut changes, mut schema) = (false, false);
-        for statement in &tx.statements {
+        for statement in tx.statements() {
             let m = self.recent.get_or_find(&statement.sql, mentions);
             changes |= m.changes;
             schema |= m.schema;

@@ -59,8 +59,8 @@ impl WriteConn {
         // connection).
         let reset_changes = self.changes.before(tx);
         crate::connection::start_transaction(self.conn(), reset_changes)?;
-        let mut results = Vec::with_capacity(tx.statements.len());
-        for (index, stmt) in tx.statements.iter().enumerate() {
+        let mut results = Vec::with_capacity(tx.statements().len());
+        for (index, stmt) in tx.statements().iter().enumerate() {
             results.push(self.run(stmt, index)?);
         }
         if self.deferred_fk_violations() > 0 {
