@@ -54,6 +54,7 @@ mod connection;
 mod error;
 mod event;
 mod files;
+mod futex_hash;
 mod future;
 mod gate;
 mod metrics;
