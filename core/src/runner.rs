@@ -23,6 +23,8 @@ use crate::value::{Params, Value};
 pub(crate) struct Runner {
     /// Declared before `conn`, so its statements are finalized before the connection closes.
     cache: Cache,
+    /// The committer's own statements (see [`Runner::exec_own`]), also before `conn`.
+    own: Vec<(&'static str, Handle)>,
     /// The connection.
     conn: Connection,
 }
@@ -46,8 +48,37 @@ impl Runner {
                 last_sql: String::new(),
                 last: None,
             },
+            own: Vec::new(),
             conn,
         }
+    }
+
+    /// Runs one of the committer's own statements (`BEGIN IMMEDIATE`, `COMMIT`, a `PRAGMA`),
+    /// kept prepared apart from the cache whatever its capacity, to its end; returns the
+    /// first column of its first row as an integer, if it has a row.
+    pub(crate) fn exec_own(&mut self, sql: &'static str) -> rusqlite::Result<Option<i64>> {
+        let conn = &self.conn;
+        let handle = match self.own.iter().find(|(own, _)| *own == sql) {
+            Some((_, handle)) => handle.0,
+            None => {
+                let handle = prepare(conn, sql, ffi::SQLITE_PREPARE_PERSISTENT)?;
+                let raw = handle.0;
+                self.own.push((sql, handle));
+                raw
+            }
+        };
+        let running = Running {
+            conn,
+            prepared: Lease::Cached(handle),
+        };
+        let mut first = None;
+        while running.step()? {
+            // SAFETY: the statement is live and has a row.
+            first = first.or(Some(unsafe {
+                ffi::sqlite3_column_int64(handle.as_ptr(), 0)
+            }));
+        }
+        Ok(first)
     }
 
     /// Runs one statement with its parameters and collects its rows; `index` is its place
@@ -566,6 +597,30 @@ mod tests {
             }
         }
         assert_eq!(r.cache.statements.len(), 2);
+    }
+
+    #[test]
+    fn own_statements_stay_prepared_without_a_cache_and_see_schema_changes() {
+        let mut r = runner(0);
+        let version = r.exec_own("PRAGMA schema_version").unwrap().unwrap();
+        assert_eq!(r.exec_own("BEGIN IMMEDIATE").unwrap(), None);
+        run(&mut r, "CREATE TABLE u (x)", Params::None).unwrap();
+        assert_eq!(
+            r.exec_own("PRAGMA schema_version").unwrap(),
+            Some(version + 1)
+        );
+        assert_eq!(r.exec_own("COMMIT").unwrap(), None);
+        assert_eq!(r.own.len(), 3);
+        assert!(r.cache.statements.is_empty());
+        // A failure leaves the statement ready for the next run.
+        let error = r.exec_own("COMMIT").unwrap_err();
+        assert!(
+            error.to_string().contains("no transaction is active"),
+            "{error}"
+        );
+        r.exec_own("BEGIN IMMEDIATE").unwrap();
+        r.exec_own("COMMIT").unwrap();
+        assert_eq!(r.own.len(), 3);
     }
 
     #[test]

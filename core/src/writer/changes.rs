@@ -6,10 +6,9 @@
 //! are scanned once per schema version, and a transaction that may change the schema makes
 //! every later one of the same SQLite transaction reset.
 
-use rusqlite::Connection;
-
 use crate::error::{Error, Result};
 use crate::recent::Recent;
+use crate::runner::Runner;
 use crate::statement::mentions_word;
 use crate::transaction::Transaction;
 
@@ -27,10 +26,10 @@ pub(super) struct ChangesWatch {
 impl ChangesWatch {
     /// After BEGIN (the write lock held, so the schema stays as it is but for this
     /// connection's own statements): scans the schema again if its version changed.
-    pub(super) fn begin(&mut self, conn: &Connection) -> Result<()> {
-        let query = |sql: &str| -> Result<i64> {
-            conn.prepare_cached(sql)
-                .and_then(|mut s| s.query_row([], |row| row.get(0)))
+    pub(super) fn begin(&mut self, conn: &mut Runner) -> Result<()> {
+        let mut query = |sql: &'static str| -> Result<i64> {
+            conn.exec_own(sql)
+                .map(|first| first.unwrap_or(0))
                 .map_err(|e| Error::from_sqlite(e, None).with_context("reading the schema"))
         };
         let version = query("PRAGMA schema_version")?;

@@ -114,11 +114,10 @@ impl WriteConn {
         self.config.durability
     }
 
-    /// Runs one of the writer's own statements (cached).
-    pub(super) fn exec(&self, sql: &str) -> Result<()> {
+    /// Runs one of the writer's own statements (kept prepared).
+    pub(super) fn exec(&mut self, sql: &'static str) -> Result<()> {
         self.conn
-            .prepare_cached(sql)
-            .and_then(|mut s| s.raw_execute())
+            .exec_own(sql)
             .map(drop)
             .map_err(|e| Error::from_sqlite(e, None))
     }
@@ -132,7 +131,7 @@ impl WriteConn {
         let frames = self.wal_frames();
         self.wal_room
             .make_room(&self.conn, frames, self.config.journal_size_limit);
-        self.changes.begin(&self.conn)
+        self.changes.begin(&mut self.conn)
     }
 
     /// Whether an SQLite transaction is open.
@@ -142,7 +141,7 @@ impl WriteConn {
 
     /// Rolls back the open SQLite transaction, if any; if that fails, the next batch tries
     /// again before it begins.
-    pub(super) fn roll_back_if_open(&self) {
+    pub(super) fn roll_back_if_open(&mut self) {
         if self.in_transaction() {
             drop(self.exec("ROLLBACK"));
         }

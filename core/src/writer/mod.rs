@@ -100,8 +100,8 @@ struct BatchState {
 
 impl BatchState {
     /// Rolls back the SQLite transaction a panic left open, releasing the write lock.
-    fn roll_back_if_open(&self) {
-        if let Some(db) = &self.db {
+    fn roll_back_if_open(&mut self) {
+        if let Some(db) = &mut self.db {
             db.roll_back_if_open();
         }
     }
