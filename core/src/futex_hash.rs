@@ -11,7 +11,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Waiting threads from which the table is fitted.
-pub(crate) const FIT_FROM: usize = 128;
+#[cfg(target_os = "linux")]
+const FIT_FROM: usize = 128;
 
 /// Buckets asked for at most (64 KiB of kernel memory per 1,024).
 #[cfg(target_os = "linux")]
