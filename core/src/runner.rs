@@ -73,10 +73,10 @@ impl Runner {
         };
         let mut first = None;
         while running.step()? {
-            // SAFETY: the statement is live and has a row.
-            first = first.or(Some(unsafe {
-                ffi::sqlite3_column_int64(handle.as_ptr(), 0)
-            }));
+            if first.is_none() {
+                // SAFETY: the statement is live and has a row.
+                first = Some(unsafe { ffi::sqlite3_column_int64(handle.as_ptr(), 0) });
+            }
         }
         Ok(first)
     }
