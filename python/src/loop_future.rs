@@ -8,15 +8,23 @@
 //! the scheduling and `asyncio.Future`'s set-up: a quarter of the instructions the loop
 //! spends on a transaction.
 //!
+//! A task woken with a value is handed a stand-in: a future of the loop that is done with
+//! `None` (`Inbox`'s). asyncio's C task reads the outcome of any other future by calling
+//! its `result()` method, looked up by name on every wake-up (a tenth of the loop's
+//! instructions per transaction), but reads an `asyncio.Future`'s directly; it only reads
+//! it to resume its coroutine, which then takes the value from this future.
+//!
 //! Everything else goes as with `asyncio.Future`: callbacks added to a finished future,
 //! and those of a future cancelled or resolved by Python code, are scheduled with
 //! `call_soon`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
-use pyo3::{intern, PyTraverseError, PyVisit};
+use pyo3::types::{PyCFunction, PyDict};
+use pyo3::{ffi, intern, PyTraverseError, PyVisit};
 
 pyo3::import_exception!(asyncio, CancelledError);
 pyo3::import_exception!(asyncio, InvalidStateError);
@@ -69,11 +77,15 @@ impl LoopFuture {
 /// an exception a callback raises goes to the loop's exception handler, except
 /// `KeyboardInterrupt` and `SystemExit`, which are returned (to stop the loop once the
 /// inbox is done). A future that is done already (its task was cancelled) ignores it.
+/// `stand_in`, a future of the loop done with `None`, is what a task's wake-up is handed
+/// after a value.
 pub fn resolve_here(
     future: &Bound<'_, LoopFuture>,
     ending: Result<Bound<'_, PyAny>, Bound<'_, PyAny>>,
+    stand_in: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let py = future.py();
+    let valued = ending.is_ok();
     let (event_loop, callbacks) = {
         let Ok(mut this) = future.try_borrow_mut() else {
             return Ok(());
@@ -89,10 +101,15 @@ pub fn resolve_here(
     };
     let mut exit = None;
     for (callback, context) in callbacks {
+        let argument = if valued && is_task_wakeup(callback.bind(py)) {
+            stand_in
+        } else {
+            future.as_any()
+        };
         let ran = match context {
             Some(context) => context_run(py)
-                .and_then(|run| run.call1(py, (context, &callback, future)).map(drop)),
-            None => callback.call1(py, (future,)).map(drop),
+                .and_then(|run| run.call1(py, (context, &callback, argument)).map(drop)),
+            None => callback.call1(py, (argument,)).map(drop),
         };
         let Err(e) = ran else {
             continue;
@@ -104,6 +121,48 @@ pub fn resolve_here(
         }
     }
     exit.map_or(Ok(()), Err)
+}
+
+/// Whether `callback` is the wake-up of asyncio's C task (the C function `task_wakeup`,
+/// bound to a task), which only reads its argument's outcome to step the task. Its
+/// function is learnt from the first one seen and compared from then on.
+fn is_task_wakeup(callback: &Bound<'_, PyAny>) -> bool {
+    static TASK_WAKEUP: AtomicUsize = AtomicUsize::new(0);
+    let Ok(function) = callback.cast::<PyCFunction>() else {
+        return false;
+    };
+    // SAFETY: `function` is a live builtin function object (checked by the cast).
+    let Some(address) = (unsafe { ffi::PyCFunction_GetFunction(function.as_ptr()) }) else {
+        return false;
+    };
+    let address = address as usize;
+    match TASK_WAKEUP.load(Ordering::Relaxed) {
+        0 => {}
+        known => return known == address,
+    }
+    let py = callback.py();
+    // SAFETY: as above; the result is a borrowed reference (null if it has none).
+    let bound_to = unsafe { ffi::PyCFunction_GetSelf(function.as_ptr()) };
+    if bound_to.is_null() {
+        return false;
+    }
+    // SAFETY: non-null and borrowed from `function`, which outlives this use.
+    let bound_to = unsafe { Bound::from_borrowed_ptr(py, bound_to) };
+    let is_wakeup = task_class(py).is_ok_and(|task| bound_to.is_instance(task).unwrap_or(false))
+        && function
+            .getattr(intern!(py, "__name__"))
+            .is_ok_and(|name| name.eq("task_wakeup").unwrap_or(false));
+    if is_wakeup {
+        TASK_WAKEUP.store(address, Ordering::Relaxed);
+    }
+    is_wakeup
+}
+
+/// `asyncio.Task`, looked up once.
+fn task_class(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static TASK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    TASK.get_or_try_init(py, || Ok(py.import("asyncio")?.getattr("Task")?.unbind()))
+        .map(|task| task.bind(py))
 }
 
 /// Hands an exception raised by `callback` to the loop's exception handler.

@@ -222,7 +222,9 @@ impl PySink {
             return Ok(inbox);
         }
         self.shared.forget_closed_loops(py);
-        let create_future = event_loop.getattr(intern!(py, "create_future"))?.unbind();
+        let create_future = event_loop.getattr(intern!(py, "create_future"))?;
+        let stand_in = create_future.call0()?;
+        stand_in.call_method1(intern!(py, "set_result"), (py.None(),))?;
         let mut inboxes = lock(&self.shared.inboxes);
         // Another thread may have made one meanwhile (Python code ran above): keep that.
         if let Some(theirs) = inboxes.iter().find(|i| i.is_for(event_loop)) {
@@ -230,7 +232,8 @@ impl PySink {
         }
         let inbox = Arc::new(Inbox {
             event_loop: event_loop.clone().unbind(),
-            create_future,
+            create_future: create_future.unbind(),
+            stand_in: stand_in.unbind(),
             arrived: Mutex::new(Vec::new()),
         });
         inboxes.push(Arc::clone(&inbox));
@@ -393,16 +396,16 @@ fn resolve_threads(py: Python<'_>, arrivals: Vec<Arrival>) {
 
 impl BatchSink for PySink {
     fn complete(&self, completions: Vec<(u64, Outcome)>) {
-        let endings: Vec<(Waiter, Ending)> = {
-            let mut pending = lock(&self.shared.pending);
-            completions
-                .into_iter()
-                .filter_map(|(token, outcome)| {
-                    let entry = pending.remove(&token)?;
-                    Some((entry.waiter, Ending::Outcome(outcome, entry.returns)))
-                })
-                .collect()
-        };
+        // The lock is taken once per entry, not once for the batch: an event loop
+        // registering its next submission would otherwise wait for the whole batch's
+        // removals, long enough to park its thread (once per batch).
+        let endings: Vec<(Waiter, Ending)> = completions
+            .into_iter()
+            .filter_map(|(token, outcome)| {
+                let entry = lock(&self.shared.pending).remove(&token)?;
+                Some((entry.waiter, Ending::Outcome(outcome, entry.returns)))
+            })
+            .collect();
         let threads = self.shared.route(endings.into_iter(), &self.deliveries);
         if !threads.is_empty() {
             // Fails only if the delivery thread is gone; then nobody can be woken anyway.
@@ -416,6 +419,9 @@ pub struct Inbox {
     event_loop: Py<PyAny>,
     /// The loop's `create_future`, looked up once.
     create_future: Py<PyAny>,
+    /// A future of the loop, done with `None`: what a task's wake-up is handed when its
+    /// `LoopFuture` gets a value (see `loop_future`).
+    stand_in: Py<PyAny>,
     arrived: Mutex<Vec<Arrival>>,
 }
 
@@ -461,10 +467,12 @@ impl Inbox {
     /// `KeyboardInterrupt` or `SystemExit` a woken task raised, which stops the loop.
     fn resolve(&self, py: Python<'_>) -> PyResult<()> {
         let arrived = std::mem::take(&mut *lock(&self.arrived));
+        let stand_in = self.stand_in.bind(py);
         let mut exit = None;
         for arrival in arrived {
             if let Ok(future) = arrival.future.bind(py).cast::<LoopFuture>() {
-                let resolved = loop_future::resolve_here(future, arrival.ending.into_py(py));
+                let resolved =
+                    loop_future::resolve_here(future, arrival.ending.into_py(py), stand_in);
                 if let Err(e) = resolved {
                     exit.get_or_insert(e);
                 }

@@ -379,9 +379,15 @@ def test_the_future_execute_awaits(path):
             seen = []
             f.add_done_callback(seen.append)
             f.add_done_callback(lambda _f: 1 / 0)
+            # A task's own method other than its wake-up is handed the future itself too.
+            idle = asyncio.ensure_future(asyncio.sleep(HANG))
+            f.add_done_callback(idle.cancel)
             assert f.remove_done_callback(print) == 0
             assert await f is None
             assert (f.result().rowcount, f.exception(), seen) == (1, None, [f])
+            with pytest.raises(asyncio.CancelledError) as cancelled:
+                await idle
+            assert cancelled.value.args == (f,)
             assert [type(c["exception"]) for c in errors] == [ZeroDivisionError]
             assert not f.cancel()
             with pytest.raises(asyncio.InvalidStateError):
