@@ -329,7 +329,7 @@ mod tests {
 
     fn result(i: usize) -> Outcome {
         Ok(TransactionResult {
-            statements: vec![StatementResult {
+            statements: smallvec::smallvec![StatementResult {
                 last_insert_rowid: i as i64,
                 ..StatementResult::default()
             }],

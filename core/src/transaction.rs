@@ -109,8 +109,9 @@ pub struct StatementResult {
 /// What a committed transaction did: one result per statement, in order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TransactionResult {
-    /// Per-statement results.
-    pub statements: Vec<StatementResult>,
+    /// Per-statement results. A `smallvec::SmallVec` (built from a `Vec` with `into()`):
+    /// the result of a transaction of one statement needs no allocation of its own.
+    pub statements: SmallVec<[StatementResult; 1]>,
 }
 
 impl TransactionResult {

@@ -111,7 +111,7 @@ impl Reference {
             };
         }
         Seen::Committed(TransactionResult {
-            statements: results,
+            statements: results.into(),
         })
     }
 

@@ -190,6 +190,8 @@ fn results_carry_changes_rowids_and_returning_rows() {
     let r = exec(&db, "INSERT INTO t (v) VALUES (1), (2), (3)", ());
     assert_eq!(r.statements[0].changes, 3);
     assert_eq!(r.statements[0].last_insert_rowid, 3);
+    // One statement's result is kept in the result itself, without an allocation.
+    assert!(!r.statements.spilled());
 
     let r = db
         .transaction(

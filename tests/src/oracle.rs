@@ -197,7 +197,7 @@ impl Oracle {
         }
         match conn.execute_batch("COMMIT") {
             Ok(()) => Ok(TransactionResult {
-                statements: results,
+                statements: results.into(),
             }),
             Err(e) => {
                 rollback(&conn);

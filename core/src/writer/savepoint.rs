@@ -2,6 +2,7 @@
 //! savepoint, with connection state reset so that it answers as if it ran alone.
 
 use rusqlite::ffi;
+use smallvec::SmallVec;
 
 use crate::completion::Outcome;
 use crate::error::Error;
@@ -59,7 +60,7 @@ impl WriteConn {
         // connection).
         let reset_changes = self.changes.before(tx);
         crate::connection::start_transaction(self.conn(), reset_changes)?;
-        let mut results = Vec::with_capacity(tx.statements().len());
+        let mut results = SmallVec::with_capacity(tx.statements().len());
         for (index, stmt) in tx.statements().iter().enumerate() {
             results.push(self.run(stmt, index)?);
         }
