@@ -41,13 +41,13 @@ pub(crate) fn fit(waiting: usize) {
     if ASKED.load(Ordering::Relaxed) >= want || ASKED.fetch_max(want, Ordering::Relaxed) >= want {
         return;
     }
-    // SAFETY: integer arguments only; an unknown option fails with EINVAL.
-    let have = unsafe { libc::prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_GET_SLOTS, 0, 0, 0) };
-    // -1: no such call; 0: the global table.
-    if have <= 0 || have as usize >= want {
-        return;
+    match buckets() {
+        // `None`: no such call; 0: the global table.
+        Some(have) if have > 0 && have < want => {}
+        _ => return,
     }
-    // SAFETY: as above. A failure (an immutable table, no memory) leaves the table as it was.
+    // SAFETY: integer arguments only. A failure (an immutable table, no memory) leaves the
+    // table as it was.
     unsafe {
         libc::prctl(
             PR_FUTEX_HASH,
@@ -64,9 +64,9 @@ pub(crate) fn fit(waiting: usize) {
 pub(crate) fn fit(_waiting: usize) {}
 
 /// The buckets of the process's private table: 0 on the global table, `None` without the call.
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(target_os = "linux")]
 pub(crate) fn buckets() -> Option<usize> {
-    // SAFETY: as in `fit`.
+    // SAFETY: integer arguments only; an unknown option fails with EINVAL.
     let have = unsafe { libc::prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_GET_SLOTS, 0, 0, 0) };
     usize::try_from(have).ok()
 }

@@ -5,6 +5,8 @@
 //! waits longer and wraps the WAL; the backlog counts a restarted WAL that grew at once).
 //! Every wait is on an observable event or counter with a generous timeout; nothing sleeps.
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -483,11 +485,9 @@ fn concurrent_operations_with_checkpoints() {
         ]
     );
     // The scheduler's thread may finish its checkpoint after the writers on a busy machine.
-    let deadline = Instant::now() + TIMEOUT;
-    while checkpoints(&db, "passive") + checkpoints(&db, "restart") == 0 {
-        assert!(Instant::now() < deadline, "no checkpoint ran");
-        thread::sleep(Duration::from_millis(1));
-    }
+    common::wait_until("a checkpoint", || {
+        checkpoints(&db, "passive") + checkpoints(&db, "restart") > 0
+    });
     let ok = db.query("PRAGMA integrity_check", ()).unwrap();
     assert_eq!(ok.rows[0][0], Value::Text("ok".into()));
 }
@@ -759,14 +759,7 @@ fn close_from_a_callback_leaves_no_checkpoint_marked_running() {
     }
     // The writer shuts down on its own; the WAL goes once it has.
     let wal = path.with_extension("db-wal");
-    let deadline = Instant::now() + TIMEOUT;
-    while wal.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the writer never finished closing"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+    common::wait_until("the writer to finish closing", || !wal.exists());
     assert!(checkpoints(&db, "passive") >= 1, "{:?}", db.stats());
     assert!(!db.stats().checkpoint_running);
 }

@@ -148,7 +148,9 @@ fn is_task_wakeup(callback: &Bound<'_, PyAny>) -> bool {
     }
     // SAFETY: non-null and borrowed from `function`, which outlives this use.
     let bound_to = unsafe { Bound::from_borrowed_ptr(py, bound_to) };
-    let is_wakeup = task_class(py).is_ok_and(|task| bound_to.is_instance(task).unwrap_or(false))
+    static TASK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let task = TASK.import(py, "asyncio", "Task");
+    let is_wakeup = task.is_ok_and(|task| bound_to.is_instance(task).unwrap_or(false))
         && function
             .getattr(intern!(py, "__name__"))
             .is_ok_and(|name| name.eq("task_wakeup").unwrap_or(false));
@@ -156,13 +158,6 @@ fn is_task_wakeup(callback: &Bound<'_, PyAny>) -> bool {
         TASK_WAKEUP.store(address, Ordering::Relaxed);
     }
     is_wakeup
-}
-
-/// `asyncio.Task`, looked up once.
-fn task_class(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static TASK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    TASK.get_or_try_init(py, || Ok(py.import("asyncio")?.getattr("Task")?.unbind()))
-        .map(|task| task.bind(py))
 }
 
 /// Hands an exception raised by `callback` to the loop's exception handler.
