@@ -151,10 +151,10 @@ const CHANGES_RESET: &str = "DELETE FROM sqlite_litecommit_changes_reset WHERE 0
 pub(crate) const RESERVED_NAME: &str = "sqlite_litecommit_changes_reset";
 
 /// Prepares the writer for the next transaction, so that the SQL functions reading
-/// connection state answer as on a fresh connection: `last_insert_rowid()` and
-/// `changes()` start at 0 (`changes()` only when `reset_changes`: when nothing the
-/// transaction runs could read it, the writer skips that statement), `total_changes()`
-/// counts from here.
+/// connection state answer as on a fresh connection: `last_insert_rowid()` starts at 0,
+/// and, when `reset_changes`, `changes()` starts at 0 and `total_changes()` counts from
+/// here (without `reset_changes` nothing the transaction runs mentions either function, so
+/// the writer skips that work).
 ///
 /// `changes()` must really be 0 rather than hidden behind an override: after a trigger or
 /// a foreign-key action returns, SQLite restores the `changes()` value from before it, which
@@ -164,8 +164,11 @@ pub(crate) fn start_transaction(conn: &Connection, reset_changes: bool) -> Resul
     let db = unsafe { conn.handle() };
     // SAFETY: as above.
     unsafe { ffi::sqlite3_set_last_insert_rowid(db, 0) };
+    if !reset_changes {
+        return Ok(());
+    }
     // SAFETY: as above.
-    if reset_changes && unsafe { ffi::sqlite3_changes64(db) } != 0 {
+    if unsafe { ffi::sqlite3_changes64(db) } != 0 {
         conn.prepare_cached(CHANGES_RESET)
             .and_then(|mut s| s.raw_execute())
             .map_err(|e| Error::from_sqlite(e, None).with_context("resetting changes()"))?;

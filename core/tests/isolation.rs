@@ -696,6 +696,21 @@ fn connection_functions_answer_as_if_the_transaction_ran_alone() {
 }
 
 #[test]
+fn total_changes_counts_from_its_own_transaction_after_neighbours_that_never_mention_it() {
+    // Nothing in the schema mentions changes(): only the transactions that do reset it.
+    let pair = Pair::new(&["CREATE TABLE t (id INTEGER PRIMARY KEY, v)"]);
+    let outcomes = pair.batch(&[
+        &["INSERT INTO t (v) VALUES (1), (2), (3)"],
+        &["SELECT total_changes()"],
+        &["INSERT INTO t (v) VALUES (4), (5)"],
+        &["INSERT INTO t (v) VALUES (6)", "SELECT total_changes()"],
+    ]);
+    assert_eq!(rows(&outcomes[1]), vec![vec![ints(&[0])]]);
+    assert_eq!(rows(&outcomes[3])[1], vec![ints(&[1])]);
+    pair.assert_same_database();
+}
+
+#[test]
 fn a_schema_change_shows_in_the_next_run_of_a_cached_statement() {
     let (_dir, path) = temp_db();
     let config = Config {

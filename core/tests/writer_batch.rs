@@ -171,6 +171,32 @@ fn a_deferred_foreign_key_violation_rejects_only_its_transaction() {
     db.close().unwrap();
 }
 
+#[test]
+fn a_deferred_foreign_key_created_earlier_in_the_batch_is_checked() {
+    let (_dir, path) = temp_db();
+    let gate = Gate::new();
+    let db = open(&path, gate.config(Config::default()));
+    exec(&db, "CREATE TABLE parent (id INTEGER PRIMARY KEY)", ());
+    let mark = gate.hold_writer(&db);
+    let txs = [
+        Transaction::single(
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER \
+             REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+            (),
+        ),
+        // Its own text says nothing of deferring: the schema, changed in this batch, does.
+        Transaction::single("INSERT INTO child VALUES (20, 99)", ()),
+    ];
+    let pending: Vec<_> = txs.into_iter().map(|tx| db.submit(tx).unwrap()).collect();
+    gate.release();
+    committed(&pending[0]);
+    let err = rejected(&pending[1]);
+    assert_eq!(err.code_name(), "SQLITE_CONSTRAINT_FOREIGNKEY", "{err:?}");
+    assert_eq!(gate.wait_batches(mark + 1)[mark], adaptive(2));
+    assert!(query(&db, "SELECT id FROM child", ()).rows.is_empty());
+    db.close().unwrap();
+}
+
 /// `INSERT OR ROLLBACK` makes SQLite roll back the whole batch transaction, not only the
 /// savepoint: the writer must reject that transaction and run the others again.
 #[test]

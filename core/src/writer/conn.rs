@@ -15,7 +15,7 @@ use crate::modes::Durability;
 use crate::runner::Runner;
 use crate::transaction::{Statement, StatementResult};
 
-use super::changes::ChangesWatch;
+use super::reach::SchemaWords;
 use super::sync::Synchronous;
 use super::wal_room::WalRoom;
 #[cfg(test)]
@@ -40,8 +40,8 @@ pub(super) struct WriteConn {
     pub(super) synchronous: Synchronous,
     /// Batches in a row that could not roll back a transaction left open.
     failed_recoveries: u32,
-    /// Whether anything could read `changes()`, so that it must be reset.
-    pub(super) changes: ChangesWatch,
+    /// What transactions may reach through their SQL and the schema.
+    pub(super) words: SchemaWords,
     /// The WAL file's room past its last frame.
     wal_room: WalRoom,
     /// Faults injected by unit tests.
@@ -87,7 +87,7 @@ impl WriteConn {
             wal_frames,
             synchronous: Synchronous::Configured,
             failed_recoveries: 0,
-            changes: ChangesWatch::default(),
+            words: SchemaWords::default(),
             wal_room: WalRoom::default(),
             #[cfg(test)]
             hooks: TestHooks::default(),
@@ -123,15 +123,15 @@ impl WriteConn {
     }
 
     /// Begins an SQLite write transaction: takes the write lock, makes room in the WAL
-    /// file (see `wal_room`), and reads what the schema says about `changes()` (see
-    /// `changes`).
+    /// file (see `wal_room`), and reads what the schema lets transactions reach (see
+    /// `reach`).
     pub(super) fn begin(&mut self) -> Result<()> {
         self.exec("BEGIN IMMEDIATE")
             .map_err(|e| e.with_context("BEGIN IMMEDIATE failed"))?;
         let frames = self.wal_frames();
         self.wal_room
             .make_room(&self.conn, frames, self.config.journal_size_limit);
-        self.changes.begin(&mut self.conn)
+        self.words.begin(&mut self.conn)
     }
 
     /// Whether an SQLite transaction is open.

@@ -11,16 +11,17 @@
 //! - `batch`: running a batch's transactions, re-runs and commits midway included.
 //! - `conn`, `savepoint`, `sync`: the write connection, one transaction under its
 //!   savepoint, and the `synchronous` level with the WAL sync it defers.
-//! - `changes`: when `changes()` must be reset before a transaction.
+//! - `reach`: what a transaction may reach (`changes()`, deferred foreign keys), so that
+//!   the writer prepares for it or checks it only then.
 //! - `wal_room`: zeros written past the WAL's last frame, so that commits overwrite.
 
 mod batch;
-mod changes;
 mod commit;
 mod conn;
 mod gather;
 mod idle;
 mod intake;
+mod reach;
 mod savepoint;
 mod sync;
 mod wal_room;

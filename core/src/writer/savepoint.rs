@@ -53,18 +53,19 @@ impl WriteConn {
         }
     }
 
-    /// Runs the statements of a transaction, then checks its deferred foreign keys.
+    /// Runs the statements of a transaction, then checks its deferred foreign keys (if it
+    /// may have any, see `reach`).
     fn run_statements(&mut self, tx: &Transaction) -> Outcome {
         // last_insert_rowid(), changes() and total_changes() answer as on a fresh
         // connection, never with another transaction's figures (SQLite keeps one per
         // connection).
-        let reset_changes = self.changes.before(tx);
-        crate::connection::start_transaction(self.conn(), reset_changes)?;
+        let reach = self.words.before(tx);
+        crate::connection::start_transaction(self.conn(), reach.changes)?;
         let mut results = SmallVec::with_capacity(tx.statements().len());
         for (index, stmt) in tx.statements().iter().enumerate() {
             results.push(self.run(stmt, index)?);
         }
-        if self.deferred_fk_violations() > 0 {
+        if reach.deferred_fks && self.deferred_fk_violations() > 0 {
             return Err(Error::Sqlite {
                 code: ffi::SQLITE_CONSTRAINT,
                 extended_code: ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
