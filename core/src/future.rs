@@ -229,9 +229,10 @@ pub(crate) fn wake(waker: Waker) {
 /// The futures waiting for room in a full queue, longest-waiting first.
 ///
 /// No waiter is lost: a waiter registers (count, then a SeqCst fence), then tries the queue
-/// again; the writer takes a message off the queue, then fences and reads the count. By
-/// the fences' total order, either the writer sees the waiter and wakes one, or the
-/// waiter's second try sees the room. A woken waiter that gives up without queuing (it was
+/// again; the writer takes messages off the queue, then (before it waits for more, so at
+/// most a batch's gathering later) fences, reads the count, and wakes one waiter per
+/// message taken. By the fences' total order, either the writer sees the waiter and wakes
+/// it, or the waiter's second try sees the room. A woken waiter that gives up without queuing (it was
 /// dropped, or failed) passes the wake on; closing wakes every waiter.
 #[derive(Default)]
 pub(crate) struct Room {
@@ -251,13 +252,13 @@ struct Waiters {
 }
 
 impl Room {
-    /// Called by the writer after it took a message off the queue: wakes the waiter that
-    /// waited longest, if any.
+    /// Called by the writer after it took `n` messages off the queue (before it waits for
+    /// more): wakes up to `n` waiters, those that waited longest first.
     #[inline]
-    pub(crate) fn freed(&self) {
+    pub(crate) fn freed(&self, n: usize) {
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) != 0 {
-            self.wake_first();
+            self.wake_first(n);
         }
     }
 
@@ -326,18 +327,16 @@ impl Room {
         }
     }
 
-    /// Wakes the waiter that waited longest.
+    /// Wakes up to `n` waiters, those that waited longest first.
     #[cold]
-    fn wake_first(&self) {
-        let first = {
+    fn wake_first(&self, n: usize) {
+        let first: Vec<(u64, Waker)> = {
             let mut waiters = self.lock();
-            let first = waiters.wakers.pop_first().map(|(_, w)| w);
+            let first = (0..n).map_while(|_| waiters.wakers.pop_first()).collect();
             self.waiting.store(waiters.wakers.len(), Ordering::Relaxed);
             first
         };
-        if let Some(waker) = first {
-            wake(waker);
-        }
+        first.into_iter().map(|(_, w)| w).for_each(wake);
     }
 
     /// Locks the waiters (a panic while they were held does not poison them).

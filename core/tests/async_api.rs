@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use common::{int, open, query_int, temp_db, wait_until, Gate, PATIENCE};
-use litecommit::{params, Committer, Config, Error, Transaction, Value};
+use common::{int, open, query_int, temp_db, wait_until, Batch, Gate, PATIENCE};
+use litecommit::{params, Committer, Config, Error, FlushPolicy, FlushTrigger, Transaction, Value};
 
 /// Runs `f` on another thread; fails the test if it does not finish within `PATIENCE` (a
 /// lost wake-up then fails the test instead of hanging it).
@@ -63,6 +63,48 @@ impl Counter {
     }
 }
 
+/// A runtime of two worker threads.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// Spawns `tasks` tasks on `runtime`, task `i` inserting `i` into `t (task)`.
+fn spawn_inserts(
+    runtime: &tokio::runtime::Runtime,
+    db: &Arc<Committer>,
+    tasks: usize,
+) -> Vec<tokio::task::JoinHandle<litecommit::Result<litecommit::TransactionResult>>> {
+    (0..tasks)
+        .map(|task| {
+            let db = Arc::clone(db);
+            runtime.spawn(async move {
+                db.execute_async("INSERT INTO t (task) VALUES (?)", params![task])
+                    .await
+            })
+        })
+        .collect()
+}
+
+/// Runs `tasks` to their end on `runtime` (failing the test after `PATIENCE`) and returns
+/// what each gave.
+fn join_all<T: Send + 'static>(
+    runtime: tokio::runtime::Runtime,
+    tasks: Vec<tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    within_patience("the tasks", move || {
+        runtime.block_on(async {
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+            results
+        })
+    })
+}
+
 /// Polls `fut` once with `counter` as its waker.
 fn poll_once<F: Future + Unpin>(fut: &mut F, counter: &Arc<Counter>) -> Poll<F::Output> {
     let waker = Waker::from(Arc::clone(counter));
@@ -99,35 +141,16 @@ fn many_tokio_tasks_wait_for_room_in_a_small_queue_and_all_commit() {
     let (_dir, path) = temp_db();
     let gate = Gate::new();
     let db = Arc::new(open_with(&path, &gate, CAPACITY));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = runtime();
     // With the writer held, the first CAPACITY tasks fill the queue and the others wait.
     gate.hold_writer(&db);
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let db = Arc::clone(&db);
-            runtime.spawn(async move {
-                db.execute_async("INSERT INTO t (task, seq) VALUES (?, 0)", params![task])
-                    .await
-            })
-        })
-        .collect();
+    let tasks = spawn_inserts(&runtime, &db, TASKS);
     wait_until("every task queued or waiting for room", || {
         let stats = db.stats();
         stats.queue_length == CAPACITY as u64 && stats.submitting == (TASKS - CAPACITY) as u64
     });
     gate.release();
-    let results = within_patience("the tasks", move || {
-        runtime.block_on(async {
-            let mut results = Vec::new();
-            for task in tasks {
-                results.push(task.await.unwrap());
-            }
-            results
-        })
-    });
+    let results = join_all(runtime, tasks);
     for result in results {
         assert_eq!(result.unwrap().last().unwrap().changes, 1);
     }
@@ -140,15 +163,49 @@ fn many_tokio_tasks_wait_for_room_in_a_small_queue_and_all_commit() {
 }
 
 #[test]
+fn tasks_waiting_for_room_are_woken_while_the_writer_waits_for_its_timer() {
+    const CAPACITY: usize = 2;
+    const TASKS: usize = 12;
+    let (_dir, path) = temp_db();
+    open(&path, Config::default())
+        .execute("CREATE TABLE t (task INTEGER)", ())
+        .unwrap();
+    let gate = Gate::new();
+    // A batch closes at TASKS transactions; its timer would not fire within the test.
+    let db = Arc::new(open(
+        &path,
+        gate.config(Config {
+            queue_capacity: CAPACITY,
+            flush_policy: FlushPolicy::Ticker,
+            max_batch_size: TASKS,
+            max_wait_ms: 3_600_000,
+            ..Config::default()
+        }),
+    ));
+    let runtime = runtime();
+    let tasks = spawn_inserts(&runtime, &db, TASKS);
+    // The writer takes what is queued, then waits for more: the tasks waiting for room must
+    // be woken by then, or the batch would only close at its timer.
+    for result in join_all(runtime, tasks) {
+        result.unwrap();
+    }
+    assert_eq!(
+        gate.batches(),
+        [Batch::Committed {
+            size: TASKS,
+            trigger: FlushTrigger::Size
+        }]
+    );
+    db.close().unwrap();
+}
+
+#[test]
 fn tokio_tasks_keep_their_order_through_a_queue_of_one() {
     const TASKS: i64 = 16;
     const PER_TASK: i64 = 50;
     let (_dir, path) = temp_db();
     let db = Arc::new(open_with(&path, &Gate::new(), 1));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let db = Arc::clone(&db);
@@ -165,13 +222,9 @@ fn tokio_tasks_keep_their_order_through_a_queue_of_one() {
             })
         })
         .collect();
-    within_patience("the tasks", move || {
-        runtime.block_on(async {
-            for task in tasks {
-                task.await.unwrap().unwrap();
-            }
-        })
-    });
+    for result in join_all(runtime, tasks) {
+        result.unwrap();
+    }
     assert_eq!(
         query_int(&db, "SELECT count(*) FROM t", ()),
         TASKS * PER_TASK

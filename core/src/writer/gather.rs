@@ -71,6 +71,7 @@ impl Writer {
                 }
             };
             if let Some(trigger) = trigger {
+                self.announce_room();
                 return Gathered {
                     trigger,
                     checkpoint_running: checkpoint_seen,
@@ -87,7 +88,7 @@ impl Writer {
         barriers: &mut Vec<Sender<()>>,
         first_at: &mut Instant,
     ) -> Option<FlushTrigger> {
-        self.shared.intake.room.freed();
+        self.taken += 1;
         match msg {
             Msg::Tx(tx, reply) => {
                 if batch.is_empty() {
@@ -120,13 +121,18 @@ impl Writer {
     fn next_for_batch(&mut self, rx: &Receiver<Msg>, queued: usize, first_at: Instant) -> Next {
         self.closing |= self.shared.intake.is_closed();
         let next = if self.closing {
+            self.announce_room();
             self.next_message(rx)
         } else if queued == 0 {
+            self.announce_room();
             self.wait_first(rx)
         } else {
             return match self.shared.config.flush_policy {
                 FlushPolicy::Adaptive => self.next_adaptive(rx, first_at),
-                FlushPolicy::Ticker => self.next_ticker(rx, queued, first_at),
+                FlushPolicy::Ticker => {
+                    self.announce_room();
+                    self.next_ticker(rx, queued, first_at)
+                }
             };
         };
         // `None`: closing and drained, or every sender is gone.
@@ -135,17 +141,20 @@ impl Writer {
 
     /// Adaptive policy: what is queued now, or what arrives within `linger_ms` of the
     /// batch's first transaction.
-    fn next_adaptive(&self, rx: &Receiver<Msg>, first_at: Instant) -> Next {
+    fn next_adaptive(&mut self, rx: &Receiver<Msg>, first_at: Instant) -> Next {
         let linger = Duration::from_millis(self.shared.config.linger_ms);
         match rx.try_recv() {
             Ok(msg) => Next::Msg(msg),
             Err(TryRecvError::Disconnected) => Next::Flush(FlushTrigger::Close),
             Err(TryRecvError::Empty) if linger.is_zero() => Next::Flush(FlushTrigger::Adaptive),
-            Err(TryRecvError::Empty) => match rx.recv_deadline(first_at + linger) {
-                Ok(msg) => Next::Msg(msg),
-                Err(RecvTimeoutError::Disconnected) => Next::Flush(FlushTrigger::Close),
-                Err(RecvTimeoutError::Timeout) => Next::Flush(FlushTrigger::Adaptive),
-            },
+            Err(TryRecvError::Empty) => {
+                self.announce_room();
+                match rx.recv_deadline(first_at + linger) {
+                    Ok(msg) => Next::Msg(msg),
+                    Err(RecvTimeoutError::Disconnected) => Next::Flush(FlushTrigger::Close),
+                    Err(RecvTimeoutError::Timeout) => Next::Flush(FlushTrigger::Adaptive),
+                }
+            }
         }
     }
 
@@ -171,6 +180,17 @@ impl Writer {
                 );
                 Next::TimerSuppressed
             }
+        }
+    }
+
+    /// Wakes a waiter for room in the queue per message taken since the last call (see
+    /// `Room`): before each wait for more messages and after each batch's gathering.
+    fn announce_room(&mut self) {
+        if self.taken > 0 {
+            self.shared
+                .intake
+                .room
+                .freed(std::mem::take(&mut self.taken));
         }
     }
 

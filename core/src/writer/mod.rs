@@ -114,6 +114,8 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
     /// Closing: take what is left without waiting for more, then stop.
     closing: bool,
+    /// Messages taken off the queue since the room they made was announced (see `gather`).
+    taken: usize,
 }
 
 /// One submitted transaction inside a batch.
@@ -267,6 +269,7 @@ impl Writer {
         Writer {
             shared,
             closing: false,
+            taken: 0,
         }
     }
 
@@ -296,7 +299,7 @@ impl Writer {
     /// Answers every message until closing and drained: transactions with `error`.
     fn refuse_remaining(&mut self, rx: &Receiver<Msg>, error: Error) {
         while let Some(msg) = self.next_message(rx) {
-            self.shared.intake.room.freed();
+            self.shared.intake.room.freed(1);
             match msg {
                 Msg::Tx(_, mut reply) => {
                     let mut c = Completions::default();
