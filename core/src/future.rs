@@ -232,8 +232,8 @@ pub(crate) fn wake(waker: Waker) {
 /// again; the writer takes messages off the queue, then (before it waits for more, so at
 /// most a batch's gathering later) fences, reads the count, and wakes one waiter per
 /// message taken. By the fences' total order, either the writer sees the waiter and wakes
-/// it, or the waiter's second try sees the room. A woken waiter that gives up without queuing (it was
-/// dropped, or failed) passes the wake on; closing wakes every waiter.
+/// it, or the waiter's second try sees the room. A woken waiter that gives up without
+/// queuing (it was dropped, or failed) passes the wake on; closing wakes every waiter.
 #[derive(Default)]
 pub(crate) struct Room {
     /// How many wait: read by the writer without taking the lock.

@@ -184,8 +184,9 @@ impl Writer {
     }
 
     /// Wakes a waiter for room in the queue per message taken since the last call (see
-    /// `Room`): before each wait for more messages and after each batch's gathering.
-    fn announce_room(&mut self) {
+    /// `Room`): before each wait for more messages, after each batch's gathering, and when
+    /// the writer gives up serving.
+    pub(super) fn announce_room(&mut self) {
         if self.taken > 0 {
             self.shared
                 .intake

@@ -298,6 +298,7 @@ impl Writer {
 
     /// Answers every message until closing and drained: transactions with `error`.
     fn refuse_remaining(&mut self, rx: &Receiver<Msg>, error: Error) {
+        self.announce_room();
         while let Some(msg) = self.next_message(rx) {
             self.shared.intake.room.freed(1);
             match msg {

@@ -30,7 +30,7 @@ pub(super) struct SchemaWords {
 }
 
 /// What one transaction may reach.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Reach {
     /// `changes()` or `total_changes()`: reset them before it runs.
     pub(super) changes: bool,
