@@ -330,13 +330,15 @@ impl Room {
     /// Wakes up to `n` waiters, those that waited longest first.
     #[cold]
     fn wake_first(&self, n: usize) {
-        let first: Vec<(u64, Waker)> = {
+        let first: Vec<Waker> = {
             let mut waiters = self.lock();
-            let first = (0..n).map_while(|_| waiters.wakers.pop_first()).collect();
+            let first = (0..n)
+                .map_while(|_| waiters.wakers.pop_first().map(|(_, w)| w))
+                .collect();
             self.waiting.store(waiters.wakers.len(), Ordering::Relaxed);
             first
         };
-        first.into_iter().map(|(_, w)| w).for_each(wake);
+        first.into_iter().for_each(wake);
     }
 
     /// Locks the waiters (a panic while they were held does not poison them).
