@@ -39,6 +39,7 @@ use crate::modes::Durability;
 use crate::statement;
 
 use super::conn::WriteConn;
+use super::retire::Retire;
 use super::savepoint::Ran;
 use super::Job;
 
@@ -50,14 +51,20 @@ const RERUN_BUDGET: usize = 32;
 
 /// Executes the batch. `Err` means the batch as a whole failed; the transactions it
 /// committed midway before then still get their results (see [`BatchFailure::answer`]).
-pub(super) fn run(db: &mut WriteConn, jobs: &[Job]) -> Result<Vec<Outcome>, BatchFailure> {
+/// Before the final COMMIT, `retire` may take the transactions out of `jobs`.
+pub(super) fn run(
+    db: &mut WriteConn,
+    jobs: &mut [Job],
+    retire: &mut Retire,
+) -> Result<Vec<Outcome>, BatchFailure> {
     db.prepare()
         .map_err(|error| BatchFailure::new(error, Vec::new()))?;
+    let n = jobs.len();
     let mut run = BatchRun {
         db,
         jobs,
-        outcomes: vec![None; jobs.len()],
-        given_up: vec![false; jobs.len()],
+        outcomes: vec![None; n],
+        given_up: vec![false; n],
         savepoints: false,
         start: 0,
         rerun: 0,
@@ -68,7 +75,7 @@ pub(super) fn run(db: &mut WriteConn, jobs: &[Job]) -> Result<Vec<Outcome>, Batc
     };
     run.begin()?;
     run.run_all()?;
-    run.finish()
+    run.finish(retire)
 }
 
 /// One transaction's answer, and how the metrics count it.
@@ -174,7 +181,7 @@ struct BatchRun<'a> {
     /// The write connection.
     db: &'a mut WriteConn,
     /// The batch's transactions.
-    jobs: &'a [Job],
+    jobs: &'a mut [Job],
     /// Each transaction's outcome in the latest run of it.
     outcomes: Vec<Option<Outcome>>,
     /// Transactions rejected for good: skipped when the others run again.
@@ -210,7 +217,7 @@ impl BatchRun<'_> {
                 i += 1;
                 continue;
             }
-            prefetch_ahead(self.jobs, i);
+            prefetch_ahead(&*self.jobs, i);
             match self.run_one(i) {
                 Ran::Done(outcome) => {
                     self.outcomes[i] = Some(outcome);
@@ -223,8 +230,7 @@ impl BatchRun<'_> {
 
     /// Runs transaction `i`, bare or under its savepoint.
     fn run_one(&mut self, i: usize) -> Ran {
-        let jobs = self.jobs;
-        let tx = &jobs[i].tx;
+        let tx = &self.jobs[i].tx;
         // A transaction that committed in the run being repeated needs no savepoint: if it
         // fails this time, the whole SQLite transaction is rolled back and run again.
         let repeat_ok = i < self.repeat_until && matches!(self.outcomes[i], Some(Ok(_)));
@@ -283,9 +289,11 @@ impl BatchRun<'_> {
         self.db.begin().map_err(|e| self.fail(e))
     }
 
-    /// The batch's final COMMIT; after commits midway with `synchronous` lowered, the sync
-    /// that makes all of them durable.
-    fn finish(mut self) -> Result<Vec<Outcome>, BatchFailure> {
+    /// The batch's final COMMIT, once `retire` had the transactions (nothing runs them
+    /// again); after commits midway with `synchronous` lowered, the sync that makes all of
+    /// them durable.
+    fn finish(mut self, retire: &mut Retire) -> Result<Vec<Outcome>, BatchFailure> {
+        retire.take(self.jobs);
         #[cfg(test)]
         if let Some(e) = self.db.injected_commit_failure() {
             return Err(self.fail(e.with_context("COMMIT failed")));
@@ -343,7 +351,7 @@ impl BatchRun<'_> {
         if self.db.durability() != Durability::Full {
             return true;
         }
-        let (db, jobs) = (&*self.db, self.jobs);
+        let (db, jobs) = (&*self.db, &*self.jobs);
         *self.may_commit_midway.get_or_insert_with(|| {
             db.wal_overwrites_safely()
                 && !jobs

@@ -32,7 +32,7 @@ impl Shared {
         let (run, paused) = {
             let in_batch = self.gate.enter_batch();
             self.metrics.writer_stall(in_batch.waited());
-            (batch::run(db, jobs), in_batch.waited())
+            (batch::run(db, jobs, &mut state.retire), in_batch.waited())
         };
         let size = jobs.len();
         let duration = start.elapsed();

@@ -13,6 +13,7 @@
 //!   savepoint, and the `synchronous` level with the WAL sync it defers.
 //! - `reach`: what a transaction may reach (`changes()`, deferred foreign keys), so that
 //!   the writer prepares for it or checks it only then.
+//! - `retire`: a big batch's transactions freed on a thread of their own while it commits.
 //! - `wal_room`: zeros written past the WAL's last frame, so that commits overwrite.
 
 mod batch;
@@ -22,6 +23,7 @@ mod gather;
 mod idle;
 mod intake;
 mod reach;
+mod retire;
 mod savepoint;
 mod sync;
 mod wal_room;
@@ -97,6 +99,8 @@ struct BatchState {
     idle_vacuum_due: bool,
     /// Set when a batch panicked: every later transaction is refused with it.
     broken: Option<Error>,
+    /// Frees big batches' transactions off the batch's thread.
+    retire: retire::Retire,
 }
 
 impl BatchState {
@@ -147,6 +151,7 @@ impl Shared {
                 db: Some(WriteConn::new(conn, path, config.clone())?),
                 idle_vacuum_due: false,
                 broken: None,
+                retire: retire::Retire::default(),
             }),
             config,
             metrics,
@@ -324,7 +329,11 @@ impl Writer {
             drop(thread.join());
         }
         shutdown.readers.close();
-        let db = self.shared.lock().db.take();
+        let db = {
+            let mut state = self.shared.lock();
+            state.retire.stop();
+            state.db.take()
+        };
         if let Some(mut db) = db {
             drop(db.restore_synchronous());
         }
@@ -489,9 +498,10 @@ mod tests {
         hold.hold(&db);
         // One batch: enough `OR ROLLBACK` failures to commit midway, then its final COMMIT
         // fails, and so does the WAL sync that would have made the commits midway durable.
+        // Big enough for its transactions to be handed to the freeing thread before COMMIT.
         db.send_test_message(Msg::FailFinalCommit);
         db.send_test_message(Msg::FailSync);
-        let pending: Vec<_> = (1..=100i64)
+        let pending: Vec<_> = (1..=retire::MIN_BATCH as i64)
             .flat_map(|i| {
                 [
                     Transaction::single("INSERT INTO u (v) VALUES (?)", crate::params![i]),
