@@ -586,6 +586,37 @@ mod tests {
     }
 
     #[test]
+    fn a_big_batch_starts_the_freeing_thread_and_close_stops_it() {
+        let (_dir, db, hold) = open_held();
+        let shared = Arc::clone(db.shared_for_tests());
+        db.execute("INSERT INTO t VALUES (0)", ()).unwrap();
+        assert!(
+            !shared.lock().retire.running(),
+            "started for a batch of one"
+        );
+        hold.hold(&db);
+        let pending: Vec<_> = (1..=retire::MIN_BATCH as i64)
+            .map(|i| db.submit(insert(i)).unwrap())
+            .collect();
+        hold.release();
+        for p in &pending {
+            p.wait_timeout(PATIENCE).unwrap();
+        }
+        assert!(shared.lock().retire.running());
+        let rows = db.query("SELECT count(*), sum(v) FROM t", ()).unwrap();
+        let n = retire::MIN_BATCH as i64;
+        assert_eq!(
+            rows.rows,
+            vec![vec![
+                crate::Value::Integer(n + 1),
+                crate::Value::Integer(n * (n + 1) / 2)
+            ]]
+        );
+        db.close().unwrap();
+        assert!(!shared.lock().retire.running(), "still running after close");
+    }
+
+    #[test]
     fn a_transaction_left_open_is_rolled_back_before_the_next_batch() {
         let (_dir, db, _hold) = open_held();
         db.execute("INSERT INTO t VALUES (1)", ()).unwrap();

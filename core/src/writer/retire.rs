@@ -89,6 +89,12 @@ impl Retire {
         }
     }
 
+    /// Whether the thread runs.
+    #[cfg(test)]
+    pub(super) fn running(&self) -> bool {
+        self.thread.is_some()
+    }
+
     /// Stops the thread once it has freed what it was given; later batches free their
     /// own transactions.
     pub(super) fn stop(&mut self) {
