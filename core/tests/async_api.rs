@@ -189,8 +189,9 @@ fn tasks_waiting_for_room_are_woken_while_the_writer_waits_for_its_timer() {
     for result in join_all(runtime, tasks) {
         result.unwrap();
     }
+    // The batch's event comes after its outcomes.
     assert_eq!(
-        gate.batches(),
+        gate.wait_batches(1),
         [Batch::Committed {
             size: TASKS,
             trigger: FlushTrigger::Size

@@ -1141,7 +1141,8 @@ fn every_blocked_thread_of_a_big_batch_is_woken_timed_and_untimed_waits_alike() 
         let result = receive("a blocked thread's result", &results);
         assert_eq!(result.unwrap().last().unwrap().changes, 1);
     }
-    let batches = gate.batches();
+    // The batch's event comes after its outcomes.
+    let batches = gate.wait_batches(held_at + 1);
     assert!(
         matches!(batches[held_at], Batch::Committed { size, .. } if size == THREADS),
         "{:?}",
