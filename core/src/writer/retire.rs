@@ -23,15 +23,21 @@ pub(super) const MIN_BATCH: usize = 256;
 /// The freeing thread, started at the first big batch.
 #[derive(Default)]
 pub(super) struct Retire {
-    /// Takes batches' transactions to the thread; `None` until it runs.
-    to: Option<Sender<Vec<Transaction>>>,
-    /// Brings the emptied vectors back, so their memory serves the next batches.
-    spare: Option<Receiver<Vec<Transaction>>>,
-    /// The thread, joined by [`Retire::stop`].
-    thread: Option<JoinHandle<()>>,
+    /// The thread, once started; `None` before and after.
+    running: Option<Freer>,
     /// The thread could not be started, or was stopped: transactions are freed where they
     /// are.
     unavailable: bool,
+}
+
+/// A running freeing thread and its two channels.
+struct Freer {
+    /// Takes batches' transactions to the thread.
+    to: Sender<Vec<Transaction>>,
+    /// Brings the emptied vectors back, so their memory serves the next batches.
+    spare: Receiver<Vec<Transaction>>,
+    /// The thread, joined by [`Retire::stop`].
+    thread: JoinHandle<()>,
 }
 
 impl Retire {
@@ -39,66 +45,55 @@ impl Retire {
     /// them to the freeing thread; leaves a small batch, or one the thread has no room for
     /// yet, as it is.
     pub(super) fn take(&mut self, jobs: &mut [Job]) {
-        if jobs.len() < MIN_BATCH || !self.start() {
+        if jobs.len() < MIN_BATCH {
             return;
         }
-        let (Some(to), Some(spare)) = (&self.to, &self.spare) else {
+        let Some(freer) = self.start() else {
             return;
         };
-        if to.is_full() {
+        if freer.to.is_full() {
             return;
         }
-        let mut batch = spare.try_recv().unwrap_or_default();
+        let mut batch = freer.spare.try_recv().unwrap_or_default();
         batch.extend(jobs.iter_mut().map(|job| std::mem::take(&mut job.tx)));
         // Only the writer sends, and it saw room: this fails only if the thread is gone,
         // and then the batch is freed here.
-        drop(to.try_send(batch));
+        drop(freer.to.try_send(batch));
     }
 
-    /// Starts the thread if it is not running; `false` if it cannot be started.
-    fn start(&mut self) -> bool {
-        if self.to.is_some() {
-            return true;
-        }
-        if self.unavailable {
-            return false;
-        }
-        let (to, batches) = crossbeam_channel::bounded::<Vec<Transaction>>(1);
-        let (spare_tx, spare) = crossbeam_channel::bounded(1);
-        let spawned = std::thread::Builder::new()
-            .name("litecommit-free".into())
-            .spawn(move || {
-                for mut batch in batches {
-                    batch.clear();
-                    drop(spare_tx.try_send(batch));
-                }
-            });
-        match spawned {
-            Ok(thread) => {
-                self.to = Some(to);
-                self.spare = Some(spare);
-                self.thread = Some(thread);
-                true
-            }
-            Err(_) => {
-                self.unavailable = true;
-                false
+    /// The thread, started if it is not running; `None` if it cannot be.
+    fn start(&mut self) -> Option<&Freer> {
+        if self.running.is_none() && !self.unavailable {
+            let (to, batches) = crossbeam_channel::bounded::<Vec<Transaction>>(1);
+            let (spare_tx, spare) = crossbeam_channel::bounded(1);
+            let spawned = std::thread::Builder::new()
+                .name("litecommit-free".into())
+                .spawn(move || {
+                    for mut batch in batches {
+                        batch.clear();
+                        drop(spare_tx.try_send(batch));
+                    }
+                });
+            match spawned {
+                Ok(thread) => self.running = Some(Freer { to, spare, thread }),
+                Err(_) => self.unavailable = true,
             }
         }
+        self.running.as_ref()
     }
 
     /// Whether the thread runs.
     #[cfg(test)]
     pub(super) fn running(&self) -> bool {
-        self.thread.is_some()
+        self.running.is_some()
     }
 
     /// Stops the thread once it has freed what it was given; later batches free their
     /// own transactions.
     pub(super) fn stop(&mut self) {
-        self.to = None;
         self.unavailable = true;
-        if let Some(thread) = self.thread.take() {
+        if let Some(Freer { to, thread, .. }) = self.running.take() {
+            drop(to);
             drop(thread.join());
         }
     }
@@ -129,22 +124,22 @@ mod tests {
         let mut small = jobs(MIN_BATCH - 1);
         retire.take(&mut small);
         assert!(small.iter().all(|job| job.tx.statements().len() == 1));
-        assert!(retire.thread.is_none(), "started for a small batch");
+        assert!(!retire.running(), "started for a small batch");
 
         let mut big = jobs(MIN_BATCH);
         retire.take(&mut big);
         assert!(big.iter().all(|job| job.tx.statements().is_empty()));
         // The thread empties the batch's vector and hands it back for the next one.
-        let spare = retire.spare.as_ref().unwrap();
+        let spare = &retire.running.as_ref().unwrap().spare;
         let back = spare.recv_timeout(Duration::from_secs(60)).unwrap();
         assert!(back.is_empty());
         assert!(back.capacity() >= MIN_BATCH);
 
         retire.stop();
-        assert!(retire.thread.is_none() && retire.to.is_none());
+        assert!(!retire.running());
         let mut after = jobs(MIN_BATCH);
         retire.take(&mut after);
         assert!(after.iter().all(|job| job.tx.statements().len() == 1));
-        assert!(retire.thread.is_none(), "started again after stop");
+        assert!(!retire.running(), "started again after stop");
     }
 }
