@@ -6,7 +6,7 @@ import asyncio
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
@@ -58,7 +58,7 @@ class AsyncCommitter(_Base):
                 return self._native.submit_async(sql, params)
             except QueueFullError:
                 pass
-        return self._queue(self._native.submit_async, self._native.submit, sql, params)
+        return self._queue_execute(sql, params)
 
     def submit_transaction(
         self, statements: Sequence[StatementSpec]
@@ -69,9 +69,7 @@ class AsyncCommitter(_Base):
                 return self._native.submit_transaction_async(statements)
             except QueueFullError:
                 pass
-        return self._queue(
-            self._native.submit_transaction_async, self._native.submit_transaction, statements
-        )
+        return self._queue_transaction(statements)
 
     def submit_many(
         self, sql: str, seq_of_params: Iterable[Params]
@@ -103,33 +101,15 @@ class AsyncCommitter(_Base):
                 raise
         return futures
 
-    async def execute(self, sql: str, params: Params = ()) -> Result:
-        """Runs one statement as a transaction; resolves once it is durable."""
-        native = self._native
-        if not self._draining:
-            try:
-                waiting = native.submit_async(sql, params, True)
-            except QueueFullError:
-                pass
-            else:
-                await waiting
-                return waiting.result()
-        return await self._queue(native.submit_async, native.submit, sql, params)
+    def execute(self, sql: str, params: Params = ()) -> Coroutine[Any, Any, Result]:
+        """Runs one statement as a transaction; resolves once it is durable. A coroutine,
+        as from an ``async def``: the statement is queued when it is first awaited."""
+        return self._native.execute_async(self, sql, params)
 
-    async def transaction(self, statements: Sequence[StatementSpec]) -> list[Result]:
-        """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement."""
-        native = self._native
-        if not self._draining:
-            try:
-                waiting = native.submit_transaction_async(statements, True)
-            except QueueFullError:
-                pass
-            else:
-                await waiting
-                return waiting.result()
-        return await self._queue(
-            native.submit_transaction_async, native.submit_transaction, statements
-        )
+    def transaction(self, statements: Sequence[StatementSpec]) -> Coroutine[Any, Any, list[Result]]:
+        """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement. A
+        coroutine, as ``execute``."""
+        return self._native.transaction_async(self, statements)
 
     async def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> list[Result]:
         """Runs ``sql`` once per parameter set, all in one atomic transaction; one
@@ -181,6 +161,17 @@ class AsyncCommitter(_Base):
                     self._native.check_process()
                 except ForkedError as error:
                     _fail_in_child(future, error)
+
+    def _queue_execute(self, sql: str, params: Params) -> asyncio.Future[Result]:
+        """``execute`` first awaited when the queue is full or submissions wait for room."""
+        return self._queue(self._native.submit_async, self._native.submit, sql, params)
+
+    def _queue_transaction(
+        self, statements: Sequence[StatementSpec]
+    ) -> asyncio.Future[list[Result]]:
+        """``transaction`` first awaited when the queue is full or submissions wait."""
+        native = self._native
+        return self._queue(native.submit_transaction_async, native.submit_transaction, statements)
 
     def _queue(
         self,

@@ -3,10 +3,10 @@
 import asyncio
 import os
 import pathlib
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from concurrent.futures import Future
 from contextvars import Context
-from typing import Any, Generic, Literal, Optional, TypedDict, TypeVar, final, overload
+from typing import Any, Optional, TypedDict, TypeVar, final
 
 from litecommit._errors import ForkedError
 from litecommit._row import Row
@@ -71,22 +71,12 @@ class NativeCommitter:
         future: Future[list[Result]] | asyncio.Future[list[Result]],
         block: bool,
     ) -> None: ...
-    @overload
-    def submit_async(
-        self, sql: str, params: Any = None, loop_future: Literal[False] = False
-    ) -> asyncio.Future[Result]: ...
-    @overload
-    def submit_async(
-        self, sql: str, params: Any, loop_future: Literal[True]
-    ) -> LoopFuture[Result]: ...
-    @overload
-    def submit_transaction_async(
-        self, statements: Any, loop_future: Literal[False] = False
-    ) -> asyncio.Future[list[Result]]: ...
-    @overload
-    def submit_transaction_async(
-        self, statements: Any, loop_future: Literal[True]
-    ) -> LoopFuture[list[Result]]: ...
+    def submit_async(self, sql: str, params: Any = None) -> asyncio.Future[Result]: ...
+    def submit_transaction_async(self, statements: Any) -> asyncio.Future[list[Result]]: ...
+    def execute_async(self, owner: Any, sql: str, params: Any = None) -> LoopFuture[Result]:
+        """``AsyncCommitter.execute`` for `owner`: queues the statement when first awaited."""
+    def transaction_async(self, owner: Any, statements: Any) -> LoopFuture[list[Result]]:
+        """``AsyncCommitter.transaction`` for `owner`, as ``execute_async``."""
     def submit_many(
         self, sql: str, seq_of_params: Iterable[Any], block: bool
     ) -> list[Future[Result]]: ...
@@ -111,23 +101,27 @@ class NativeCommitter:
     def _waiting(self) -> int: ...
 
 @final
-class LoopFuture(Generic[_T]):
-    """What ``AsyncCommitter.execute`` and ``transaction`` await: asyncio's future
-    protocol, resolved on its loop by the loop's inbox, which runs its callbacks (the
-    awaiting task's wake-up) right there instead of scheduling each with ``call_soon``.
-    ``await`` on it raises its exception but returns ``None`` after a value: read
-    ``result()`` then."""
+class LoopFuture(Coroutine[Any, Any, _T]):
+    """What ``AsyncCommitter.execute`` and ``transaction`` return. Until first awaited, a
+    coroutine that has not started (nothing is queued); the first step queues the
+    transaction, and from then on it is a future of the running loop, resolved by the
+    loop's inbox, which runs its callbacks (the awaiting task's wake-up) right there
+    instead of scheduling each with ``call_soon``. ``await`` on it returns the value."""
 
-    _asyncio_future_blocking: bool
+    @property
+    def _asyncio_future_blocking(self) -> Optional[bool]:
+        """``None`` until first awaited (asyncio then takes it for a coroutine)."""
+    @_asyncio_future_blocking.setter
+    def _asyncio_future_blocking(self, blocking: bool) -> None: ...
     def get_loop(self) -> asyncio.AbstractEventLoop: ...
     def done(self) -> bool: ...
     def cancelled(self) -> bool: ...
     def result(self) -> _T:
         """The value; raises the exception, ``CancelledError``, or ``InvalidStateError``
-        while pending."""
+        until done."""
     def exception(self) -> Optional[BaseException]:
         """The exception (``None`` after a value); raises ``CancelledError``, or
-        ``InvalidStateError`` while pending."""
+        ``InvalidStateError`` until done."""
     def add_done_callback(
         self, callback: Callable[[LoopFuture[_T]], object], *, context: Optional[Context] = None
     ) -> None: ...
@@ -135,15 +129,23 @@ class LoopFuture(Generic[_T]):
         """Removes every registration of `callback`; returns how many there were."""
     def cancel(self, msg: Any = None) -> bool:
         """Cancels it unless it is done; its callbacks are scheduled. Its transaction is not
-        withdrawn: it may still commit."""
+        withdrawn once queued: it may still commit. One never awaited is never queued."""
     def set_result(self, value: _T) -> None: ...
     def set_exception(self, exception: BaseException | type[BaseException]) -> None: ...
-    def __await__(self) -> Generator[Any]: ...
-    def __iter__(self) -> Generator[Any]: ...
+    def __await__(self) -> Generator[Any, None, _T]: ...
+    def __iter__(self) -> Generator[Any, None, _T]: ...
     def __next__(self) -> Any:
-        """Yields itself to the awaiting task until done. `await` on it raises its exception
-        but returns `None` after a value: read `result()` then (a value carried by
-        `StopIteration` would cost an exception object per transaction)."""
+        """One step of the awaiting coroutine: the first queues the transaction; while it is
+        pending, yields itself to the awaiting task; once done, returns the value (raises
+        ``StopIteration`` with it) or raises the exception."""
+    def send(self, value: Any) -> Any:
+        """As ``__next__``; `value` is ignored (as ``asyncio.Future``'s iterator does),
+        except by the asyncio future awaited after a full queue."""
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """Raises the exception in the awaiting coroutine (the transaction, if queued, is
+        not withdrawn); one never awaited is never queued. `tb` is ignored."""
+    def close(self) -> None:
+        """Closes it: one never awaited is never queued."""
 
 @final
 class LoopInbox:

@@ -15,11 +15,11 @@ use litecommit::{CheckpointMode, Committer, Error, Pending, Transaction, Wait};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::convert::{self, results_to_py, Returns};
 use crate::errors::{self, raise};
-use crate::loop_future::LoopFuture;
+use crate::loop_future::{LoopFuture, Work};
 use crate::process::on_main_thread;
 use crate::sink::{Entry, PySink, Waiter};
 use crate::{options, stats};
@@ -320,22 +320,73 @@ impl NativeCommitter {
         py: Python<'py>,
         make: impl Fn() -> PyResult<Transaction>,
         returns: Returns,
-        loop_future: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let open = self.get(py)?;
-        let event_loop = running_loop(py)?;
-        let inbox = open.sink.inbox(py, &event_loop)?;
-        let future = if loop_future {
-            Bound::new(py, LoopFuture::new(event_loop.unbind()))?.into_any()
-        } else {
-            inbox.new_future(py)?
-        };
+        let inbox = open.sink.inbox(py, &running_loop(py)?)?;
+        let future = inbox.new_future(py)?;
         let waiter = Waiter::Loop {
             inbox,
             future: future.clone().unbind(),
         };
-        self.enqueue(py, open, make, returns, waiter, false)?;
+        if !self.try_enqueue(py, open, make()?, returns, waiter)? {
+            return Err(errors::to_py(py, &Error::QueueFull));
+        }
         Ok(future)
+    }
+
+    /// Queues `tx` if the queue has room (`false` when it is full); `waiter`'s future is
+    /// resolved once it is committed (or has failed).
+    fn try_enqueue(
+        &self,
+        py: Python<'_>,
+        open: &Open,
+        tx: Transaction,
+        returns: Returns,
+        waiter: Waiter,
+    ) -> PyResult<bool> {
+        let token = open.sink.register(Entry { waiter, returns });
+        let (inner, sink) = (&open.inner, &open.sink);
+        let sent = guarded(|| inner.submit_to_sink(tx, sink.clone(), token, Wait::Never));
+        if sent.is_err() {
+            // Dropped with the GIL held, as every Python reference should be.
+            drop(open.sink.forget(token));
+        }
+        match sent {
+            Ok(()) => Ok(true),
+            Err(Error::QueueFull) => Ok(false),
+            Err(e) => Err(errors::to_py(py, &e)),
+        }
+    }
+
+    /// Queues the transaction of an unsent [`LoopFuture`], first awaited now, for the
+    /// running loop; `false` (nothing queued) when the queue is full.
+    pub fn start(
+        &self,
+        py: Python<'_>,
+        future: &Bound<'_, LoopFuture>,
+        work: &Work,
+    ) -> PyResult<bool> {
+        let open = self.get(py)?;
+        let event_loop = running_loop(py)?;
+        let inbox = open.sink.inbox(py, &event_loop)?;
+        future.borrow_mut().set_pending(event_loop.unbind());
+        let waiter = Waiter::Loop {
+            inbox,
+            future: future.clone().into_any().unbind(),
+        };
+        let (tx, returns) = match work {
+            Work::Execute { sql, params } => {
+                let params = params.as_ref().map(|p| p.bind(py));
+                (
+                    convert::single(sql.bind(py).to_str()?, params)?,
+                    Returns::Last,
+                )
+            }
+            Work::Transaction(statements) => {
+                (convert::transaction(statements.bind(py))?, Returns::Each)
+            }
+        };
+        self.try_enqueue(py, open, tx, returns, waiter)
     }
 
     /// The waiter of `future`: of `event_loop` (an asyncio future, resolved on that loop)
@@ -575,30 +626,45 @@ impl NativeCommitter {
         self.enqueue(py, open, make, Returns::Each, waiter, block)
     }
 
-    /// `submit` for the running event loop, never waiting: returns its asyncio future, or
-    /// with `loop_future` a [`LoopFuture`] (for `AsyncCommitter.execute`, which awaits it).
-    #[pyo3(signature = (sql, params=None, loop_future=false))]
+    /// `submit` for the running event loop, never waiting: returns its asyncio future.
+    #[pyo3(signature = (sql, params=None))]
     fn submit_async<'py>(
         &self,
         py: Python<'py>,
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
-        loop_future: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let make = || convert::single(sql, params);
-        self.enqueue_async(py, make, Returns::Last, loop_future)
+        self.enqueue_async(py, || convert::single(sql, params), Returns::Last)
     }
 
     /// `submit_transaction` for the running event loop, as `submit_async`.
-    #[pyo3(signature = (statements, loop_future=false))]
     fn submit_transaction_async<'py>(
         &self,
         py: Python<'py>,
         statements: &Bound<'py, PyAny>,
-        loop_future: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let make = || convert::transaction(statements);
-        self.enqueue_async(py, make, Returns::Each, loop_future)
+        self.enqueue_async(py, || convert::transaction(statements), Returns::Each)
+    }
+
+    /// `AsyncCommitter.execute` for `owner`: a [`LoopFuture`] that queues the statement
+    /// when first awaited.
+    #[pyo3(signature = (owner, sql, params=None))]
+    fn execute_async(
+        slf: &Bound<'_, Self>,
+        owner: Py<PyAny>,
+        sql: Py<PyString>,
+        params: Option<Py<PyAny>>,
+    ) -> LoopFuture {
+        LoopFuture::unsent(owner, slf.clone().unbind(), Work::Execute { sql, params })
+    }
+
+    /// `AsyncCommitter.transaction` for `owner`, as `execute_async`.
+    fn transaction_async(
+        slf: &Bound<'_, Self>,
+        owner: Py<PyAny>,
+        statements: Py<PyAny>,
+    ) -> LoopFuture {
+        LoopFuture::unsent(owner, slf.clone().unbind(), Work::Transaction(statements))
     }
 
     /// `sql` once per parameter set, each its own transaction: converts every set, then

@@ -1,12 +1,17 @@
-//! `LoopFuture`: what `AsyncCommitter.execute` and `transaction` await. It speaks the
-//! protocol asyncio's tasks use for any future (`_asyncio_future_blocking`, `get_loop`,
-//! `add_done_callback`, `result`, `cancel`), and differs from `asyncio.Future` in one
-//! respect: when the loop's inbox resolves it, its callbacks (the awaiting task's wake-up)
-//! run right there, in their contexts, instead of each being scheduled with `call_soon`.
-//! The inbox itself runs as a callback of the loop, outside any task, so this is where
-//! `call_soon` would have run them a moment later; per transaction it saves the handle,
-//! the scheduling and `asyncio.Future`'s set-up: a quarter of the instructions the loop
-//! spends on a transaction.
+//! `LoopFuture`: what `AsyncCommitter.execute` and `transaction` return. Until first
+//! awaited it is a coroutine that has not started: asyncio treats it as one (`create_task`,
+//! `gather`, `asyncio.run` accept it), and nothing is queued. The first step queues its
+//! transaction and, from then on, it is a future of the running loop that the awaiting task
+//! waits on. `await` on it returns the transaction's value.
+//!
+//! As a future it speaks the protocol asyncio's tasks use for any future
+//! (`_asyncio_future_blocking`, `get_loop`, `add_done_callback`, `result`, `cancel`), and
+//! differs from `asyncio.Future` in one respect: when the loop's inbox resolves it, its
+//! callbacks (the awaiting task's wake-up) run right there, in their contexts, instead of
+//! each being scheduled with `call_soon`. The inbox itself runs as a callback of the loop,
+//! outside any task, so this is where `call_soon` would have run them a moment later; per
+//! transaction it saves the handle, the scheduling and `asyncio.Future`'s set-up.
+//! Being its own coroutine saves a Python coroutine and its frame per transaction as well.
 //!
 //! A task woken with a value is handed a stand-in: a future of the loop that is done with
 //! `None` (`Inbox`'s). asyncio's C task reads the outcome of any other future by calling
@@ -14,30 +19,38 @@
 //! instructions per transaction), but reads an `asyncio.Future`'s directly; it only reads
 //! it to resume its coroutine, which then takes the value from this future.
 //!
+//! A first step that meets a full queue, or submissions of the loop waiting for room, hands
+//! the transaction to the `AsyncCommitter`'s overflow instead and awaits the asyncio future
+//! that gives.
+//!
 //! Everything else goes as with `asyncio.Future`: callbacks added to a finished future,
 //! and those of a future cancelled or resolved by Python code, are scheduled with
 //! `call_soon`.
 
+use std::ffi::CString;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeWarning, PyStopIteration, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyCFunction, PyDict};
+use pyo3::types::{PyCFunction, PyDict, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern, PyTraverseError, PyVisit};
+
+use crate::committer::NativeCommitter;
 
 pyo3::import_exception!(asyncio, CancelledError);
 pyo3::import_exception!(asyncio, InvalidStateError);
 
-/// A future of one event loop, resolved by that loop's inbox.
+/// A transaction queued when first awaited, then a future of the running loop resolved by
+/// that loop's inbox.
 #[pyclass(module = "litecommit._litecommit")]
 pub struct LoopFuture {
-    event_loop: Py<PyAny>,
+    /// The loop that awaited it first; `None` until then.
+    event_loop: Option<Py<PyAny>>,
     state: State,
     /// Callbacks and the contexts they run in, until it is done.
     callbacks: Callbacks,
     /// Set while a task awaits it (asyncio's marker of a future-like object).
-    #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
 }
 
@@ -45,30 +58,129 @@ pub struct LoopFuture {
 type Callbacks = Vec<(Py<PyAny>, Option<Py<PyAny>>)>;
 
 enum State {
+    /// Not awaited yet: nothing is queued.
+    Unsent(Start),
+    /// Handed to the `AsyncCommitter`'s overflow: awaits this iterator of an asyncio future.
+    Queued(Py<PyAny>),
     Pending,
     Result(Py<PyAny>),
     Exception(Py<PyAny>),
     Cancelled(Option<Py<PyAny>>),
 }
 
+/// What an unsent `LoopFuture` queues, and for whom.
+pub struct Start {
+    /// The `AsyncCommitter`: its `_draining` set and its `_queue_execute` and
+    /// `_queue_transaction` for a transaction that cannot be queued at once.
+    owner: Py<PyAny>,
+    committer: Py<NativeCommitter>,
+    work: Work,
+}
+
+/// The transaction to queue, as the Python call gave it (converted when queued).
+pub enum Work {
+    Execute {
+        sql: Py<PyString>,
+        params: Option<Py<PyAny>>,
+    },
+    Transaction(Py<PyAny>),
+}
+
 impl LoopFuture {
-    pub fn new(event_loop: Py<PyAny>) -> LoopFuture {
+    /// A future that queues `work` on `committer` when first awaited.
+    pub fn unsent(owner: Py<PyAny>, committer: Py<NativeCommitter>, work: Work) -> LoopFuture {
         LoopFuture {
-            event_loop,
-            state: State::Pending,
+            event_loop: None,
+            state: State::Unsent(Start {
+                owner,
+                committer,
+                work,
+            }),
             callbacks: Vec::new(),
             blocking: false,
         }
     }
 
-    /// Moves a pending future to `state` and hands back its callbacks; `None` if it was
-    /// done already.
+    /// Marks it pending on `event_loop`, where its transaction is about to be queued.
+    pub fn set_pending(&mut self, event_loop: Py<PyAny>) {
+        self.event_loop = Some(event_loop);
+        self.state = State::Pending;
+    }
+
+    /// Moves a future that is not done to `state` and hands back its callbacks; `None` if
+    /// it was done already.
     fn settle(&mut self, state: State) -> Option<Callbacks> {
         if self.done() {
             return None;
         }
         self.state = state;
         Some(std::mem::take(&mut self.callbacks))
+    }
+
+    fn event_loop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.event_loop {
+            Some(event_loop) => Ok(event_loop.clone_ref(py)),
+            None => Err(InvalidStateError::new_err("not awaited yet")),
+        }
+    }
+}
+
+impl Drop for LoopFuture {
+    /// Warns, as a coroutine does, when one is dropped never awaited (nothing was queued).
+    fn drop(&mut self) {
+        let State::Unsent(start) = &self.state else {
+            return;
+        };
+        Python::attach(|py| {
+            let what = match start.work {
+                Work::Execute { .. } => "execute",
+                Work::Transaction(_) => "transaction",
+            };
+            let message = format!("AsyncCommitter.{what}() was never awaited: nothing was queued");
+            let category = py.get_type::<PyRuntimeWarning>();
+            if let Err(e) =
+                PyErr::warn(py, &category, &CString::new(message).unwrap_or_default(), 1)
+            {
+                e.write_unraisable(py, None);
+            }
+        });
+    }
+}
+
+/// Queues the transaction of an unsent future on the running loop, or, if the queue is
+/// full or the owner's submissions wait for room, hands it to the owner's overflow and
+/// returns the iterator of the asyncio future that gives.
+fn start<'py>(
+    future: &Bound<'py, LoopFuture>,
+    start: Start,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = future.py();
+    let owner = start.owner.bind(py);
+    let waiting = owner.getattr(intern!(py, "_draining"))?.is_truthy()?;
+    if !waiting && start.committer.get().start(py, future, &start.work)? {
+        return Ok(None);
+    }
+    let queued = match start.work {
+        Work::Execute { sql, params } => {
+            owner.call_method1(intern!(py, "_queue_execute"), (sql, params))
+        }
+        Work::Transaction(statements) => {
+            owner.call_method1(intern!(py, "_queue_transaction"), (statements,))
+        }
+    }?;
+    Ok(Some(queued.call_method0(intern!(py, "__await__"))?))
+}
+
+/// The exception `throw(typ, val)` raises: `typ` itself (an exception or a class called
+/// without arguments), or class `typ` with `val`.
+fn thrown(typ: Bound<'_, PyAny>, val: Option<Bound<'_, PyAny>>) -> PyErr {
+    match (typ.cast::<PyType>(), val.filter(|v| !v.is_none())) {
+        (Ok(class), Some(val)) if val.is_instance(class).unwrap_or(false) => PyErr::from_value(val),
+        (Ok(class), Some(val)) => match class.call1((val,)) {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(e) => e,
+        },
+        _ => PyErr::from_value(typ),
     }
 }
 
@@ -97,7 +209,7 @@ pub fn resolve_here(
         let Some(callbacks) = this.settle(state) else {
             return Ok(());
         };
-        (this.event_loop.clone_ref(py), callbacks)
+        (this.event_loop(py), callbacks)
     };
     let mut exit = None;
     for (callback, context) in callbacks {
@@ -117,7 +229,7 @@ pub fn resolve_here(
         if e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py) {
             exit.get_or_insert(e);
         } else {
-            report(event_loop.bind(py), future, &callback, e);
+            report(&event_loop, future, &callback, e);
         }
     }
     exit.map_or(Ok(()), Err)
@@ -162,13 +274,14 @@ fn is_task_wakeup(callback: &Bound<'_, PyAny>) -> bool {
 
 /// Hands an exception raised by `callback` to the loop's exception handler.
 fn report(
-    event_loop: &Bound<'_, PyAny>,
+    event_loop: &PyResult<Py<PyAny>>,
     future: &Bound<'_, LoopFuture>,
     callback: &Py<PyAny>,
     e: PyErr,
 ) {
-    let py = event_loop.py();
+    let py = future.py();
     let reported = (|| {
+        let event_loop = event_loop.as_ref().map_err(|e| e.clone_ref(py))?;
         let context = PyDict::new(py);
         context.set_item(
             "message",
@@ -176,7 +289,7 @@ fn report(
         )?;
         context.set_item("exception", e.value(py))?;
         context.set_item("future", future)?;
-        event_loop.call_method1(intern!(py, "call_exception_handler"), (context,))
+        event_loop.call_method1(py, intern!(py, "call_exception_handler"), (context,))
     })();
     if let Err(unreported) = reported {
         unreported.write_unraisable(py, Some(future.as_any()));
@@ -197,38 +310,55 @@ fn context_run(py: Python<'_>) -> PyResult<&Py<PyAny>> {
 
 #[pymethods]
 impl LoopFuture {
-    fn get_loop(&self, py: Python<'_>) -> Py<PyAny> {
-        self.event_loop.clone_ref(py)
+    fn get_loop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.event_loop(py)
     }
 
     fn done(&self) -> bool {
-        !matches!(self.state, State::Pending)
+        matches!(
+            self.state,
+            State::Result(_) | State::Exception(_) | State::Cancelled(_)
+        )
     }
 
     fn cancelled(&self) -> bool {
         matches!(self.state, State::Cancelled(_))
     }
 
-    /// The value; raises the exception, `CancelledError`, or `InvalidStateError` while
-    /// pending.
+    /// The value; raises the exception, `CancelledError`, or `InvalidStateError` until
+    /// done.
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &self.state {
             State::Result(value) => Ok(value.clone_ref(py)),
             State::Exception(exc) => Err(PyErr::from_value(exc.bind(py).clone())),
             State::Cancelled(msg) => Err(cancelled_error(py, msg)),
-            State::Pending => Err(InvalidStateError::new_err("Result is not set.")),
+            _ => Err(InvalidStateError::new_err("Result is not set.")),
         }
     }
 
     /// The exception (`None` after a value); raises `CancelledError`, or
-    /// `InvalidStateError` while pending.
+    /// `InvalidStateError` until done.
     fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match &self.state {
             State::Result(_) => Ok(None),
             State::Exception(exc) => Ok(Some(exc.clone_ref(py))),
             State::Cancelled(msg) => Err(cancelled_error(py, msg)),
-            State::Pending => Err(InvalidStateError::new_err("Exception is not set.")),
+            _ => Err(InvalidStateError::new_err("Exception is not set.")),
         }
+    }
+
+    /// `None` until first awaited (so asyncio takes it for a coroutine, not a future).
+    #[getter(_asyncio_future_blocking)]
+    fn get_blocking(&self) -> Option<bool> {
+        match self.state {
+            State::Unsent(_) | State::Queued(_) => None,
+            _ => Some(self.blocking),
+        }
+    }
+
+    #[setter(_asyncio_future_blocking)]
+    fn set_blocking(&mut self, blocking: bool) {
+        self.blocking = blocking;
     }
 
     #[pyo3(signature = (callback, *, context=None))]
@@ -256,7 +386,7 @@ impl LoopFuture {
     }
 
     /// Cancels it unless it is done; its callbacks are scheduled. Its transaction is not
-    /// withdrawn: it may still commit.
+    /// withdrawn once queued: it may still commit. One never awaited is never queued.
     #[pyo3(signature = (msg=None))]
     fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
         finish(slf, State::Cancelled(msg))
@@ -270,7 +400,7 @@ impl LoopFuture {
     }
 
     fn set_exception(slf: &Bound<'_, Self>, exception: Bound<'_, PyAny>) -> PyResult<()> {
-        let exception = match exception.cast::<pyo3::types::PyType>() {
+        let exception = match exception.cast::<PyType>() {
             Ok(class) => class.call0()?,
             Err(_) => exception,
         };
@@ -288,33 +418,108 @@ impl LoopFuture {
         slf
     }
 
-    /// Yields itself to the awaiting task until done. `await` on it raises its exception
-    /// but returns `None` after a value: read `result()` then (a value carried by
-    /// `StopIteration` would cost an exception object per transaction).
+    /// One step of the awaiting coroutine: the first queues the transaction; while it is
+    /// pending, yields itself to the awaiting task; once done, returns the value (raises
+    /// `StopIteration` with it) or raises the exception.
     fn __next__(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
-        let mut this = slf.borrow_mut();
-        match &this.state {
-            State::Pending => {
-                this.blocking = true;
-                Ok(Some(slf.clone().into_any().unbind()))
+        match step(slf)? {
+            Step::Yield(future) => Ok(Some(future)),
+            Step::Return(value) => {
+                // Set directly rather than through a `PyErr`, which would make the exception
+                // object: Python 3.10 and 3.11 hand the value over without one.
+                let value = stop_iteration_value(value.into_bound(slf.py()))?;
+                // SAFETY: both are live objects; a NULL return with this set is how
+                // `tp_iternext` returns a value.
+                unsafe { ffi::PyErr_SetObject(ffi::PyExc_StopIteration, value.as_ptr()) };
+                Ok(None)
             }
-            State::Result(_) => Ok(None),
-            State::Exception(_) | State::Cancelled(_) => this.result(slf.py()).map(|_| None),
+        }
+    }
+
+    /// As `__next__`; `value` is ignored (as `asyncio.Future`'s iterator does), except by
+    /// the asyncio future awaited after a full queue.
+    fn send(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let queued = match &slf.borrow().state {
+            State::Queued(queued) => queued.clone_ref(py),
+            _ => {
+                return match step(slf)? {
+                    Step::Yield(future) => Ok(future),
+                    Step::Return(value) => Err(PyStopIteration::new_err(
+                        stop_iteration_value(value.into_bound(py))?.unbind(),
+                    )),
+                };
+            }
+        };
+        queued.call_method1(py, intern!(py, "send"), (value,))
+    }
+
+    /// Raises the exception in the awaiting coroutine (the transaction, if queued, is not
+    /// withdrawn); one never awaited is never queued. `tb` is ignored.
+    #[pyo3(signature = (typ, val=None, tb=None))]
+    fn throw(
+        slf: &Bound<'_, Self>,
+        typ: Bound<'_, PyAny>,
+        val: Option<Bound<'_, PyAny>>,
+        tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = tb;
+        let py = slf.py();
+        let queued = {
+            let mut this = slf.borrow_mut();
+            match &this.state {
+                State::Queued(queued) => Some(queued.clone_ref(py)),
+                State::Unsent(_) => {
+                    this.state = State::Cancelled(None);
+                    None
+                }
+                _ => None,
+            }
+        };
+        match queued {
+            Some(queued) => queued.call_method1(py, intern!(py, "throw"), (typ, val)),
+            None => Err(thrown(typ, val)),
+        }
+    }
+
+    /// Closes it: one never awaited is never queued.
+    fn close(&mut self) {
+        if let State::Unsent(_) = self.state {
+            self.state = State::Cancelled(None);
         }
     }
 
     fn __repr__(&self) -> &'static str {
         match self.state {
-            State::Pending => "<LoopFuture pending>",
+            State::Unsent(_) => "<LoopFuture not awaited>",
+            State::Queued(_) | State::Pending => "<LoopFuture pending>",
             State::Cancelled(_) => "<LoopFuture cancelled>",
             State::Result(_) | State::Exception(_) => "<LoopFuture finished>",
         }
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.event_loop)?;
+        if let Some(event_loop) = &self.event_loop {
+            visit.call(event_loop)?;
+        }
         match &self.state {
-            State::Result(v) | State::Exception(v) | State::Cancelled(Some(v)) => visit.call(v)?,
+            State::Unsent(start) => {
+                visit.call(&start.owner)?;
+                visit.call(&start.committer)?;
+                match &start.work {
+                    Work::Execute { sql, params } => {
+                        visit.call(sql)?;
+                        if let Some(params) = params {
+                            visit.call(params)?;
+                        }
+                    }
+                    Work::Transaction(statements) => visit.call(statements)?,
+                }
+            }
+            State::Queued(v)
+            | State::Result(v)
+            | State::Exception(v)
+            | State::Cancelled(Some(v)) => visit.call(v)?,
             State::Pending | State::Cancelled(None) => {}
         }
         for (callback, context) in &self.callbacks {
@@ -332,6 +537,66 @@ impl LoopFuture {
     }
 }
 
+/// What a step of the awaiting coroutine gives.
+enum Step {
+    /// The future the awaiting task waits on.
+    Yield(Py<PyAny>),
+    /// The value `await` returns.
+    Return(Py<PyAny>),
+}
+
+/// One step of the awaiting coroutine (see `__next__`).
+fn step(slf: &Bound<'_, LoopFuture>) -> PyResult<Step> {
+    let py = slf.py();
+    let mut this = slf.borrow_mut();
+    match &this.state {
+        State::Unsent(_) => {
+            let State::Unsent(work) = std::mem::replace(&mut this.state, State::Pending) else {
+                unreachable!("matched above")
+            };
+            drop(this);
+            match start(slf, work) {
+                Ok(None) => {
+                    slf.borrow_mut().blocking = true;
+                    Ok(Step::Yield(slf.clone().into_any().unbind()))
+                }
+                Ok(Some(queued)) => {
+                    slf.borrow_mut().state = State::Queued(queued.clone().unbind());
+                    Ok(Step::Yield(
+                        queued.call_method0(intern!(py, "__next__"))?.unbind(),
+                    ))
+                }
+                Err(e) => {
+                    slf.borrow_mut().state =
+                        State::Exception(e.value(py).clone().into_any().unbind());
+                    Err(e)
+                }
+            }
+        }
+        State::Queued(queued) => Ok(Step::Yield(
+            queued.call_method0(py, intern!(py, "__next__"))?,
+        )),
+        State::Pending => {
+            this.blocking = true;
+            Ok(Step::Yield(slf.clone().into_any().unbind()))
+        }
+        State::Result(value) => Ok(Step::Return(value.clone_ref(py))),
+        State::Exception(_) | State::Cancelled(_) => Err(this
+            .result(py)
+            .err()
+            .unwrap_or_else(|| InvalidStateError::new_err("invalid state"))),
+    }
+}
+
+/// The argument of `StopIteration` that carries `value`: itself, or a tuple wrapped in one
+/// (a tuple would be taken for the arguments).
+fn stop_iteration_value(value: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    if value.is_instance_of::<PyTuple>() {
+        return Ok(PyTuple::new(value.py(), [value])?.into_any());
+    }
+    Ok(value)
+}
+
 fn cancelled_error(py: Python<'_>, msg: &Option<Py<PyAny>>) -> PyErr {
     match msg {
         Some(msg) => CancelledError::new_err((msg.clone_ref(py),)),
@@ -339,7 +604,8 @@ fn cancelled_error(py: Python<'_>, msg: &Option<Py<PyAny>>) -> PyErr {
     }
 }
 
-/// Moves a pending future to `state` and schedules its callbacks; `false` if it was done.
+/// Moves a future that is not done to `state` and schedules its callbacks; `false` if it
+/// was done.
 fn finish(slf: &Bound<'_, LoopFuture>, state: State) -> PyResult<bool> {
     let Some(callbacks) = slf.borrow_mut().settle(state) else {
         return Ok(false);
@@ -350,8 +616,11 @@ fn finish(slf: &Bound<'_, LoopFuture>, state: State) -> PyResult<bool> {
 
 /// Schedules `callbacks(future)` on the future's loop with `call_soon`.
 fn schedule(future: &Bound<'_, LoopFuture>, callbacks: Callbacks) -> PyResult<()> {
+    if callbacks.is_empty() {
+        return Ok(());
+    }
     let py = future.py();
-    let event_loop = future.borrow().event_loop.clone_ref(py);
+    let event_loop = future.borrow().event_loop(py)?;
     for (callback, context) in callbacks {
         let kwargs = PyDict::new(py);
         if let Some(context) = context {

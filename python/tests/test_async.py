@@ -362,8 +362,9 @@ def test_an_exit_raised_by_a_woken_task_stops_the_loop(path):
         assert db.query("SELECT count(*) FROM r") == [(10,)]
 
 
-def test_the_future_execute_awaits(path):
-    """What `execute` awaits, used directly: asyncio's future protocol."""
+def test_what_execute_returns_is_a_coroutine_until_awaited_then_a_future(path):
+    """What `execute` returns: a coroutine until first awaited (nothing is queued), then a
+    future of the loop that speaks asyncio's future protocol."""
     errors = []
 
     async def main():
@@ -371,20 +372,38 @@ def test_the_future_execute_awaits(path):
         loop.set_exception_handler(lambda _loop, context: errors.append(context))
         async with litecommit.AsyncCommitter(path, busy_timeout_ms=BUSY_FOREVER_MS) as db:
             await db.execute("CREATE TABLE r (i INTEGER PRIMARY KEY)")
-            f = db._native.submit_async("INSERT INTO r VALUES (1)", None, True)
-            assert isinstance(f, LoopFuture) and asyncio.isfuture(f)
-            assert (f.get_loop(), f.done(), f.cancelled()) == (loop, False, False)
+            never = db.execute("INSERT INTO r VALUES (7)")
+            assert isinstance(never, LoopFuture) and asyncio.iscoroutine(never)
+            assert not asyncio.isfuture(never) and not never.done()
             with pytest.raises(asyncio.InvalidStateError):
-                f.result()
-            seen = []
-            f.add_done_callback(seen.append)
-            f.add_done_callback(lambda _f: 1 / 0)
-            # A task's own method other than its wake-up is handed the future itself too.
-            idle = asyncio.ensure_future(asyncio.sleep(HANG))
-            f.add_done_callback(idle.cancel)
-            assert f.remove_done_callback(print) == 0
-            assert await f is None
+                never.get_loop()
+            never.close()
+            assert never.cancelled()
+
+            # Another process's lock keeps the writer from resolving it while it is looked at.
+            holder = hold_lock(path, "BEGIN IMMEDIATE")
+            try:
+                f = db.execute("INSERT INTO r VALUES (1)")
+                task = asyncio.ensure_future(f)  # a task of its own steps it: queued
+                assert task is not f
+                await asyncio.sleep(0)
+                assert asyncio.isfuture(f)
+                assert (f.get_loop(), f.done(), f.cancelled()) == (loop, False, False)
+                with pytest.raises(asyncio.InvalidStateError):
+                    f.result()
+                seen = []
+                f.add_done_callback(seen.append)
+                f.add_done_callback(lambda _f: 1 / 0)
+                # A task's own method other than its wake-up is handed the future itself too.
+                idle = asyncio.ensure_future(asyncio.sleep(HANG))
+                f.add_done_callback(idle.cancel)
+                assert f.remove_done_callback(print) == 0
+            finally:
+                release(holder)
+                holder.wait(timeout=HANG)
+            assert (await task).rowcount == 1
             assert (f.result().rowcount, f.exception(), seen) == (1, None, [f])
+            assert (await f).rowcount == 1  # awaited again: the same value
             with pytest.raises(asyncio.CancelledError) as cancelled:
                 await idle
             assert cancelled.value.args == (f,)
@@ -396,7 +415,7 @@ def test_the_future_execute_awaits(path):
             f.add_done_callback(late.set_result)  # scheduled: f is done
             assert await late is f
 
-            failed = db._native.submit_async("INSERT INTO r VALUES (1)", None, True)
+            failed = db.execute("INSERT INTO r VALUES (1)")
             with pytest.raises(litecommit.IntegrityError):
                 await failed
             assert isinstance(failed.exception(), litecommit.IntegrityError)
@@ -407,7 +426,7 @@ def test_the_future_execute_awaits(path):
             holder = hold_lock(path, "BEGIN IMMEDIATE")
             try:
                 for end in ("cancel", "set_exception"):
-                    f = db._native.submit_async("INSERT INTO r VALUES (NULL)", None, True)
+                    f = db.execute("INSERT INTO r VALUES (NULL)")
                     task = asyncio.ensure_future(_await(f))
                     await asyncio.sleep(0)
                     if end == "cancel":
@@ -426,6 +445,44 @@ def test_the_future_execute_awaits(path):
             assert await db.query("SELECT count(*) FROM r") == [(3,)]
 
     run(main())
+
+
+def test_execute_goes_wherever_asyncio_takes_a_coroutine(path):
+    """`asyncio.run`, `create_task`, `gather` and `wait_for` take what `execute` and
+    `transaction` return; one dropped without being awaited queues nothing."""
+    db = litecommit.AsyncCommitter(path, busy_timeout_ms=BUSY_FOREVER_MS)
+    assert run(db.execute("CREATE TABLE r (i INTEGER PRIMARY KEY)")).rowcount == 0
+
+    async def main():
+        with pytest.warns(RuntimeWarning, match=r"execute\(\) was never awaited"):
+            db.execute("INSERT INTO r VALUES (100)")  # dropped at once
+        task = asyncio.create_task(db.execute("INSERT INTO r VALUES (1)"))
+        both = await asyncio.gather(
+            db.execute("INSERT INTO r VALUES (2) RETURNING i"),
+            db.transaction([("INSERT INTO r VALUES (3)", ()), ("INSERT INTO r VALUES (4)", ())]),
+        )
+        assert [both[0].rows, len(both[1])] == [[(2,)], 2]
+        assert (await task).rowcount == 1
+        assert (await asyncio.wait_for(db.execute("INSERT INTO r VALUES (5)"), HANG)).rowcount
+        with pytest.raises(litecommit.IntegrityError):
+            await asyncio.create_task(db.execute("INSERT INTO r VALUES (5)"))
+
+        # A task cancelled while its transaction is queued: the transaction still commits.
+        holder = hold_lock(path, "BEGIN IMMEDIATE")
+        try:
+            task = asyncio.create_task(db.execute("INSERT INTO r VALUES (6)"))
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            release(holder)
+            holder.wait(timeout=HANG)
+        await db.flush()
+        return await db.query("SELECT i FROM r ORDER BY i")
+
+    assert run(main()) == [(1,), (2,), (3,), (4,), (5,), (6,)]
+    run(db.close())
 
 
 async def _await(future):
