@@ -104,12 +104,12 @@ class AsyncCommitter(_Base):
     def execute(self, sql: str, params: Params = ()) -> Coroutine[Any, Any, Result]:
         """Runs one statement as a transaction; resolves once it is durable. A coroutine,
         as from an ``async def``: the statement is queued when it is first awaited."""
-        return self._native.execute_async(self, sql, params)
+        return self._native.execute_async(self, self._draining, sql, params)
 
     def transaction(self, statements: Sequence[StatementSpec]) -> Coroutine[Any, Any, list[Result]]:
         """Runs ``[(sql, params), ...]`` atomically; one ``Result`` per statement. A
         coroutine, as ``execute``."""
-        return self._native.transaction_async(self, statements)
+        return self._native.transaction_async(self, self._draining, statements)
 
     async def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> list[Result]:
         """Runs ``sql`` once per parameter set, all in one atomic transaction; one

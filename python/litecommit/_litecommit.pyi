@@ -73,9 +73,13 @@ class NativeCommitter:
     ) -> None: ...
     def submit_async(self, sql: str, params: Any = None) -> asyncio.Future[Result]: ...
     def submit_transaction_async(self, statements: Any) -> asyncio.Future[list[Result]]: ...
-    def execute_async(self, owner: Any, sql: str, params: Any = None) -> LoopFuture[Result]:
+    def execute_async(
+        self, owner: Any, draining: set[Any], sql: str, params: Any = None
+    ) -> LoopFuture[Result]:
         """``AsyncCommitter.execute`` for `owner`: queues the statement when first awaited."""
-    def transaction_async(self, owner: Any, statements: Any) -> LoopFuture[list[Result]]:
+    def transaction_async(
+        self, owner: Any, draining: set[Any], statements: Any
+    ) -> LoopFuture[list[Result]]:
         """``AsyncCommitter.transaction`` for `owner`, as ``execute_async``."""
     def submit_many(
         self, sql: str, seq_of_params: Iterable[Any], block: bool

@@ -15,7 +15,7 @@ use litecommit::{CheckpointMode, Committer, Error, Pending, Transaction, Wait};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PySet, PyString};
 
 use crate::convert::{self, results_to_py, Returns};
 use crate::errors::{self, raise};
@@ -646,25 +646,29 @@ impl NativeCommitter {
         self.enqueue_async(py, || convert::transaction(statements), Returns::Each)
     }
 
-    /// `AsyncCommitter.execute` for `owner`: a [`LoopFuture`] that queues the statement
-    /// when first awaited.
-    #[pyo3(signature = (owner, sql, params=None))]
+    /// `AsyncCommitter.execute` for `owner`, whose `_draining` is `draining`: a
+    /// [`LoopFuture`] that queues the statement when first awaited.
+    #[pyo3(signature = (owner, draining, sql, params=None))]
     fn execute_async(
         slf: &Bound<'_, Self>,
         owner: Py<PyAny>,
+        draining: Py<PySet>,
         sql: Py<PyString>,
         params: Option<Py<PyAny>>,
     ) -> LoopFuture {
-        LoopFuture::unsent(owner, slf.clone().unbind(), Work::Execute { sql, params })
+        let work = Work::Execute { sql, params };
+        LoopFuture::unsent(owner, draining, slf.clone().unbind(), work)
     }
 
     /// `AsyncCommitter.transaction` for `owner`, as `execute_async`.
     fn transaction_async(
         slf: &Bound<'_, Self>,
         owner: Py<PyAny>,
+        draining: Py<PySet>,
         statements: Py<PyAny>,
     ) -> LoopFuture {
-        LoopFuture::unsent(owner, slf.clone().unbind(), Work::Transaction(statements))
+        let work = Work::Transaction(statements);
+        LoopFuture::unsent(owner, draining, slf.clone().unbind(), work)
     }
 
     /// `sql` once per parameter set, each its own transaction: converts every set, then

@@ -33,8 +33,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeWarning, PyStopIteration, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyCFunction, PyDict, PyString, PyTuple, PyType};
+use pyo3::types::{PyCFunction, PyDict, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern, PyTraverseError, PyVisit};
+use smallvec::{smallvec, SmallVec};
 
 use crate::committer::NativeCommitter;
 
@@ -54,8 +55,8 @@ pub struct LoopFuture {
     blocking: bool,
 }
 
-/// Callbacks, each with the context it runs in.
-type Callbacks = Vec<(Py<PyAny>, Option<Py<PyAny>>)>;
+/// Callbacks, each with the context it runs in; the one of the awaiting task inline.
+type Callbacks = SmallVec<[(Py<PyAny>, Option<Py<PyAny>>); 1]>;
 
 enum State {
     /// Not awaited yet: nothing is queued.
@@ -70,9 +71,11 @@ enum State {
 
 /// What an unsent `LoopFuture` queues, and for whom.
 pub struct Start {
-    /// The `AsyncCommitter`: its `_draining` set and its `_queue_execute` and
-    /// `_queue_transaction` for a transaction that cannot be queued at once.
+    /// The `AsyncCommitter`: its `_queue_execute` and `_queue_transaction` for a
+    /// transaction that cannot be queued at once.
     owner: Py<PyAny>,
+    /// Its `_draining`: while not empty, submissions of some loop wait for room.
+    draining: Py<PySet>,
     committer: Py<NativeCommitter>,
     work: Work,
 }
@@ -88,15 +91,21 @@ pub enum Work {
 
 impl LoopFuture {
     /// A future that queues `work` on `committer` when first awaited.
-    pub fn unsent(owner: Py<PyAny>, committer: Py<NativeCommitter>, work: Work) -> LoopFuture {
+    pub fn unsent(
+        owner: Py<PyAny>,
+        draining: Py<PySet>,
+        committer: Py<NativeCommitter>,
+        work: Work,
+    ) -> LoopFuture {
         LoopFuture {
             event_loop: None,
             state: State::Unsent(Start {
                 owner,
+                draining,
                 committer,
                 work,
             }),
-            callbacks: Vec::new(),
+            callbacks: SmallVec::new(),
             blocking: false,
         }
     }
@@ -156,8 +165,7 @@ fn start<'py>(
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     let py = future.py();
     let owner = start.owner.bind(py);
-    let waiting = owner.getattr(intern!(py, "_draining"))?.is_truthy()?;
-    if !waiting && start.committer.get().start(py, future, &start.work)? {
+    if start.draining.bind(py).is_empty() && start.committer.get().start(py, future, &start.work)? {
         return Ok(None);
     }
     let queued = match start.work {
@@ -374,7 +382,7 @@ impl LoopFuture {
                 return Ok(());
             }
         }
-        schedule(slf, vec![(callback, context)])
+        schedule(slf, smallvec![(callback, context)])
     }
 
     /// Removes every registration of `callback`; returns how many there were.
@@ -505,6 +513,7 @@ impl LoopFuture {
         match &self.state {
             State::Unsent(start) => {
                 visit.call(&start.owner)?;
+                visit.call(&start.draining)?;
                 visit.call(&start.committer)?;
                 match &start.work {
                     Work::Execute { sql, params } => {

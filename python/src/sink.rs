@@ -13,7 +13,6 @@
 //!   everything that queued up under one GIL acquisition (their done-callbacks run there).
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +24,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
+use rustc_hash::FxHashMap;
 
 use crate::convert::{results_to_py, Returns};
 use crate::errors;
@@ -129,7 +129,8 @@ pub struct PySink {
 
 #[derive(Default)]
 struct Shared {
-    pending: Mutex<HashMap<u64, Entry>>,
+    /// By token (a counter: a multiplicative hash spreads it).
+    pending: Mutex<FxHashMap<u64, Entry>>,
     next_token: AtomicU64,
     /// The inbox of every event loop that submitted, until the loop closes or releases it.
     inboxes: Mutex<Vec<Arc<Inbox>>>,
