@@ -233,10 +233,14 @@ def test_full_queue_awaits_instead_of_failing(path):
     async def main():
         async with litecommit.AsyncCommitter(path, queue_capacity=1, max_batch_size=4) as db:
             await db.execute("CREATE TABLE r (id INTEGER PRIMARY KEY)")
+            insert = "INSERT INTO r VALUES (?)"
             results = await asyncio.gather(
-                *(db.execute("INSERT INTO r VALUES (?)", (i,)) for i in range(n))
+                *(
+                    db.execute(insert, (i,)) if i % 2 else db.transaction([(insert, (i,))])
+                    for i in range(n)
+                )
             )
-            assert len(results) == n
+            assert [type(r) for r in results[:2]] == [list, litecommit.Result]
             assert await db.query("SELECT count(*) FROM r") == [(n,)]
             # Submissions met the full queue and waited for room off the loop.
             assert asyncio.get_running_loop() in db._overflow
