@@ -147,11 +147,22 @@ impl Drop for LoopFuture {
             };
             let message = format!("AsyncCommitter.{what}() was never awaited: nothing was queued");
             let category = py.get_type::<PyRuntimeWarning>();
+            // It may be dropped while an exception propagates (the one that dropped it):
+            // that exception is set aside for the warning and put back afterwards.
+            let (mut kind, mut value, mut traceback) = (
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            // SAFETY: the GIL is held; the three references taken are handed back below.
+            unsafe { ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback) };
             if let Err(e) =
                 PyErr::warn(py, &category, &CString::new(message).unwrap_or_default(), 1)
             {
                 e.write_unraisable(py, None);
             }
+            // SAFETY: as above; restoring consumes the references fetched.
+            unsafe { ffi::PyErr_Restore(kind, value, traceback) };
         });
     }
 }

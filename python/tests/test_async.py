@@ -460,6 +460,10 @@ def test_execute_goes_wherever_asyncio_takes_a_coroutine(path):
     async def main():
         with pytest.warns(RuntimeWarning, match=r"execute\(\) was never awaited"):
             db.execute("INSERT INTO r VALUES (100)")  # dropped at once
+        # Dropped while an exception propagates: the warning leaves the exception alone.
+        with pytest.warns(RuntimeWarning, match="never awaited"):
+            with pytest.raises(ZeroDivisionError):
+                [db.execute("INSERT INTO r VALUES (101)"), 1 / 0]
         task = asyncio.create_task(db.execute("INSERT INTO r VALUES (1)"))
         both = await asyncio.gather(
             db.execute("INSERT INTO r VALUES (2) RETURNING i"),
