@@ -126,6 +126,14 @@ impl LoopFuture {
         Some(std::mem::take(&mut self.callbacks))
     }
 
+    /// The iterator it awaits after a full queue, if it does.
+    fn queued(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match &self.state {
+            State::Queued(queued) => Some(queued.clone_ref(py)),
+            _ => None,
+        }
+    }
+
     fn event_loop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &self.event_loop {
             Some(event_loop) => Ok(event_loop.clone_ref(py)),
@@ -459,18 +467,16 @@ impl LoopFuture {
     /// the asyncio future awaited after a full queue.
     fn send(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let queued = match &slf.borrow().state {
-            State::Queued(queued) => queued.clone_ref(py),
-            _ => {
-                return match step(slf)? {
-                    Step::Yield(future) => Ok(future),
-                    Step::Return(value) => Err(PyStopIteration::new_err(
-                        stop_iteration_value(value.into_bound(py))?.unbind(),
-                    )),
-                };
-            }
-        };
-        queued.call_method1(py, intern!(py, "send"), (value,))
+        let queued = slf.borrow().queued(py);
+        if let Some(queued) = queued {
+            return queued.call_method1(py, intern!(py, "send"), (value,));
+        }
+        match step(slf)? {
+            Step::Yield(future) => Ok(future),
+            Step::Return(value) => Err(PyStopIteration::new_err(
+                stop_iteration_value(value.into_bound(py))?.unbind(),
+            )),
+        }
     }
 
     /// Raises the exception in the awaiting coroutine (the transaction, if queued, is not
@@ -484,21 +490,12 @@ impl LoopFuture {
     ) -> PyResult<Py<PyAny>> {
         let _ = tb;
         let py = slf.py();
-        let queued = {
-            let mut this = slf.borrow_mut();
-            match &this.state {
-                State::Queued(queued) => Some(queued.clone_ref(py)),
-                State::Unsent(_) => {
-                    this.state = State::Cancelled(None);
-                    None
-                }
-                _ => None,
-            }
-        };
-        match queued {
-            Some(queued) => queued.call_method1(py, intern!(py, "throw"), (typ, val)),
-            None => Err(thrown(typ, val)),
+        let queued = slf.borrow().queued(py);
+        if let Some(queued) = queued {
+            return queued.call_method1(py, intern!(py, "throw"), (typ, val));
         }
+        slf.borrow_mut().close();
+        Err(thrown(typ, val))
     }
 
     /// Closes it: one never awaited is never queued.
@@ -593,9 +590,13 @@ fn step(slf: &Bound<'_, LoopFuture>) -> PyResult<Step> {
                 }
             }
         }
-        State::Queued(queued) => Ok(Step::Yield(
-            queued.call_method0(py, intern!(py, "__next__"))?,
-        )),
+        State::Queued(queued) => {
+            let queued = queued.clone_ref(py);
+            drop(this);
+            Ok(Step::Yield(
+                queued.call_method0(py, intern!(py, "__next__"))?,
+            ))
+        }
         State::Pending => {
             this.blocking = true;
             Ok(Step::Yield(slf.clone().into_any().unbind()))

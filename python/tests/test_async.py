@@ -493,5 +493,32 @@ def test_execute_goes_wherever_asyncio_takes_a_coroutine(path):
     run(db.close())
 
 
+@pytest.mark.parametrize("full_queue", [False, True])
+def test_asyncios_pure_python_task_drives_execute_too(path, full_queue):
+    """asyncio's pure-Python task steps a coroutine with `send` and reads futures through
+    their methods; `execute` and `transaction` run under it as under the C task, also when
+    they wait for room."""
+    config = {"queue_capacity": 1, "max_batch_size": 4} if full_queue else {}
+
+    def python_task(loop, coro, **options):
+        return asyncio.tasks._PyTask(coro, loop=loop, **options)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(python_task)
+        async with litecommit.AsyncCommitter(path, **config) as db:
+            await db.execute("CREATE TABLE r (i INTEGER PRIMARY KEY)")
+            insert = "INSERT INTO r VALUES (?) RETURNING i"
+            tasks = [asyncio.create_task(db.execute(insert, (i,))) for i in range(200)]
+            assert {type(t) for t in tasks} == {asyncio.tasks._PyTask}
+            results = await asyncio.gather(*tasks)
+            assert [r.rows for r in results] == [[(i,)] for i in range(200)]
+            with pytest.raises(litecommit.IntegrityError):
+                await asyncio.create_task(db.transaction([(insert, (0,))]))
+            assert (loop in db._overflow) == full_queue
+
+    run(main())
+
+
 async def _await(future):
     return await future
