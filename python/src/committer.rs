@@ -368,12 +368,13 @@ impl NativeCommitter {
     ) -> PyResult<bool> {
         let open = self.get(py)?;
         let event_loop = running_loop(py)?;
-        let inbox = open.sink.inbox(py, &event_loop)?;
-        future.borrow_mut().set_pending(event_loop.unbind());
-        let waiter = Waiter::Loop {
-            inbox,
-            future: future.clone().into_any().unbind(),
-        };
+        future.borrow_mut().set_loop(event_loop.clone().unbind());
+        let waiter = Self::waiter(
+            py,
+            open,
+            Some(event_loop),
+            future.clone().into_any().unbind(),
+        )?;
         let (tx, returns) = match work {
             Work::Execute { sql, params } => {
                 let params = params.as_ref().map(|p| p.bind(py));

@@ -110,10 +110,9 @@ impl LoopFuture {
         }
     }
 
-    /// Marks it pending on `event_loop`, where its transaction is about to be queued.
-    pub fn set_pending(&mut self, event_loop: Py<PyAny>) {
+    /// Ties it to `event_loop`, where its first step is queueing its transaction.
+    pub fn set_loop(&mut self, event_loop: Py<PyAny>) {
         self.event_loop = Some(event_loop);
-        self.state = State::Pending;
     }
 
     /// Moves a future that is not done to `state` and hands back its callbacks; `None` if
@@ -180,14 +179,16 @@ impl Drop for LoopFuture {
 /// returns the iterator of the asyncio future that gives.
 fn start<'py>(
     future: &Bound<'py, LoopFuture>,
-    start: Start,
+    unsent: Start,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     let py = future.py();
-    let owner = start.owner.bind(py);
-    if start.draining.bind(py).is_empty() && start.committer.get().start(py, future, &start.work)? {
+    let owner = unsent.owner.bind(py);
+    if unsent.draining.bind(py).is_empty()
+        && unsent.committer.get().start(py, future, &unsent.work)?
+    {
         return Ok(None);
     }
-    let queued = match start.work {
+    let queued = match unsent.work {
         Work::Execute { sql, params } => {
             owner.call_method1(intern!(py, "_queue_execute"), (sql, params))
         }
@@ -568,11 +569,11 @@ fn step(slf: &Bound<'_, LoopFuture>) -> PyResult<Step> {
     let mut this = slf.borrow_mut();
     match &this.state {
         State::Unsent(_) => {
-            let State::Unsent(work) = std::mem::replace(&mut this.state, State::Pending) else {
+            let State::Unsent(unsent) = std::mem::replace(&mut this.state, State::Pending) else {
                 unreachable!("matched above")
             };
             drop(this);
-            match start(slf, work) {
+            match start(slf, unsent) {
                 Ok(None) => {
                     slf.borrow_mut().blocking = true;
                     Ok(Step::Yield(slf.clone().into_any().unbind()))
