@@ -6,7 +6,9 @@
 2. 64 threads: litecommit.Committer vs the Rust core alone with 64 threads of blocking
    `execute`.
 3. 1,000 concurrent asyncio tasks: aiosqlite vs litecommit.AsyncCommitter vs the Rust core
-   alone with 1,000 in flight.
+   alone with 1,000 in flight, and the same tasks awaiting plain asyncio futures with no
+   database at all: what asyncio and the task code alone cost, the ceiling of
+   AsyncCommitter on the machine.
 4. Bulk from one thread (and one event loop): a loop of `submit` vs one `submit_many`, one
    transaction per row either way, vs the Rust core alone queueing them all from one thread.
 
@@ -205,6 +207,34 @@ def bench_aiosqlite(path, tasks, per_task, isolated):
     return summary(f"aiosqlite, {tasks} tasks ({kind})", tasks * per_task, elapsed, lat)
 
 
+def bench_asyncio_alone(_path, tasks, per_task):
+    """The tasks of `bench_async_committer` with no database: each transaction is a plain
+    asyncio future, and one callback per loop iteration resolves every future made since
+    (the binding resolves one batch per callback too)."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        waiting = []
+
+        def resolve_all():
+            resolved = waiting[:]
+            waiting.clear()
+            for future in resolved:
+                future.set_result(None)
+
+        async def one(i):
+            future = loop.create_future()
+            if not waiting:
+                loop.call_soon(resolve_all)
+            waiting.append(future)
+            await future
+
+        return await run_tasks(tasks, per_task, one)
+
+    elapsed, lat = asyncio.run(main())
+    return summary(f"asyncio alone, {tasks} tasks (no database)", tasks * per_task, elapsed, lat)
+
+
 def bench_async_committer(path, tasks, per_task):
     async def main():
         async with litecommit.AsyncCommitter(path, durability="full") as db:
@@ -316,6 +346,8 @@ RATIOS = [
     ("AsyncCommitter / aiosqlite (1,000 tasks)", "acommitter", "aio", 4),
     ("AsyncCommitter / aiosqlite shared, no lock", "acommitter", "aio_shared", None),
     ("AsyncCommitter / Rust core (1,000 in flight)", "acommitter", "core1000", 0.4),
+    ("asyncio alone, no database / Rust core", "asyncio_alone", "core1000", None),
+    ("AsyncCommitter / asyncio alone, no database", "acommitter", "asyncio_alone", None),
     ("Committer.submit_many / Rust core (all queued)", "submit_many", "core_bulk", None),
     ("AsyncCommitter.submit_many / Rust core (all queued)", "asubmit_many", "core_bulk_a", None),
     ("Committer.submit_many / loop of submit", "submit_many", "submit_loop", None),
@@ -394,6 +426,7 @@ def main():
                 bench_aiosqlite, "aiosqlite-shared", tasks, scaled(10), isolated=False
             )
             n = scaled(40)
+            runs["asyncio_alone"] = median(bench_asyncio_alone, "asyncio-alone", tasks, n)
             paired(
                 "acommitter",
                 lambda path: bench_async_committer(path, tasks, n),
