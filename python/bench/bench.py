@@ -321,8 +321,9 @@ def show(results):
         )
 
 
-def ratio_line(label, num, den, target=None):
-    """Prints `num`'s throughput over `den`'s, both figures, and the verdict on `target`."""
+def ratio_line(label, num, den, target=None, pairs=None):
+    """Prints `num`'s throughput over `den`'s, both figures, the verdict on `target` and,
+    for runs made in pairs, the ratio of every pair in the order they ran."""
     value = num["tps"] / den["tps"]
     verdict = None
     if target is None:
@@ -330,10 +331,12 @@ def ratio_line(label, num, den, target=None):
     else:
         verdict = "met" if value >= target else "MISSED"
         judged = f"target >= {target}x: {verdict}"
+    each = f" [pairs: {', '.join(f'{r:.2f}' for r in pairs)}]" if pairs else ""
     print(
-        f"  {label:<52} {num['tps']:>9.0f} / {den['tps']:>9.0f} tx/s = {value:>6.2f}x  ({judged})"
+        f"  {label:<52} {num['tps']:>9.0f} / {den['tps']:>9.0f} tx/s = {value:>6.2f}x  "
+        f"({judged}){each}"
     )
-    return {"label": label, "ratio": value, "target": target, "verdict": verdict}
+    return {"label": label, "ratio": value, "target": target, "verdict": verdict, "pairs": pairs}
 
 
 GROUPS = ["threads", "threads64", "async", "bulk"]
@@ -401,6 +404,7 @@ def main():
             pairs = [
                 (run(db(f"{key}-{k}")), base(db(f"{base_key}-{k}"))) for k in range(args.repeat)
             ]
+            pair_ratios[key, base_key] = [a["tps"] / b["tps"] for a, b in pairs]
             pairs.sort(key=lambda p: p[0]["tps"] / p[1]["tps"])
             runs[key], runs[base_key] = pairs[len(pairs) // 2]
 
@@ -415,6 +419,7 @@ def main():
             )
 
         runs = {}
+        pair_ratios = {}
         if "threads" in groups:
             runs["stdlib"] = median(bench_stdlib_threads, "stdlib", threads, scaled(250))
             threads_vs_core("committer", "core8t", threads, scaled(1000))
@@ -457,7 +462,8 @@ def main():
     ratios = []
     for label, num, den, target in RATIOS:
         if num in runs and den in runs:
-            ratios.append(ratio_line(label, runs[num], runs[den], target))
+            pairs = pair_ratios.get((num, den))
+            ratios.append(ratio_line(label, runs[num], runs[den], target, pairs))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "ratios": ratios}, f, indent=2)
