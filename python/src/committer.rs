@@ -328,9 +328,7 @@ impl NativeCommitter {
             inbox,
             future: future.clone().unbind(),
         };
-        if !self.try_enqueue(py, open, make()?, returns, waiter)? {
-            return Err(errors::to_py(py, &Error::QueueFull));
-        }
+        self.enqueue(py, open, make, returns, waiter, false)?;
         Ok(future)
     }
 
