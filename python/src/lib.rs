@@ -14,6 +14,14 @@ mod process;
 mod sink;
 mod stats;
 
+/// The extension's Rust allocations go to mimalloc. A transaction's SQL and parameters are
+/// allocated on the submitting thread and freed on another (the writer, or its free
+/// thread), which glibc's malloc serves from a shared arena under its lock; mimalloc hands
+/// them back to the allocating thread's heap without one. Local-dynamic TLS: the extension
+/// is loaded with `dlopen`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Symbolic name of an SQLite result code, e.g. `SQLITE_CONSTRAINT_UNIQUE`.
 #[pyfunction]
 fn code_name(code: i32) -> &'static str {
