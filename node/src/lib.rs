@@ -30,6 +30,12 @@ mod task;
 
 use napi_derive::napi;
 
+/// mimalloc for the addon's Rust allocations: what the JavaScript thread allocates for a
+/// transaction, the writer frees, and glibc serves that from one arena under a lock
+/// (local-dynamic TLS: the addon is loaded with `dlopen`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // What JavaScript sees (napi registers each where it is defined).
 #[cfg(feature = "bench")]
 pub use bench::{bench_core, CoreBench};
