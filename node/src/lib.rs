@@ -36,6 +36,18 @@ use napi_derive::napi;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `arena_eager_commit` (its number in `mi_option_e`, unnamed in
+/// `libmimalloc-sys`), turned off at load: an arena committed at once is backed by
+/// transparent huge pages, 16 MB more resident memory after the first transactions instead
+/// of 2.
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+
+#[napi_derive::module_init]
+fn commit_arenas_on_demand() {
+    // SAFETY: sets an option's value, which mimalloc reads when it next reserves an arena.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+}
+
 // What JavaScript sees (napi registers each where it is defined).
 #[cfg(feature = "bench")]
 pub use bench::{bench_core, CoreBench};

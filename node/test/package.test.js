@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { NODE_DIR, tempDir, run } = require('./helpers');
+const { NODE_DIR, tempDir, run, runScript } = require('./helpers');
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
@@ -88,4 +88,27 @@ await db.close();`,
   assert.match(bad.stdout, /bad\.ts\(3,.*maxBatchSise/);
   assert.match(bad.stdout, /bad\.ts\(4,.*toUpperCase/);
   assert.match(bad.stdout, /bad\.ts\(5,.*Date/);
+});
+
+// The addon's allocator (mimalloc) commits its arenas as it hands out their pages: committed
+// at once, they are backed by transparent huge pages, and the first transactions made the
+// process about 16 MB larger.
+test('the allocator takes no transparent huge pages', async (t) => {
+  const thp = '/sys/kernel/mm/transparent_hugepage/enabled';
+  if (!fs.existsSync(thp) || !fs.readFileSync(thp, 'utf8').includes('[madvise]')) {
+    t.skip('transparent huge pages are not in madvise mode here');
+    return;
+  }
+  const r = await runScript(`const fs = require('node:fs');
+const { Committer } = require('litecommit');
+(async () => {
+  const db = new Committer('huge.db');
+  await db.execute('CREATE TABLE t (x)');
+  await Promise.all(db.submitMany('INSERT INTO t VALUES (?)', Array.from({ length: 5000 }, () => [Buffer.alloc(100)])));
+  const line = fs.readFileSync('/proc/self/smaps_rollup', 'utf8').split('\\n').find((l) => l.startsWith('AnonHugePages'));
+  console.log(line.split(/\\s+/)[1]);
+  await db.close();
+})();`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(Number(r.stdout.trim()) < 2048, `${r.stdout.trim()} KiB of AnonHugePages`);
 });
