@@ -51,10 +51,10 @@ test-go: ffi-lib ## the Go package: gofmt, go vet, go test -race
 # connection and commits what is queued in one transaction, a SAVEPOINT per request) on
 # modernc.org/sqlite and on mattn/go-sqlite3 (a child process: it links its own SQLite);
 # and database/sql + modernc.org/sqlite with one transaction per insert. All but the last
-# run 5 interleaved rounds, each reported by its median. Ends with verdicts (litecommit Go
+# run 9 interleaved rounds, each reported by its median. Ends with verdicts (litecommit Go
 # >= 0.8x the Rust core, >= 1x each hand-batched writer); a MISSED one fails the run
 # unless BENCH_NO_FAIL=1. Databases go to $(BENCH_DIR) if set (a real disk, not tmpfs).
-# BENCH_GO_ARGS adds flags of bindings/go/bench (-rounds 9, -only core,go, -cpuprofile F).
+# BENCH_GO_ARGS adds flags of bindings/go/bench (-rounds 15, -only core,go, -cpuprofile F).
 # BENCH_GO_TAGS=litecommit_nolockosthread measures the package without pinning each
 # library call to its OS thread (bindings/go/thread_nolock.go: for measuring only).
 BENCH_GO_N ?= 20000

@@ -25,7 +25,7 @@ pub struct Args {
     /// Rounds per comparison: litecommit and its baseline take turns this many times, and
     /// each side's figures add up over its rounds, so a machine that slows down for a
     /// while slows both sides.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub rounds: usize,
     /// Submitting thread counts, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
@@ -33,6 +33,11 @@ pub struct Args {
     /// Durability modes, comma-separated (full, normal).
     #[arg(long, value_delimiter = ',', default_value = "full,normal")]
     pub durability: Vec<String>,
+    /// Rounds of the pipelined load against one big transaction. A round takes about a
+    /// second, and one round's ratio moves by several points from one to the next, so they
+    /// run more rounds than the threaded configurations.
+    #[arg(long, default_value_t = 9)]
+    pub pipelined_rounds: usize,
     /// Transactions of the pipelined load.
     #[arg(long, default_value_t = 200_000)]
     pub pipelined: usize,
@@ -489,15 +494,24 @@ pub fn run(mut args: Args) -> Result<(), String> {
     if args.smoke {
         args.seconds = args.seconds.min(0.3);
         args.rounds = args.rounds.min(2);
+        args.pipelined_rounds = args.pipelined_rounds.min(2);
         args.threads = vec![1, 8];
         args.durability = vec!["full".into()];
         args.pipelined = args.pipelined.min(2_000);
         args.in_flight = args.in_flight.min(500);
         args.lone = args.lone.min(20);
     }
-    if args.threads.contains(&0) || args.submitters == 0 || args.in_flight == 0 || args.rounds == 0
+    if args.threads.contains(&0)
+        || args.submitters == 0
+        || args.in_flight == 0
+        || args.rounds == 0
+        || args.pipelined_rounds == 0
     {
-        return Err("--threads, --submitters, --in-flight and --rounds must be at least 1".into());
+        return Err(
+            "--threads, --submitters, --in-flight, --rounds and --pipelined-rounds must be at \
+             least 1"
+                .into(),
+        );
     }
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
         return Err("--seconds must be a positive number".into());
@@ -512,9 +526,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let payload = vec![0xA5u8; args.payload];
     let load_at_start = crate::stats::load_average();
     println!(
-        "litecommit core benchmark: single-row INSERT transactions ({}-byte payload), {} rounds per comparison taking turns with the baseline, {} s per threaded round, databases in {}, SQLite {}",
+        "litecommit core benchmark: single-row INSERT transactions ({}-byte payload), {} rounds per comparison taking turns with the baseline ({} for the pipelined load), {} s per threaded round, databases in {}, SQLite {}",
         args.payload,
         args.rounds,
+        args.pipelined_rounds,
         args.seconds,
         base.display(),
         litecommit::sqlite_version()
@@ -572,7 +587,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         let rows = most_rows.max(args.pipelined);
         let (mut pipe, mut upper) = (Measured::default(), Measured::default());
         let mut each = Vec::new();
-        for round in 0..args.rounds {
+        for round in 0..args.pipelined_rounds {
             let (p, u, _dirs) = take_turns(
                 round,
                 || {

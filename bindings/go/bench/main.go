@@ -265,7 +265,7 @@ func main() {
 	flag.IntVar(&cfg.n, "n", 20000, "transactions per contender and round")
 	flag.IntVar(&cfg.nBaseline, "n-database-sql", 5000, "transactions of database/sql, one round (far slower)")
 	flag.IntVar(&cfg.g, "goroutines", 64, "concurrent goroutines (threads for the Rust core)")
-	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds of the fast contenders (all but database/sql)")
+	flag.IntVar(&cfg.rounds, "rounds", 9, "rounds of the fast contenders (all but database/sql)")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the databases (default: a temporary one on disk)")
 	flag.StringVar(&cfg.coreBin, "core-bin", "", "the Rust core's benchmark program (ffi/examples/bench_core)")
 	flag.StringVar(&cfg.mattnBin, "mattn-bin", "", "the mattn/go-sqlite3 hand-batched program (go build ./mattn)")

@@ -46,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::event::FlushTrigger;
 use crate::gate::Gate;
 use crate::metrics::Metrics;
-use crate::modes::FlushPolicy;
+use crate::modes::{Durability, FlushPolicy};
 use crate::read_pool::ReadPool;
 use crate::transaction::Transaction;
 
@@ -86,10 +86,17 @@ pub(crate) struct Shared {
     /// when there are none, so transactions from one thread keep their order.
     queued: AtomicUsize,
     /// Callers inside a blocking `execute`/`transaction`. A caller commits inline only when
-    /// it is the only one: several would commit one by one what the writer would commit in
-    /// one batch.
+    /// there are few (see [`Shared::inline_callers`]).
     blocking: AtomicUsize,
 }
+
+/// Blocking callers, the one asking included, up to which each commits its own transaction
+/// when it finds the writer idle, with `durability` normal or off. Such a commit waits for
+/// no sync, while handing it to the writer thread costs two thread wake-ups. Measured on 2
+/// CPUs, threads each committing single-row inserts in a loop: 2 threads 29k tx/s through
+/// the writer against 103k inline, 4 threads 60k against 119k, 8 threads 112k against 144k;
+/// at 12 threads the writer's batches did better (174k against 152k inline).
+const UNSYNCED_INLINE_CALLERS: usize = 8;
 
 /// What a batch changes, behind [`Shared`]'s lock.
 struct BatchState {
@@ -195,18 +202,29 @@ impl Shared {
         BlockingCall(self)
     }
 
+    /// Blocking callers, the one asking included, up to which one commits inline. With
+    /// `durability=full` it must be alone: several would each wait for a sync of their own
+    /// where the writer would commit them in one batch with one sync.
+    fn inline_callers(&self) -> usize {
+        if self.config.durability == Durability::Full {
+            1
+        } else {
+            UNSYNCED_INLINE_CALLERS
+        }
+    }
+
     /// Commits `tx` on the calling thread (inside a [`Shared::blocking_call`]) when the
-    /// writer is idle and nobody else is committing (nothing queued, no batch running, no
-    /// other blocking caller, the adaptive policy without linger): the writer thread's
-    /// hand-off and wake-ups are what a lone transaction would wait for. Hands `tx` back
-    /// otherwise.
+    /// writer is idle and nobody else is committing (nothing queued, no batch running, at
+    /// most [`Shared::inline_callers`] blocking callers, the adaptive policy without
+    /// linger): the writer thread's hand-off and wake-ups are what the transaction would
+    /// wait for. Hands `tx` back otherwise.
     pub(crate) fn commit_inline(
         &self,
         tx: Transaction,
     ) -> std::result::Result<Outcome, Transaction> {
         if self.config.flush_policy != FlushPolicy::Adaptive
             || self.config.linger_ms > 0
-            || self.blocking.load(Ordering::SeqCst) > 1
+            || self.blocking.load(Ordering::SeqCst) > self.inline_callers()
             // A thread that is exiting may have lost its thread-locals: it uses the queue.
             || COMMITTING.try_with(|_| ()).is_err()
         {
@@ -565,7 +583,8 @@ mod tests {
         shared.queueing();
         assert!(shared.commit_inline(insert(1)).is_err());
         shared.unqueued();
-        // Another caller inside a blocking call: the writer batches the two instead.
+        // Another caller inside a blocking call: with durability full (the default), the
+        // writer batches the two instead.
         {
             let _me = shared.blocking_call();
             let _other = shared.blocking_call();
@@ -583,6 +602,29 @@ mod tests {
         db.close().unwrap();
         // After close nothing commits inline.
         assert!(shared.commit_inline(insert(4)).is_err());
+    }
+
+    #[test]
+    fn without_a_sync_a_caller_commits_inline_beside_a_few_other_blocking_callers() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            durability: Durability::Normal,
+            ..Config::default()
+        };
+        let db = Committer::open(dir.path().join("w.db"), config).unwrap();
+        db.execute("CREATE TABLE t (v INTEGER)", ()).unwrap();
+        let shared = Arc::clone(db.shared_for_tests());
+        let mut callers: Vec<_> = (0..UNSYNCED_INLINE_CALLERS)
+            .map(|_| shared.blocking_call())
+            .collect();
+        assert!(shared.commit_inline(insert(1)).unwrap().is_ok());
+        // One more: the writer batches them instead.
+        callers.push(shared.blocking_call());
+        assert!(shared.commit_inline(insert(2)).is_err());
+        drop(callers);
+        let rows = db.query("SELECT v FROM t", ()).unwrap();
+        assert_eq!(rows.rows, vec![vec![crate::Value::Integer(1)]]);
+        db.close().unwrap();
     }
 
     #[test]
