@@ -202,8 +202,9 @@ impl Committer {
     }
 
     /// Runs a transaction and waits until it is durable. When the writer is idle (nothing
-    /// queued, no batch running, and no other blocking call with `durability=full`, at most
-    /// 7 others with `normal` or `off`), it commits on the calling thread, as a batch of one.
+    /// queued, no batch running, and no other blocking call with `durability=full`; with
+    /// `normal` or `off`, no more blocking calls than CPUs, at most 8), it commits on the
+    /// calling thread, as a batch of one.
     pub fn transaction(&self, tx: impl Into<Transaction>) -> Result<TransactionResult> {
         self.run(tx.into(), "transaction()")
     }
