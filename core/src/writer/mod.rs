@@ -100,9 +100,9 @@ pub(crate) struct Shared {
 /// writer thread costs two thread wake-ups, so as many as there are CPUs, each of which can
 /// then run its own, up to [`MAX_UNSYNCED_INLINE_CALLERS`]. Measured on 2 CPUs, threads of
 /// blocking single-row inserts: 2 threads 29k tx/s through the writer against 103-110k
-/// inline (p99 0.13 ms against 0.08); 3 to 8 threads inline went twice as fast as through
-/// the writer, but their p99.9 went from 0.6 ms to 2.3-4 ms: the thread committing was
-/// preempted while the others waited for the connection.
+/// inline (p99 0.13 ms against 0.08); 3 to 8 threads inline went 1.3-2.2 times as fast as
+/// through the writer, but their p99.9 went from 0.6 ms to 2.3-4 ms: the thread committing
+/// was preempted while the others waited for the connection.
 fn inline_callers(durability: Durability) -> usize {
     match durability {
         Durability::Full => 1,
