@@ -52,7 +52,7 @@ const MANY_WAITING: usize = 256;
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// CPUs this process may run on (1 when unknown), read once.
-fn cpus() -> usize {
+pub(crate) fn cpus() -> usize {
     static CPUS: OnceLock<usize> = OnceLock::new();
     *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -106,9 +106,9 @@ pub(crate) struct Shared {
 fn inline_callers(durability: Durability) -> usize {
     match durability {
         Durability::Full => 1,
-        Durability::Normal | Durability::Off => std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_UNSYNCED_INLINE_CALLERS),
+        Durability::Normal | Durability::Off => {
+            crate::slot::cpus().min(MAX_UNSYNCED_INLINE_CALLERS)
+        }
     }
 }
 
@@ -625,8 +625,10 @@ mod tests {
         let db = Committer::open(dir.path().join("w.db"), config).unwrap();
         db.execute("CREATE TABLE t (v INTEGER)", ()).unwrap();
         let shared = Arc::clone(db.shared_for_tests());
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(shared.inline_callers, cpus.min(MAX_UNSYNCED_INLINE_CALLERS));
+        assert_eq!(
+            shared.inline_callers,
+            crate::slot::cpus().min(MAX_UNSYNCED_INLINE_CALLERS)
+        );
         let mut callers: Vec<_> = (0..shared.inline_callers)
             .map(|_| shared.blocking_call())
             .collect();
