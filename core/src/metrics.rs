@@ -108,15 +108,23 @@ pub(crate) struct BatchTransactions<'m> {
     metrics: &'m Metrics,
     /// How many got each outcome.
     outcomes: [u64; OUTCOMES.len()],
-    /// Their commit latencies (flushed to the histogram when dropped).
-    latency: prometheus::local::LocalHistogram,
+    /// Their commit latencies, flushed to the histogram when dropped; `None` for a batch of
+    /// one, whose latency goes to the histogram at once (a local one allocates its buckets).
+    latency: Option<prometheus::local::LocalHistogram>,
 }
 
 impl BatchTransactions<'_> {
     /// Counts a transaction answered `latency` after it was submitted.
     pub(crate) fn transaction(&mut self, outcome: TxOutcome, latency: Duration) {
         self.outcomes[outcome as usize] += 1;
-        self.latency.observe(latency.as_secs_f64());
+        match &self.latency {
+            Some(local) => local.observe(latency.as_secs_f64()),
+            None => self
+                .metrics
+                .families
+                .commit_latency
+                .observe(latency.as_secs_f64()),
+        }
     }
 }
 
@@ -448,13 +456,13 @@ impl Metrics {
             .fetch_max(size as u64, Ordering::Relaxed);
     }
 
-    /// Where the transactions of one batch are counted: added to the metrics at once, when
-    /// it is dropped, instead of a few atomic operations per transaction.
-    pub(crate) fn batch_transactions(&self) -> BatchTransactions<'_> {
+    /// Where the `size` transactions of one batch are counted: added to the metrics at once,
+    /// when it is dropped, instead of a few atomic operations per transaction.
+    pub(crate) fn batch_transactions(&self, size: usize) -> BatchTransactions<'_> {
         BatchTransactions {
             metrics: self,
             outcomes: [0; OUTCOMES.len()],
-            latency: self.families.commit_latency.local(),
+            latency: (size > 1).then(|| self.families.commit_latency.local()),
         }
     }
 

@@ -74,7 +74,7 @@ impl Shared {
     fn resolve(&self, jobs: &mut [Job], answers: impl Iterator<Item = Answer>) {
         let answers: Vec<Answer> = answers.collect();
         // Counted before anyone learns an outcome.
-        let mut counted = self.metrics.batch_transactions();
+        let mut counted = self.metrics.batch_transactions(jobs.len());
         let now = Instant::now();
         for (job, answer) in jobs.iter().zip(&answers) {
             let latency = now.saturating_duration_since(job.reply.submitted);

@@ -1,13 +1,12 @@
 //! The write connection: its WAL hook, the statements the writer itself runs, and its
 //! recovery before each batch (a transaction left open, a connection to replace).
 
+use std::os::raw::{c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-#[cfg(test)]
-use rusqlite::ffi;
-use rusqlite::Connection;
+use rusqlite::{ffi, Connection};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -52,15 +51,37 @@ pub(super) struct WriteConn {
 /// The write connection as the writer runs it, with a WAL hook that keeps each commit's WAL
 /// frame count in `frames` (registering a WAL hook also replaces SQLite's inline
 /// autocheckpoint).
-fn runner(mut conn: Connection, config: &Config, frames: &Arc<AtomicU64>) -> Result<Runner> {
-    let frames = Arc::clone(frames);
-    conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: i32| {
-        frames.store(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
-        Ok(())
-    }))
-    .map_err(|e| Error::Open(format!("cannot register the WAL hook: {e}")))?;
+fn runner(conn: Connection, config: &Config, frames: &Arc<AtomicU64>) -> Result<Runner> {
+    count_wal_frames(&conn, frames)
+        .map_err(|e| Error::Open(format!("cannot register the WAL hook: {e}")))?;
     Ok(Runner::new(conn, config.statement_cache_capacity))
 }
+
+/// Registers the WAL hook that stores each commit's frame count in `frames`. Through the C
+/// API: rusqlite's `wal_hook` allocates on every commit, and this hook cannot fail or panic.
+fn count_wal_frames(conn: &Connection, frames: &Arc<AtomicU64>) -> rusqlite::Result<()> {
+    unsafe extern "C" fn hook(
+        frames: *mut c_void,
+        _db: *mut ffi::sqlite3,
+        _schema: *const c_char,
+        n: c_int,
+    ) -> c_int {
+        // SAFETY: `frames` is the connection's client data below, alive while it is open.
+        let frames = unsafe { &*frames.cast::<Arc<AtomicU64>>() };
+        frames.store(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+        ffi::SQLITE_OK
+    }
+    // SAFETY: the name is used for this `Arc` only; the connection owns the value until it
+    // closes, and its WAL hook runs only while it is open.
+    unsafe {
+        let data = conn.set_clientdata(WAL_FRAMES, Some(Arc::clone(frames)))?;
+        ffi::sqlite3_wal_hook(conn.handle(), Some(hook), data.cast());
+    }
+    Ok(())
+}
+
+/// The client data name of the WAL hook's frame count.
+const WAL_FRAMES: &std::ffi::CStr = c"litecommit_wal_frames";
 
 /// Faults that unit tests inject through [`Msg`].
 #[cfg(test)]
