@@ -200,7 +200,7 @@ struct Pair {
     /// Runs the same transactions one by one.
     reference: Reference,
     /// Removed when the test ends.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Pair {
@@ -217,7 +217,7 @@ impl Pair {
             db,
             gate,
             reference,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -250,6 +250,16 @@ impl Pair {
         let got = seen(self.db.transaction(transaction(tx)));
         assert_eq!(got, self.reference.run(tx), "{tx:?}");
         got
+    }
+
+    /// Runs `sql` on both databases through a connection of their own, outside the
+    /// committer.
+    fn outside(&self, sql: &str) {
+        let conn = Connection::open(self.dir.path().join("test.db")).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        conn.execute_batch(sql).unwrap();
+        self.reference.setup(&[sql]);
     }
 
     /// The committer's database and the reference hold the same rows, and both pass
@@ -620,6 +630,21 @@ fn changes_reached_through_the_schema_answers_as_if_the_transaction_ran_alone() 
     ]);
     assert_eq!(rows(&outcomes[1])[1], vec![ints(&[1, 0]), ints(&[2, 0])]);
     assert_eq!(rows(&outcomes[3]), vec![vec![ints(&[0])]]);
+    pair.assert_same_database();
+}
+
+#[test]
+fn changes_reached_through_a_schema_another_connection_changed_answers_as_alone() {
+    let pair = Pair::new(&["CREATE TABLE t (id INTEGER PRIMARY KEY, v)"]);
+    // Batches that find nothing in the schema mentioning changes().
+    pair.alone(&["INSERT INTO t (v) VALUES (1)"]);
+    pair.alone(&["INSERT INTO t (v) VALUES (2)"]);
+    pair.outside("CREATE TABLE d (id INTEGER PRIMARY KEY, c DEFAULT (changes()))");
+    let outcomes = pair.batch(&[
+        &["INSERT INTO t (v) VALUES (3), (4), (5)"],
+        &["INSERT INTO d (id) VALUES (1)", "SELECT id, c FROM d"],
+    ]);
+    assert_eq!(rows(&outcomes[1])[1], vec![ints(&[1, 0])]);
     pair.assert_same_database();
 }
 

@@ -147,12 +147,32 @@ impl WriteConn {
     /// file (see `wal_room`), and reads what the schema lets transactions reach (see
     /// `reach`).
     pub(super) fn begin(&mut self) -> Result<()> {
+        let before = self.data_version();
         self.exec("BEGIN IMMEDIATE")
             .map_err(|e| e.with_context("BEGIN IMMEDIATE failed"))?;
+        let others_committed = before.is_none() || self.data_version() != before;
         let frames = self.wal_frames();
         self.wal_room
             .make_room(&self.conn, frames, self.config.journal_size_limit);
-        self.words.begin(&mut self.conn)
+        self.words.begin(&mut self.conn, others_committed)
+    }
+
+    /// The pager's data version (`SQLITE_FCNTL_DATA_VERSION`): SQLite updates it when this
+    /// connection commits and when a read transaction begins after another connection
+    /// committed, so between transactions it stays as the last one left it.
+    fn data_version(&self) -> Option<u32> {
+        let mut version: u32 = 0;
+        // SAFETY: the handle is valid while the connection lives and this thread owns it;
+        // the call stores an unsigned int into `version`.
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                self.conn().handle(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_DATA_VERSION,
+                (&mut version as *mut u32).cast::<c_void>(),
+            )
+        };
+        (rc == ffi::SQLITE_OK).then_some(version)
     }
 
     /// Whether an SQLite transaction is open.

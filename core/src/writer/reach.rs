@@ -40,8 +40,15 @@ pub(super) struct Reach {
 
 impl SchemaWords {
     /// After BEGIN (the write lock held, so the schema stays as it is but for this
-    /// connection's own statements): scans the schema again if its version changed.
-    pub(super) fn begin(&mut self, conn: &mut Runner) -> Result<()> {
+    /// connection's own statements): scans the schema again if its version changed. The
+    /// version is read only if another connection committed since this connection's
+    /// previous transaction (`others_committed`) or a transaction since the scan may have
+    /// changed the schema: this connection changes it only through the statements that
+    /// [`SchemaWords::before`] sees.
+    pub(super) fn begin(&mut self, conn: &mut Runner, others_committed: bool) -> Result<()> {
+        if !others_committed && !self.schema_changed && self.scanned.is_some() {
+            return Ok(());
+        }
         let mut query = |sql: &'static str| -> Result<i64> {
             conn.exec_own(sql)
                 .map(|first| first.unwrap_or(0))
