@@ -473,7 +473,7 @@ impl Inner {
     /// Fails at once on the writer thread or inside an inline commit, where `what` would
     /// wait for that thread itself.
     fn not_on_writer(&self, what: &str) -> Result<()> {
-        if std::thread::current().id() == self.writer_id || self.shared.committing_here() {
+        if self.shared.committing_here() {
             return Err(waits_for_itself(&format!(
                 "{what} called on the writer thread (in a completion callback, a batch sink \
                  or an event listener)"

@@ -78,30 +78,11 @@ pub(super) fn run(
     run.finish(retire)
 }
 
-/// One transaction's answer, and how the metrics count it.
-pub(super) struct Answer {
-    /// What its submitter gets.
-    pub(super) outcome: Outcome,
-    /// Its label in `litecommit_transactions_total`.
-    pub(super) label: TxOutcome,
-}
-
-impl Answer {
-    /// The answer of a transaction of a batch that committed.
-    pub(super) fn committed_batch(outcome: Outcome) -> Answer {
-        let label = match outcome {
-            Ok(_) => TxOutcome::Committed,
-            Err(_) => TxOutcome::Failed,
-        };
-        Answer { outcome, label }
-    }
-
-    /// The answer of a transaction that never ran: the writer broke or shut down.
-    pub(super) fn refused(error: Error) -> Answer {
-        Answer {
-            outcome: Err(error),
-            label: TxOutcome::Aborted,
-        }
+/// How the metrics count the outcome of a transaction of a batch that committed.
+pub(super) fn committed_label(outcome: &Outcome) -> TxOutcome {
+    match outcome {
+        Ok(_) => TxOutcome::Committed,
+        Err(_) => TxOutcome::Failed,
     }
 }
 
@@ -140,17 +121,16 @@ impl BatchFailure {
     /// The answer of transaction `i` (taken: ask once per transaction): its own rejection,
     /// its result if it was committed midway and synced, an error saying that its fate is
     /// unknown if it was committed but the sync failed, or else the batch's error.
-    pub(super) fn answer(&mut self, i: usize) -> Answer {
+    pub(super) fn answer(&mut self, i: usize) -> (Outcome, TxOutcome) {
         let ran = self.outcomes.get_mut(i).and_then(Option::take);
-        let (outcome, label) = match ran {
+        match ran {
             Some(Err(own)) => (Err(own), TxOutcome::Failed),
             Some(Ok(result)) if i < self.midway => match &self.unsynced {
                 None => (Ok(result), TxOutcome::Committed),
                 Some(error) => (Err(Self::fate_unknown(error)), TxOutcome::Aborted),
             },
             _ => (Err(self.error.clone()), TxOutcome::Aborted),
-        };
-        Answer { outcome, label }
+        }
     }
 
     /// The error of a committed transaction whose WAL sync failed with `error`: it was

@@ -3,11 +3,12 @@
 
 use std::time::Instant;
 
-use crate::completion::Completions;
+use crate::completion::{Completions, Outcome};
 use crate::error::Error;
 use crate::event::{emit, Event};
+use crate::metrics::TxOutcome;
 
-use super::batch::{self, Answer, BatchFailure};
+use super::batch::{self, BatchFailure};
 use super::{BatchState, Gathered, Job, Shared};
 
 impl Shared {
@@ -22,9 +23,10 @@ impl Shared {
         let db = match (&state.broken, state.db.as_mut()) {
             (None, Some(db)) => db,
             (broken, _) => {
+                // They never ran: the writer broke or shut down.
                 let error = broken.clone().unwrap_or(Error::Closed);
-                let answers = (0..jobs.len()).map(|_| Answer::refused(error.clone()));
-                self.resolve(jobs, answers);
+                let outcomes = vec![Err(error); jobs.len()];
+                self.resolve(jobs, outcomes, |_, _| TxOutcome::Aborted);
                 return;
             }
         };
@@ -48,7 +50,7 @@ impl Shared {
         }
         let event = match run {
             Ok(outcomes) => {
-                self.resolve(jobs, outcomes.into_iter().map(Answer::committed_batch));
+                self.resolve(jobs, outcomes, |_, outcome| batch::committed_label(outcome));
                 Event::BatchCommitted {
                     size,
                     trigger: gathered.trigger,
@@ -60,7 +62,9 @@ impl Shared {
                 }
             }
             Err(mut failure) => {
-                self.resolve(jobs, (0..size).map(|i| failure.answer(i)));
+                let (outcomes, labels): (Vec<Outcome>, Vec<TxOutcome>) =
+                    (0..size).map(|i| failure.answer(i)).unzip();
+                self.resolve(jobs, outcomes, |i, _| labels[i]);
                 Event::BatchFailed {
                     size,
                     error: failure.error,
@@ -70,20 +74,25 @@ impl Shared {
         emit(self.config.event_listener.as_ref(), event);
     }
 
-    /// Counts each transaction's answer and delivers it.
-    fn resolve(&self, jobs: &mut [Job], answers: impl Iterator<Item = Answer>) {
-        let answers: Vec<Answer> = answers.collect();
+    /// Counts each transaction's outcome under the label `label` gives it (from its index
+    /// and outcome), then delivers it.
+    fn resolve(
+        &self,
+        jobs: &mut [Job],
+        outcomes: Vec<Outcome>,
+        label: impl Fn(usize, &Outcome) -> TxOutcome,
+    ) {
         // Counted before anyone learns an outcome.
         let mut counted = self.metrics.batch_transactions(jobs.len());
         let now = Instant::now();
-        for (job, answer) in jobs.iter().zip(&answers) {
+        for (i, (job, outcome)) in jobs.iter().zip(&outcomes).enumerate() {
             let latency = now.saturating_duration_since(job.reply.submitted);
-            counted.transaction(answer.label, latency);
+            counted.transaction(label(i, outcome), latency);
         }
         drop(counted);
         let mut completions = Completions::for_batch(jobs.len());
-        for (job, answer) in jobs.iter_mut().zip(answers) {
-            completions.push(&mut job.reply, answer.outcome);
+        for (job, outcome) in jobs.iter_mut().zip(outcomes) {
+            completions.push(&mut job.reply, outcome);
         }
         completions.deliver();
     }

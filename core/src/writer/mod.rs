@@ -158,7 +158,8 @@ struct Job {
 }
 
 thread_local! {
-    /// The [`Shared`] (its address) whose inline batch this thread is running.
+    /// The [`Shared`] (its address) whose batches this thread runs: on the writer thread
+    /// for its whole life, on a caller's thread during an inline batch.
     static COMMITTING: Cell<usize> = const { Cell::new(0) };
 }
 
@@ -209,8 +210,8 @@ impl Shared {
         self.queued.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Whether this thread is running an inline batch of this committer (in its event
-    /// listener), where waiting for the writer would wait forever.
+    /// Whether this thread is this committer's writer thread, or is running an inline
+    /// batch of it (in its event listener): waiting for the writer would wait forever.
     pub(crate) fn committing_here(&self) -> bool {
         // Gone while the thread exits: no inline batch runs there any more.
         COMMITTING
@@ -311,6 +312,7 @@ impl Writer {
     /// [`Shutdown`]). A panic fails every transaction in flight, queued, or submitted later
     /// until close, with an internal error.
     pub(crate) fn run(mut self, rx: Receiver<Msg>, shutdown: Shutdown) {
+        COMMITTING.with(|c| c.set(Arc::as_ptr(&self.shared) as usize));
         let served = catch_unwind(AssertUnwindSafe(|| self.serve(&rx)));
         if let Err(panic) = served {
             let error = Error::Internal(format!(
