@@ -230,6 +230,8 @@ impl WriteConn {
         let conn = runner(conn, &self.config, &self.wal_frames)?;
         drop(std::mem::replace(&mut self.conn, conn));
         self.synchronous = Synchronous::Configured;
+        // The new connection's data version starts afresh: scan the schema again.
+        self.words = SchemaWords::default();
         Ok(())
     }
 
