@@ -9,11 +9,12 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::*;
 use litecommit::{
-    Committer, Config, Error, FlushTrigger, Pending, Rows, StatementResult, Transaction,
+    Committer, Config, Error, Event, FlushTrigger, Pending, Rows, StatementResult, Transaction,
     TransactionResult, Value,
 };
 use rusqlite::Connection;
@@ -646,6 +647,68 @@ fn changes_reached_through_a_schema_another_connection_changed_answers_as_alone(
     ]);
     assert_eq!(rows(&outcomes[1])[1], vec![ints(&[1, 0])]);
     pair.assert_same_database();
+}
+
+/// The writer's idle work reads the database between batches: another connection's schema
+/// change it reads first must still be found by the next batch.
+#[test]
+fn a_schema_change_that_idle_work_read_first_is_found_by_the_next_batch() {
+    let (_dir, path) = temp_db();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA auto_vacuum=INCREMENTAL;
+             CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB);",
+        )
+        .unwrap();
+    // Armed, the listener has another connection add a column default that reads changes()
+    // right after the next batch, before the writer's idle vacuum.
+    let armed = Arc::new(AtomicBool::new(false));
+    let (vacuumed_tx, vacuumed) = crossbeam_channel::unbounded();
+    let listener: litecommit::EventListener = {
+        let (armed, path) = (Arc::clone(&armed), path.clone());
+        Arc::new(move |event: &Event| match event {
+            Event::BatchCommitted { .. } if armed.swap(false, Ordering::SeqCst) => {
+                Connection::open(&path)
+                    .unwrap()
+                    .execute_batch("CREATE TABLE d (id INTEGER PRIMARY KEY, c DEFAULT (changes()))")
+                    .unwrap();
+            }
+            Event::IdleVacuum { .. } => drop(vacuumed_tx.send(())),
+            _ => {}
+        })
+    };
+    let db = open(
+        &path,
+        Config {
+            idle_vacuum_pages: 100_000,
+            idle_vacuum_budget_ms: 60_000,
+            idle_ms: 1,
+            event_listener: Some(listener),
+            ..Config::default()
+        },
+    );
+    let through_the_writer = |sql: &str| {
+        db.submit(Transaction::single(sql.to_owned(), ()))
+            .unwrap()
+            .wait()
+            .unwrap()
+    };
+    through_the_writer(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
+         INSERT INTO t (b) SELECT randomblob(4000) FROM n",
+    );
+    armed.store(true, Ordering::SeqCst);
+    // Leaves free pages for the idle vacuum.
+    through_the_writer("DELETE FROM t");
+    vacuumed
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("no idle vacuum");
+    through_the_writer("INSERT INTO t (b) VALUES (1), (2), (3)");
+    through_the_writer("INSERT INTO d (id) VALUES (1)");
+    // As on a fresh connection: no row changed before it.
+    assert_eq!(query_int(&db, "SELECT c FROM d", ()), 0);
+    db.close().unwrap();
 }
 
 #[test]

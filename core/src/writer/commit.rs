@@ -36,6 +36,7 @@ impl Shared {
             self.metrics.writer_stall(in_batch.waited());
             (batch::run(db, jobs, &mut state.retire), in_batch.waited())
         };
+        db.batch_ended();
         let size = jobs.len();
         let duration = start.elapsed();
         self.metrics.batch(size, gathered.trigger, duration);

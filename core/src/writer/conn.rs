@@ -43,6 +43,8 @@ pub(super) struct WriteConn {
     pub(super) words: SchemaWords,
     /// The WAL file's room past its last frame.
     wal_room: WalRoom,
+    /// The pager's data version when the latest batch ended (see [`WriteConn::begin`]).
+    ended_at: Option<u32>,
     /// Faults injected by unit tests.
     #[cfg(test)]
     hooks: TestHooks,
@@ -110,6 +112,7 @@ impl WriteConn {
             failed_recoveries: 0,
             words: SchemaWords::default(),
             wal_room: WalRoom::default(),
+            ended_at: None,
             #[cfg(test)]
             hooks: TestHooks::default(),
         })
@@ -146,20 +149,32 @@ impl WriteConn {
     /// Begins an SQLite write transaction: takes the write lock, makes room in the WAL
     /// file (see `wal_room`), and reads what the schema lets transactions reach (see
     /// `reach`).
+    ///
+    /// The pager's data version (`SQLITE_FCNTL_DATA_VERSION`) moves only through this
+    /// connection: when it commits, and when one of its read transactions (a BEGIN, idle
+    /// work) finds that another connection committed. So if it is where the latest batch
+    /// left it, nobody else committed since, and the schema is as that batch's BEGIN saw it
+    /// but for this connection's own statements.
     pub(super) fn begin(&mut self) -> Result<()> {
-        let before = self.data_version();
-        self.exec("BEGIN IMMEDIATE")
-            .map_err(|e| e.with_context("BEGIN IMMEDIATE failed"))?;
-        let others_committed = before.is_none() || self.data_version() != before;
+        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
+            // It may have found another connection's commit, and nothing scanned the schema.
+            self.words.forget();
+            return Err(e.with_context("BEGIN IMMEDIATE failed"));
+        }
+        let others_committed = self.ended_at.is_none() || self.data_version() != self.ended_at;
         let frames = self.wal_frames();
         self.wal_room
             .make_room(&self.conn, frames, self.config.journal_size_limit);
         self.words.begin(&mut self.conn, others_committed)
     }
 
-    /// The pager's data version (`SQLITE_FCNTL_DATA_VERSION`): SQLite updates it when this
-    /// connection commits and when a read transaction begins after another connection
-    /// committed, so between transactions it stays as the last one left it.
+    /// After a batch, whatever its outcome: notes the pager's data version for the next
+    /// [`WriteConn::begin`].
+    pub(super) fn batch_ended(&mut self) {
+        self.ended_at = self.data_version();
+    }
+
+    /// The pager's data version.
     fn data_version(&self) -> Option<u32> {
         let mut version: u32 = 0;
         // SAFETY: the handle is valid while the connection lives and this thread owns it;
@@ -230,8 +245,8 @@ impl WriteConn {
         let conn = runner(conn, &self.config, &self.wal_frames)?;
         drop(std::mem::replace(&mut self.conn, conn));
         self.synchronous = Synchronous::Configured;
-        // The new connection's data version starts afresh: scan the schema again.
-        self.words = SchemaWords::default();
+        // The new connection's data version counts afresh.
+        self.ended_at = None;
         Ok(())
     }
 

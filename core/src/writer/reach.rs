@@ -41,33 +41,42 @@ pub(super) struct Reach {
 impl SchemaWords {
     /// After BEGIN (the write lock held, so the schema stays as it is but for this
     /// connection's own statements): scans the schema again if its version changed. The
-    /// version is read only if another connection committed since this connection's
-    /// previous transaction (`others_committed`) or a transaction since the scan may have
-    /// changed the schema: this connection changes it only through the statements that
-    /// [`SchemaWords::before`] sees.
+    /// version is read only if another connection may have committed since the latest scan
+    /// (`others_committed`) or a transaction since may have changed the schema: this
+    /// connection changes it only through the statements that [`SchemaWords::before`] sees.
+    /// After a failure the next call scans.
     pub(super) fn begin(&mut self, conn: &mut Runner, others_committed: bool) -> Result<()> {
         if !others_committed && !self.schema_changed && self.scanned.is_some() {
             return Ok(());
         }
+        let scanned = self.scanned.take();
         let mut query = |sql: &'static str| -> Result<i64> {
             conn.exec_own(sql)
                 .map(|first| first.unwrap_or(0))
                 .map_err(|e| Error::from_sqlite(e, None).with_context("reading the schema"))
         };
         let version = query("PRAGMA schema_version")?;
-        if self.scanned.map(|(v, _)| v) != Some(version) {
-            let found = query(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE sql LIKE '%changes%') \
-                 + 2 * EXISTS (SELECT 1 FROM sqlite_schema WHERE sql LIKE '%deferred%')",
-            )?;
-            let reach = Reach {
-                changes: found & 1 != 0,
-                deferred_fks: found & 2 != 0,
-            };
-            self.scanned = Some((version, reach));
-        }
+        let reach = match scanned {
+            Some((v, reach)) if v == version => reach,
+            _ => {
+                let found = query(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE sql LIKE '%changes%') \
+                     + 2 * EXISTS (SELECT 1 FROM sqlite_schema WHERE sql LIKE '%deferred%')",
+                )?;
+                Reach {
+                    changes: found & 1 != 0,
+                    deferred_fks: found & 2 != 0,
+                }
+            }
+        };
+        self.scanned = Some((version, reach));
         self.schema_changed = false;
         Ok(())
+    }
+
+    /// Forgets the latest scan: the next [`SchemaWords::begin`] scans.
+    pub(super) fn forget(&mut self) {
+        self.scanned = None;
     }
 
     /// Before `tx` runs: what it may reach. A transaction that may change the schema makes

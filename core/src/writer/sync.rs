@@ -65,6 +65,10 @@ impl WriteConn {
             .execute_batch(&format!("PRAGMA synchronous={pragma}"))
             .map_err(|e| Error::from_sqlite(e, None))?;
         self.synchronous = level;
+        // It runs between transactions (after a batch's last COMMIT, before the batch's end
+        // is noted), where a schema it might load could be another connection's: rare
+        // enough to read the schema again.
+        self.words.forget();
         Ok(())
     }
 
