@@ -669,10 +669,13 @@ fn a_schema_change_that_idle_work_read_first_is_found_by_the_next_batch() {
         let (armed, path) = (Arc::clone(&armed), path.clone());
         Arc::new(move |event: &Event| match event {
             Event::BatchCommitted { .. } if armed.swap(false, Ordering::SeqCst) => {
-                Connection::open(&path)
-                    .unwrap()
-                    .execute_batch("CREATE TABLE d (id INTEGER PRIMARY KEY, c DEFAULT (changes()))")
+                let conn = Connection::open(&path).unwrap();
+                conn.busy_timeout(std::time::Duration::from_secs(5))
                     .unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE d (id INTEGER PRIMARY KEY, c DEFAULT (changes()))",
+                )
+                .unwrap();
             }
             Event::IdleVacuum { .. } => drop(vacuumed_tx.send(())),
             _ => {}
