@@ -25,10 +25,11 @@ use super::{CheckpointResult, Request, Scheduler};
 const RETRY_INTERVAL: Duration = Duration::from_millis(1);
 /// The shortest busy timeout of the final, exclusive step of a checkpoint.
 const MIN_EXCLUSIVE_WAIT: Duration = Duration::from_millis(1);
-/// Most extra PASSIVE passes of a catch-up while waiting for one that finds few new frames.
+/// Most extra PASSIVE passes of a catch-up while waiting for one during which the writer
+/// commits few frames.
 const CATCH_UP_PASSES: usize = 8;
-/// A catch-up pass that found at most this many new frames (or 1/`CATCH_UP_RESIDUAL_DIVISOR`
-/// of the WAL, when more) is followed by the last pass, with the writer paused.
+/// When the writer committed at most this many frames (or 1/`CATCH_UP_RESIDUAL_DIVISOR` of
+/// the WAL, when more) since a catch-up pass began, the last pass runs with it paused.
 const CATCH_UP_SMALL_FRAMES: i64 = 64;
 /// See `CATCH_UP_SMALL_FRAMES`: an 8 MB WAL wraps after a pause that copies up to 1 MB.
 const CATCH_UP_RESIDUAL_DIVISOR: i64 = 8;
@@ -252,7 +253,7 @@ impl Worker {
                 }
             }
         }
-        self.sync_files()?;
+        self.sync_files(&[OpenFile::Wal, OpenFile::Database])?;
         let _paused = self.gate.pause_writer();
         let deadline = Instant::now() + pause;
         while checkpoint_v2(&self.conn, CheckpointMode::Passive)?.left_behind()
@@ -281,28 +282,30 @@ impl Worker {
         }
     }
 
-    /// Syncs the WAL and the database file now, unless durability is off (then SQLite's
-    /// checkpoints do not sync either).
+    /// Syncs `files` now, unless durability is off (then SQLite's checkpoints do not sync
+    /// either), so that the pass with the writer paused has little left to sync.
     ///
-    /// A checkpoint pass syncs the database file only when it copied up to the end of the
-    /// WAL, which a pass running beside a busy writer rarely does, so the sync of all it
-    /// copied would otherwise fall to the pass that finally reaches the end: the one that
-    /// runs with the writer paused.
-    fn sync_files(&self) -> Result<()> {
+    /// A checkpoint pass syncs the WAL before it copies, and the database file only when it
+    /// copied up to the end of the WAL, and SQLite lets the WAL restart only after such a
+    /// pass, so durability never depends on these syncs; but a pass beside a busy writer
+    /// rarely reaches the end, and the sync of all it copied would otherwise fall to the
+    /// pass that finally does: the one that runs with the writer paused.
+    fn sync_files(&self, files: &[OpenFile]) -> Result<()> {
         if self.sync {
-            files::sync(&self.conn, OpenFile::Wal)?;
-            files::sync(&self.conn, OpenFile::Database)?;
+            for &file in files {
+                files::sync(&self.conn, file)?;
+            }
         }
         Ok(())
     }
 
     /// An automatic PASSIVE. Under sustained writes a background checkpoint never catches
     /// up with the writer, and SQLite restarts the WAL only when a write begins with every
-    /// frame copied. So while passes keep copying everything they saw, more run (each
-    /// syncs what the previous one copied, then copies what was committed meanwhile); once
-    /// a pass found only a few new frames, the last one runs with the writer paused, so
-    /// that its next write wraps the WAL. The pause is short: little is left to copy and
-    /// sync by then. A writer that outpaces every pass is not paused.
+    /// frame copied. So while passes keep copying everything they saw, more run, each after
+    /// syncing what the one before copied; once the writer committed only a few frames
+    /// since a pass began, the last pass runs with the writer paused, so that its next write
+    /// wraps the WAL. The pause is short: little is left to copy and sync by then. A writer
+    /// that outpaces every pass is not paused.
     fn passive_with_catch_up(&self) -> Result<Frames> {
         let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
         for _ in 0..CATCH_UP_PASSES {
@@ -310,16 +313,19 @@ impl Worker {
                 // A reader holds it back (or the WAL is empty): nothing to catch up with.
                 return Ok(last);
             }
-            self.sync_files()?;
-            let next = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
-            let new_frames = next.log - last.log;
-            last = next;
+            // The pass synced the WAL up to `last.log`: the paused pass below syncs no more
+            // of it than the writer commits meanwhile.
+            self.sync_files(&[OpenFile::Database])?;
+            // The frame count at the latest commit; lower than the pass's if the WAL has
+            // restarted since.
+            let committed = i64::try_from(self.scheduler.state().frames()).unwrap_or(i64::MAX);
             // The longer the WAL, the larger a residual is worth a pause to let it wrap.
             let small = CATCH_UP_SMALL_FRAMES.max(last.log / CATCH_UP_RESIDUAL_DIVISOR);
-            if new_frames <= small && last.all_copied() {
+            if committed - last.log <= small {
                 let _paused = self.gate.pause_writer();
                 return checkpoint_v2(&self.conn, CheckpointMode::Passive);
             }
+            last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
         }
         // The writer outpaced every pass: no pause this time; the next PASSIVE tries again.
         Ok(last)
