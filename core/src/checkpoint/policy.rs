@@ -103,11 +103,6 @@ impl TriggerState {
         }
     }
 
-    /// The WAL hook's frame count at the latest commit.
-    pub(super) fn frames(&self) -> u64 {
-        self.frames
-    }
-
     /// Records a commit, the WAL hook's frame count after it and the WAL header's salt;
     /// returns the backlog (frames not yet checkpointed).
     ///

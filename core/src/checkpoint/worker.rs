@@ -316,9 +316,10 @@ impl Worker {
             // The pass synced the WAL up to `last.log`: the paused pass below syncs no more
             // of it than the writer commits meanwhile.
             self.sync_files(&[OpenFile::Database])?;
-            // The frame count at the latest commit; lower than the pass's if the WAL has
-            // restarted since.
-            let committed = i64::try_from(self.scheduler.state().frames()).unwrap_or(i64::MAX);
+            // The WAL hook's frame count at the latest commit; lower than the pass's if the
+            // WAL has restarted since.
+            let committed = self.scheduler.metrics.wal_frames.load(Ordering::Relaxed);
+            let committed = i64::try_from(committed).unwrap_or(i64::MAX);
             // The longer the WAL, the larger a residual is worth a pause to let it wrap.
             let small = CATCH_UP_SMALL_FRAMES.max(last.log / CATCH_UP_RESIDUAL_DIVISOR);
             if committed - last.log <= small {
