@@ -1,7 +1,8 @@
 //! `litecommit-bench scaling`: how litecommit behaves as the load grows, durability full,
 //! single-row insert transactions (the `core` benchmark's table and insert):
 //! - 1 to 4,096 concurrent submitters, each a thread committing blocking transactions in a
-//!   loop: throughput, latency, and the process's resident memory before and at its peak;
+//!   loop: throughput, latency, the process's resident memory before and at its peak, where
+//!   the writer's time went, and the CPU time and context switches per transaction;
 //! - a table already holding 10 million rows against an empty one, at 64 submitters;
 //! - the memory one in-flight transaction costs, counted exactly by the bench binary's
 //!   global allocator while transactions wait behind a writer held in an event listener.
@@ -244,6 +245,37 @@ impl WriterTime {
     }
 }
 
+/// The whole process's CPU time and context switches, from `getrusage`.
+#[derive(Clone, Copy, Default)]
+struct ProcessTime {
+    /// Seconds on a CPU, user and system.
+    cpu_s: f64,
+    /// Context switches, voluntary and involuntary.
+    switches: i64,
+}
+
+impl ProcessTime {
+    fn now() -> ProcessTime {
+        // SAFETY: getrusage fills the zeroed struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+            return ProcessTime::default();
+        }
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        ProcessTime {
+            cpu_s: secs(usage.ru_utime) + secs(usage.ru_stime),
+            switches: usage.ru_nvcsw + usage.ru_nivcsw,
+        }
+    }
+
+    fn since(self, before: ProcessTime) -> ProcessTime {
+        ProcessTime {
+            cpu_s: self.cpu_s - before.cpu_s,
+            switches: self.switches - before.switches,
+        }
+    }
+}
+
 /// What one load measured.
 struct Load {
     /// Concurrent submitting threads.
@@ -261,6 +293,8 @@ struct Load {
     /// `None` where the kernel does not let the peak be reset.
     rss_peak: Option<u64>,
     writer: WriterTime,
+    /// What the whole process spent from the start signal until every submitter returned.
+    process: ProcessTime,
 }
 
 impl Load {
@@ -326,7 +360,7 @@ fn load(db: &Committer, submitters: usize, secs: f64, payload: &[u8]) -> Result<
     let rss_before = proc_status_bytes("VmRSS");
     let gate = StartGate::default();
     let writer_before = WriterTime::now(db);
-    let (per_thread, seconds) = std::thread::scope(|s| {
+    let (per_thread, seconds, process) = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(submitters);
         for t in 0..submitters {
             let gate = &gate;
@@ -360,11 +394,13 @@ fn load(db: &Committer, submitters: usize, secs: f64, payload: &[u8]) -> Result<
             }
         }
         let start = gate.go(submitters, secs);
+        let process_before = ProcessTime::now();
         let per_thread: Vec<_> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        Ok((per_thread, start.elapsed().as_secs_f64()))
+        let process = ProcessTime::now().since(process_before);
+        Ok((per_thread, start.elapsed().as_secs_f64(), process))
     })?;
     let writer = WriterTime::now(db).since(writer_before);
     let rss_peak = peak_resets.then(|| proc_status_bytes("VmHWM"));
@@ -383,6 +419,7 @@ fn load(db: &Committer, submitters: usize, secs: f64, payload: &[u8]) -> Result<
         rss_before,
         rss_peak,
         writer,
+        process,
     })
 }
 
@@ -791,6 +828,26 @@ pub fn run(mut args: Args) -> Result<(), String> {
     }
     println!("where the writer's time went, in percent of the load's wall time (batches committed inline on a submitter's thread count as batches, not as writer time; a writer that yields counts as waiting for a CPU):");
     print!("{}", t.render());
+    let mut t = Table::new(&[
+        "submitters",
+        "CPUs busy",
+        "CPU µs/tx",
+        "context switches/tx",
+    ]);
+    for l in &loads {
+        let p = &l.process;
+        let per_tx = |v: f64| v / l.committed.max(1) as f64;
+        t.row(
+            &l.submitters.to_string(),
+            vec![
+                format!("{:.2}", p.cpu_s / l.seconds),
+                format!("{:.1}", per_tx(p.cpu_s * 1e6)),
+                format!("{:.2}", per_tx(p.switches as f64)),
+            ],
+        );
+    }
+    println!("what a transaction cost the whole process (getrusage: every thread's user and system time, voluntary and involuntary context switches), {} CPUs:", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    print!("{}", t.render());
     println!();
 
     let big = if args.rows > 0 {
@@ -922,6 +979,24 @@ mod tests {
             sql_and_params_bytes(&owned),
             "SELECT ?1".len() + size_of::<Value>() + 3
         );
+    }
+
+    #[test]
+    fn process_time_counts_cpu_spent_and_context_switches() {
+        let before = ProcessTime::now();
+        // Spins until 20 ms of CPU show, however busy the machine is; a broken count never does.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut x = 0u64;
+        while ProcessTime::now().since(before).cpu_s < 0.02 && Instant::now() < deadline {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        // Waiting for a thread to finish is a voluntary context switch.
+        std::thread::spawn(|| std::thread::park_timeout(Duration::from_millis(1)))
+            .join()
+            .unwrap();
+        let spent = ProcessTime::now().since(before);
+        assert!(spent.cpu_s >= 0.02, "{} s on a CPU", spent.cpu_s);
+        assert!(spent.switches >= 1, "{} context switches", spent.switches);
     }
 
     #[test]
