@@ -698,11 +698,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
             ));
         }
     }
-    println!(
-        "load average {} at the start, {} now (2 cores; other work makes every figure noisier)",
-        load_at_start,
-        crate::stats::load_average()
-    );
+    crate::stats::print_load_average(&load_at_start);
     let mut judge = Judge::new(args.smoke);
     println!("targets:");
     for t in targets {

@@ -846,7 +846,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
             ],
         );
     }
-    println!("what a transaction cost the whole process (getrusage: every thread's user and system time, voluntary and involuntary context switches), {} CPUs:", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!("what a transaction cost the whole process (getrusage: every thread's user and system time, voluntary and involuntary context switches), {} CPUs:", crate::stats::cpus());
     print!("{}", t.render());
     println!();
 
@@ -936,11 +936,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         size_of::<litecommit::Outcome>()
     );
     println!();
-    println!(
-        "load average {} at the start, {} now (2 cores; other work makes every figure noisier)",
-        load_at_start,
-        crate::stats::load_average()
-    );
+    crate::stats::print_load_average(&load_at_start);
 
     let mut judge = Judge::new(args.smoke);
     println!("targets (durability full):");

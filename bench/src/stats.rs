@@ -133,6 +133,20 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
+/// Prints the load average now beside `at_start`, the one read when the benchmark began.
+pub fn print_load_average(at_start: &str) {
+    println!(
+        "load average {at_start} at the start, {} now ({} cores; other work makes every figure noisier)",
+        load_average(),
+        cpus()
+    );
+}
+
+/// CPUs this process may run on (1 when unknown).
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
