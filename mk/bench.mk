@@ -7,8 +7,9 @@
 #                     writes an HTML report with the plots (its path is the last line;
 #                     DEMO_ARGS=--short for a quick run)
 #   make bench-core   group commit vs a connection per thread vs one big transaction
-#   make bench-scaling  1 to 4,096 concurrent submitters, a 10-million-row table against
-#                     an empty one, memory per in-flight transaction
+#   make bench-scaling  1 to 4,096 concurrent submitters (threads, then async tasks), a
+#                     10-million-row table against an empty one, memory per in-flight
+#                     transaction
 #   make test-bench   lint + a smoke run of each, so the binary cannot rot (its targets are
 #                     printed as "smoke: not judged": a smoke run is too small to judge)
 # Each run ends with verdicts on its targets: met, MISSED, or not reached (the run never

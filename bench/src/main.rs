@@ -3,8 +3,8 @@
 //! - `core`: group commit against the naive pattern (a connection per thread, one
 //!   transaction per insert) and against one big transaction.
 //! - `demo`: checkpoint strategies under sustained single-row inserts, `make demo`.
-//! - `scaling`: 1 to 4,096 concurrent submitters, a 10-million-row table against an empty
-//!   one, and the memory of one in-flight transaction.
+//! - `scaling`: 1 to 4,096 concurrent submitters (threads, then async tasks), a
+//!   10-million-row table against an empty one, and the memory of one in-flight transaction.
 //!
 //! Each ends with verdicts on its targets; a MISSED target makes the run fail (exit
 //! status 1) unless `--no-fail` is given.

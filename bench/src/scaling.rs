@@ -1,19 +1,25 @@
 //! `litecommit-bench scaling`: how litecommit behaves as the load grows, durability full,
 //! single-row insert transactions (the `core` benchmark's table and insert):
-//! - 1 to 4,096 concurrent submitters, each a thread committing blocking transactions in a
-//!   loop: throughput, latency, the process's resident memory before and at its peak, where
-//!   the writer's time went, and the CPU time and context switches per transaction;
+//! - 1 to 4,096 concurrent submitters committing transactions in a loop, each a thread
+//!   blocking in `transaction`, then each a task awaiting `submit_async` on a tokio runtime
+//!   with a worker per CPU: throughput, latency, the process's resident memory before and at
+//!   its peak, where the writer's time went, and the CPU time and context switches per
+//!   transaction;
 //! - a table already holding 10 million rows against an empty one, at 64 submitters;
 //! - the memory one in-flight transaction costs, counted exactly by the bench binary's
 //!   global allocator while transactions wait behind a writer held in an event listener.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use litecommit::{Committer, Config, Durability, Event, Params, Pending, Transaction, Value};
+use litecommit::{
+    Committer, Config, Durability, Event, Params, Pending, PendingFuture, Transaction, Value,
+};
 
 use crate::core_bench::{fresh_db, open_committer, tx, CREATE};
 use crate::stats::{fmt_ratio, mb, ms, ratio, Summary};
@@ -278,7 +284,8 @@ impl ProcessTime {
 
 /// What one load measured.
 struct Load {
-    /// Concurrent submitting threads.
+    kind: Kind,
+    /// Concurrent submitters.
     submitters: usize,
     /// Transactions committed.
     committed: u64,
@@ -353,14 +360,76 @@ impl StartGate {
     }
 }
 
-/// `submitters` threads (small stacks) each committing blocking transactions on `db` in a
-/// loop for `secs`; resident memory is read before they start and at its peak.
-fn load(db: &Committer, submitters: usize, secs: f64, payload: &[u8]) -> Result<Load, String> {
+/// Who submits the transactions of a load.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// Threads (small stacks), each blocking in `transaction` until its commit.
+    Threads,
+    /// Tasks on a tokio runtime with a worker thread per CPU, each awaiting `submit_async`
+    /// and then its outcome.
+    Tasks,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Threads => "threads",
+            Kind::Tasks => "tasks",
+        }
+    }
+}
+
+/// Each submitter's latencies in ms and its failed transactions.
+type PerSubmitter = Vec<(Vec<f64>, u64)>;
+
+/// `submitters` of `kind` each committing transactions on `db` in a loop for `secs`;
+/// resident memory is read before they start and at its peak.
+fn load(
+    db: &Arc<Committer>,
+    kind: Kind,
+    submitters: usize,
+    secs: f64,
+    payload: &[u8],
+) -> Result<Load, String> {
     let peak_resets = reset_peak_rss();
     let rss_before = proc_status_bytes("VmRSS");
-    let gate = StartGate::default();
     let writer_before = WriterTime::now(db);
-    let (per_thread, seconds, process) = std::thread::scope(|s| {
+    let (per_submitter, seconds, process) = match kind {
+        Kind::Threads => threads(db, submitters, secs, payload)?,
+        Kind::Tasks => tasks(db, submitters, secs, payload)?,
+    };
+    let writer = WriterTime::now(db).since(writer_before);
+    let rss_peak = peak_resets.then(|| proc_status_bytes("VmHWM"));
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    for (l, f) in per_submitter {
+        latencies.extend(l);
+        failed += f;
+    }
+    Ok(Load {
+        kind,
+        submitters,
+        committed: latencies.len() as u64,
+        failed,
+        seconds,
+        latency: Summary::of(latencies),
+        rss_before,
+        rss_peak,
+        writer,
+        process,
+    })
+}
+
+/// Runs the threads of a load: what each measured, the load's seconds and what the
+/// process spent meanwhile.
+fn threads(
+    db: &Committer,
+    submitters: usize,
+    secs: f64,
+    payload: &[u8],
+) -> Result<(PerSubmitter, f64, ProcessTime), String> {
+    let gate = StartGate::default();
+    std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(submitters);
         for t in 0..submitters {
             let gate = &gate;
@@ -401,33 +470,68 @@ fn load(db: &Committer, submitters: usize, secs: f64, payload: &[u8]) -> Result<
             .collect();
         let process = ProcessTime::now().since(process_before);
         Ok((per_thread, start.elapsed().as_secs_f64(), process))
-    })?;
-    let writer = WriterTime::now(db).since(writer_before);
-    let rss_peak = peak_resets.then(|| proc_status_bytes("VmHWM"));
-    let mut latencies = Vec::new();
-    let mut failed = 0;
-    for (l, f) in per_thread {
-        latencies.extend(l);
-        failed += f;
-    }
-    Ok(Load {
-        submitters,
-        committed: latencies.len() as u64,
-        failed,
-        seconds,
-        latency: Summary::of(latencies),
-        rss_before,
-        rss_peak,
-        writer,
-        process,
     })
 }
 
+/// Runs the tasks of a load on a runtime of its own, as [`threads`] runs threads.
+fn tasks(
+    db: &Arc<Committer>,
+    submitters: usize,
+    secs: f64,
+    payload: &[u8],
+) -> Result<(PerSubmitter, f64, ProcessTime), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(crate::stats::cpus())
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    let payload: Arc<[u8]> = payload.into();
+    let process_before = ProcessTime::now();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let per_task = runtime.block_on(async {
+        let handles: Vec<_> = (0..submitters)
+            .map(|t| {
+                let db = Arc::clone(db);
+                let payload = Arc::clone(&payload);
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut failed = 0u64;
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        let outcome = match db.submit_async(tx(t, &payload)).await {
+                            Ok(pending) => pending.await,
+                            Err(e) => Err(e),
+                        };
+                        match outcome {
+                            Ok(_) => latencies.push(start.elapsed().as_secs_f64() * 1000.0),
+                            Err(_) => failed += 1,
+                        }
+                    }
+                    (latencies, failed)
+                })
+            })
+            .collect();
+        let mut per_task = Vec::with_capacity(submitters);
+        for h in handles {
+            per_task.push(h.await.unwrap_or_default());
+        }
+        per_task
+    });
+    let process = ProcessTime::now().since(process_before);
+    Ok((per_task, start.elapsed().as_secs_f64(), process))
+}
+
 /// One load on a fresh database.
-fn fresh_load(base: &Path, submitters: usize, secs: f64, payload: &[u8]) -> Result<Load, String> {
+fn fresh_load(
+    base: &Path,
+    kind: Kind,
+    submitters: usize,
+    secs: f64,
+    payload: &[u8],
+) -> Result<Load, String> {
     let (_dir, path) = fresh_db(base, "scaling.db")?;
-    let db = open_committer(&path, Durability::Full)?;
-    let m = load(&db, submitters, secs, payload)?;
+    let db = Arc::new(open_committer(&path, Durability::Full)?);
+    let m = load(&db, kind, submitters, secs, payload)?;
     db.close().map_err(|e| e.to_string())?;
     Ok(m)
 }
@@ -563,6 +667,15 @@ enum Via {
     Handle,
     /// `submit_with_callback`.
     Callback,
+    /// `submit_async`, polled once, and the future it resolves to.
+    Future,
+}
+
+/// A waker that does nothing, for a future polled only once.
+struct NoWake;
+
+impl Wake for NoWake {
+    fn wake(self: Arc<Self>) {}
 }
 
 /// What holding `n` transactions in flight cost.
@@ -602,6 +715,12 @@ fn in_flight(base: &Path, n: usize, payload: &[u8], via: Via) -> Result<InFlight
     let db = Committer::open(&path, config).map_err(|e| e.to_string())?;
     db.execute(CREATE, ()).map_err(|e| e.to_string())?;
     let mut handles: Vec<Pending> = Vec::with_capacity(if via == Via::Handle { n } else { 0 });
+    let mut futures: Vec<PendingFuture> =
+        Vec::with_capacity(if via == Via::Future { n } else { 0 });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    let no_wake = Waker::from(Arc::new(NoWake));
     let answered = Arc::new(Countdown {
         left: Mutex::new(n),
         zero: Condvar::new(),
@@ -618,6 +737,13 @@ fn in_flight(base: &Path, n: usize, payload: &[u8], via: Via) -> Result<InFlight
             sql_and_params += sql_and_params_bytes(&t);
             let submitted = match via {
                 Via::Handle => db.try_submit(t).map(|p| handles.push(p)),
+                // The queue has room, so the first poll queues the transaction.
+                Via::Future => match std::pin::pin!(db.submit_async(t))
+                    .poll(&mut Context::from_waker(&no_wake))
+                {
+                    Poll::Ready(queued) => queued.map(|f| futures.push(f)),
+                    Poll::Pending => return Err(format!("transaction {i} of {n} waits for room")),
+                },
                 Via::Callback => {
                     let answered = Arc::clone(&answered);
                     db.submit_with_callback(t, move |outcome| {
@@ -640,6 +766,9 @@ fn in_flight(base: &Path, n: usize, payload: &[u8], via: Via) -> Result<InFlight
         first.wait().map_err(|e| e.to_string())?;
         for h in handles.drain(..) {
             h.wait().map_err(|e| e.to_string())?;
+        }
+        for f in futures.drain(..) {
+            runtime.block_on(f).map_err(|e| e.to_string())?;
         }
         if via == Via::Callback {
             answered.wait();
@@ -698,11 +827,23 @@ fn big_table(
         }
         _ => {}
     }
-    let empty = fresh_load(base, BIG_TABLE_SUBMITTERS, args.seconds, payload)?;
+    let empty = fresh_load(
+        base,
+        Kind::Threads,
+        BIG_TABLE_SUBMITTERS,
+        args.seconds,
+        payload,
+    )?;
     let (_dir, path) = fresh_db(base, "big.db")?;
     let fill = fill(&path, args.rows, args.fill_payload)?;
-    let db = open_committer(&path, Durability::Full)?;
-    let big = load(&db, BIG_TABLE_SUBMITTERS, args.seconds, payload)?;
+    let db = Arc::new(open_committer(&path, Durability::Full)?);
+    let big = load(
+        &db,
+        Kind::Threads,
+        BIG_TABLE_SUBMITTERS,
+        args.seconds,
+        payload,
+    )?;
     db.close().map_err(|e| e.to_string())?;
     Ok(Some((empty, big, fill)))
 }
@@ -767,15 +908,23 @@ pub fn run(mut args: Args) -> Result<(), String> {
         base.display(),
         litecommit::sqlite_version()
     );
-    println!("submitters = threads each committing blocking transactions in a loop ({} KiB stacks); RSS from /proc/self/status, peak = VmHWM during the load\n", SUBMITTER_STACK / 1024);
+    println!("submitters: threads each committing blocking transactions in a loop ({} KiB stacks), then tasks each awaiting submit_async and its outcome in a loop, on a tokio runtime with {} worker threads; RSS from /proc/self/status, peak = VmHWM during the load\n", SUBMITTER_STACK / 1024, crate::stats::cpus());
 
     let mut loads = Vec::new();
-    for &n in &args.submitters {
-        loads.push(fresh_load(&base, n, args.seconds, &payload)?);
+    for kind in [Kind::Threads, Kind::Tasks] {
+        for &n in &args.submitters {
+            loads.push(fresh_load(&base, kind, n, args.seconds, &payload)?);
+        }
     }
-    let at = |n: usize| loads.iter().find(|l| l.submitters == n);
-    let reference = at(64).or(loads.first());
-    let versus = format!("vs {}", reference.map_or(0, |r| r.submitters));
+    let at = |kind: Kind, n: usize| loads.iter().find(|l| l.kind == kind && l.submitters == n);
+    // Each load against 64 submitters of its kind (or the first count run).
+    let reference = |l: &Load| at(l.kind, 64).or(at(l.kind, args.submitters[0]));
+    let versus = if args.submitters.contains(&64) {
+        "vs 64".to_string()
+    } else {
+        format!("vs {}", args.submitters[0])
+    };
+    let label = |l: &Load| format!("{} {}", l.submitters, l.kind.label());
     let mut t = Table::new(&[
         "submitters",
         "tx/s",
@@ -789,10 +938,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
     ]);
     for l in &loads {
         t.row(
-            &l.submitters.to_string(),
+            &label(l),
             vec![
                 format!("{:.0}", l.tx_per_sec()),
-                fmt_ratio(reference.and_then(|r| ratio(l.tx_per_sec(), r.tx_per_sec()))),
+                fmt_ratio(reference(l).and_then(|r| ratio(l.tx_per_sec(), r.tx_per_sec()))),
                 ms(l.latency.p50()),
                 ms(l.latency.p99()),
                 mb(l.rss_before as f64),
@@ -816,7 +965,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     for l in &loads {
         let w = &l.writer;
         t.row(
-            &l.submitters.to_string(),
+            &label(l),
             vec![
                 format!("{:.0}", w.batches as f64 / l.seconds),
                 format!("{:.1}", l.committed as f64 / w.batches.max(1) as f64),
@@ -838,7 +987,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         let p = &l.process;
         let per_tx = |v: f64| v / l.committed.max(1) as f64;
         t.row(
-            &l.submitters.to_string(),
+            &label(l),
             vec![
                 format!("{:.2}", p.cpu_s / l.seconds),
                 format!("{:.1}", per_tx(p.cpu_s * 1e6)),
@@ -894,6 +1043,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let slot = queue_slot_bytes(&base)?;
     let handle = in_flight(&base, args.in_flight, &payload, Via::Handle)?;
     let callback = in_flight(&base, args.in_flight, &payload, Via::Callback)?;
+    let future = in_flight(&base, args.in_flight, &payload, Via::Future)?;
     println!(
         "== memory per in-flight transaction: {} queued behind a writer held in an event listener, every allocation counted ==",
         args.in_flight
@@ -910,6 +1060,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     for (label, m) in [
         ("submit (a handle; blocking transaction())", &handle),
         ("submit_with_callback", &callback),
+        ("submit_async (polled once; its future)", &future),
     ] {
         let n = m.n as f64;
         t.row(
@@ -941,18 +1092,20 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let mut judge = Judge::new(args.smoke);
     println!("targets (durability full):");
     let most = args.submitters.iter().copied().max().unwrap_or(0);
-    let scaling = at(most)
-        .zip(at(64))
-        .and_then(|(m, r)| ratio(m.tx_per_sec(), r.tx_per_sec()));
-    let name = format!("{most} submitters within 20% of 64");
-    let v = judge.judge(
-        &name,
-        match scaling {
-            Some(r) if most > 64 => Verdict::of(true, r >= TARGET_SCALING, ""),
-            _ => Verdict::NotReached("not run: --submitters needs 64 and more".into()),
-        },
-    );
-    println!("  throughput at {name}: {} -> {v}", fmt_ratio(scaling));
+    for kind in [Kind::Threads, Kind::Tasks] {
+        let scaling = at(kind, most)
+            .zip(at(kind, 64))
+            .and_then(|(m, r)| ratio(m.tx_per_sec(), r.tx_per_sec()));
+        let name = format!("{most} {} within 20% of 64", kind.label());
+        let v = judge.judge(
+            &name,
+            match scaling {
+                Some(r) if most > 64 => Verdict::of(true, r >= TARGET_SCALING, ""),
+                _ => Verdict::NotReached("not run: --submitters needs 64 and more".into()),
+            },
+        );
+        println!("  throughput at {name}: {} -> {v}", fmt_ratio(scaling));
+    }
     let per_tx = handle.per_tx() + slot;
     let v = judge.judge(
         "memory per in-flight transaction <= 1 KiB",
@@ -965,6 +1118,23 @@ pub fn run(mut args: Args) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_and_tasks_commit_every_transaction_they_count() {
+        for kind in [Kind::Threads, Kind::Tasks] {
+            let (_dir, path) = fresh_db(&std::env::temp_dir(), "load.db").unwrap();
+            let db = Arc::new(open_committer(&path, Durability::Full).unwrap());
+            let l = load(&db, kind, 3, 0.5, &[1, 2, 3]).unwrap();
+            let rows = db.query("SELECT count(*) FROM t", ()).unwrap().rows;
+            assert_eq!(
+                rows,
+                vec![vec![Value::Integer(l.committed as i64)]],
+                "{kind:?}"
+            );
+            assert!(l.committed > 0, "{kind:?}: nothing committed");
+            assert_eq!(l.failed, 0, "{kind:?}");
+        }
+    }
 
     #[test]
     fn sql_and_params_count_the_heap_behind_a_transaction() {
