@@ -5,9 +5,9 @@
    `execute`.
 2. 64 threads: litecommit.Committer vs the Rust core alone with 64 threads of blocking
    `execute`.
-3. 1,000 concurrent asyncio tasks: aiosqlite vs litecommit.AsyncCommitter vs the Rust core
-   alone with 1,000 in flight, and the same tasks awaiting plain asyncio futures with no
-   database at all: what asyncio and the task code alone cost, the ceiling of
+3. 1,000 concurrent asyncio tasks (--tasks): aiosqlite vs litecommit.AsyncCommitter vs the
+   Rust core alone with as many in flight, and the same tasks awaiting plain asyncio futures
+   with no database at all: what asyncio and the task code alone cost, the ceiling of
    AsyncCommitter on the machine.
 4. Bulk from one thread (and one event loop): a loop of `submit` vs one `submit_many`, one
    transaction per row either way, vs the Rust core alone queueing them all from one thread.
@@ -22,7 +22,7 @@ alternate --pairs times; the pair with the median ratio is reported. A MISSED ta
 the run exit with status 1 unless --no-fail.
 
     python python/bench/bench.py [--scale 1.0] [--repeat 3] [--pairs 9] [--only bulk]
-        [--json out.json] [--no-fail]
+        [--tasks 1000] [--json out.json] [--no-fail]
 """
 
 from __future__ import annotations
@@ -343,15 +343,16 @@ def ratio_line(label, num, den, target=None, pairs=None):
 
 GROUPS = ["threads", "threads64", "async", "bulk"]
 
-# (label, binding run, baseline run, target or None): what the figures are judged on.
+# (label, binding run, baseline run, target or None): what the figures are judged on;
+# "{tasks}" stands for --tasks.
 RATIOS = [
     ("Committer / stdlib sqlite3 (8 threads)", "committer", "stdlib", 5),
     ("Committer / Rust core (8 threads)", "committer", "core8t", None),
     ("Committer / Rust core (64 threads)", "committer64", "core64t", 0.5),
-    ("AsyncCommitter / aiosqlite (1,000 tasks)", "acommitter", "aio", 4),
+    ("AsyncCommitter / aiosqlite ({tasks} tasks)", "acommitter", "aio", 4),
     ("AsyncCommitter / aiosqlite shared, no lock", "acommitter", "aio_shared", None),
-    ("AsyncCommitter / Rust core (1,000 in flight)", "acommitter", "core1000", 0.4),
-    ("asyncio alone, no database / Rust core", "asyncio_alone", "core1000", None),
+    ("AsyncCommitter / Rust core ({tasks} in flight)", "acommitter", "core_tasks", 0.4),
+    ("asyncio alone, no database / Rust core", "asyncio_alone", "core_tasks", None),
     ("AsyncCommitter / asyncio alone, no database", "acommitter", "asyncio_alone", None),
     ("Committer.submit_many / Rust core (all queued)", "submit_many", "core_bulk", None),
     ("AsyncCommitter.submit_many / Rust core (all queued)", "asubmit_many", "core_bulk_a", None),
@@ -376,13 +377,16 @@ def main():
         action="append",
         help="run only these groups: 8 threads, 64 threads, 1,000 tasks, bulk (repeatable)",
     )
+    parser.add_argument(
+        "--tasks", type=int, default=1000, help="concurrent asyncio tasks of the async group"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--no-fail", action="store_true", help="exit with status 0 even if a target is MISSED"
     )
     args = parser.parse_args()
-    if args.repeat < 1 or args.pairs < 1:
-        parser.error("--repeat and --pairs must be at least 1")
+    if args.repeat < 1 or args.pairs < 1 or args.tasks < 1:
+        parser.error("--repeat, --pairs and --tasks must be at least 1")
 
     def scaled(n):
         return max(1, int(n * args.scale))
@@ -392,7 +396,7 @@ def main():
         sys.exit(
             "bench.py needs the extension built with its bench feature: run `make bench-python`"
         )
-    threads, many_threads, tasks = 8, 64, 1000
+    threads, many_threads, tasks = 8, 64, args.tasks
     print(
         f"litecommit Python benchmark: durability full, SQLite {litecommit.sqlite_version()}, "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
@@ -445,7 +449,7 @@ def main():
             paired(
                 "acommitter",
                 lambda path: bench_async_committer(path, tasks, n),
-                "core1000",
+                "core_tasks",
                 lambda path: bench_rust(path, tasks * n, tasks),
             )
         if "bulk" in groups:
@@ -473,6 +477,7 @@ def main():
     for label, num, den, target in RATIOS:
         if num in runs and den in runs:
             pairs = pair_ratios.get((num, den))
+            label = label.format(tasks=f"{args.tasks:,}")
             ratios.append(ratio_line(label, runs[num], runs[den], target, pairs))
     if args.json:
         with open(args.json, "w") as f:
