@@ -371,11 +371,13 @@ enum Kind {
 }
 
 impl Kind {
-    fn label(self) -> &'static str {
-        match self {
-            Kind::Threads => "threads",
-            Kind::Tasks => "tasks",
-        }
+    /// "`n` threads" or "`n` tasks" (singular for one).
+    fn label(self, n: usize) -> String {
+        let noun = match self {
+            Kind::Threads => "thread",
+            Kind::Tasks => "task",
+        };
+        format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
     }
 }
 
@@ -924,7 +926,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     } else {
         format!("vs {}", args.submitters[0])
     };
-    let label = |l: &Load| format!("{} {}", l.submitters, l.kind.label());
+    let label = |l: &Load| l.kind.label(l.submitters);
     let mut t = Table::new(&[
         "submitters",
         "tx/s",
@@ -1096,7 +1098,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         let scaling = at(kind, most)
             .zip(at(kind, 64))
             .and_then(|(m, r)| ratio(m.tx_per_sec(), r.tx_per_sec()));
-        let name = format!("{most} {} within 20% of 64", kind.label());
+        let name = format!("{} within 20% of 64", kind.label(most));
         let v = judge.judge(
             &name,
             match scaling {
