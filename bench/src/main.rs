@@ -11,6 +11,7 @@
 
 mod baseline;
 mod core_bench;
+mod cpu_hop;
 mod demo;
 mod disk;
 mod record;

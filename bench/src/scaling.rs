@@ -22,6 +22,7 @@ use litecommit::{
 };
 
 use crate::core_bench::{fresh_db, open_committer, tx, CREATE};
+use crate::cpu_hop;
 use crate::stats::{fmt_ratio, mb, ms, ratio, Summary};
 use crate::table::Table;
 use crate::verdict::{Judge, Verdict};
@@ -302,6 +303,8 @@ struct Load {
     writer: WriterTime,
     /// What the whole process spent from the start signal until every submitter returned.
     process: ProcessTime,
+    /// The one-way latency between CPUs 0 and 1 in ns, measured just before and just after.
+    cpu_hop_ns: [Option<f64>; 2],
 }
 
 impl Load {
@@ -393,6 +396,7 @@ fn load(
     secs: f64,
     payload: &[u8],
 ) -> Result<Load, String> {
+    let hop_before = cpu_hop::one_way_ns();
     let peak_resets = reset_peak_rss();
     let rss_before = proc_status_bytes("VmRSS");
     let writer_before = WriterTime::now(db);
@@ -400,6 +404,7 @@ fn load(
         Kind::Threads => threads(db, submitters, secs, payload)?,
         Kind::Tasks => tasks(db, submitters, secs, payload)?,
     };
+    let hop_after = cpu_hop::one_way_ns();
     let writer = WriterTime::now(db).since(writer_before);
     let rss_peak = peak_resets.then(|| proc_status_bytes("VmHWM"));
     let mut latencies = Vec::new();
@@ -419,6 +424,7 @@ fn load(
         rss_peak,
         writer,
         process,
+        cpu_hop_ns: [hop_before, hop_after],
     })
 }
 
@@ -984,7 +990,9 @@ pub fn run(mut args: Args) -> Result<(), String> {
         "CPUs busy",
         "CPU µs/tx",
         "context switches/tx",
+        "CPU 0-1 ns before, after",
     ]);
+    let hop = |ns: Option<f64>| ns.map_or("n/a".into(), |ns| format!("{ns:.0}"));
     for l in &loads {
         let p = &l.process;
         let per_tx = |v: f64| v / l.committed.max(1) as f64;
@@ -994,10 +1002,11 @@ pub fn run(mut args: Args) -> Result<(), String> {
                 format!("{:.2}", p.cpu_s / l.seconds),
                 format!("{:.1}", per_tx(p.cpu_s * 1e6)),
                 format!("{:.2}", per_tx(p.switches as f64)),
+                format!("{}, {}", hop(l.cpu_hop_ns[0]), hop(l.cpu_hop_ns[1])),
             ],
         );
     }
-    println!("what a transaction cost the whole process (getrusage: every thread's user and system time, voluntary and involuntary context switches), {} CPUs:", crate::stats::cpus());
+    println!("what a transaction cost the whole process (getrusage: every thread's user and system time, voluntary and involuntary context switches), {} CPUs; CPU 0-1 ns = one-way latency of a write between CPUs 0 and 1 just before and after the load (on a virtual machine it moves as the host places the virtual CPUs, and every wake-up across CPUs costs more when it is high):", crate::stats::cpus());
     print!("{}", t.render());
     println!();
 
