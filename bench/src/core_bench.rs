@@ -13,6 +13,7 @@ use litecommit::{Committer, Config, Durability, Params, Transaction, Value};
 use rusqlite::ErrorCode;
 
 use crate::baseline;
+use crate::cpu_hop;
 use crate::stats::{fmt_ratio, ms, ratio, Summary};
 use crate::table::Table;
 use crate::verdict::{Judge, Verdict};
@@ -557,6 +558,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
             let (mut lite, mut naive) = (Measured::default(), Measured::default());
             let mut each = Vec::new();
             for round in 0..args.rounds {
+                let hop = cpu_hop::one_way_ns();
                 let (l, n, _dirs) = take_turns(
                     round,
                     || {
@@ -573,7 +575,11 @@ pub fn run(mut args: Args) -> Result<(), String> {
                         ))
                     },
                 )?;
-                each.push(fmt_ratio(ratio(l.rows_per_sec(), n.rows_per_sec())));
+                each.push(format!(
+                    "{} ({} ns)",
+                    fmt_ratio(ratio(l.rows_per_sec(), n.rows_per_sec())),
+                    cpu_hop::show(hop)
+                ));
                 most_rows = most_rows.max(l.rows as usize);
                 lite.add(l);
                 naive.add(n);
@@ -588,6 +594,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         let (mut pipe, mut upper) = (Measured::default(), Measured::default());
         let mut each = Vec::new();
         for round in 0..args.pipelined_rounds {
+            let hop = cpu_hop::one_way_ns();
             let (p, u, _dirs) = take_turns(
                 round,
                 || {
@@ -608,8 +615,9 @@ pub fn run(mut args: Args) -> Result<(), String> {
                 },
             )?;
             each.push(format!(
-                "{:.1}%",
-                ratio(p.rows_per_sec(), u.rows_per_sec()).unwrap_or(0.0) * 100.0
+                "{:.1}% ({} ns)",
+                ratio(p.rows_per_sec(), u.rows_per_sec()).unwrap_or(0.0) * 100.0,
+                cpu_hop::show(hop)
             ));
             pipe.add(p);
             upper.add(u);
@@ -659,7 +667,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
             "  lone transaction at idle: litecommit p50 / naive p50 = {}",
             fmt_ratio(lone_ratio)
         );
-        println!("each round ({name}):");
+        println!("each round ({name}), with the one-way latency between CPUs 0 and 1 just before it (on a virtual machine it moves as the host places the virtual CPUs; the loads that hand work across CPUs slow down when it is high):");
         for (what, each) in &round_ratios {
             println!("  {what}: {}", each.join(", "));
         }

@@ -25,6 +25,11 @@ pub fn one_way_ns() -> Option<f64> {
     }
 }
 
+/// [`one_way_ns`] for printing: whole ns, or "n/a".
+pub fn show(ns: Option<f64>) -> String {
+    ns.map_or("n/a".into(), |ns| format!("{ns:.0}"))
+}
+
 #[cfg(target_os = "linux")]
 mod linux {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -992,7 +992,6 @@ pub fn run(mut args: Args) -> Result<(), String> {
         "context switches/tx",
         "CPU 0-1 ns before, after",
     ]);
-    let hop = |ns: Option<f64>| ns.map_or("n/a".into(), |ns| format!("{ns:.0}"));
     for l in &loads {
         let p = &l.process;
         let per_tx = |v: f64| v / l.committed.max(1) as f64;
@@ -1002,7 +1001,11 @@ pub fn run(mut args: Args) -> Result<(), String> {
                 format!("{:.2}", p.cpu_s / l.seconds),
                 format!("{:.1}", per_tx(p.cpu_s * 1e6)),
                 format!("{:.2}", per_tx(p.switches as f64)),
-                format!("{}, {}", hop(l.cpu_hop_ns[0]), hop(l.cpu_hop_ns[1])),
+                format!(
+                    "{}, {}",
+                    cpu_hop::show(l.cpu_hop_ns[0]),
+                    cpu_hop::show(l.cpu_hop_ns[1])
+                ),
             ],
         );
     }
