@@ -899,7 +899,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         args.rows = args.rows.min(100_000);
         args.in_flight = args.in_flight.min(1_000);
     }
-    if args.submitters.contains(&0) || args.in_flight == 0 {
+    if args.submitters.is_empty() || args.submitters.contains(&0) || args.in_flight == 0 {
         return Err("--submitters and --in-flight must be at least 1".into());
     }
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
@@ -926,12 +926,13 @@ pub fn run(mut args: Args) -> Result<(), String> {
     }
     let at = |kind: Kind, n: usize| loads.iter().find(|l| l.kind == kind && l.submitters == n);
     // Each load against 64 submitters of its kind (or the first count run).
-    let reference = |l: &Load| at(l.kind, 64).or(at(l.kind, args.submitters[0]));
-    let versus = if args.submitters.contains(&64) {
-        "vs 64".to_string()
+    let base_count = if args.submitters.contains(&64) {
+        64
     } else {
-        format!("vs {}", args.submitters[0])
+        args.submitters.first().copied().unwrap_or(64)
     };
+    let reference = |l: &Load| at(l.kind, base_count);
+    let versus = format!("vs {base_count}");
     let label = |l: &Load| l.kind.label(l.submitters);
     let mut t = Table::new(&[
         "submitters",
