@@ -285,6 +285,7 @@ impl ProcessTime {
 
 /// What one load measured.
 struct Load {
+    /// Who submitted: threads or tasks.
     kind: Kind,
     /// Concurrent submitters.
     submitters: usize,
