@@ -575,10 +575,9 @@ pub fn run(mut args: Args) -> Result<(), String> {
                         ))
                     },
                 )?;
-                each.push(format!(
-                    "{} ({} ns)",
-                    fmt_ratio(ratio(l.rows_per_sec(), n.rows_per_sec())),
-                    cpu_hop::show(hop)
+                each.push(cpu_hop::beside(
+                    &fmt_ratio(ratio(l.rows_per_sec(), n.rows_per_sec())),
+                    hop,
                 ));
                 most_rows = most_rows.max(l.rows as usize);
                 lite.add(l);
@@ -614,11 +613,8 @@ pub fn run(mut args: Args) -> Result<(), String> {
                     Ok((one_big_transaction(&path, durability, rows, &payload)?, dir))
                 },
             )?;
-            each.push(format!(
-                "{:.1}% ({} ns)",
-                ratio(p.rows_per_sec(), u.rows_per_sec()).unwrap_or(0.0) * 100.0,
-                cpu_hop::show(hop)
-            ));
+            let pct = ratio(p.rows_per_sec(), u.rows_per_sec()).unwrap_or(0.0) * 100.0;
+            each.push(cpu_hop::beside(&format!("{pct:.1}%"), hop));
             pipe.add(p);
             upper.add(u);
         }

@@ -30,6 +30,11 @@ pub fn show(ns: Option<f64>) -> String {
     ns.map_or("n/a".into(), |ns| format!("{ns:.0}"))
 }
 
+/// `figure` with the latency measured before it: "`figure` (`ns` ns)".
+pub fn beside(figure: &str, ns: Option<f64>) -> String {
+    format!("{figure} ({} ns)", show(ns))
+}
+
 #[cfg(target_os = "linux")]
 mod linux {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -385,8 +385,26 @@ impl Kind {
     }
 }
 
-/// Each submitter's latencies in ms and its failed transactions.
-type PerSubmitter = Vec<(Vec<f64>, u64)>;
+/// What one submitter's transactions gave.
+#[derive(Default)]
+struct Tally {
+    /// Latencies of the committed ones, in ms.
+    latencies_ms: Vec<f64>,
+    /// How many failed.
+    failed: u64,
+}
+
+impl Tally {
+    /// Counts the outcome of a transaction submitted at `start`.
+    fn record<T, E>(&mut self, start: Instant, outcome: Result<T, E>) {
+        match outcome {
+            Ok(_) => self
+                .latencies_ms
+                .push(start.elapsed().as_secs_f64() * 1000.0),
+            Err(_) => self.failed += 1,
+        }
+    }
+}
 
 /// `submitters` of `kind` each committing transactions on `db` in a loop for `secs`;
 /// resident memory is read before they start and at its peak.
@@ -410,9 +428,9 @@ fn load(
     let rss_peak = peak_resets.then(|| proc_status_bytes("VmHWM"));
     let mut latencies = Vec::new();
     let mut failed = 0;
-    for (l, f) in per_submitter {
-        latencies.extend(l);
-        failed += f;
+    for tally in per_submitter {
+        latencies.extend(tally.latencies_ms);
+        failed += tally.failed;
     }
     Ok(Load {
         kind,
@@ -436,7 +454,7 @@ fn threads(
     submitters: usize,
     secs: f64,
     payload: &[u8],
-) -> Result<(PerSubmitter, f64, ProcessTime), String> {
+) -> Result<(Vec<Tally>, f64, ProcessTime), String> {
     let gate = StartGate::default();
     std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(submitters);
@@ -446,19 +464,15 @@ fn threads(
                 .name(format!("submitter-{t}"))
                 .stack_size(SUBMITTER_STACK)
                 .spawn_scoped(s, move || {
-                    let mut latencies = Vec::new();
-                    let mut failed = 0u64;
+                    let mut tally = Tally::default();
                     let Some(deadline) = gate.ready() else {
-                        return (latencies, failed);
+                        return tally;
                     };
                     while Instant::now() < deadline {
                         let start = Instant::now();
-                        match db.transaction(tx(t, payload)) {
-                            Ok(_) => latencies.push(start.elapsed().as_secs_f64() * 1000.0),
-                            Err(_) => failed += 1,
-                        }
+                        tally.record(start, db.transaction(tx(t, payload)));
                     }
-                    (latencies, failed)
+                    tally
                 });
             match spawned {
                 Ok(h) => handles.push(h),
@@ -488,7 +502,7 @@ fn tasks(
     submitters: usize,
     secs: f64,
     payload: &[u8],
-) -> Result<(PerSubmitter, f64, ProcessTime), String> {
+) -> Result<(Vec<Tally>, f64, ProcessTime), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(crate::stats::cpus())
         .build()
@@ -503,20 +517,16 @@ fn tasks(
                 let db = Arc::clone(db);
                 let payload = Arc::clone(&payload);
                 tokio::spawn(async move {
-                    let mut latencies = Vec::new();
-                    let mut failed = 0u64;
+                    let mut tally = Tally::default();
                     while Instant::now() < deadline {
                         let start = Instant::now();
                         let outcome = match db.submit_async(tx(t, &payload)).await {
                             Ok(pending) => pending.await,
                             Err(e) => Err(e),
                         };
-                        match outcome {
-                            Ok(_) => latencies.push(start.elapsed().as_secs_f64() * 1000.0),
-                            Err(_) => failed += 1,
-                        }
+                        tally.record(start, outcome);
                     }
-                    (latencies, failed)
+                    tally
                 })
             })
             .collect();
