@@ -73,8 +73,8 @@ pub struct Args {
     /// A smoke run (`make test-bench`): the targets are printed as not judged.
     #[arg(long)]
     pub smoke: bool,
-    /// Report a MISSED target without failing the run.
-    #[arg(long)]
+    /// Report a MISSED target without failing the run (it may be given more than once).
+    #[arg(long, overrides_with = "no_fail")]
     pub no_fail: bool,
 }
 

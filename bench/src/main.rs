@@ -111,3 +111,26 @@ pub(crate) fn warn_if_memory_backed(dir: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_fail_may_come_twice_as_make_passes_it_beside_the_args() {
+        for command in ["core", "demo", "scaling"] {
+            let once = Cli::try_parse_from(["litecommit-bench", command, "--no-fail"]);
+            let twice =
+                Cli::try_parse_from(["litecommit-bench", command, "--no-fail", "--no-fail"]);
+            let without = Cli::try_parse_from(["litecommit-bench", command]);
+            let no_fail = |cli: Cli| match cli.command {
+                Command::Core(args) => args.no_fail,
+                Command::Demo(args) => args.no_fail,
+                Command::Scaling(args) => args.no_fail,
+            };
+            assert!(no_fail(once.unwrap()), "{command}");
+            assert!(no_fail(twice.unwrap()), "{command}");
+            assert!(!no_fail(without.unwrap()), "{command}");
+        }
+    }
+}

@@ -54,8 +54,8 @@ pub struct Args {
     /// its targets are not judged.
     #[arg(long)]
     pub smoke: bool,
-    /// Report a MISSED target without failing the run.
-    #[arg(long)]
+    /// Report a MISSED target without failing the run (it may be given more than once).
+    #[arg(long, overrides_with = "no_fail")]
     pub no_fail: bool,
 }
 
