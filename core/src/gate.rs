@@ -57,6 +57,12 @@ impl Gate {
         WriterPaused { gate: self }
     }
 
+    /// Whether the writer may enter a batch now (no checkpoint holds or wants the gate).
+    #[cfg(test)]
+    pub(crate) fn is_open(&self) -> bool {
+        !self.lock().checkpoint_wants_lock
+    }
+
     /// Locks the state (a panic while it was held does not poison it).
     fn lock(&self) -> MutexGuard<'_, GateState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())

@@ -26,6 +26,11 @@ const RESTART_BACKOFF_TIMEOUTS: u32 = 5;
 const MAX_BACKOFF_DOUBLINGS: u32 = 6;
 /// The busy timeout counted for the RESTART backoff is at least this.
 const MIN_BACKOFF_TIMEOUT: Duration = Duration::from_millis(10);
+/// When the writer committed at most this many frames (or 1/`CATCH_UP_RESIDUAL_DIVISOR` of
+/// the WAL, when more) since a catch-up pass began, the last pass runs with it paused.
+const CATCH_UP_SMALL_FRAMES: u64 = 64;
+/// See `CATCH_UP_SMALL_FRAMES`: an 8 MB WAL wraps after a pause that copies up to 1 MB.
+const CATCH_UP_RESIDUAL_DIVISOR: u64 = 8;
 
 /// When automatic checkpoints run.
 pub(super) struct Policy {
@@ -51,6 +56,25 @@ impl Policy {
             limit_frames: frames(config.wal_hard_limit_mb.max(config.restart_threshold_mb)),
             restart_backoff: timeout.max(MIN_BACKOFF_TIMEOUT) * RESTART_BACKOFF_TIMEOUTS,
         }
+    }
+}
+
+impl Policy {
+    /// Whether a PASSIVE catch-up, whose latest pass copied all of the WAL's first `log`
+    /// frames while the writer went on to `committed`, runs its next pass with the writer
+    /// paused: when the writer committed only a little meanwhile (the pause is short and lets
+    /// the WAL wrap), or when the WAL would pass the restart threshold before another pass
+    /// ends (the writer commits about as much during a pass as during the one before).
+    ///
+    /// The second case is a writer faster than the disk (durability normal, where commits do
+    /// not sync, on a slow disk): it outpaces every pass, so without a pause the WAL would
+    /// never wrap. It then waits while the disk takes what it wrote since the latest pass.
+    pub(super) fn pauses_for_last_pass(&self, committed: u64, log: i64) -> bool {
+        let log = u64::try_from(log).unwrap_or(0);
+        // The longer the WAL, the larger a residual is worth a pause to let it wrap.
+        let small = CATCH_UP_SMALL_FRAMES.max(log / CATCH_UP_RESIDUAL_DIVISOR);
+        let grown = committed.saturating_sub(log);
+        grown <= small || committed.saturating_add(grown) >= self.restart_frames
     }
 }
 
@@ -340,6 +364,22 @@ mod tests {
                 reason: CheckpointReason::Limit,
             })
         );
+    }
+
+    #[test]
+    fn a_catch_up_pauses_the_writer_for_a_small_residual_or_before_the_restart_threshold() {
+        let policy = policy();
+        // At most 64 frames (or an eighth of the WAL) committed during the pass: pause.
+        assert!(policy.pauses_for_last_pass(300 + 64, 300));
+        assert!(policy.pauses_for_last_pass(800 + 100, 800));
+        // More than that, and another pass as long would end below 510 frames: no pause.
+        assert!(!policy.pauses_for_last_pass(300 + 65, 300));
+        assert!(!policy.pauses_for_last_pass(300 + 104, 300));
+        // Another pass as long would end at 510 frames or past them: pause whatever is left.
+        assert!(policy.pauses_for_last_pass(300 + 105, 300));
+        assert!(policy.pauses_for_last_pass(600 + 300, 600));
+        // A WAL that restarted since the pass (fewer frames now): a short pause wraps it.
+        assert!(policy.pauses_for_last_pass(10, 300));
     }
 
     #[test]

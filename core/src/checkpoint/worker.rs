@@ -28,11 +28,6 @@ const MIN_EXCLUSIVE_WAIT: Duration = Duration::from_millis(1);
 /// Most extra PASSIVE passes of a catch-up while waiting for one during which the writer
 /// commits few frames.
 const CATCH_UP_PASSES: usize = 8;
-/// When the writer committed at most this many frames (or 1/`CATCH_UP_RESIDUAL_DIVISOR` of
-/// the WAL, when more) since a catch-up pass began, the last pass runs with it paused.
-const CATCH_UP_SMALL_FRAMES: i64 = 64;
-/// See `CATCH_UP_SMALL_FRAMES`: an 8 MB WAL wraps after a pause that copies up to 1 MB.
-const CATCH_UP_RESIDUAL_DIVISOR: i64 = 8;
 
 /// The scheduler thread's state.
 pub(super) struct Worker {
@@ -305,8 +300,12 @@ impl Worker {
     /// syncing what the one before copied; once the writer committed only a few frames
     /// since a pass began, the last pass runs with the writer paused, so that its next write
     /// wraps the WAL. The pause is short: little is left to copy and sync by then. A writer
-    /// that outpaces every pass is not paused.
+    /// that outpaces every pass is paused before the WAL would pass the restart threshold,
+    /// however much is left (see [`super::policy::Policy::pauses_for_last_pass`]).
     fn passive_with_catch_up(&self) -> Result<Frames> {
+        let Some(policy) = &self.scheduler.policy else {
+            return checkpoint_v2(&self.conn, CheckpointMode::Passive);
+        };
         let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
         for _ in 0..CATCH_UP_PASSES {
             if !last.all_copied() {
@@ -319,10 +318,7 @@ impl Worker {
             // The WAL hook's frame count at the latest commit; lower than the pass's if the
             // WAL has restarted since.
             let committed = self.scheduler.metrics.wal_frames.load(Ordering::Relaxed);
-            let committed = i64::try_from(committed).unwrap_or(i64::MAX);
-            // The longer the WAL, the larger a residual is worth a pause to let it wrap.
-            let small = CATCH_UP_SMALL_FRAMES.max(last.log / CATCH_UP_RESIDUAL_DIVISOR);
-            if committed - last.log <= small {
+            if policy.pauses_for_last_pass(committed, last.log) {
                 let _paused = self.gate.pause_writer();
                 return checkpoint_v2(&self.conn, CheckpointMode::Passive);
             }
@@ -330,5 +326,126 @@ impl Worker {
         }
         // The writer outpaced every pass: no pause this time; the next PASSIVE tries again.
         Ok(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_int;
+    use std::path::Path;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Mutex;
+
+    use litecommit_vfs_wrap::{Hooks, Kind};
+    use rusqlite::ffi;
+
+    use super::*;
+    use crate::checkpoint::policy::{Policy, TriggerState};
+
+    /// What runs whenever a checkpoint pass through [`DuringPasses`] starts copying.
+    static DURING_PASS: Mutex<Option<Box<dyn Fn() + Send>>> = Mutex::new(None);
+
+    /// A VFS that runs [`DURING_PASS`] when a checkpoint pass has read the WAL's length and
+    /// starts copying (`SQLITE_FCNTL_CKPT_START`), so that a commit there lands during the
+    /// pass, as the writer's do.
+    struct DuringPasses;
+
+    impl Hooks for DuringPasses {
+        type File = ();
+
+        fn watch(&self, _path: Option<&str>, kind: Kind) -> Result<Option<()>, c_int> {
+            Ok((kind == Kind::Main).then_some(()))
+        }
+
+        fn file_control(&self, file: Option<&()>, op: c_int) -> Option<c_int> {
+            if file.is_some() && op == ffi::SQLITE_FCNTL_CKPT_START {
+                if let Some(during_pass) = &*DURING_PASS.lock().unwrap() {
+                    during_pass();
+                }
+            }
+            None
+        }
+    }
+
+    /// A catch-up whose every pass the writer outpaces (it commits about 100 frames during
+    /// each pass, a disk too slow for it) pauses the writer before the WAL would pass the
+    /// restart threshold (510 frames), so the next write wraps the WAL. Without that pause
+    /// the catch-up gives up after nine passes, with about 900 frames in the WAL.
+    #[test]
+    fn a_writer_that_outpaces_every_pass_is_paused_before_the_restart_threshold() {
+        litecommit_vfs_wrap::register("litecommit-during-passes", DuringPasses, false).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outpaced.db");
+        let config = Config {
+            passive_threshold_mb: 1.0,
+            restart_threshold_mb: 2.0,
+            ..Config::default()
+        };
+        let mut writer = crate::connection::open_writer(&path, &config).unwrap();
+        let frames = Arc::new(AtomicU64::new(0));
+        let hook_frames = Arc::clone(&frames);
+        writer
+            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n| {
+                hook_frames.store(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+                Ok(())
+            }))
+            .unwrap();
+        writer.execute_batch("CREATE TABLE t(x BLOB)").unwrap();
+        let writer = Arc::new(Mutex::new(writer));
+        // About 100 frames: 99 overflow pages of the blob, its leaf page, the root page.
+        let commit = move || {
+            writer
+                .lock()
+                .unwrap()
+                .execute_batch("INSERT INTO t VALUES (randomblob(99 * 4096 - 100))")
+                .unwrap();
+        };
+        commit();
+
+        let uri = format!("file:{}?vfs=litecommit-during-passes", path.display());
+        let conn = crate::connection::open_checkpointer(Path::new(&uri), &config).unwrap();
+        let metrics = Arc::new(Metrics::new(&config, &wal_path(&conn)));
+        let (requests, _rx) = crossbeam_channel::unbounded();
+        let scheduler = Arc::new(Scheduler {
+            requests,
+            state: Mutex::new(TriggerState::new(Instant::now())),
+            policy: Some(Policy::new(&config, 4096)),
+            metrics: Arc::clone(&metrics),
+        });
+        let gate = Arc::new(Gate::default());
+        let worker = Worker::new(conn, scheduler, Arc::clone(&gate), &config);
+        let committed_during_passes = Arc::new(AtomicU64::new(0));
+        *DURING_PASS.lock().unwrap() = Some(Box::new({
+            let (frames, count) = (Arc::clone(&frames), Arc::clone(&committed_during_passes));
+            let commit = commit.clone();
+            move || {
+                // A paused writer commits nothing.
+                if gate.is_open() {
+                    commit();
+                    let now = frames.load(Ordering::Relaxed);
+                    metrics.wal_frames.store(now, Ordering::Relaxed);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+
+        let last = worker.passive_with_catch_up().unwrap();
+        *DURING_PASS.lock().unwrap() = None;
+        let during = committed_during_passes.load(Ordering::Relaxed);
+        assert!(
+            during >= 2,
+            "the writer committed during {during} passes only"
+        );
+        assert!(last.all_copied(), "{last:?}");
+        assert!(
+            last.log < 510,
+            "the WAL reached {} frames, with commits during {during} passes",
+            last.log
+        );
+        // Every frame is copied and no reader holds the WAL: the next commit wraps it, so the
+        // WAL then holds that commit's frames only.
+        commit();
+        let after = frames.load(Ordering::Relaxed);
+        assert!(after <= 102, "{after} frames");
     }
 }
