@@ -147,7 +147,7 @@ fn check_one_statement(sql: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Whether the statement starting at `tokens` is a CREATE [TEMP] TRIGGER (explained or not).
+/// Whether the statement starting at `tokens` is a CREATE \[TEMP\] TRIGGER (explained or not).
 fn creates_trigger(mut tokens: Tokens<'_>) -> bool {
     let mut keyword = tokens.next_keyword();
     if keyword.as_deref() == Some("EXPLAIN") {

@@ -31,6 +31,10 @@ const MIN_BACKOFF_TIMEOUT: Duration = Duration::from_millis(10);
 const CATCH_UP_SMALL_FRAMES: u64 = 64;
 /// See `CATCH_UP_SMALL_FRAMES`: an 8 MB WAL wraps after a pause that copies up to 1 MB.
 const CATCH_UP_RESIDUAL_DIVISOR: u64 = 8;
+/// A writer that outpaced a catch-up pass commits up to about this many times as much
+/// before the next one ends: the database sync between them and the next pass's sync of
+/// the WAL carry what it wrote meanwhile.
+const OUTPACED_GROWTH: u64 = 2;
 
 /// When automatic checkpoints run.
 pub(super) struct Policy {
@@ -63,8 +67,8 @@ impl Policy {
     /// Whether a PASSIVE catch-up, whose latest pass copied all of the WAL's first `log`
     /// frames while the writer went on to `committed`, runs its next pass with the writer
     /// paused: when the writer committed only a little meanwhile (the pause is short and lets
-    /// the WAL wrap), or when the WAL would pass the restart threshold before another pass
-    /// ends (the writer commits about as much during a pass as during the one before).
+    /// the WAL wrap), or when the WAL could pass the restart threshold before another pass
+    /// ends (see `OUTPACED_GROWTH`).
     ///
     /// The second case is a writer faster than the disk (durability normal, where commits do
     /// not sync, on a slow disk): it outpaces every pass, so without a pause the WAL would
@@ -74,7 +78,7 @@ impl Policy {
         // The longer the WAL, the larger a residual is worth a pause to let it wrap.
         let small = CATCH_UP_SMALL_FRAMES.max(log / CATCH_UP_RESIDUAL_DIVISOR);
         let grown = committed.saturating_sub(log);
-        grown <= small || committed.saturating_add(grown) >= self.restart_frames
+        grown <= small || committed.saturating_add(OUTPACED_GROWTH * grown) >= self.restart_frames
     }
 }
 
@@ -372,11 +376,11 @@ mod tests {
         // At most 64 frames (or an eighth of the WAL) committed during the pass: pause.
         assert!(policy.pauses_for_last_pass(300 + 64, 300));
         assert!(policy.pauses_for_last_pass(800 + 100, 800));
-        // More than that, and another pass as long would end below 510 frames: no pause.
+        // More than that, and twice as much more stays below 510 frames: no pause.
         assert!(!policy.pauses_for_last_pass(300 + 65, 300));
-        assert!(!policy.pauses_for_last_pass(300 + 104, 300));
-        // Another pass as long would end at 510 frames or past them: pause whatever is left.
-        assert!(policy.pauses_for_last_pass(300 + 105, 300));
+        assert!(!policy.pauses_for_last_pass(200 + 100, 200));
+        // Twice as much more would reach 510 frames or pass them: pause whatever is left.
+        assert!(policy.pauses_for_last_pass(300 + 70, 300));
         assert!(policy.pauses_for_last_pass(600 + 300, 600));
         // A WAL that restarted since the pass (fewer frames now): a short pause wraps it.
         assert!(policy.pauses_for_last_pass(10, 300));
