@@ -65,20 +65,25 @@ impl Policy {
 
 impl Policy {
     /// Whether a PASSIVE catch-up, whose latest pass copied all of the WAL's first `log`
-    /// frames while the writer went on to `committed`, runs its next pass with the writer
-    /// paused: when the writer committed only a little meanwhile (the pause is short and lets
-    /// the WAL wrap), or when the WAL could pass the restart threshold before another pass
-    /// ends (see `OUTPACED_GROWTH`).
-    ///
-    /// The second case is a writer faster than the disk (durability normal, where commits do
-    /// not sync, on a slow disk): it outpaces every pass, so without a pause the WAL would
-    /// never wrap. It then waits while the disk takes what it wrote since the latest pass.
-    pub(super) fn pauses_for_last_pass(&self, committed: u64, log: i64) -> bool {
+    /// frames while the writer went on to `committed`, is close enough to run its next pass
+    /// with the writer paused: the pause is short and lets the WAL wrap.
+    pub(super) fn residual_is_small(&self, committed: u64, log: i64) -> bool {
         let log = u64::try_from(log).unwrap_or(0);
         // The longer the WAL, the larger a residual is worth a pause to let it wrap.
         let small = CATCH_UP_SMALL_FRAMES.max(log / CATCH_UP_RESIDUAL_DIVISOR);
-        let grown = committed.saturating_sub(log);
-        grown <= small || committed.saturating_add(OUTPACED_GROWTH * grown) >= self.restart_frames
+        committed.saturating_sub(log) <= small
+    }
+
+    /// Whether the WAL of such a catch-up could pass the restart threshold before another
+    /// pass ends (see `OUTPACED_GROWTH`), so the next pass runs with the writer paused
+    /// however much is left.
+    ///
+    /// That is a writer faster than the disk (durability normal, where commits do not sync,
+    /// on a slow disk): it outpaces every pass, so without a pause the WAL would never wrap.
+    /// It then waits while the disk takes what it wrote since the latest pass.
+    pub(super) fn outpaced_near_restart(&self, committed: u64, log: i64) -> bool {
+        let grown = committed.saturating_sub(u64::try_from(log).unwrap_or(0));
+        committed.saturating_add(OUTPACED_GROWTH * grown) >= self.restart_frames
     }
 }
 
@@ -373,17 +378,18 @@ mod tests {
     #[test]
     fn a_catch_up_pauses_the_writer_for_a_small_residual_or_before_the_restart_threshold() {
         let policy = policy();
-        // At most 64 frames (or an eighth of the WAL) committed during the pass: pause.
-        assert!(policy.pauses_for_last_pass(300 + 64, 300));
-        assert!(policy.pauses_for_last_pass(800 + 100, 800));
-        // More than that, and twice as much more stays below 510 frames: no pause.
-        assert!(!policy.pauses_for_last_pass(300 + 65, 300));
-        assert!(!policy.pauses_for_last_pass(200 + 100, 200));
-        // Twice as much more would reach 510 frames or pass them: pause whatever is left.
-        assert!(policy.pauses_for_last_pass(300 + 70, 300));
-        assert!(policy.pauses_for_last_pass(600 + 300, 600));
+        // At most 64 frames (or an eighth of the WAL) committed during the pass: small.
+        assert!(policy.residual_is_small(300 + 64, 300));
+        assert!(policy.residual_is_small(800 + 100, 800));
+        assert!(!policy.residual_is_small(300 + 65, 300));
         // A WAL that restarted since the pass (fewer frames now): a short pause wraps it.
-        assert!(policy.pauses_for_last_pass(10, 300));
+        assert!(policy.residual_is_small(10, 300));
+        // Twice as much more stays below 510 frames: not yet.
+        assert!(!policy.outpaced_near_restart(300 + 65, 300));
+        assert!(!policy.outpaced_near_restart(200 + 100, 200));
+        // Twice as much more would reach 510 frames or pass them: pause whatever is left.
+        assert!(policy.outpaced_near_restart(300 + 70, 300));
+        assert!(policy.outpaced_near_restart(600 + 300, 600));
     }
 
     #[test]

@@ -300,8 +300,9 @@ impl Worker {
     /// syncing what the one before copied; once the writer committed only a few frames
     /// since a pass began, the last pass runs with the writer paused, so that its next write
     /// wraps the WAL. The pause is short: little is left to copy and sync by then. A writer
-    /// that outpaces every pass is paused before the WAL would pass the restart threshold,
-    /// however much is left (see [`super::policy::Policy::pauses_for_last_pass`]).
+    /// that outpaces every pass is paused at once (before the database sync, which would let
+    /// it write still more) when the WAL could pass the restart threshold, however much is
+    /// left (see [`super::policy::Policy::outpaced_near_restart`]).
     fn passive_with_catch_up(&self) -> Result<Frames> {
         let Some(policy) = &self.scheduler.policy else {
             return checkpoint_v2(&self.conn, CheckpointMode::Passive);
@@ -312,13 +313,16 @@ impl Worker {
                 // A reader holds it back (or the WAL is empty): nothing to catch up with.
                 return Ok(last);
             }
-            // The pass synced the WAL up to `last.log`: the paused pass below syncs no more
-            // of it than the writer commits meanwhile.
-            self.sync_files(&[OpenFile::Database])?;
             // The WAL hook's frame count at the latest commit; lower than the pass's if the
             // WAL has restarted since.
-            let committed = self.scheduler.metrics.wal_frames.load(Ordering::Relaxed);
-            if policy.pauses_for_last_pass(committed, last.log) {
+            let committed = || self.scheduler.metrics.wal_frames.load(Ordering::Relaxed);
+            let outpaced = policy.outpaced_near_restart(committed(), last.log);
+            if !outpaced {
+                // The pass synced the WAL up to `last.log`: the paused pass below syncs no
+                // more of it than the writer commits meanwhile.
+                self.sync_files(&[OpenFile::Database])?;
+            }
+            if outpaced || policy.residual_is_small(committed(), last.log) {
                 let _paused = self.gate.pause_writer();
                 return checkpoint_v2(&self.conn, CheckpointMode::Passive);
             }
