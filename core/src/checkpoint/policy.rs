@@ -61,9 +61,7 @@ impl Policy {
             restart_backoff: timeout.max(MIN_BACKOFF_TIMEOUT) * RESTART_BACKOFF_TIMEOUTS,
         }
     }
-}
 
-impl Policy {
     /// Whether a PASSIVE catch-up, whose latest pass copied all of the WAL's first `log`
     /// frames while the writer went on to `committed`, is close enough to run its next pass
     /// with the writer paused: the pause is short and lets the WAL wrap.
