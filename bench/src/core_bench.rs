@@ -344,15 +344,15 @@ fn pipelined(
         room: (Mutex::new(()), Condvar::new()),
     });
     let sink: Arc<dyn litecommit::BatchSink> = window.clone();
+    // Each submitter's tokens in one run, so that the submission times it writes share no
+    // cache line with another's.
+    let per = total.div_ceil(submitters);
     let start = Instant::now();
     std::thread::scope(|s| {
         (0..submitters).try_for_each(|t| {
             let (db, window, sink) = (&db, &window, &sink);
             let submitter = std::thread::Builder::new().name(format!("pipelined-{t}"));
             let spawned = submitter.spawn_scoped(s, move || {
-                // Each submitter's tokens in one run, so that the submission times it
-                // writes share no cache line with another's.
-                let per = total.div_ceil(submitters);
                 for token in t * per..((t + 1) * per).min(total) {
                     if window.in_flight.fetch_add(1, Ordering::SeqCst) >= in_flight {
                         let (m, cv) = &window.room;
