@@ -51,6 +51,7 @@ mod committer;
 mod completion;
 mod config;
 mod connection;
+mod cpu_wake;
 mod error;
 mod event;
 mod files;

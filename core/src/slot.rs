@@ -6,8 +6,9 @@
 //! untimed [`Slot::wait`] are woken as a relay instead: the writer wakes [`RELAY_START`]
 //! of them, and each woken thread wakes [`RELAY_FAN_OUT`] more before it returns. Such a thread
 //! cannot leave its wait without its outcome, so the relay never stops short. With
-//! [`MANY_WAITING`] threads waiting, the writer wakes a whole batch itself: a woken thread
-//! would wait behind the many others for a CPU before it passed the relay on.
+//! [`MANY_WAITING`] threads waiting, a batch's threads are woken without a relay, each from
+//! the CPU it parked on ([`cpu_wake`]): a relay's woken thread would wait behind the many
+//! others for a CPU before it passed the relay on.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -16,6 +17,7 @@ use std::thread::Thread;
 use std::time::Instant;
 
 use crate::completion::Outcome;
+use crate::cpu_wake;
 use crate::error::Error;
 use crate::futex_hash;
 use crate::future::wake;
@@ -43,9 +45,10 @@ const YIELDS: usize = 4;
 const YIELD_MIN_WAITING: usize = 16;
 
 /// Threads blocked in [`Slot::wait`] from which the CPUs are crowded with them: a new one
-/// parks without yielding (its yields would keep the writer off the CPU), and the writer
-/// wakes a batch's threads without a relay. Measured on 2 CPUs with 4,096 blocking
-/// threads: 125k transactions/s against 100k with the relay, on average over 8 runs each.
+/// parks without yielding (its yields would keep the writer off the CPU), and a batch's
+/// threads are woken without a relay. Measured on 2 CPUs with 4,096 blocking threads, all
+/// woken by the writer: 125k transactions/s against 100k with the relay, on average over
+/// 8 runs each.
 const MANY_WAITING: usize = 256;
 
 /// Threads blocked in [`Slot::wait`] in this process.
@@ -104,8 +107,8 @@ enum Waiter {
     Task(Waker),
     /// A thread blocked in [`Slot::wait`] with a deadline.
     TimedThread(Thread),
-    /// A thread blocked in [`Slot::wait`] until the outcome arrives.
-    Thread(Thread),
+    /// A thread blocked in [`Slot::wait`] until the outcome arrives, and the CPU it parked on.
+    Thread(Thread, Option<u32>),
 }
 
 impl Waiter {
@@ -114,7 +117,7 @@ impl Waiter {
         match self {
             Waiter::Nobody => {}
             Waiter::Task(waker) => wake(waker),
-            Waiter::TimedThread(thread) | Waiter::Thread(thread) => thread.unpark(),
+            Waiter::TimedThread(thread) | Waiter::Thread(thread, _) => thread.unpark(),
         }
     }
 }
@@ -141,41 +144,44 @@ impl Relay {
     }
 }
 
-/// The outcomes of one batch for slots whose threads are woken as a relay.
+/// The outcomes of one batch for slots whose threads are woken together.
 #[derive(Default)]
 pub(crate) struct RelayBatch {
     /// The slots and their outcomes.
     slots: Vec<(Arc<Slot>, Outcome)>,
-    /// Their threads.
-    threads: Vec<Thread>,
+    /// Their threads, with the CPU each parked on.
+    threads: Vec<(Thread, Option<u32>)>,
 }
 
 impl RelayBatch {
-    /// Leaves every outcome in its slot, then starts the relay that wakes their threads.
+    /// Leaves every outcome in its slot, then wakes their threads: all at once with many
+    /// waiting, else by starting a relay.
     pub(crate) fn deliver(self) {
         if self.slots.is_empty() {
             return;
         }
-        let relay = Arc::new(Relay {
-            threads: self.threads,
-            next: AtomicUsize::new(0),
-        });
+        let (relay, parked) = if WAITING.load(Ordering::Relaxed) >= MANY_WAITING {
+            (None, self.threads)
+        } else {
+            let relay = Relay {
+                threads: self.threads.into_iter().map(|(thread, _)| thread).collect(),
+                next: AtomicUsize::new(0),
+            };
+            (Some(Arc::new(relay)), Vec::new())
+        };
         for (slot, outcome) in self.slots {
-            let previous = std::mem::replace(
-                &mut *slot.lock(),
-                SlotState::Done(outcome, Some(Arc::clone(&relay))),
-            );
+            let previous =
+                std::mem::replace(&mut *slot.lock(), SlotState::Done(outcome, relay.clone()));
             // A thread in an untimed wait stays registered until it has the outcome.
             if let SlotState::Waiting(waiter) = previous {
-                if !matches!(waiter, Waiter::Thread(_)) {
+                if !matches!(waiter, Waiter::Thread(..)) {
                     waiter.wake();
                 }
             }
         }
-        if WAITING.load(Ordering::Relaxed) >= MANY_WAITING {
-            relay.wake(usize::MAX);
-        } else {
-            relay.wake(RELAY_START);
+        match relay {
+            Some(relay) => relay.wake(RELAY_START),
+            None => cpu_wake::wake(parked),
         }
     }
 }
@@ -193,8 +199,8 @@ impl Slot {
     /// left for `batch` to wake with the others of its batch.
     pub(crate) fn complete_in(self: Arc<Self>, outcome: Outcome, batch: &mut RelayBatch) {
         let state = self.lock();
-        if let SlotState::Waiting(Waiter::Thread(thread)) = &*state {
-            batch.threads.push(thread.clone());
+        if let SlotState::Waiting(Waiter::Thread(thread, cpu)) = &*state {
+            batch.threads.push((thread.clone(), *cpu));
             drop(state);
             batch.slots.push((self, outcome));
         } else {
@@ -257,7 +263,7 @@ impl Slot {
                 if let SlotState::Waiting(waiter) = &mut *state {
                     let me = std::thread::current();
                     *waiter = match deadline {
-                        None => Waiter::Thread(me),
+                        None => Waiter::Thread(me, cpu_wake::this_cpu()),
                         Some(_) => Waiter::TimedThread(me),
                     };
                 } else {
