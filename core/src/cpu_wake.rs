@@ -144,18 +144,18 @@ struct CpuWaker {
     pid: u32,
     /// Sleepers to wake, shared with the waker.
     todo: Arc<Mutex<Vec<Sleeper>>>,
-    /// The waker itself, unparked when there are threads to wake.
+    /// The waker itself, unparked when there is something to wake.
     thread: Thread,
 }
 
 impl CpuWaker {
-    /// Has the waker wake `threads`.
-    fn hand(&self, mut threads: Vec<Sleeper>) {
+    /// Has the waker wake `sleepers`.
+    fn hand(&self, mut sleepers: Vec<Sleeper>) {
         let mut todo = lock(&self.todo);
         if todo.is_empty() {
-            std::mem::swap(&mut *todo, &mut threads);
+            std::mem::swap(&mut *todo, &mut sleepers);
         } else {
-            todo.append(&mut threads);
+            todo.append(&mut sleepers);
         }
         drop(todo);
         self.thread.unpark();

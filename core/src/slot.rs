@@ -46,9 +46,9 @@ const YIELD_MIN_WAITING: usize = 16;
 
 /// Threads blocked in [`Slot::wait`] from which the CPUs are crowded with them: a new one
 /// parks in a [`Group`] without yielding (its yields would keep the writer off the CPU),
-/// and a batch's threads are woken without a relay. Measured on 2 CPUs with 4,096 blocking threads, all
-/// woken by the writer: 125k transactions/s against 100k with the relay, on average over
-/// 8 runs each.
+/// and a batch's threads are woken without a relay. Measured on 2 CPUs with 4,096 blocking
+/// threads, all woken by the writer: 125k transactions/s against 100k with the relay, on
+/// average over 8 runs each.
 const MANY_WAITING: usize = 256;
 
 /// Threads blocked in [`Slot::wait`] in this process.
@@ -159,8 +159,8 @@ pub(crate) struct RelayBatch {
 }
 
 impl RelayBatch {
-    /// Leaves every outcome in its slot, then wakes their threads: all at once with many
-    /// waiting, else by starting a relay.
+    /// Leaves every outcome in its slot, then wakes their groups, and their threads: all at
+    /// once with many waiting, else by starting a relay.
     pub(crate) fn deliver(mut self) {
         if self.slots.is_empty() {
             return;
