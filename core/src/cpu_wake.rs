@@ -35,7 +35,9 @@ pub(crate) fn this_cpu() -> Option<u32> {
 /// What wakes with one call: a parked thread, or a group of them.
 #[derive(Debug)]
 pub(crate) enum Sleeper {
+    /// A thread parked on its own.
     Thread(Thread),
+    /// The threads parked with a group.
     Group(Group),
 }
 
