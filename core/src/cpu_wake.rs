@@ -92,26 +92,30 @@ static JOINED: [AtomicUsize; ROWS] = [const { AtomicUsize::new(0) }; ROWS];
 /// Threads parked on one CPU that one call wakes together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Group {
-    /// The row of its CPU.
-    row: u16,
-    /// Its word in the row.
+    /// The CPU they parked on.
+    cpu: u32,
+    /// Their word in the CPU's row.
     word: u16,
 }
 
 impl Group {
     /// The group of the next thread to park on `cpu`.
     pub(crate) fn join(cpu: u32) -> Group {
-        let row = cpu as usize % ROWS;
-        let n = JOINED[row].fetch_add(1, Ordering::Relaxed);
+        let n = JOINED[cpu as usize % ROWS].fetch_add(1, Ordering::Relaxed);
         Group {
-            row: row as u16,
+            cpu,
             word: ((n / GROUP) % WORDS) as u16,
         }
     }
 
+    /// The CPU its threads parked on.
+    pub(crate) fn cpu(self) -> u32 {
+        self.cpu
+    }
+
     /// Its futex word.
     fn word(self) -> &'static AtomicU32 {
-        &TABLE[usize::from(self.row)][usize::from(self.word)]
+        &TABLE[self.cpu as usize % ROWS][usize::from(self.word)]
     }
 
     /// The group's wake-ups so far: read it before checking for the outcome, and wait with it.

@@ -109,8 +109,8 @@ enum Waiter {
     TimedThread(Thread),
     /// A thread blocked in [`Slot::wait`] until the outcome arrives, and the CPU it parked on.
     Thread(Thread, Option<u32>),
-    /// A thread parked with its group until the outcome arrives, and the CPU it parked on.
-    Group(Group, u32),
+    /// A thread parked with its group until the outcome arrives.
+    Group(Group),
 }
 
 impl Waiter {
@@ -120,7 +120,7 @@ impl Waiter {
             Waiter::Nobody => {}
             Waiter::Task(waker) => wake(waker),
             Waiter::TimedThread(thread) | Waiter::Thread(thread, _) => thread.unpark(),
-            Waiter::Group(group, _) => group.wake(),
+            Waiter::Group(group) => group.wake(),
         }
     }
 }
@@ -154,8 +154,8 @@ pub(crate) struct RelayBatch {
     slots: Vec<(Arc<Slot>, Outcome)>,
     /// Their threads, with the CPU each parked on.
     threads: Vec<(Thread, Option<u32>)>,
-    /// The groups of their threads, with the CPU of each; repeats may follow each other.
-    groups: Vec<(Group, u32)>,
+    /// The groups of their threads; repeats may follow each other.
+    groups: Vec<Group>,
 }
 
 impl RelayBatch {
@@ -202,7 +202,7 @@ impl RelayBatch {
         parked.extend(
             self.groups
                 .into_iter()
-                .map(|(group, cpu)| (Sleeper::Group(group), Some(cpu))),
+                .map(|group| (Sleeper::Group(group), Some(group.cpu()))),
         );
         cpu_wake::wake(parked);
     }
@@ -221,19 +221,19 @@ impl Slot {
     /// left for `batch` to wake with the others of its batch.
     pub(crate) fn complete_in(self: Arc<Self>, outcome: Outcome, batch: &mut RelayBatch) {
         let state = self.lock();
-        if let SlotState::Waiting(Waiter::Group(group, cpu)) = &*state {
-            if batch.groups.last() != Some(&(*group, *cpu)) {
-                batch.groups.push((*group, *cpu));
+        match &*state {
+            SlotState::Waiting(Waiter::Group(group)) => {
+                if batch.groups.last() != Some(group) {
+                    batch.groups.push(*group);
+                }
             }
-            drop(state);
-            batch.slots.push((self, outcome));
-        } else if let SlotState::Waiting(Waiter::Thread(thread, cpu)) = &*state {
-            batch.threads.push((thread.clone(), *cpu));
-            drop(state);
-            batch.slots.push((self, outcome));
-        } else {
-            leave(state, outcome);
+            SlotState::Waiting(Waiter::Thread(thread, cpu)) => {
+                batch.threads.push((thread.clone(), *cpu));
+            }
+            _ => return leave(state, outcome),
         }
+        drop(state);
+        batch.slots.push((self, outcome));
     }
 
     /// Takes the outcome if it is there, or leaves `waker` to be woken when it arrives.
@@ -286,17 +286,17 @@ impl Slot {
         }
         futex_hash::fit(waiting.others + 1);
         let group = match (deadline, cpu_wake::this_cpu()) {
-            (None, Some(cpu)) if waiting.others >= MANY_WAITING => Some((Group::join(cpu), cpu)),
+            (None, Some(cpu)) if waiting.others >= MANY_WAITING => Some(Group::join(cpu)),
             _ => None,
         };
         loop {
             // Read before the check, so that a wake-up between the two is not missed.
-            let wakeups = group.map(|(group, _)| group.wakeups());
+            let wakeups = group.map(Group::wakeups);
             {
                 let mut state = self.lock();
                 if let SlotState::Waiting(waiter) = &mut *state {
                     *waiter = match (group, deadline) {
-                        (Some((group, cpu)), _) => Waiter::Group(group, cpu),
+                        (Some(group), _) => Waiter::Group(group),
                         (None, None) => {
                             Waiter::Thread(std::thread::current(), cpu_wake::this_cpu())
                         }
@@ -307,7 +307,7 @@ impl Slot {
                 }
             }
             match (group.zip(wakeups), deadline) {
-                (Some(((group, _), wakeups)), _) => group.wait(wakeups),
+                (Some((group, wakeups)), _) => group.wait(wakeups),
                 (None, None) => std::thread::park(),
                 (None, Some(deadline)) => {
                     let now = Instant::now();
