@@ -21,6 +21,7 @@ use crate::convert::{self, results_to_py, Returns};
 use crate::errors::{self, raise};
 use crate::loop_future::{LoopFuture, Work};
 use crate::process::on_main_thread;
+use crate::running_loop::running_loop;
 use crate::sink::{Entry, PySink, Waiter};
 use crate::{options, stats};
 
@@ -533,18 +534,8 @@ fn guarded<T>(f: impl FnOnce() -> litecommit::Result<T>) -> litecommit::Result<T
     })
 }
 
-/// `asyncio.get_running_loop`, imported once.
-static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `concurrent.futures.Future`, imported once.
 static THREAD_FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// The running asyncio event loop (`RuntimeError` if there is none).
-fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    GET_RUNNING_LOOP
-        .import(py, "asyncio", "get_running_loop")?
-        .call0()
-}
 
 #[pymethods]
 impl NativeCommitter {

@@ -11,6 +11,7 @@ mod errors;
 mod loop_future;
 mod options;
 mod process;
+mod running_loop;
 mod sink;
 mod stats;
 
