@@ -10,6 +10,7 @@
 //! gets here: its calls fail before they look for a loop.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -29,7 +30,9 @@ thread_local! {
 
 /// The running asyncio event loop (`RuntimeError` if there is none).
 pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    if py.version_info() >= (3, 12) {
+    // Read once: under the stable ABI every read formats and parses the version string.
+    static FROM_3_12: OnceLock<bool> = OnceLock::new();
+    if *FROM_3_12.get_or_init(|| py.version_info() >= (3, 12)) {
         return ask(py);
     }
     let last = LAST.with(|last| last.borrow().as_ref().map(|l| l.clone_ref(py)));
