@@ -82,7 +82,9 @@ pub use future::{PendingFuture, SubmitFuture, TransactionFuture};
 pub use metrics::{StatSpec, StatValue, Stats};
 pub use modes::{CheckpointMode, Durability, FlushPolicy};
 pub use snapshot::Snapshot;
-pub use transaction::{Rows, Statement, StatementResult, Transaction, TransactionResult};
+pub use transaction::{
+    Rows, SharedList, Statement, StatementResult, Transaction, TransactionResult,
+};
 pub use value::{Params, Value};
 
 /// What the [`params!`] macro expands to and the bindings share; not part of the API.

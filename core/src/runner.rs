@@ -9,13 +9,12 @@
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
-use std::sync::{Arc, OnceLock};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{ffi, Connection};
 
 use crate::error::{Error, Result};
-use crate::transaction::{Rows, Statement, StatementResult};
+use crate::transaction::{Rows, SharedList, Statement, StatementResult};
 use crate::value::{Params, Value};
 
 /// A connection and the statements it keeps prepared. It reads as the [`Connection`] for
@@ -312,7 +311,7 @@ fn prepare_error(err: rusqlite::Error, statement_index: usize) -> Error {
 }
 
 /// Column names and declared types, shared by every row.
-type Described = (Arc<[String]>, Arc<[Option<String>]>);
+type Described = (SharedList<String>, SharedList<Option<String>>);
 
 /// One run of a lent statement. Dropping it resets the statement and clears its bindings,
 /// which point into the parameters of this run.
@@ -476,7 +475,7 @@ impl Running<'_> {
         // SAFETY: the statement is live.
         let count = unsafe { ffi::sqlite3_column_count(p) };
         if count <= 0 {
-            return (no_columns(), no_decl_types());
+            return Described::default();
         }
         // SAFETY: `i` is a column of the live statement; non-NULL texts are NUL-terminated
         // and copied at once.
@@ -540,17 +539,6 @@ fn bytes(b: &[u8]) -> *const c_char {
     static EMPTY: [u8; 1] = [0];
     let b = if b.is_empty() { &EMPTY[..] } else { b };
     b.as_ptr().cast()
-}
-
-/// The shared empty column list of statements that return no rows (no allocation per call).
-fn no_columns() -> Arc<[String]> {
-    static EMPTY: OnceLock<Arc<[String]>> = OnceLock::new();
-    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
-}
-
-fn no_decl_types() -> Arc<[Option<String>]> {
-    static EMPTY: OnceLock<Arc<[Option<String>]>> = OnceLock::new();
-    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Transactions as submitted, and what comes back when they are durable.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use smallvec::{smallvec, SmallVec};
@@ -86,12 +88,50 @@ impl FromIterator<Statement> for Transaction {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rows {
     /// Column names, shared by every row.
-    pub columns: Arc<[String]>,
+    pub columns: SharedList<String>,
     /// Each row's values, in column order.
     pub rows: Vec<Vec<Value>>,
     /// Each column's declared type as written in its table's definition (`"DATETIME"`),
     /// `None` for an expression; as long as `columns`, or empty where none were read.
-    pub decl_types: Arc<[Option<String>]>,
+    pub decl_types: SharedList<Option<String>>,
+}
+
+/// A read-only list that clones without copying (it derefs to a slice). An empty one holds
+/// nothing: a statement that returns no rows gets its result without an allocation or a
+/// reference count that the threads building and dropping results would share.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedList<T>(Option<Arc<[T]>>);
+
+impl<T> Default for SharedList<T> {
+    fn default() -> SharedList<T> {
+        SharedList(None)
+    }
+}
+
+impl<T> Deref for SharedList<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
+impl<T> From<Vec<T>> for SharedList<T> {
+    fn from(items: Vec<T>) -> SharedList<T> {
+        SharedList((!items.is_empty()).then(|| items.into()))
+    }
+}
+
+impl<T> FromIterator<T> for SharedList<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> SharedList<T> {
+        items.into_iter().collect::<Vec<T>>().into()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SharedList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// What one statement did.
@@ -124,6 +164,40 @@ impl TransactionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_shared_list_holds_nothing_and_a_full_one_shares_its_items() {
+        for empty in [
+            SharedList::<String>::default(),
+            SharedList::from(Vec::new()),
+            std::iter::empty().collect(),
+        ] {
+            assert!(empty.0.is_none());
+            assert!(empty.is_empty());
+            assert_eq!(format!("{empty:?}"), "[]");
+        }
+        let names: SharedList<String> = vec!["id".to_owned(), "v".to_owned()].into();
+        let copy = names.clone();
+        assert_eq!(&*copy, ["id", "v"]);
+        assert_eq!(format!("{copy:?}"), r#"["id", "v"]"#);
+        let (a, b) = (names.0.as_ref().unwrap(), copy.0.as_ref().unwrap());
+        assert!(Arc::ptr_eq(a, b));
+    }
+
+    #[test]
+    fn a_statement_that_returns_no_rows_gets_a_result_without_shared_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Committer::open(dir.path().join("t.db"), crate::Config::default()).unwrap();
+        db.execute("CREATE TABLE t (v INTEGER)", ()).unwrap();
+        let insert = db.execute("INSERT INTO t VALUES (1)", ()).unwrap();
+        let rows = &insert.last().unwrap().rows;
+        assert!(rows.columns.0.is_none() && rows.decl_types.0.is_none());
+        let returning = db
+            .execute("INSERT INTO t VALUES (2) RETURNING v", ())
+            .unwrap();
+        assert_eq!(&*returning.last().unwrap().rows.columns, ["v"]);
+        db.close().unwrap();
+    }
 
     #[test]
     fn one_statement_is_kept_inline_however_the_transaction_is_built() {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use common::*;
 use litecommit::{
-    Committer, Config, Error, Event, FlushTrigger, Pending, Rows, StatementResult, Transaction,
-    TransactionResult, Value,
+    Committer, Config, Error, Event, FlushTrigger, Pending, Rows, SharedList, StatementResult,
+    Transaction, TransactionResult, Value,
 };
 use rusqlite::Connection;
 
@@ -128,7 +128,7 @@ impl Reference {
 fn run_alone(conn: &Connection, sql: &str) -> Result<StatementResult, i32> {
     let mut stmt = conn.prepare(sql).map_err(code)?;
     let before = conn.total_changes();
-    let names = |s: &rusqlite::Statement<'_>| -> (Arc<[String]>, Arc<[Option<String>]>) {
+    let names = |s: &rusqlite::Statement<'_>| -> (SharedList<String>, SharedList<Option<String>>) {
         (
             s.column_names().map(String::from).collect(),
             s.columns()
