@@ -99,8 +99,14 @@ pub struct Rows {
 /// A read-only list that clones without copying (it derefs to a slice). An empty one holds
 /// nothing: a statement that returns no rows gets its result without an allocation or a
 /// reference count that the threads building and dropping results would share.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct SharedList<T>(Option<Arc<[T]>>);
+
+impl<T> Clone for SharedList<T> {
+    fn clone(&self) -> SharedList<T> {
+        SharedList(self.0.clone())
+    }
+}
 
 impl<T> Default for SharedList<T> {
     fn default() -> SharedList<T> {
