@@ -285,10 +285,9 @@ impl Slot {
             }
         }
         futex_hash::fit(waiting.others + 1);
-        let group = match (deadline, cpu_wake::this_cpu()) {
-            (None, Some(cpu)) if waiting.others >= MANY_WAITING => Some(Group::join(cpu)),
-            _ => None,
-        };
+        let crowded = deadline.is_none() && waiting.others >= MANY_WAITING;
+        // Asked only when crowded: otherwise the CPU is read when the thread registers.
+        let group = crowded.then(cpu_wake::this_cpu).flatten().map(Group::join);
         loop {
             // Read before the check, so that a wake-up between the two is not missed.
             let wakeups = group.map(Group::wakeups);
