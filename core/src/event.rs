@@ -80,7 +80,8 @@ pub enum Event {
         wal_frames: u64,
         /// Time to run and commit it (BEGIN to COMMIT, fsync included).
         duration: Duration,
-        /// How long the writer waited before it, paused by a checkpoint.
+        /// How long the writer waited before it, paused by a checkpoint or held to the pace
+        /// of a checkpoint catch-up it outpaced.
         paused: Duration,
     },
     /// A batch failed as a whole (its BEGIN, COMMIT or a ROLLBACK failed): its transactions

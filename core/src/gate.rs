@@ -1,7 +1,8 @@
 //! Mutual exclusion between the writer's batches and the checkpoints that need the write
 //! lock (FULL/RESTART/TRUNCATE, and the last pass of a PASSIVE catch-up). Doing this
 //! in-process means such a checkpoint never fights the writer through SQLite's busy handler,
-//! and the writer's stall is bounded and measured.
+//! and the writer's stall is bounded and measured. A catch-up that falls behind the writer
+//! also sets a [`Pace`] here, which spreads short waits over the writer's batches.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -22,27 +23,107 @@ struct GateState {
     checkpoint_wants_lock: bool,
     /// The writer is inside a batch (from before BEGIN to after COMMIT or ROLLBACK).
     writer_in_batch: bool,
+    /// The writer waits for its pace.
+    writer_pacing: bool,
+    /// How fast the writer may grow the WAL, while a checkpoint catch-up falls behind it.
+    pace: Option<Pace>,
+}
+
+/// How fast the writer may grow the WAL for a while: at `frames_per_sec` from `since`, and
+/// by `allowance` frames in all.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Pace {
+    /// When it was set.
+    pub(crate) since: Instant,
+    /// The WAL's frame count then.
+    pub(crate) from_frames: u64,
+    /// Frames per second the writer may commit.
+    pub(crate) frames_per_sec: f64,
+    /// Frames the writer may commit in all; then it waits for the next pace.
+    pub(crate) allowance: u64,
+    /// The longest the writer waits for it before one batch.
+    pub(crate) max_wait: Duration,
+}
+
+impl Pace {
+    /// Whether a writer whose WAL holds `frames` kept to it: it overshoots the allowance
+    /// by at most a batch, counted as half the allowance.
+    pub(crate) fn kept(&self, frames: u64) -> bool {
+        frames.saturating_sub(self.from_frames) <= self.allowance + self.allowance / 2
+    }
+
+    /// When a writer whose WAL holds `frames` may begin its next batch: once the time its
+    /// commits since `since` are worth has passed; `None` once it used the allowance.
+    fn due(&self, frames: u64) -> Option<Instant> {
+        let done = frames.saturating_sub(self.from_frames);
+        if done >= self.allowance {
+            return None;
+        }
+        // Never more than a wait may last (so no overflow either).
+        let worth = Duration::try_from_secs_f64(done as f64 / self.frames_per_sec)
+            .map_or(self.max_wait, |worth| worth.min(self.max_wait));
+        Some(self.since + worth)
+    }
 }
 
 impl Gate {
-    /// The writer calls this before BEGIN; it waits while a checkpoint holds the gate. The
-    /// batch lasts until the guard is dropped (after COMMIT or ROLLBACK, or when a panic
-    /// unwinds the batch).
-    pub(crate) fn enter_batch(&self) -> InBatch<'_> {
+    /// The writer calls this before BEGIN, with the WAL's frame count after its latest
+    /// commit; it waits while a checkpoint holds the gate, and as long as the pace asks (at
+    /// most its `max_wait`). The batch lasts until the guard is dropped (after COMMIT or
+    /// ROLLBACK, or when a panic unwinds the batch).
+    pub(crate) fn enter_batch(&self, wal_frames: u64) -> InBatch<'_> {
         let start = Instant::now();
         let mut st = self.lock();
-        let paused = st.checkpoint_wants_lock;
-        while st.checkpoint_wants_lock {
-            st = self.wait(st);
+        let mut waited = false;
+        loop {
+            if st.checkpoint_wants_lock {
+                waited = true;
+                st = self.wait(st);
+                continue;
+            }
+            let Some(pace) = st.pace else { break };
+            let latest = start + pace.max_wait;
+            let until = pace.due(wal_frames).map_or(latest, |due| due.min(latest));
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            waited = true;
+            st.writer_pacing = true;
+            st = self
+                .changed
+                .wait_timeout(st, until - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            st.writer_pacing = false;
         }
         st.writer_in_batch = true;
         InBatch {
             gate: self,
-            waited: if paused {
+            waited: if waited {
                 start.elapsed()
             } else {
                 Duration::ZERO
             },
+        }
+    }
+
+    /// Sets the writer's pace (`None` lifts it) until the returned guard is dropped.
+    pub(crate) fn pacing(&self) -> Pacing<'_> {
+        Pacing { gate: self }
+    }
+
+    /// Replaces the pace and wakes a writer waiting for the old one.
+    fn set_pace(&self, pace: Option<Pace>) {
+        let mut st = self.lock();
+        if st.pace == pace {
+            return;
+        }
+        st.pace = pace;
+        let waiting = st.writer_pacing;
+        drop(st);
+        if waiting {
+            self.changed.notify_all();
         }
     }
 
@@ -61,6 +142,14 @@ impl Gate {
     #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
         !self.lock().checkpoint_wants_lock
+    }
+
+    /// Whether the pace lets a writer whose WAL holds `frames` begin a batch now.
+    #[cfg(test)]
+    pub(crate) fn pace_allows(&self, frames: u64) -> bool {
+        self.lock().pace.map_or(true, |pace| {
+            pace.due(frames).is_some_and(|due| due <= Instant::now())
+        })
     }
 
     /// Locks the state (a panic while it was held does not poison it).
@@ -102,6 +191,25 @@ impl Drop for InBatch<'_> {
         if wanted {
             self.gate.changed.notify_all();
         }
+    }
+}
+
+/// A checkpoint catch-up's hold on the writer's pace; dropping it lifts the pace.
+pub(crate) struct Pacing<'a> {
+    /// The gate whose pace it sets.
+    gate: &'a Gate,
+}
+
+impl Pacing<'_> {
+    /// Sets the pace; `None` lifts it.
+    pub(crate) fn set(&self, pace: Option<Pace>) {
+        self.gate.set_pace(pace);
+    }
+}
+
+impl Drop for Pacing<'_> {
+    fn drop(&mut self) {
+        self.gate.set_pace(None);
     }
 }
 
@@ -147,7 +255,7 @@ mod tests {
     #[test]
     fn a_checkpoint_waits_for_the_batch_to_end() {
         let gate = Arc::new(Gate::default());
-        let in_batch = gate.enter_batch();
+        let in_batch = gate.enter_batch(0);
         let (paused_tx, paused_rx) = crossbeam_channel::bounded(1);
         let pausing = {
             let gate = Arc::clone(&gate);
@@ -166,8 +274,75 @@ mod tests {
         paused_rx.recv_timeout(PATIENCE).unwrap();
         pausing.join().unwrap();
         // The checkpoint let go: the next batch enters.
-        let next = gate.enter_batch();
+        let next = gate.enter_batch(0);
         assert!(gate.lock().writer_in_batch);
         drop(next);
+    }
+
+    fn pace(frames_per_sec: f64, allowance: u64, max_wait: Duration) -> Pace {
+        Pace {
+            // A second ago: what the writer committed is worth a second at most.
+            since: Instant::now()
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or_else(Instant::now),
+            from_frames: 100,
+            frames_per_sec,
+            allowance,
+            max_wait,
+        }
+    }
+
+    #[test]
+    fn a_writer_within_its_pace_enters_at_once() {
+        let gate = Gate::default();
+        let pacing = gate.pacing();
+        pacing.set(Some(pace(1_000.0, 1_000, PATIENCE)));
+        // 500 frames are worth half a second, and a second has passed.
+        let in_batch = gate.enter_batch(600);
+        assert_eq!(in_batch.waited(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_writer_that_used_its_allowance_waits_until_the_pace_is_lifted() {
+        let gate = Arc::new(Gate::default());
+        let pacing = gate.pacing();
+        pacing.set(Some(pace(1_000_000.0, 10, PATIENCE)));
+        assert!(!gate.pace_allows(110));
+        let (entered_tx, entered_rx) = crossbeam_channel::bounded(1);
+        let writer = {
+            let gate = Arc::clone(&gate);
+            std::thread::spawn(move || {
+                let in_batch = gate.enter_batch(110);
+                entered_tx.send(in_batch.waited()).unwrap();
+            })
+        };
+        wait_for(&gate, |st| st.writer_pacing);
+        assert!(
+            entered_rx.try_recv().is_err(),
+            "the writer entered past its allowance"
+        );
+        drop(pacing);
+        let waited = entered_rx.recv_timeout(PATIENCE).unwrap();
+        assert!(waited > Duration::ZERO);
+        writer.join().unwrap();
+        assert!(gate.lock().pace.is_none());
+    }
+
+    #[test]
+    fn a_writer_waits_for_its_pace_at_most_max_wait() {
+        let gate = Gate::default();
+        let pacing = gate.pacing();
+        pacing.set(Some(pace(1_000_000.0, 10, Duration::ZERO)));
+        let in_batch = gate.enter_batch(110);
+        assert_eq!(in_batch.waited(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_pace_is_kept_within_half_an_allowance_more() {
+        let pace = pace(1_000.0, 10, PATIENCE);
+        assert!(pace.kept(100 + 15));
+        assert!(!pace.kept(100 + 16));
+        // A WAL that restarted since holds fewer frames than when the pace was set.
+        assert!(pace.kept(3));
     }
 }

@@ -35,6 +35,11 @@ const CATCH_UP_RESIDUAL_DIVISOR: u64 = 8;
 /// before the next one ends: the database sync between them and the next pass's sync of
 /// the WAL carry what it wrote meanwhile.
 const OUTPACED_GROWTH: u64 = 2;
+/// Of what a catch-up pass left for the next one, the most the writer may commit during that
+/// next pass while it outpaces the passes (1/N): each pass then copies at most half as much
+/// as the one before, so the catch-up ends with a short pause, the writer slowed meanwhile
+/// rather than stopped.
+const PACE_DIVISOR: u64 = 2;
 
 /// When automatic checkpoints run.
 pub(super) struct Policy {
@@ -65,24 +70,75 @@ impl Policy {
     /// Whether a PASSIVE catch-up, whose latest pass copied all of the WAL's first `log`
     /// frames while the writer went on to `committed`, is close enough to run its next pass
     /// with the writer paused: the pause is short and lets the WAL wrap.
-    pub(super) fn residual_is_small(&self, committed: u64, log: i64) -> bool {
+    ///
+    /// A `paced` writer is slower than the disk only thanks to its pace, and the passes
+    /// shrink until the residual is the smallest, whatever the WAL's length.
+    pub(super) fn residual_is_small(&self, committed: u64, log: i64, paced: bool) -> bool {
         let log = u64::try_from(log).unwrap_or(0);
         // The longer the WAL, the larger a residual is worth a pause to let it wrap.
-        let small = CATCH_UP_SMALL_FRAMES.max(log / CATCH_UP_RESIDUAL_DIVISOR);
+        let small = if paced {
+            CATCH_UP_SMALL_FRAMES
+        } else {
+            CATCH_UP_SMALL_FRAMES.max(log / CATCH_UP_RESIDUAL_DIVISOR)
+        };
         committed.saturating_sub(log) <= small
     }
 
-    /// Whether the WAL of such a catch-up could pass the restart threshold before another
-    /// pass ends (see `OUTPACED_GROWTH`), so the next pass runs with the writer paused
+    /// Whether the WAL of such a catch-up, at `committed` frames, could pass the restart
+    /// threshold before another pass ends if the writer commits `growth` frames during the
+    /// next one (see `OUTPACED_GROWTH`), so the next pass runs with the writer paused
     /// however much is left.
     ///
     /// That is a writer faster than the disk (durability normal, where commits do not sync,
-    /// on a slow disk): it outpaces every pass, so without a pause the WAL would never wrap.
-    /// It then waits while the disk takes what it wrote since the latest pass.
-    pub(super) fn outpaced_near_restart(&self, committed: u64, log: i64) -> bool {
-        let grown = committed.saturating_sub(u64::try_from(log).unwrap_or(0));
-        committed.saturating_add(OUTPACED_GROWTH * grown) >= self.restart_frames
+    /// on a slow disk) which does not keep to its pace ([`Policy::allowance`]): it outpaces
+    /// every pass, so without a pause the WAL would never wrap. It then waits while the disk
+    /// takes what it wrote since the latest pass.
+    pub(super) fn outpaced_near_restart(&self, committed: u64, growth: u64) -> bool {
+        committed.saturating_add(OUTPACED_GROWTH.saturating_mul(growth)) >= self.restart_frames
     }
+
+    /// How many frames the writer may commit during the next pass of a catch-up whose
+    /// latest pass copied `copied` frames while the writer went on to `committed`, `grown`
+    /// past what that pass saw (the next pass copies them). `None` when it committed
+    /// nothing since, or when, not `paced` yet, it did not outpace the pass (it committed
+    /// at most 1/`PACE_DIVISOR` of what the pass copied): the passes shrink by themselves.
+    /// Never so much that the WAL could pass the restart threshold before the pass after it
+    /// ends; zero when it is that close already.
+    pub(super) fn allowance(
+        &self,
+        copied: u64,
+        committed: u64,
+        grown: u64,
+        paced: bool,
+    ) -> Option<u64> {
+        if grown == 0 || !paced && grown.saturating_mul(PACE_DIVISOR) <= copied {
+            return None;
+        }
+        Some((grown / PACE_DIVISOR).min(self.room(committed)))
+    }
+
+    /// Half of what is left below the restart threshold with `committed` frames in the WAL:
+    /// the writer may commit as much during the next pass and again during the one after it
+    /// without the WAL passing the threshold. What it may commit during the first pass of a
+    /// catch-up, once one before was outpaced.
+    pub(super) fn room(&self, committed: u64) -> u64 {
+        self.restart_frames
+            .saturating_sub(committed)
+            .saturating_sub(1)
+            / OUTPACED_GROWTH
+    }
+}
+
+/// Frames per second at which the writer spreads `allowance` over the next pass of a
+/// catch-up, which copies `grown` frames at the rate the latest one copied `copied` in
+/// `took`; `None` when that rate is unknown.
+pub(super) fn pace_rate(allowance: u64, grown: u64, copied: u64, took: Duration) -> Option<f64> {
+    let seconds = took.as_secs_f64();
+    if grown == 0 || copied == 0 || seconds <= 0.0 {
+        return None;
+    }
+    let rate = allowance as f64 * copied as f64 / (grown as f64 * seconds);
+    (rate.is_finite() && rate > 0.0).then_some(rate)
 }
 
 /// An automatic checkpoint the policy asks for.
@@ -180,6 +236,11 @@ impl TriggerState {
             });
         }
         None
+    }
+
+    /// Frames of the current WAL generation known to be checkpointed.
+    pub(super) fn backfilled(&self) -> u64 {
+        self.backfilled
     }
 
     /// The WAL generation now; pass it back to [`TriggerState::record_checkpoint`].
@@ -377,17 +438,51 @@ mod tests {
     fn a_catch_up_pauses_the_writer_for_a_small_residual_or_before_the_restart_threshold() {
         let policy = policy();
         // At most 64 frames (or an eighth of the WAL) committed during the pass: small.
-        assert!(policy.residual_is_small(300 + 64, 300));
-        assert!(policy.residual_is_small(800 + 100, 800));
-        assert!(!policy.residual_is_small(300 + 65, 300));
+        assert!(policy.residual_is_small(300 + 64, 300, false));
+        assert!(policy.residual_is_small(800 + 100, 800, false));
+        assert!(!policy.residual_is_small(300 + 65, 300, false));
         // A WAL that restarted since the pass (fewer frames now): a short pause wraps it.
-        assert!(policy.residual_is_small(10, 300));
+        assert!(policy.residual_is_small(10, 300, false));
+        // A paced writer: the passes shrink until 64 frames are left, whatever the WAL.
+        assert!(!policy.residual_is_small(800 + 65, 800, true));
+        assert!(policy.residual_is_small(800 + 64, 800, true));
         // Twice as much more stays below 510 frames: not yet.
-        assert!(!policy.outpaced_near_restart(300 + 65, 300));
-        assert!(!policy.outpaced_near_restart(200 + 100, 200));
+        assert!(!policy.outpaced_near_restart(300 + 65, 65));
+        assert!(!policy.outpaced_near_restart(200 + 100, 100));
         // Twice as much more would reach 510 frames or pass them: pause whatever is left.
-        assert!(policy.outpaced_near_restart(300 + 70, 300));
-        assert!(policy.outpaced_near_restart(600 + 300, 600));
+        assert!(policy.outpaced_near_restart(300 + 70, 70));
+        assert!(policy.outpaced_near_restart(600 + 300, 300));
+    }
+
+    #[test]
+    fn a_writer_that_outpaces_a_pass_may_commit_half_of_what_the_next_one_copies() {
+        let policy = policy();
+        // The pass copied 100 frames while the writer committed 50 more: it keeps up.
+        assert_eq!(policy.allowance(100, 150, 50, false), None);
+        // 60 more: half of them during the next pass, which copies the 60.
+        assert_eq!(policy.allowance(100, 160, 60, false), Some(30));
+        // Once paced, it stays paced while the passes shrink.
+        assert_eq!(policy.allowance(100, 150, 50, true), Some(25));
+        // Nothing committed since the pass: nothing to pace.
+        assert_eq!(policy.allowance(100, 100, 0, true), None);
+        // Never so much that twice as much would reach the restart threshold (510 frames).
+        assert_eq!(policy.allowance(100, 400, 300, false), Some(54));
+        assert!(!policy.outpaced_near_restart(400, 54));
+        assert!(policy.outpaced_near_restart(400, 55));
+        assert_eq!(policy.allowance(100, 509, 300, false), Some(0));
+        assert_eq!(policy.allowance(100, 600, 300, false), Some(0));
+    }
+
+    #[test]
+    fn the_pace_spreads_the_allowance_over_the_time_the_next_pass_should_take() {
+        // 100 frames copied in 10 ms: the next pass's 200 should take 20 ms, over which
+        // 100 frames are 5,000 a second.
+        let rate = pace_rate(100, 200, 100, Duration::from_millis(10)).unwrap();
+        assert!((rate - 5_000.0).abs() < 1e-6, "{rate}");
+        assert_eq!(pace_rate(100, 0, 100, Duration::from_millis(10)), None);
+        assert_eq!(pace_rate(100, 200, 0, Duration::from_millis(10)), None);
+        assert_eq!(pace_rate(100, 200, 100, Duration::ZERO), None);
+        assert_eq!(pace_rate(0, 200, 100, Duration::from_millis(10)), None);
     }
 
     #[test]

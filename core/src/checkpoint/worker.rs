@@ -1,6 +1,7 @@
 //! The scheduler thread: serves checkpoint requests on its own connection, runs idle
 //! TRUNCATE checkpoints, and records what each checkpoint did.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,11 +14,11 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::{emit, CheckpointReason, Event, EventListener};
 use crate::files::{self, file_len, wal_path, OpenFile};
-use crate::gate::Gate;
+use crate::gate::{Gate, Pace};
 use crate::metrics::Metrics;
 use crate::modes::{CheckpointMode, Durability};
 
-use super::policy::Due;
+use super::policy::{pace_rate, Due};
 use super::wal::{checkpoint_v2, Frames};
 use super::{CheckpointResult, Request, Scheduler};
 
@@ -50,6 +51,11 @@ pub(super) struct Worker {
     limit_pause: Duration,
     /// Whether checkpoints sync (durability is not off).
     sync: bool,
+    /// Once the writer outpaced a catch-up: frames per second the first pass of the latest
+    /// one copied (and synced), at which the next first pass, of about as many frames,
+    /// should go too. Forgotten when a RESTART gives up on readers: while a reader holds
+    /// the WAL, pacing the writer is futile.
+    first_pass_rate: Cell<Option<f64>>,
 }
 
 /// The scheduler's end of the request channel. Dropping it (when the scheduler thread stops,
@@ -93,6 +99,7 @@ impl Worker {
             busy_timeout: Duration::from_millis(config.checkpoint_busy_timeout_ms),
             limit_pause: Duration::from_millis(config.wal_hard_limit_pause_ms),
             sync: config.durability != Durability::Off,
+            first_pass_rate: Cell::new(None),
         }
     }
 
@@ -136,7 +143,11 @@ impl Worker {
         }
         let mut st = self.scheduler.state();
         match &self.scheduler.policy {
-            Some(policy) if gave_up => st.back_off_restart(policy, Instant::now()),
+            Some(policy) if gave_up => {
+                st.back_off_restart(policy, Instant::now());
+                // A reader holds the WAL: pacing the writer would be futile.
+                self.first_pass_rate.set(None);
+            }
             _ => st.restart_succeeded(),
         }
     }
@@ -299,33 +310,94 @@ impl Worker {
     /// frame copied. So while passes keep copying everything they saw, more run, each after
     /// syncing what the one before copied; once the writer committed only a few frames
     /// since a pass began, the last pass runs with the writer paused, so that its next write
-    /// wraps the WAL. The pause is short: little is left to copy and sync by then. A writer
-    /// that outpaces every pass is paused at once (before the database sync, which would let
-    /// it write still more) when the WAL could pass the restart threshold, however much is
-    /// left (see [`super::policy::Policy::outpaced_near_restart`]).
+    /// wraps the WAL. The pause is short: little is left to copy and sync by then.
+    ///
+    /// A writer faster than the disk outpaces the passes, so it gets a pace, spread over
+    /// each pass as short waits before its batches (see [`crate::gate::Pace`]). During the
+    /// first pass it may commit half of what is left below the restart threshold (see
+    /// [`super::policy::Policy::room`]); once it outpaced a pass, half of what the next pass
+    /// copies (see [`super::policy::Policy::allowance`]), so that each pass copies at most
+    /// half as much as the one before. A writer that does not keep to its pace is paused at
+    /// once (before the database sync, which would let it write still more) when the WAL
+    /// could pass the restart threshold, however much is left (see
+    /// [`super::policy::Policy::outpaced_near_restart`]).
     fn passive_with_catch_up(&self) -> Result<Frames> {
         let Some(policy) = &self.scheduler.policy else {
             return checkpoint_v2(&self.conn, CheckpointMode::Passive);
         };
+        // The WAL hook's frame count at the latest commit; lower than a pass's if the WAL
+        // has restarted since.
+        let committed = || self.scheduler.metrics.wal_frames.load(Ordering::Relaxed);
+        let pace = |allowance: u64, from_frames: u64, frames_per_sec: Option<f64>| Pace {
+            since: Instant::now(),
+            from_frames,
+            frames_per_sec: frames_per_sec.unwrap_or(f64::INFINITY),
+            allowance,
+            max_wait: self.busy_timeout,
+        };
+        // Lifted on every way out.
+        let pacing = self.gate.pacing();
+        let mut copied_before = self.scheduler.state().backfilled();
+        // A writer that outpaced the catch-ups before may commit, until the first pass ends,
+        // what the WAL has room for, spread over the time that pass should take.
+        let now = committed();
+        let (room, backlog) = (policy.room(now), now.saturating_sub(copied_before));
+        let mut paced = self.first_pass_rate.get().filter(|_| room > 0).map(|rate| {
+            let spread = room as f64 * rate / backlog as f64;
+            pace(
+                room,
+                now,
+                Some(spread).filter(|r| r.is_finite() && *r > 0.0),
+            )
+        });
+        pacing.set(paced);
+        let mut began = Instant::now();
         let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
-        for _ in 0..CATCH_UP_PASSES {
+        // Whether the writer outpaced a pass of this catch-up, and whether it keeps to its
+        // pace.
+        let (mut outpacing, mut keeps_pace) = (false, true);
+        for pass in 0..CATCH_UP_PASSES {
             if !last.all_copied() {
                 // A reader holds it back (or the WAL is empty): nothing to catch up with.
                 return Ok(last);
             }
-            // The WAL hook's frame count at the latest commit; lower than the pass's if the
-            // WAL has restarted since.
-            let committed = || self.scheduler.metrics.wal_frames.load(Ordering::Relaxed);
-            let outpaced = policy.outpaced_near_restart(committed(), last.log);
+            let log = u64::try_from(last.log).unwrap_or(0);
+            let copied = log.saturating_sub(copied_before);
+            // What the writer may commit during the next pass, while it keeps to its pace.
+            let mut next_allowance = |now: u64| {
+                keeps_pace &= paced.map_or(true, |p| p.kept(now));
+                let grown = now.saturating_sub(log);
+                let next = policy.allowance(copied, now, grown, outpacing);
+                (grown, next.filter(|_| keeps_pace))
+            };
+            let now = committed();
+            let (grown, next) = next_allowance(now);
+            let outpaced =
+                next == Some(0) || policy.outpaced_near_restart(now, next.unwrap_or(grown));
             if !outpaced {
                 // The pass synced the WAL up to `last.log`: the paused pass below syncs no
                 // more of it than the writer commits meanwhile.
                 self.sync_files(&[OpenFile::Database])?;
             }
-            if outpaced || policy.residual_is_small(committed(), last.log) {
+            let took = began.elapsed();
+            // Counted from here: the writer went on committing during the database sync.
+            let now = committed();
+            let (grown, next) = next_allowance(now);
+            outpacing |= next.is_some() || outpaced;
+            if pass == 0 && (outpacing || self.first_pass_rate.get().is_some()) {
+                let rate = copied as f64 / took.as_secs_f64();
+                self.first_pass_rate
+                    .set(Some(rate).filter(|r| r.is_finite() && *r > 0.0));
+            }
+            if outpaced || next == Some(0) || policy.residual_is_small(now, last.log, outpacing) {
                 let _paused = self.gate.pause_writer();
                 return checkpoint_v2(&self.conn, CheckpointMode::Passive);
             }
+            paced = next
+                .map(|allowance| pace(allowance, now, pace_rate(allowance, grown, copied, took)));
+            pacing.set(paced);
+            copied_before = log;
+            began = Instant::now();
             last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
         }
         // The writer outpaced every pass: no pause this time; the next PASSIVE tries again.
@@ -371,13 +443,36 @@ mod tests {
         }
     }
 
-    /// A catch-up whose every pass the writer outpaces (it commits about 100 frames during
-    /// each pass, a disk too slow for it) pauses the writer before the WAL would pass the
-    /// restart threshold (510 frames), so the next write wraps the WAL. Without that pause
-    /// the catch-up gives up after nine passes, with about 900 frames in the WAL.
-    #[test]
-    fn a_writer_that_outpaces_every_pass_is_paused_before_the_restart_threshold() {
-        litecommit_vfs_wrap::register("litecommit-during-passes", DuringPasses, false).unwrap();
+    /// Held by each test that runs catch-ups through [`DuringPasses`]: [`DURING_PASS`] is
+    /// one for the process.
+    static SCENARIO: Mutex<()> = Mutex::new(());
+
+    /// What a catch-up beside a writer that commits during its passes came to.
+    struct CatchUp {
+        /// The last pass's counts.
+        last: Frames,
+        /// Passes during which the writer committed.
+        passes_with_commits: u64,
+        /// WAL frames after one more commit once the catch-up ended.
+        frames_after: u64,
+    }
+
+    /// Runs `catch_ups` automatic PASSIVE catch-ups (1 MB passive and 2 MB restart
+    /// thresholds: 510 frames), each after a commit, while a writer commits during each pass,
+    /// `during_pass` times, transactions of `frames_per_commit` frames (about), each only if
+    /// `may_commit` (given the gate and the WAL's frame count) lets it; tells how the last
+    /// one went.
+    fn catch_up_beside(
+        catch_ups: usize,
+        frames_per_commit: u64,
+        during_pass: u64,
+        may_commit: fn(&Gate, u64) -> bool,
+    ) -> CatchUp {
+        let _one_at_a_time = SCENARIO.lock().unwrap_or_else(|p| p.into_inner());
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| {
+            litecommit_vfs_wrap::register("litecommit-during-passes", DuringPasses, false).unwrap();
+        });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outpaced.db");
         let config = Config {
@@ -386,29 +481,28 @@ mod tests {
             ..Config::default()
         };
         let mut writer = crate::connection::open_writer(&path, &config).unwrap();
+        let uri = format!("file:{}?vfs=litecommit-during-passes", path.display());
+        let conn = crate::connection::open_checkpointer(Path::new(&uri), &config).unwrap();
+        let metrics = Arc::new(Metrics::new(&config, &wal_path(&conn)));
+        // The WAL's frame count after each commit, where the worker reads it.
         let frames = Arc::new(AtomicU64::new(0));
-        let hook_frames = Arc::clone(&frames);
+        let hook = (Arc::clone(&frames), Arc::clone(&metrics));
         writer
             .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n| {
-                hook_frames.store(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+                let n = u64::try_from(n).unwrap_or(0);
+                hook.0.store(n, Ordering::Relaxed);
+                hook.1.wal_frames.store(n, Ordering::Relaxed);
                 Ok(())
             }))
             .unwrap();
         writer.execute_batch("CREATE TABLE t(x BLOB)").unwrap();
         let writer = Arc::new(Mutex::new(writer));
-        // About 100 frames: 99 overflow pages of the blob, its leaf page, the root page.
-        let commit = move || {
-            writer
-                .lock()
-                .unwrap()
-                .execute_batch("INSERT INTO t VALUES (randomblob(99 * 4096 - 100))")
-                .unwrap();
-        };
-        commit();
-
-        let uri = format!("file:{}?vfs=litecommit-during-passes", path.display());
-        let conn = crate::connection::open_checkpointer(Path::new(&uri), &config).unwrap();
-        let metrics = Arc::new(Metrics::new(&config, &wal_path(&conn)));
+        // Overflow pages of the blob, its leaf page, the root page.
+        let sql = format!(
+            "INSERT INTO t VALUES (randomblob({} * 4096 - 100))",
+            frames_per_commit.saturating_sub(1)
+        );
+        let commit = move || writer.lock().unwrap().execute_batch(&sql).unwrap();
         let (requests, _rx) = crossbeam_channel::unbounded();
         let scheduler = Arc::new(Scheduler {
             requests,
@@ -418,38 +512,92 @@ mod tests {
         });
         let gate = Arc::new(Gate::default());
         let worker = Worker::new(conn, scheduler, Arc::clone(&gate), &config);
-        let committed_during_passes = Arc::new(AtomicU64::new(0));
+        let passes_with_commits = Arc::new(AtomicU64::new(0));
         *DURING_PASS.lock().unwrap() = Some(Box::new({
-            let (frames, count) = (Arc::clone(&frames), Arc::clone(&committed_during_passes));
+            let (frames, count) = (Arc::clone(&frames), Arc::clone(&passes_with_commits));
             let commit = commit.clone();
+            let gate = Arc::clone(&gate);
             move || {
-                // A paused writer commits nothing.
-                if gate.is_open() {
+                let mut committed = false;
+                for _ in 0..during_pass {
+                    // A paused writer commits nothing.
+                    if !gate.is_open() || !may_commit(&gate, frames.load(Ordering::Relaxed)) {
+                        break;
+                    }
                     commit();
-                    let now = frames.load(Ordering::Relaxed);
-                    metrics.wal_frames.store(now, Ordering::Relaxed);
+                    committed = true;
+                }
+                if committed {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }));
 
-        let last = worker.passive_with_catch_up().unwrap();
+        let mut last = None;
+        for _ in 0..catch_ups {
+            commit();
+            last = Some(worker.passive_with_catch_up().unwrap());
+            assert!(gate.pace_allows(u64::MAX), "the pace outlived the catch-up");
+        }
         *DURING_PASS.lock().unwrap() = None;
-        let during = committed_during_passes.load(Ordering::Relaxed);
-        assert!(
-            during >= 2,
-            "the writer committed during {during} passes only"
-        );
-        assert!(last.all_copied(), "{last:?}");
-        assert!(
-            last.log < 510,
-            "the WAL reached {} frames, with commits during {during} passes",
-            last.log
-        );
-        // Every frame is copied and no reader holds the WAL: the next commit wraps it, so the
-        // WAL then holds that commit's frames only.
         commit();
-        let after = frames.load(Ordering::Relaxed);
-        assert!(after <= 102, "{after} frames");
+        CatchUp {
+            last: last.unwrap(),
+            passes_with_commits: passes_with_commits.load(Ordering::Relaxed),
+            frames_after: frames.load(Ordering::Relaxed),
+        }
+    }
+
+    impl CatchUp {
+        /// Asserts that the writer committed during `passes` passes at least, that the last
+        /// pass copied every frame and left fewer than `frames` in the WAL, and that the next
+        /// commit, of about `commit_frames`, wrapped the WAL (no reader holds it).
+        fn assert_ended(&self, passes: u64, frames: i64, commit_frames: u64) {
+            assert!(
+                self.passes_with_commits >= passes,
+                "the writer committed during {} passes only",
+                self.passes_with_commits
+            );
+            assert!(self.last.all_copied(), "{:?}", self.last);
+            assert!(
+                self.last.log < frames,
+                "the WAL reached {} frames, with commits during {} passes",
+                self.last.log,
+                self.passes_with_commits
+            );
+            assert!(
+                self.frames_after <= commit_frames + 2,
+                "{} frames after the catch-up",
+                self.frames_after
+            );
+        }
+    }
+
+    /// A catch-up whose every pass the writer outpaces (it commits about 100 frames during
+    /// each pass, a disk too slow for it) and which does not keep to its pace pauses the
+    /// writer before the WAL would pass the restart threshold (510 frames), so the next
+    /// write wraps the WAL. Without that pause the catch-up gives up after nine passes, with
+    /// about 900 frames in the WAL.
+    #[test]
+    fn a_writer_that_outpaces_every_pass_is_paused_before_the_restart_threshold() {
+        catch_up_beside(1, 100, 1, |_, _| true).assert_ended(2, 510, 100);
+    }
+
+    /// The same writer, up to 100 frames in commits of about 10 during each pass, each only
+    /// when its pace lets it: after the first pass (about 110 frames in the WAL, 100 more
+    /// committed during it) it may commit 50 frames during the next, whose residual is then
+    /// small enough for the last pass. Without the pace the WAL would reach 300-400 frames
+    /// before the pause.
+    #[test]
+    fn a_writer_that_keeps_to_its_pace_lets_the_catch_up_end_early() {
+        catch_up_beside(1, 10, 10, Gate::pace_allows).assert_ended(2, 200, 10);
+    }
+
+    /// A writer that commits 600 frames during the first pass of a catch-up outpaces it.
+    /// During the first pass of the next catch-up it may commit only what the WAL has room
+    /// for: half of what is left below the restart threshold (about 250 frames).
+    #[test]
+    fn once_outpaced_the_first_pass_leaves_the_writer_only_the_room_below_the_threshold() {
+        catch_up_beside(2, 10, 60, Gate::pace_allows).assert_ended(1, 510, 10);
     }
 }

@@ -32,7 +32,7 @@ impl Shared {
         };
         let start = Instant::now();
         let (run, paused) = {
-            let in_batch = self.gate.enter_batch();
+            let in_batch = self.gate.enter_batch(db.wal_frames());
             self.metrics.writer_stall(in_batch.waited());
             (batch::run(db, jobs, &mut state.retire), in_batch.waited())
         };

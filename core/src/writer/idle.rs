@@ -29,7 +29,7 @@ impl Writer {
         while left > 0 && Instant::now() < deadline && rx.is_empty() {
             let step = left.min(VACUUM_STEP_PAGES);
             let vacuumed = {
-                let _in_batch = shared.gate.enter_batch();
+                let _in_batch = shared.gate.enter_batch(db.wal_frames());
                 db.incremental_vacuum(step)
             };
             if !vacuumed {
