@@ -569,8 +569,12 @@ fn listener(recorder: Arc<Recorder>, wal: PathBuf) -> litecommit::EventListener 
             wal_frames,
             duration,
             paused,
+            paced,
             ..
         } => {
+            if !paced.is_zero() {
+                recorder.pace_wait(paced.as_secs_f64() * 1000.0);
+            }
             if !paused.is_zero() {
                 // The batch started `duration` ago, after waiting `paused` at the gate.
                 let began = Instant::now()
@@ -867,6 +871,13 @@ fn print_main(args: &Args, disk: &Disk, durability: Durability, runs: &[Run]) {
     t.row(
         "longest writer stall (gate)",
         cells(&|r| r.writer_stall_ms.map_or("-".into(), ms)),
+    );
+    t.row(
+        "longest wait for the pace before a batch",
+        cells(&|r| match r.writer_stall_ms {
+            Some(_) => ms(r.rec.longest_pace_wait_ms),
+            None => "-".into(),
+        }),
     );
     t.section("bytes written (counting VFS)");
     t.row(

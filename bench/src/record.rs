@@ -41,6 +41,8 @@ struct State {
     pauses: Vec<(Instant, Instant)>,
     /// Durations of the commits that ran a checkpoint inline.
     checkpointing_commits_ms: Vec<f64>,
+    /// The longest wait of litecommit's writer for its pace before a batch, in ms.
+    longest_pace_wait_ms: f64,
 }
 
 impl State {
@@ -81,6 +83,8 @@ pub struct Recorded {
     pub pauses: Vec<(Instant, Instant)>,
     /// Durations of the commits that ran a checkpoint inline.
     pub checkpointing_commits_ms: Vec<f64>,
+    /// The longest wait of litecommit's writer for its pace before a batch, in ms.
+    pub longest_pace_wait_ms: f64,
 }
 
 impl Recorder {
@@ -120,6 +124,12 @@ impl Recorder {
     /// The writer stood still for a checkpoint from `start` to `end`.
     pub fn pause(&self, start: Instant, end: Instant) {
         self.state().pauses.push((start, end));
+    }
+
+    /// litecommit's writer waited `ms` for its pace before a batch.
+    pub fn pace_wait(&self, ms: f64) {
+        let mut st = self.state();
+        st.longest_pace_wait_ms = st.longest_pace_wait_ms.max(ms);
     }
 
     /// A commit that ran a checkpoint inline took `ms` in all.
@@ -167,6 +177,7 @@ impl Recorder {
             checkpoint_spans: st.checkpoint_spans,
             pauses: st.pauses,
             checkpointing_commits_ms: st.checkpointing_commits_ms,
+            longest_pace_wait_ms: st.longest_pace_wait_ms,
         }
     }
 }

@@ -80,9 +80,11 @@ pub enum Event {
         wal_frames: u64,
         /// Time to run and commit it (BEGIN to COMMIT, fsync included).
         duration: Duration,
-        /// How long the writer waited before it, paused by a checkpoint or held to the pace
-        /// of a checkpoint catch-up it outpaced.
+        /// How long the writer waited before it, paused by a checkpoint.
         paused: Duration,
+        /// How long the writer waited before it for its pace, while a checkpoint catch-up
+        /// could not keep up with it.
+        paced: Duration,
     },
     /// A batch failed as a whole (its BEGIN, COMMIT or a ROLLBACK failed): its transactions
     /// were rejected with this error, except those already rejected by their own statements.

@@ -74,10 +74,10 @@ impl Gate {
     pub(crate) fn enter_batch(&self, wal_frames: u64) -> InBatch<'_> {
         let start = Instant::now();
         let mut st = self.lock();
-        let mut waited = false;
+        let (mut paused, mut paced) = (false, Duration::ZERO);
         loop {
             if st.checkpoint_wants_lock {
-                waited = true;
+                paused = true;
                 st = self.wait(st);
                 continue;
             }
@@ -88,7 +88,6 @@ impl Gate {
             if now >= until {
                 break;
             }
-            waited = true;
             st.writer_pacing = true;
             st = self
                 .changed
@@ -96,15 +95,17 @@ impl Gate {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
             st.writer_pacing = false;
+            paced += now.elapsed();
         }
         st.writer_in_batch = true;
         InBatch {
             gate: self,
-            waited: if waited {
-                start.elapsed()
+            paused: if paused {
+                start.elapsed().saturating_sub(paced)
             } else {
                 Duration::ZERO
             },
+            paced,
         }
     }
 
@@ -132,6 +133,10 @@ impl Gate {
     pub(crate) fn pause_writer(&self) -> WriterPaused<'_> {
         let mut st = self.lock();
         st.checkpoint_wants_lock = true;
+        if st.writer_pacing {
+            // It waits for the gate from now on, and counts that as a pause.
+            self.changed.notify_all();
+        }
         while st.writer_in_batch {
             st = self.wait(st);
         }
@@ -167,15 +172,21 @@ impl Gate {
 pub(crate) struct InBatch<'a> {
     /// The gate it holds open.
     gate: &'a Gate,
-    /// How long the writer waited for a checkpoint before it could enter (zero when it did
-    /// not wait).
-    waited: Duration,
+    /// How long a checkpoint kept the writer paused before it could enter.
+    paused: Duration,
+    /// How long the writer waited for its pace before it could enter.
+    paced: Duration,
 }
 
 impl InBatch<'_> {
-    /// How long the writer waited for a checkpoint before it could enter.
-    pub(crate) fn waited(&self) -> Duration {
-        self.waited
+    /// How long a checkpoint kept the writer paused before it could enter.
+    pub(crate) fn paused(&self) -> Duration {
+        self.paused
+    }
+
+    /// How long the writer waited for its pace before it could enter.
+    pub(crate) fn paced(&self) -> Duration {
+        self.paced
     }
 }
 
@@ -299,7 +310,7 @@ mod tests {
         pacing.set(Some(pace(1_000.0, 1_000, PATIENCE)));
         // 500 frames are worth half a second, and a second has passed.
         let in_batch = gate.enter_batch(600);
-        assert_eq!(in_batch.waited(), Duration::ZERO);
+        assert_eq!(in_batch.paced(), Duration::ZERO);
     }
 
     #[test]
@@ -313,7 +324,9 @@ mod tests {
             let gate = Arc::clone(&gate);
             std::thread::spawn(move || {
                 let in_batch = gate.enter_batch(110);
-                entered_tx.send(in_batch.waited()).unwrap();
+                entered_tx
+                    .send((in_batch.paused(), in_batch.paced()))
+                    .unwrap();
             })
         };
         wait_for(&gate, |st| st.writer_pacing);
@@ -322,8 +335,9 @@ mod tests {
             "the writer entered past its allowance"
         );
         drop(pacing);
-        let waited = entered_rx.recv_timeout(PATIENCE).unwrap();
-        assert!(waited > Duration::ZERO);
+        let (paused, paced) = entered_rx.recv_timeout(PATIENCE).unwrap();
+        assert_eq!(paused, Duration::ZERO, "a pace is no pause");
+        assert!(paced > Duration::ZERO);
         writer.join().unwrap();
         assert!(gate.lock().pace.is_none());
     }
@@ -334,7 +348,7 @@ mod tests {
         let pacing = gate.pacing();
         pacing.set(Some(pace(1_000_000.0, 10, Duration::ZERO)));
         let in_batch = gate.enter_batch(110);
-        assert_eq!(in_batch.waited(), Duration::ZERO);
+        assert_eq!(in_batch.paced(), Duration::ZERO);
     }
 
     #[test]

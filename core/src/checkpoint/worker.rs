@@ -51,11 +51,12 @@ pub(super) struct Worker {
     limit_pause: Duration,
     /// Whether checkpoints sync (durability is not off).
     sync: bool,
-    /// Once the writer outpaced a catch-up: frames per second the first pass of the latest
-    /// one copied (and synced), at which the next first pass, of about as many frames,
-    /// should go too. Forgotten when a RESTART gives up on readers: while a reader holds
-    /// the WAL, pacing the writer is futile.
+    /// Frames per second the first pass of the latest catch-up copied (and synced), at
+    /// which the next first pass, of about as many frames, should go too.
     first_pass_rate: Cell<Option<f64>>,
+    /// The latest pass was held back by a reader: until a pass copies every frame again,
+    /// pacing the writer is futile (the WAL cannot wrap however slow it is).
+    reader_holds_wal: Cell<bool>,
 }
 
 /// The scheduler's end of the request channel. Dropping it (when the scheduler thread stops,
@@ -100,6 +101,7 @@ impl Worker {
             limit_pause: Duration::from_millis(config.wal_hard_limit_pause_ms),
             sync: config.durability != Durability::Off,
             first_pass_rate: Cell::new(None),
+            reader_holds_wal: Cell::new(false),
         }
     }
 
@@ -143,11 +145,7 @@ impl Worker {
         }
         let mut st = self.scheduler.state();
         match &self.scheduler.policy {
-            Some(policy) if gave_up => {
-                st.back_off_restart(policy, Instant::now());
-                // A reader holds the WAL: pacing the writer would be futile.
-                self.first_pass_rate.set(None);
-            }
+            Some(policy) if gave_up => st.back_off_restart(policy, Instant::now()),
             _ => st.restart_succeeded(),
         }
     }
@@ -338,18 +336,16 @@ impl Worker {
         // Lifted on every way out.
         let pacing = self.gate.pacing();
         let mut copied_before = self.scheduler.state().backfilled();
-        // A writer that outpaced the catch-ups before may commit, until the first pass ends,
-        // what the WAL has room for, spread over the time that pass should take.
+        // Until the first pass ends, the writer may commit what the WAL has room for, spread
+        // over the time that pass should take (the backlog at the latest first pass's rate).
         let now = committed();
         let (room, backlog) = (policy.room(now), now.saturating_sub(copied_before));
-        let mut paced = self.first_pass_rate.get().filter(|_| room > 0).map(|rate| {
-            let spread = room as f64 * rate / backlog as f64;
-            pace(
-                room,
-                now,
-                Some(spread).filter(|r| r.is_finite() && *r > 0.0),
-            )
-        });
+        let spread = self
+            .first_pass_rate
+            .get()
+            .map(|rate| room as f64 * rate / backlog as f64)
+            .filter(|rate| rate.is_finite() && *rate > 0.0);
+        let mut paced = (room > 0 && !self.reader_holds_wal.get()).then(|| pace(room, now, spread));
         pacing.set(paced);
         let mut began = Instant::now();
         let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
@@ -359,8 +355,10 @@ impl Worker {
         for pass in 0..CATCH_UP_PASSES {
             if !last.all_copied() {
                 // A reader holds it back (or the WAL is empty): nothing to catch up with.
+                self.reader_holds_wal.set(last.log > 0);
                 return Ok(last);
             }
+            self.reader_holds_wal.set(false);
             let log = u64::try_from(last.log).unwrap_or(0);
             let copied = log.saturating_sub(copied_before);
             // What the writer may commit during the next pass, while it keeps to its pace.
@@ -383,8 +381,8 @@ impl Worker {
             // Counted from here: the writer went on committing during the database sync.
             let now = committed();
             let (grown, next) = next_allowance(now);
-            outpacing |= next.is_some() || outpaced;
-            if pass == 0 && (outpacing || self.first_pass_rate.get().is_some()) {
+            outpacing |= next.is_some();
+            if pass == 0 && !outpaced {
                 let rate = copied as f64 / took.as_secs_f64();
                 self.first_pass_rate
                     .set(Some(rate).filter(|r| r.is_finite() && *r > 0.0));
@@ -455,18 +453,21 @@ mod tests {
         passes_with_commits: u64,
         /// WAL frames after one more commit once the catch-up ended.
         frames_after: u64,
+        /// Whether the worker took the last pass to be held back by a reader.
+        reader_holds_wal: bool,
     }
 
     /// Runs `catch_ups` automatic PASSIVE catch-ups (1 MB passive and 2 MB restart
     /// thresholds: 510 frames), each after a commit, while a writer commits during each pass,
     /// `during_pass` times, transactions of `frames_per_commit` frames (about), each only if
-    /// `may_commit` (given the gate and the WAL's frame count) lets it; tells how the last
-    /// one went.
+    /// `may_commit` (given the gate and the WAL's frame count) lets it; with `reader`, while
+    /// a reader holds a snapshot taken before the first. Tells how the last one went.
     fn catch_up_beside(
         catch_ups: usize,
         frames_per_commit: u64,
         during_pass: u64,
         may_commit: fn(&Gate, u64) -> bool,
+        reader: bool,
     ) -> CatchUp {
         let _one_at_a_time = SCENARIO.lock().unwrap_or_else(|p| p.into_inner());
         static REGISTERED: std::sync::Once = std::sync::Once::new();
@@ -496,6 +497,13 @@ mod tests {
             }))
             .unwrap();
         writer.execute_batch("CREATE TABLE t(x BLOB)").unwrap();
+        let snapshot = reader.then(|| {
+            let reader = rusqlite::Connection::open(&path).unwrap();
+            reader
+                .execute_batch("BEGIN; SELECT count(*) FROM t;")
+                .unwrap();
+            reader
+        });
         let writer = Arc::new(Mutex::new(writer));
         // Overflow pages of the blob, its leaf page, the root page.
         let sql = format!(
@@ -540,11 +548,13 @@ mod tests {
             assert!(gate.pace_allows(u64::MAX), "the pace outlived the catch-up");
         }
         *DURING_PASS.lock().unwrap() = None;
+        drop(snapshot);
         commit();
         CatchUp {
             last: last.unwrap(),
             passes_with_commits: passes_with_commits.load(Ordering::Relaxed),
             frames_after: frames.load(Ordering::Relaxed),
+            reader_holds_wal: worker.reader_holds_wal.get(),
         }
     }
 
@@ -559,6 +569,7 @@ mod tests {
                 self.passes_with_commits
             );
             assert!(self.last.all_copied(), "{:?}", self.last);
+            assert!(!self.reader_holds_wal);
             assert!(
                 self.last.log < frames,
                 "the WAL reached {} frames, with commits during {} passes",
@@ -580,7 +591,7 @@ mod tests {
     /// about 900 frames in the WAL.
     #[test]
     fn a_writer_that_outpaces_every_pass_is_paused_before_the_restart_threshold() {
-        catch_up_beside(1, 100, 1, |_, _| true).assert_ended(2, 510, 100);
+        catch_up_beside(1, 100, 1, |_, _| true, false).assert_ended(2, 510, 100);
     }
 
     /// The same writer, up to 100 frames in commits of about 10 during each pass, each only
@@ -590,14 +601,23 @@ mod tests {
     /// before the pause.
     #[test]
     fn a_writer_that_keeps_to_its_pace_lets_the_catch_up_end_early() {
-        catch_up_beside(1, 10, 10, Gate::pace_allows).assert_ended(2, 200, 10);
+        catch_up_beside(1, 10, 10, Gate::pace_allows, false).assert_ended(2, 200, 10);
     }
 
-    /// A writer that commits 600 frames during the first pass of a catch-up outpaces it.
-    /// During the first pass of the next catch-up it may commit only what the WAL has room
-    /// for: half of what is left below the restart threshold (about 250 frames).
+    /// A writer that would commit 600 frames during the first pass may commit only what the
+    /// WAL has room for: half of what is left below the restart threshold (about 250
+    /// frames).
     #[test]
-    fn once_outpaced_the_first_pass_leaves_the_writer_only_the_room_below_the_threshold() {
-        catch_up_beside(2, 10, 60, Gate::pace_allows).assert_ended(1, 510, 10);
+    fn the_first_pass_leaves_the_writer_only_the_room_below_the_threshold() {
+        catch_up_beside(1, 10, 60, Gate::pace_allows, false).assert_ended(1, 510, 10);
+    }
+
+    /// A pass held back by a reader: the next catch-up does not pace the writer, since the
+    /// WAL cannot wrap while the reader holds it, however slow the writer.
+    #[test]
+    fn a_pass_held_back_by_a_reader_stops_the_pacing() {
+        let run = catch_up_beside(1, 10, 10, Gate::pace_allows, true);
+        assert!(!run.last.all_copied(), "{:?}", run.last);
+        assert!(run.reader_holds_wal);
     }
 }

@@ -31,10 +31,11 @@ impl Shared {
             }
         };
         let start = Instant::now();
-        let (run, paused) = {
+        let (run, paused, paced) = {
             let in_batch = self.gate.enter_batch(db.wal_frames());
-            self.metrics.writer_stall(in_batch.waited());
-            (batch::run(db, jobs, &mut state.retire), in_batch.waited())
+            self.metrics.writer_stall(in_batch.paused());
+            let run = batch::run(db, jobs, &mut state.retire);
+            (run, in_batch.paused(), in_batch.paced())
         };
         db.batch_ended();
         let size = jobs.len();
@@ -60,6 +61,7 @@ impl Shared {
                     wal_frames,
                     duration,
                     paused,
+                    paced,
                 }
             }
             Err(mut failure) => {
