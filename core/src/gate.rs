@@ -343,6 +343,29 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_that_pauses_a_pacing_writer_counts_as_a_pause() {
+        let gate = Arc::new(Gate::default());
+        let pacing = gate.pacing();
+        pacing.set(Some(pace(1_000_000.0, 10, PATIENCE)));
+        let (entered_tx, entered_rx) = crossbeam_channel::bounded(1);
+        let writer = {
+            let gate = Arc::clone(&gate);
+            std::thread::spawn(move || {
+                let in_batch = gate.enter_batch(110);
+                entered_tx.send(in_batch.paused()).unwrap();
+            })
+        };
+        wait_for(&gate, |st| st.writer_pacing);
+        let paused = gate.pause_writer();
+        // Woken, it waits for the gate instead.
+        wait_for(&gate, |st| !st.writer_pacing);
+        drop(paused);
+        drop(pacing);
+        assert!(entered_rx.recv_timeout(PATIENCE).unwrap() > Duration::ZERO);
+        writer.join().unwrap();
+    }
+
+    #[test]
     fn a_writer_waits_for_its_pace_at_most_max_wait() {
         let gate = Gate::default();
         let pacing = gate.pacing();
