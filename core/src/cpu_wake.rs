@@ -15,7 +15,7 @@
 //! Threads whose CPU the system does not tell (everywhere but Linux) park and are woken one
 //! by one. Measured on 2 CPUs, 512 threads blocked in `transaction`: 447k transactions/s in
 //! groups from their CPUs, 348k one by one from their CPUs, 240k one by one from the writer
-//! (averages of seven alternating pairs; the README has the figures).
+//! (averages of seven alternating pairs; docs/performance.md has the figures).
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};

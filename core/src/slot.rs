@@ -35,7 +35,7 @@ const RELAY_START: usize = 8;
 /// the others' work on a batch; a thread whose outcome has not come by then would only
 /// switch back and forth. Measured at 64 threads on 2 CPUs, 4 yields against 64: about
 /// 15% more transactions/s at durability normal, and a fifth less CPU per transaction for
-/// the same throughput at durability full (figures in the README).
+/// the same throughput at durability full (figures in docs/performance.md).
 const YIELDS: usize = 4;
 
 /// Threads blocked in [`Slot::wait`] from which a new one yields [`YIELDS`] times before it
