@@ -313,11 +313,12 @@ impl Worker {
     /// A writer faster than the disk outpaces the passes, so it gets a pace, spread over
     /// each pass as short waits before its batches (see [`crate::gate::Pace`]). During the
     /// first pass it may commit half of what is left below the restart threshold (see
-    /// [`super::policy::Policy::room`]); once it outpaced a pass, half of what the next pass
-    /// copies (see [`super::policy::Policy::allowance`]), so that each pass copies at most
-    /// half as much as the one before. A writer that does not keep to its pace is paused at
-    /// once (before the database sync, which would let it write still more) when the WAL
-    /// could pass the restart threshold, however much is left (see
+    /// [`super::policy::Policy::room`]); once it outpaced a pass, half of what the next
+    /// pass copies (see [`super::policy::Policy::allowance`]), so that each pass copies at
+    /// most half as much as the one before. No pace is set after a pass held back by a
+    /// reader, until a pass copies every frame again. A writer that does not keep to its
+    /// pace is paused at once (before the database sync, which would let it write still
+    /// more) when the WAL could pass the restart threshold, however much is left (see
     /// [`super::policy::Policy::outpaced_near_restart`]).
     fn passive_with_catch_up(&self) -> Result<Frames> {
         let Some(policy) = &self.scheduler.policy else {
