@@ -119,8 +119,8 @@ impl Policy {
 
     /// Half of what is left below the restart threshold with `committed` frames in the WAL:
     /// the writer may commit as much during the next pass and again during the one after it
-    /// without the WAL passing the threshold. What it may commit during the first pass of a
-    /// catch-up, once one before was outpaced.
+    /// without the WAL passing the threshold. What it may commit during a catch-up's first
+    /// pass.
     pub(super) fn room(&self, committed: u64) -> u64 {
         self.restart_frames
             .saturating_sub(committed)
