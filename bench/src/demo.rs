@@ -874,9 +874,9 @@ fn print_main(args: &Args, disk: &Disk, durability: Durability, runs: &[Run]) {
     );
     t.row(
         "longest wait for the pace before a batch",
-        cells(&|r| match r.writer_stall_ms {
-            Some(_) => ms(r.rec.longest_pace_wait_ms),
-            None => "-".into(),
+        cells(&|r| match r.kind {
+            Kind::Lite => ms(r.rec.longest_pace_wait_ms),
+            _ => "-".into(),
         }),
     );
     t.section("bytes written (counting VFS)");

@@ -51,9 +51,9 @@ pub(super) struct Worker {
     limit_pause: Duration,
     /// Whether checkpoints sync (durability is not off).
     sync: bool,
-    /// Frames per second the first pass of the latest catch-up copied (and synced), at
-    /// which the next first pass, of about as many frames, should go too.
-    first_pass_rate: Cell<Option<f64>>,
+    /// Frames the first pass of the latest catch-up copied, and how long it took with its
+    /// database sync: the next first pass, of about as many frames, should go as fast.
+    first_pass: Cell<Option<(u64, Duration)>>,
     /// The latest pass was held back by a reader: until a pass copies every frame again,
     /// pacing the writer is futile (the WAL cannot wrap however slow it is).
     reader_holds_wal: Cell<bool>,
@@ -100,7 +100,7 @@ impl Worker {
             busy_timeout: Duration::from_millis(config.checkpoint_busy_timeout_ms),
             limit_pause: Duration::from_millis(config.wal_hard_limit_pause_ms),
             sync: config.durability != Durability::Off,
-            first_pass_rate: Cell::new(None),
+            first_pass: Cell::new(None),
             reader_holds_wal: Cell::new(false),
         }
     }
@@ -342,10 +342,9 @@ impl Worker {
         let now = committed();
         let (room, backlog) = (policy.room(now), now.saturating_sub(copied_before));
         let spread = self
-            .first_pass_rate
+            .first_pass
             .get()
-            .map(|rate| room as f64 * rate / backlog as f64)
-            .filter(|rate| rate.is_finite() && *rate > 0.0);
+            .and_then(|(copied, took)| pace_rate(room, backlog, copied, took));
         let mut paced = (room > 0 && !self.reader_holds_wal.get()).then(|| pace(room, now, spread));
         pacing.set(paced);
         let mut began = Instant::now();
@@ -384,9 +383,7 @@ impl Worker {
             let (grown, next) = next_allowance(now);
             outpacing |= next.is_some();
             if pass == 0 && !outpaced {
-                let rate = copied as f64 / took.as_secs_f64();
-                self.first_pass_rate
-                    .set(Some(rate).filter(|r| r.is_finite() && *r > 0.0));
+                self.first_pass.set(Some((copied, took)));
             }
             if outpaced || next == Some(0) || policy.residual_is_small(now, last.log, outpacing) {
                 let _paused = self.gate.pause_writer();
