@@ -112,17 +112,16 @@ pub fn mb(bytes: f64) -> String {
     format!("{:.1}", bytes / (1024.0 * 1024.0))
 }
 
-/// `write_bytes` of /proc/self/io: bytes this process caused to be sent to storage
-/// (counted when pages are dirtied, for every file of the process). 0 where unavailable.
-pub fn proc_write_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("write_bytes:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0)
+/// Bytes written to the block device that holds `path`, by every process, ext4's journal
+/// included (sectors written, from sysfs). `None` where `path` is not on a block device
+/// (tmpfs) or sysfs is not readable.
+pub fn device_write_bytes(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(path).ok()?.dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let stat = std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/stat")).ok()?;
+    let sectors: u64 = stat.split_whitespace().nth(6)?.parse().ok()?;
+    Some(sectors * 512)
 }
 
 /// The 1-minute load average (other work on the machine makes every figure noisier).

@@ -1,10 +1,11 @@
 //! A pass-through VFS that counts the bytes written to and the syncs of each kind of file.
 //!
-//! `/proc/self/io` only gives one number for the whole process; the point of the demo is
-//! how the writes split between the -wal file and the database file (checkpointing after
-//! every batch rewrites the same database pages again and again). Registered as the default
-//! VFS before any connection opens, it wraps every file that litecommit and the baselines
-//! open in this process, forwarding each call unchanged to the original default VFS.
+//! The disk's own counter (`stats::device_write_bytes`) gives one number for the whole
+//! disk; the point of the demo is how the writes split between the -wal file and the
+//! database file (checkpointing after every batch rewrites the same database pages again
+//! and again). Registered as the default VFS before any connection opens, it wraps every
+//! file that litecommit and the baselines open in this process, forwarding each call
+//! unchanged to the original default VFS.
 //!
 //! Each sync is also charged against the disk model (`crate::disk`) with the bytes written
 //! to that kind of file since its previous sync (the benchmarks use one database at a time).
