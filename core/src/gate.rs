@@ -29,14 +29,16 @@ struct GateState {
     pace: Option<Pace>,
 }
 
-/// How fast the writer may grow the WAL for a while: at `frames_per_sec` from `since`, and
-/// by `allowance` frames in all.
+/// How fast the writer may grow the WAL for a while: `burst` frames at once, then at
+/// `frames_per_sec` from `since`, and by `allowance` frames in all.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Pace {
     /// When it was set.
     pub(crate) since: Instant,
     /// The WAL's frame count then.
     pub(crate) from_frames: u64,
+    /// Frames the writer may commit at once, before `frames_per_sec` applies.
+    pub(crate) burst: u64,
     /// Frames per second the writer may commit.
     pub(crate) frames_per_sec: f64,
     /// Frames the writer may commit in all; then it waits for the next pace.
@@ -53,14 +55,16 @@ impl Pace {
     }
 
     /// When a writer whose WAL holds `frames` may begin its next batch: once the time its
-    /// commits since `since` are worth has passed; `None` once it used the allowance.
+    /// commits since `since` beyond the burst are worth has passed; `None` once it used the
+    /// allowance.
     fn due(&self, frames: u64) -> Option<Instant> {
         let done = frames.saturating_sub(self.from_frames);
         if done >= self.allowance {
             return None;
         }
+        let paced = done.saturating_sub(self.burst);
         // Never more than a wait may last (so no overflow either).
-        let worth = Duration::try_from_secs_f64(done as f64 / self.frames_per_sec)
+        let worth = Duration::try_from_secs_f64(paced as f64 / self.frames_per_sec)
             .map_or(self.max_wait, |worth| worth.min(self.max_wait));
         Some(self.since + worth)
     }
@@ -150,6 +154,12 @@ impl Gate {
     }
 
     /// Whether the pace lets a writer whose WAL holds `frames` begin a batch now.
+    /// The pace set now, if any.
+    #[cfg(test)]
+    pub(crate) fn pace(&self) -> Option<Pace> {
+        self.lock().pace
+    }
+
     #[cfg(test)]
     pub(crate) fn pace_allows(&self, frames: u64) -> bool {
         self.lock().pace.map_or(true, |pace| {
@@ -297,6 +307,7 @@ mod tests {
                 .checked_sub(Duration::from_secs(1))
                 .unwrap_or_else(Instant::now),
             from_frames: 100,
+            burst: 0,
             frames_per_sec,
             allowance,
             max_wait,
@@ -372,6 +383,20 @@ mod tests {
         pacing.set(Some(pace(1_000_000.0, 10, Duration::ZERO)));
         let in_batch = gate.enter_batch(110);
         assert_eq!(in_batch.paced(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_writer_commits_its_burst_at_once_and_the_rest_at_the_pace() {
+        let gate = Gate::default();
+        let pacing = gate.pacing();
+        pacing.set(Some(Pace {
+            since: Instant::now(),
+            burst: 50,
+            ..pace(1.0, 1_000, PATIENCE)
+        }));
+        assert!(gate.pace_allows(100 + 50));
+        // 10 frames past the burst are worth 10 s at one frame a second.
+        assert!(!gate.pace_allows(100 + 60));
     }
 
     #[test]

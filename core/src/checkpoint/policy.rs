@@ -40,6 +40,10 @@ const OUTPACED_GROWTH: u64 = 2;
 /// as the one before, so the catch-up ends with a short pause, the writer slowed meanwhile
 /// rather than stopped.
 const PACE_DIVISOR: u64 = 2;
+/// How fast a catch-up pass is taken to copy, in bytes of WAL per second, until one has
+/// run: about what a 7200 rpm disk gives (a pass syncs the WAL, copies, syncs the database:
+/// 4 MB in about 100 ms).
+const SLOW_PASS_BYTES_PER_SEC: f64 = 40.0 * MB;
 
 /// When automatic checkpoints run.
 pub(super) struct Policy {
@@ -51,6 +55,8 @@ pub(super) struct Policy {
     limit_frames: u64,
     /// How long automatic RESTARTs wait after the first one that gave up on readers.
     restart_backoff: Duration,
+    /// [`SLOW_PASS_BYTES_PER_SEC`] in frames.
+    slow_pass_frames_per_sec: f64,
 }
 
 impl Policy {
@@ -64,6 +70,7 @@ impl Policy {
             restart_frames: frames(config.restart_threshold_mb),
             limit_frames: frames(config.wal_hard_limit_mb.max(config.restart_threshold_mb)),
             restart_backoff: timeout.max(MIN_BACKOFF_TIMEOUT) * RESTART_BACKOFF_TIMEOUTS,
+            slow_pass_frames_per_sec: SLOW_PASS_BYTES_PER_SEC / frame_bytes,
         }
     }
 
@@ -126,6 +133,17 @@ impl Policy {
             .saturating_sub(committed)
             .saturating_sub(1)
             / OUTPACED_GROWTH
+    }
+
+    /// How the writer spends `room` during a catch-up's first pass over `backlog` frames when
+    /// no first pass ran before: half of it at once, which lasts a fast disk's whole pass, and
+    /// the other half spread over the time the pass would take on a slow disk, so that it does
+    /// not wait out the rest of a slow pass before one batch. The burst and the frames per
+    /// second; `None` without a backlog.
+    pub(super) fn unknown_first_pass_pace(&self, room: u64, backlog: u64) -> Option<(u64, f64)> {
+        let seconds = backlog as f64 / self.slow_pass_frames_per_sec;
+        let burst = room / 2;
+        (backlog > 0 && seconds > 0.0).then(|| (burst, (room - burst) as f64 / seconds))
     }
 }
 
@@ -483,6 +501,18 @@ mod tests {
         assert_eq!(pace_rate(100, 200, 0, Duration::from_millis(10)), None);
         assert_eq!(pace_rate(100, 200, 100, Duration::ZERO), None);
         assert_eq!(pace_rate(0, 200, 100, Duration::from_millis(10)), None);
+    }
+
+    #[test]
+    fn an_unknown_first_pass_gets_half_the_room_at_once_and_the_rest_at_a_slow_disks_pace() {
+        let policy = Policy::new(&Config::default(), 4096);
+        let (burst, rate) = policy.unknown_first_pass_pace(200, 1_000).unwrap();
+        assert_eq!(burst, 100);
+        // 1,000 frames of 4,120 bytes at 40 MB/s take 98 ms, over which 100 frames are
+        // about 1,018 a second.
+        let seconds = 1_000.0 * 4_120.0 / SLOW_PASS_BYTES_PER_SEC;
+        assert!((rate * seconds - 100.0).abs() < 1e-6, "{rate}");
+        assert_eq!(policy.unknown_first_pass_pace(200, 0), None);
     }
 
     #[test]

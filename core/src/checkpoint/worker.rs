@@ -54,6 +54,8 @@ pub(super) struct Worker {
     /// Frames the first pass of the latest catch-up copied, and how long it took with its
     /// database sync: the next first pass, of about as many frames, should go as fast.
     first_pass: Cell<Option<(u64, Duration)>>,
+    /// A catch-up ran: its first pass's speed is no longer guessed.
+    caught_up: Cell<bool>,
     /// The latest pass was held back by a reader: until a pass copies every frame again,
     /// pacing the writer is futile (the WAL cannot wrap however slow it is).
     reader_holds_wal: Cell<bool>,
@@ -101,6 +103,7 @@ impl Worker {
             limit_pause: Duration::from_millis(config.wal_hard_limit_pause_ms),
             sync: config.durability != Durability::Off,
             first_pass: Cell::new(None),
+            caught_up: Cell::new(false),
             reader_holds_wal: Cell::new(false),
         }
     }
@@ -327,25 +330,30 @@ impl Worker {
         // The WAL hook's frame count at the latest commit; lower than a pass's if the WAL
         // has restarted since.
         let committed = || self.scheduler.metrics.wal_frames.load(Ordering::Relaxed);
-        let pace = |allowance: u64, from_frames: u64, frames_per_sec: Option<f64>| Pace {
+        let pace = |allowance: u64, from_frames: u64, (burst, frames_per_sec): (u64, f64)| Pace {
             since: Instant::now(),
             from_frames,
-            frames_per_sec: frames_per_sec.unwrap_or(f64::INFINITY),
+            burst,
+            frames_per_sec,
             allowance,
             max_wait: self.busy_timeout,
         };
+        let unpaced = (0, f64::INFINITY);
         // Lifted on every way out.
         let pacing = self.gate.pacing();
         let mut copied_before = self.scheduler.state().backfilled();
         // Until the first pass ends, the writer may commit what the WAL has room for, spread
-        // over the time that pass should take (the backlog at the latest first pass's rate).
+        // over the time that pass should take (the backlog at the latest first pass's rate,
+        // or, in the first catch-up, half of it at once and the rest at a slow disk's rate).
         let now = committed();
         let (room, backlog) = (policy.room(now), now.saturating_sub(copied_before));
-        let spread = self
-            .first_pass
-            .get()
-            .and_then(|(copied, took)| pace_rate(room, backlog, copied, took));
-        let mut paced = (room > 0 && !self.reader_holds_wal.get()).then(|| pace(room, now, spread));
+        let spread = match self.first_pass.get() {
+            Some((copied, took)) => pace_rate(room, backlog, copied, took).map(|rate| (0, rate)),
+            None if !self.caught_up.replace(true) => policy.unknown_first_pass_pace(room, backlog),
+            None => None,
+        };
+        let mut paced = (room > 0 && !self.reader_holds_wal.get())
+            .then(|| pace(room, now, spread.unwrap_or(unpaced)));
         pacing.set(paced);
         let mut began = Instant::now();
         let mut last = checkpoint_v2(&self.conn, CheckpointMode::Passive)?;
@@ -389,8 +397,10 @@ impl Worker {
                 let _paused = self.gate.pause_writer();
                 return checkpoint_v2(&self.conn, CheckpointMode::Passive);
             }
-            paced = next
-                .map(|allowance| pace(allowance, now, pace_rate(allowance, grown, copied, took)));
+            paced = next.map(|allowance| {
+                let rate = pace_rate(allowance, grown, copied, took);
+                pace(allowance, now, rate.map_or(unpaced, |rate| (0, rate)))
+            });
             pacing.set(paced);
             copied_before = log;
             began = Instant::now();
@@ -608,6 +618,38 @@ mod tests {
     #[test]
     fn the_first_pass_leaves_the_writer_only_the_room_below_the_threshold() {
         catch_up_beside(1, 10, 60, Gate::pace_allows, false).assert_ended(1, 510, 10);
+    }
+
+    /// The paces a writer found before its commits during passes, in order.
+    static PACES_SEEN: Mutex<Vec<Pace>> = Mutex::new(Vec::new());
+
+    /// A writer that records the pace, if any, and commits whatever it is.
+    fn record_pace(gate: &Gate, _frames: u64) -> bool {
+        if let Some(pace) = gate.pace() {
+            PACES_SEEN.lock().unwrap().push(pace);
+        }
+        true
+    }
+
+    /// The first catch-up cannot know how fast its first pass goes: the writer may commit
+    /// half of its room at once and the rest at a slow disk's pace. Later first passes go
+    /// by the latest one's speed, with no burst.
+    #[test]
+    fn only_the_first_catch_up_guesses_its_first_pass_speed() {
+        PACES_SEEN.lock().unwrap().clear();
+        catch_up_beside(2, 10, 1, record_pace, false);
+        let paces = std::mem::take(&mut *PACES_SEEN.lock().unwrap());
+        let (first, later) = paces.split_first().expect("no pace during the first pass");
+        assert!(
+            first.burst > 0 && first.burst == first.allowance / 2,
+            "{first:?}"
+        );
+        assert!(first.frames_per_sec.is_finite(), "{first:?}");
+        assert!(
+            !later.is_empty(),
+            "no pace after the first catch-up's first pass"
+        );
+        assert!(later.iter().all(|pace| pace.burst == 0), "{later:?}");
     }
 
     /// A pass held back by a reader: the next catch-up does not pace the writer, since the
