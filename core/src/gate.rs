@@ -56,17 +56,15 @@ impl Pace {
 
     /// When a writer whose WAL holds `frames` may begin its next batch: once the time its
     /// commits since `since` beyond the burst are worth has passed; `None` once it used the
-    /// allowance.
+    /// allowance, or when that time is too far to count.
     fn due(&self, frames: u64) -> Option<Instant> {
         let done = frames.saturating_sub(self.from_frames);
         if done >= self.allowance {
             return None;
         }
         let paced = done.saturating_sub(self.burst);
-        // Never more than a wait may last (so no overflow either).
-        let worth = Duration::try_from_secs_f64(paced as f64 / self.frames_per_sec)
-            .map_or(self.max_wait, |worth| worth.min(self.max_wait));
-        Some(self.since + worth)
+        let worth = Duration::try_from_secs_f64(paced as f64 / self.frames_per_sec).ok()?;
+        self.since.checked_add(worth)
     }
 }
 
@@ -397,6 +395,17 @@ mod tests {
         assert!(gate.pace_allows(100 + 50));
         // 10 frames past the burst are worth 10 s at one frame a second.
         assert!(!gate.pace_allows(100 + 60));
+    }
+
+    #[test]
+    fn a_pace_holds_longer_than_one_wait_may_last() {
+        let gate = Gate::default();
+        let pacing = gate.pacing();
+        // Set a second ago, the longest wait 10 ms: 100 frames at 0.1 a second are worth
+        // 1,000 s, not the longest wait.
+        pacing.set(Some(pace(0.1, 1_000, Duration::from_millis(10))));
+        assert!(!gate.pace_allows(100 + 100));
+        assert!(gate.pace_allows(100));
     }
 
     #[test]
