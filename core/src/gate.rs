@@ -151,13 +151,13 @@ impl Gate {
         !self.lock().checkpoint_wants_lock
     }
 
-    /// Whether the pace lets a writer whose WAL holds `frames` begin a batch now.
     /// The pace set now, if any.
     #[cfg(test)]
     pub(crate) fn pace(&self) -> Option<Pace> {
         self.lock().pace
     }
 
+    /// Whether the pace lets a writer whose WAL holds `frames` begin a batch now.
     #[cfg(test)]
     pub(crate) fn pace_allows(&self, frames: u64) -> bool {
         self.lock().pace.map_or(true, |pace| {

@@ -143,7 +143,7 @@ impl Policy {
     pub(super) fn unknown_first_pass_pace(&self, room: u64, backlog: u64) -> Option<(u64, f64)> {
         let seconds = backlog as f64 / self.slow_pass_frames_per_sec;
         let burst = room / 2;
-        (backlog > 0 && seconds > 0.0).then(|| (burst, (room - burst) as f64 / seconds))
+        (backlog > 0).then(|| (burst, (room - burst) as f64 / seconds))
     }
 }
 
