@@ -347,9 +347,10 @@ impl Worker {
         // or, in the first catch-up, half of it at once and the rest at a slow disk's rate).
         let now = committed();
         let (room, backlog) = (policy.room(now), now.saturating_sub(copied_before));
+        let first_catch_up = !self.caught_up.replace(true);
         let spread = match self.first_pass.get() {
             Some((copied, took)) => pace_rate(room, backlog, copied, took).map(|rate| (0, rate)),
-            None if !self.caught_up.replace(true) => policy.unknown_first_pass_pace(room, backlog),
+            None if first_catch_up => policy.unknown_first_pass_pace(room, backlog),
             None => None,
         };
         let mut paced = (room > 0 && !self.reader_holds_wal.get())
@@ -494,13 +495,11 @@ mod tests {
         let conn = crate::connection::open_checkpointer(Path::new(&uri), &config).unwrap();
         let metrics = Arc::new(Metrics::new(&config, &wal_path(&conn)));
         // The WAL's frame count after each commit, where the worker reads it.
-        let frames = Arc::new(AtomicU64::new(0));
-        let hook = (Arc::clone(&frames), Arc::clone(&metrics));
+        let hook_metrics = Arc::clone(&metrics);
         writer
             .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n| {
                 let n = u64::try_from(n).unwrap_or(0);
-                hook.0.store(n, Ordering::Relaxed);
-                hook.1.wal_frames.store(n, Ordering::Relaxed);
+                hook_metrics.wal_frames.store(n, Ordering::Relaxed);
                 Ok(())
             }))
             .unwrap();
@@ -530,14 +529,15 @@ mod tests {
         let worker = Worker::new(conn, scheduler, Arc::clone(&gate), &config);
         let passes_with_commits = Arc::new(AtomicU64::new(0));
         *DURING_PASS.lock().unwrap() = Some(Box::new({
-            let (frames, count) = (Arc::clone(&frames), Arc::clone(&passes_with_commits));
+            let (metrics, count) = (Arc::clone(&metrics), Arc::clone(&passes_with_commits));
             let commit = commit.clone();
             let gate = Arc::clone(&gate);
             move || {
                 let mut committed = false;
                 for _ in 0..during_pass {
                     // A paused writer commits nothing.
-                    if !gate.is_open() || !may_commit(&gate, frames.load(Ordering::Relaxed)) {
+                    let frames = metrics.wal_frames.load(Ordering::Relaxed);
+                    if !gate.is_open() || !may_commit(&gate, frames) {
                         break;
                     }
                     commit();
@@ -561,7 +561,7 @@ mod tests {
         CatchUp {
             last: last.unwrap(),
             passes_with_commits: passes_with_commits.load(Ordering::Relaxed),
-            frames_after: frames.load(Ordering::Relaxed),
+            frames_after: metrics.wal_frames.load(Ordering::Relaxed),
             reader_holds_wal: worker.reader_holds_wal.get(),
         }
     }
