@@ -470,7 +470,8 @@ mod tests {
     /// thresholds: 510 frames), each after a commit, while a writer commits during each pass,
     /// `during_pass` times, transactions of `frames_per_commit` frames (about), each only if
     /// `may_commit` (given the gate and the WAL's frame count) lets it; with `reader`, while
-    /// a reader holds a snapshot taken before the first. Tells how the last one went.
+    /// a reader holds a snapshot, taken before the first and again, of the latest commit,
+    /// before each later one. Tells how the last one went.
     fn catch_up_beside(
         catch_ups: usize,
         frames_per_commit: u64,
@@ -550,7 +551,12 @@ mod tests {
         }));
 
         let mut last = None;
-        for _ in 0..catch_ups {
+        for i in 0..catch_ups {
+            if let Some(reader) = snapshot.as_ref().filter(|_| i > 0) {
+                reader
+                    .execute_batch("COMMIT; BEGIN; SELECT count(*) FROM t;")
+                    .unwrap();
+            }
             commit();
             last = Some(worker.passive_with_catch_up().unwrap());
             assert!(gate.pace_allows(u64::MAX), "the pace outlived the catch-up");
@@ -652,12 +658,26 @@ mod tests {
         assert!(later.iter().all(|pace| pace.burst == 0), "{later:?}");
     }
 
+    /// Whether the writer found a pace before each of its commits during passes, in order.
+    static PACED: Mutex<Vec<bool>> = Mutex::new(Vec::new());
+
+    /// A writer that records whether it is paced, and commits either way.
+    fn record_paced(gate: &Gate, _frames: u64) -> bool {
+        PACED.lock().unwrap().push(gate.pace().is_some());
+        true
+    }
+
     /// A pass held back by a reader: the next catch-up does not pace the writer, since the
-    /// WAL cannot wrap while the reader holds it, however slow the writer.
+    /// WAL cannot wrap while the reader holds it, however slow the writer. The reader moves
+    /// to a later snapshot between the two catch-ups, so that the second one's pass has
+    /// frames to copy (and the writer commits during it).
     #[test]
     fn a_pass_held_back_by_a_reader_stops_the_pacing() {
-        let run = catch_up_beside(1, 10, 10, Gate::pace_allows, true);
+        PACED.lock().unwrap().clear();
+        let run = catch_up_beside(2, 10, 1, record_paced, true);
         assert!(!run.last.all_copied(), "{:?}", run.last);
         assert!(run.reader_holds_wal);
+        let paced = std::mem::take(&mut *PACED.lock().unwrap());
+        assert_eq!(paced, [true, false], "paced during each catch-up's pass");
     }
 }
