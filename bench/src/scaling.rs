@@ -583,8 +583,8 @@ fn summed_ratio(rounds: &[(Side, Side)]) -> Option<f64> {
 }
 
 /// The rounds after the first of the scaling target's comparison: `most` submitters of
-/// `kind` against 64, each on a fresh database. The table's round ran 64 first, so the
-/// most go first in odd rounds.
+/// `kind` against 64, each on a fresh database, the one that ran second in the table's
+/// round going first in the next, and so on in turn.
 fn more_rounds(
     args: &Args,
     base: &Path,
@@ -592,10 +592,12 @@ fn more_rounds(
     most: usize,
     payload: &[u8],
 ) -> Result<Vec<(Side, Side)>, String> {
+    let position = |n| args.submitters.iter().position(|&s| s == n);
+    let most_ran_first = position(most) < position(64);
     let run = |n| fresh_load(base, kind, n, args.seconds, payload).map(|l| Side::of(&l));
     (1..args.rounds)
         .map(|round| {
-            if round % 2 == 1 {
+            if (round % 2 == 1) != most_ran_first {
                 let m = run(most)?;
                 Ok((m, run(64)?))
             } else {
