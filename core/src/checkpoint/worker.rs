@@ -464,6 +464,8 @@ mod tests {
         frames_after: u64,
         /// Whether the worker took the last pass to be held back by a reader.
         reader_holds_wal: bool,
+        /// The pace, if any, the writer found before each of its commits during passes.
+        paces: Vec<Option<Pace>>,
     }
 
     /// Runs `catch_ups` automatic PASSIVE catch-ups (1 MB passive and 2 MB restart
@@ -471,7 +473,8 @@ mod tests {
     /// `during_pass` times, transactions of `frames_per_commit` frames (about), each only if
     /// `may_commit` (given the gate and the WAL's frame count) lets it; with `reader`, while
     /// a reader holds a snapshot, taken before the first and again, of the latest commit,
-    /// before each later one. Tells how the last one went.
+    /// before each later one. Tells how the last one went, and what the writer found of
+    /// the pace during all of them.
     fn catch_up_beside(
         catch_ups: usize,
         frames_per_commit: u64,
@@ -529,8 +532,10 @@ mod tests {
         let gate = Arc::new(Gate::default());
         let worker = Worker::new(conn, scheduler, Arc::clone(&gate), &config);
         let passes_with_commits = Arc::new(AtomicU64::new(0));
+        let paces = Arc::new(Mutex::new(Vec::new()));
         *DURING_PASS.lock().unwrap() = Some(Box::new({
             let (metrics, count) = (Arc::clone(&metrics), Arc::clone(&passes_with_commits));
+            let paces = Arc::clone(&paces);
             let commit = commit.clone();
             let gate = Arc::clone(&gate);
             move || {
@@ -541,6 +546,7 @@ mod tests {
                     if !gate.is_open() || !may_commit(&gate, frames) {
                         break;
                     }
+                    paces.lock().unwrap().push(gate.pace());
                     commit();
                     committed = true;
                 }
@@ -564,11 +570,13 @@ mod tests {
         *DURING_PASS.lock().unwrap() = None;
         drop(snapshot);
         commit();
+        let paces = std::mem::take(&mut *paces.lock().unwrap());
         CatchUp {
             last: last.unwrap(),
             passes_with_commits: passes_with_commits.load(Ordering::Relaxed),
             frames_after: metrics.wal_frames.load(Ordering::Relaxed),
             reader_holds_wal: worker.reader_holds_wal.get(),
+            paces,
         }
     }
 
@@ -626,25 +634,13 @@ mod tests {
         catch_up_beside(1, 10, 60, Gate::pace_allows, false).assert_ended(1, 510, 10);
     }
 
-    /// The paces a writer found before its commits during passes, in order.
-    static PACES_SEEN: Mutex<Vec<Pace>> = Mutex::new(Vec::new());
-
-    /// A writer that records the pace, if any, and commits whatever it is.
-    fn record_pace(gate: &Gate, _frames: u64) -> bool {
-        if let Some(pace) = gate.pace() {
-            PACES_SEEN.lock().unwrap().push(pace);
-        }
-        true
-    }
-
     /// The first catch-up cannot know how fast its first pass goes: the writer may commit
     /// half of its room at once and the rest at a slow disk's pace. Later first passes go
     /// by the latest one's speed, with no burst.
     #[test]
     fn only_the_first_catch_up_guesses_its_first_pass_speed() {
-        PACES_SEEN.lock().unwrap().clear();
-        catch_up_beside(2, 10, 1, record_pace, false);
-        let paces = std::mem::take(&mut *PACES_SEEN.lock().unwrap());
+        let run = catch_up_beside(2, 10, 1, |_, _| true, false);
+        let paces: Vec<Pace> = run.paces.into_iter().flatten().collect();
         let (first, later) = paces.split_first().expect("no pace during the first pass");
         assert!(
             first.burst > 0 && first.burst == first.allowance / 2,
@@ -658,26 +654,16 @@ mod tests {
         assert!(later.iter().all(|pace| pace.burst == 0), "{later:?}");
     }
 
-    /// Whether the writer found a pace before each of its commits during passes, in order.
-    static PACED: Mutex<Vec<bool>> = Mutex::new(Vec::new());
-
-    /// A writer that records whether it is paced, and commits either way.
-    fn record_paced(gate: &Gate, _frames: u64) -> bool {
-        PACED.lock().unwrap().push(gate.pace().is_some());
-        true
-    }
-
     /// A pass held back by a reader: the next catch-up does not pace the writer, since the
     /// WAL cannot wrap while the reader holds it, however slow the writer. The reader moves
     /// to a later snapshot between the two catch-ups, so that the second one's pass has
     /// frames to copy (and the writer commits during it).
     #[test]
     fn a_pass_held_back_by_a_reader_stops_the_pacing() {
-        PACED.lock().unwrap().clear();
-        let run = catch_up_beside(2, 10, 1, record_paced, true);
+        let run = catch_up_beside(2, 10, 1, |_, _| true, true);
         assert!(!run.last.all_copied(), "{:?}", run.last);
         assert!(run.reader_holds_wal);
-        let paced = std::mem::take(&mut *PACED.lock().unwrap());
+        let paced: Vec<bool> = run.paces.iter().map(Option::is_some).collect();
         assert_eq!(paced, [true, false], "paced during each catch-up's pass");
     }
 }
